@@ -1,0 +1,27 @@
+# The two commands of a fresh machine: `make demo` and `make test`.
+# Both install what they need first (scripts/setup.sh: a .venv with moto and cargo-lambda).
+
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: setup demo test lint unit package clean
+
+setup:
+	@bash scripts/setup.sh
+
+## Runs image-push against the local AWS emulator and shows what it did.
+demo: setup
+	cargo run --quiet --bin demo
+
+## Every test: formatting, clippy, unit tests, emulator and Lambda-runtime integration tests.
+test: setup lint
+	cargo test --workspace --all-targets
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf .venv

@@ -1,0 +1,307 @@
+//! The moto server as a child process, and its request recorder.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use base64::Engine;
+use deployer::AwsClients;
+
+/// Region every test and the demo use.
+pub const REGION: &str = "ap-northeast-1";
+/// Account moto answers for.
+pub const ACCOUNT: &str = "123456789012";
+
+/// The repository root (where `.venv` lives).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A free TCP port on loopback (bound, then released for the child to take).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A running moto server; stopped on drop.
+pub struct Emulator {
+    child: Child,
+    /// Loopback port it listens on.
+    pub port: u16,
+    recording: PathBuf,
+}
+
+impl Emulator {
+    /// Starts `moto_server` from the project's `.venv` (made by `scripts/setup.sh`) on a free
+    /// loopback port and waits until it answers.
+    pub fn start() -> Emulator {
+        let binary = repo_root().join(".venv/bin/moto_server");
+        assert!(
+            binary.exists(),
+            "{} is missing: run scripts/setup.sh (make setup) first",
+            binary.display()
+        );
+        let recording = std::env::temp_dir().join(format!(
+            "moto-recording-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        let _ = std::fs::remove_file(&recording);
+        for _attempt in 0..5 {
+            let port = free_port();
+            let child = Command::new(&binary)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_RECORDER_FILEPATH", &recording)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("moto_server starts");
+            let mut emulator = Emulator {
+                child,
+                port,
+                recording: recording.clone(),
+            };
+            if emulator.wait_ready(Duration::from_secs(30)) {
+                return emulator;
+            }
+            let _ = emulator.child.kill();
+        }
+        panic!("moto_server did not start on loopback");
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false; // exited: the port was taken, say
+            }
+            if self
+                .http("GET", "/moto-api/data.json", "")
+                .is_ok_and(|(status, _)| status == 200)
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SDK configuration pointing at the emulator with static test credentials.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        sdk_config_for(&self.endpoint()).await
+    }
+
+    /// The deployer's client set pointing at the emulator.
+    pub async fn clients(&self) -> AwsClients {
+        AwsClients::from_sdk_config(&self.sdk_config().await)
+    }
+
+    /// Environment variables that point a function process at the emulator.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint()),
+            ("AWS_REGION".into(), REGION.into()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ]
+    }
+
+    /// Clears every resource and the recording.
+    pub fn reset(&self) {
+        self.post("/moto-api/reset");
+        self.post("/moto-api/recorder/reset-recording");
+    }
+
+    /// Starts recording requests, from an empty recording.
+    pub fn start_recording(&self) {
+        self.post("/moto-api/recorder/reset-recording");
+        self.post("/moto-api/recorder/start-recording");
+    }
+
+    /// Stops recording and returns the calls recorded since [`Emulator::start_recording`].
+    pub fn stop_recording(&self) -> Vec<Call> {
+        self.post("/moto-api/recorder/stop-recording");
+        let (_, body) = self
+            .http("GET", "/moto-api/recorder/download-recording", "")
+            .expect("recording downloads");
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(Call::from_recorded)
+            .collect()
+    }
+
+    fn post(&self, path: &str) {
+        let (status, body) = self
+            .http("POST", path, "")
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        assert!(status < 300, "POST {path} answered {status}: {body}");
+    }
+
+    /// A minimal HTTP/1.1 exchange with the emulator's own API.
+    fn http(&self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = match text.split_once("\r\n\r\n") {
+            Some((head, rest))
+                if head
+                    .to_ascii_lowercase()
+                    .contains("transfer-encoding: chunked") =>
+            {
+                dechunk(rest)
+            }
+            Some((_, rest)) => rest.to_owned(),
+            None => String::new(),
+        };
+        Ok((status, body))
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.recording);
+    }
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || tail.len() < size {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = tail[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// SDK configuration for an endpoint, with static test credentials and the test region.
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    let credentials =
+        aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "devkit");
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(deployer::aws::MAX_ATTEMPTS),
+        )
+        .load()
+        .await
+}
+
+/// One AWS call the emulator received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// Signing name of the service (`ecs`, `ecr`, `s3`, ...).
+    pub service: String,
+    /// Operation (`RegisterTaskDefinition`; for S3, `GET /bucket/key`).
+    pub operation: String,
+}
+
+impl Call {
+    fn from_recorded(line: &str) -> Call {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).expect("recorder writes JSON lines");
+        let header = |name: &str| -> String {
+            entry["headers"]
+                .as_object()
+                .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+                .and_then(|(_, v)| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        // Authorization: AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, ...
+        let service = header("Authorization")
+            .split("Credential=")
+            .nth(1)
+            .and_then(|c| c.split('/').nth(3))
+            .unwrap_or("unknown")
+            .to_owned();
+        let target = header("X-Amz-Target");
+        let operation = if let Some((_, op)) = target.rsplit_once('.') {
+            op.to_owned()
+        } else if let Some(action) = query_action(&entry) {
+            action
+        } else {
+            let url = entry["url"].as_str().unwrap_or_default();
+            let path = url
+                .split("://")
+                .nth(1)
+                .and_then(|u| u.find('/').map(|i| &u[i..]))
+                .unwrap_or(url);
+            format!(
+                "{} {}",
+                entry["method"].as_str().unwrap_or("?"),
+                path.split('?').next().unwrap_or(path)
+            )
+        };
+        Call { service, operation }
+    }
+
+    /// True for calls that change something (everything but Describe/List/Get/Head and HTTP GET/HEAD).
+    pub fn is_write(&self) -> bool {
+        let op = self.operation.as_str();
+        !(op.starts_with("Describe")
+            || op.starts_with("List")
+            || op.starts_with("Get")
+            || op.starts_with("BatchGet")
+            || op.starts_with("GET ")
+            || op.starts_with("HEAD "))
+    }
+}
+
+fn query_action(entry: &serde_json::Value) -> Option<String> {
+    let body = entry["body"].as_str()?;
+    let body = if entry["body_encoded"].as_bool() == Some(true) {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .ok()?,
+        )
+        .ok()?
+    } else {
+        body.to_owned()
+    };
+    body.split('&')
+        .find_map(|kv| kv.strip_prefix("Action=").map(str::to_owned))
+}
+
+/// Counts of recorded calls.
+pub fn count_writes(calls: &[Call]) -> usize {
+    calls.iter().filter(|c| c.is_write()).count()
+}
+
+/// Count of calls with this operation name.
+pub fn count_op(calls: &[Call], operation: &str) -> usize {
+    calls.iter().filter(|c| c.operation == operation).count()
+}

@@ -1,0 +1,11 @@
+//! Development kit: runs the local AWS emulator (moto server) for tests and the demo, records
+//! the AWS calls it receives, and builds small ECS/ECR worlds to deploy into.
+//!
+//! Nothing here is mocked: every call goes over HTTP to a real moto server started on a free
+//! loopback port and stopped when the [`Emulator`] is dropped.
+
+pub mod emulator;
+pub mod lambda;
+pub mod world;
+
+pub use emulator::{Call, Emulator};

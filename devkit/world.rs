@@ -1,0 +1,471 @@
+//! Small ECS/ECR worlds in the emulator, like the design's: a cluster, repositories with
+//! images, rich task definitions and Fargate services.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerCondition, ContainerDefinition,
+    ContainerDependency, CpuArchitecture, EphemeralStorage, HealthCheck, HostVolumeProperties,
+    KeyValuePair, LaunchType, LinuxParameters, LogConfiguration, LogDriver, NetworkConfiguration,
+    NetworkMode, OsFamily, PidMode, PortMapping, ProxyConfiguration, ProxyConfigurationType,
+    RuntimePlatform, Secret, Tag, TaskDefinitionPlacementConstraint,
+    TaskDefinitionPlacementConstraintType, TransportProtocol, Ulimit, UlimitName, Volume,
+};
+use deployer::AwsClients;
+
+use crate::emulator::{Emulator, ACCOUNT, REGION};
+
+/// The ECR registry host of the emulator's account.
+pub fn registry() -> String {
+    deployer::ecr::registry_host(ACCOUNT, REGION)
+}
+
+/// A digest that looks like ECR's, derived from `seed`.
+pub fn fake_digest(seed: &str) -> String {
+    let mut hex = String::new();
+    for round in 0..4u8 {
+        let mut hasher = DefaultHasher::new();
+        (seed, round).hash(&mut hasher);
+        hex.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    format!("sha256:{hex}")
+}
+
+/// Creates an ECS cluster.
+pub async fn create_cluster(clients: &AwsClients, name: &str) {
+    clients
+        .ecs
+        .create_cluster()
+        .cluster_name(name)
+        .send()
+        .await
+        .expect("CreateCluster");
+}
+
+/// Creates an ECR repository.
+pub async fn create_repository(clients: &AwsClients, name: &str) {
+    clients
+        .ecr
+        .create_repository()
+        .repository_name(name)
+        .send()
+        .await
+        .expect("CreateRepository");
+}
+
+/// Pushes an image (a manifest unique to `seed`) under `tag` and returns its digest.
+pub async fn push_image(clients: &AwsClients, repository: &str, tag: &str, seed: &str) -> String {
+    let digest = fake_digest(&format!("{repository}/{seed}"));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": digest},
+        "layers": [],
+    });
+    clients
+        .ecr
+        .put_image()
+        .repository_name(repository)
+        .image_tag(tag)
+        .image_manifest(manifest.to_string())
+        .image_digest(&digest)
+        .send()
+        .await
+        .expect("PutImage");
+    digest
+}
+
+/// The followed container of [`rich_task_definition`], as a Terraform-made definition has it.
+pub fn app_container(name: &str, image: &str) -> ContainerDefinition {
+    ContainerDefinition::builder()
+        .name(name)
+        .image(image)
+        .essential(true)
+        .cpu(128)
+        .memory_reservation(256)
+        .port_mappings(
+            PortMapping::builder()
+                .container_port(8080)
+                .protocol(TransportProtocol::Tcp)
+                .name("http")
+                .build(),
+        )
+        .environment(
+            KeyValuePair::builder()
+                .name("RUST_LOG")
+                .value("info")
+                .build(),
+        )
+        .secrets(
+            Secret::builder()
+                .name("DB_PASSWORD")
+                .value_from("arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf")
+                .build()
+                .expect("secret"),
+        )
+        .log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awsfirelens)
+                .options("Name", "cloudwatch")
+                .build()
+                .expect("log configuration"),
+        )
+        .health_check(
+            HealthCheck::builder()
+                .command("CMD-SHELL")
+                .command("curl -f http://localhost:8080/health || exit 1")
+                .interval(10)
+                .retries(3)
+                .build()
+                .expect("health check"),
+        )
+        .depends_on(
+            ContainerDependency::builder()
+                .container_name("log-router")
+                .condition(ContainerCondition::Start)
+                .build()
+                .expect("dependency"),
+        )
+        .linux_parameters(
+            LinuxParameters::builder()
+                .init_process_enabled(true)
+                .build(),
+        )
+        .ulimits(
+            Ulimit::builder()
+                .name(UlimitName::Nofile)
+                .soft_limit(65536)
+                .hard_limit(65536)
+                .build()
+                .expect("ulimit"),
+        )
+        .mount_points(
+            aws_sdk_ecs::types::MountPoint::builder()
+                .source_volume("scratch")
+                .container_path("/scratch")
+                .build(),
+        )
+        .build()
+}
+
+/// A sidecar that must be kept as it is.
+pub fn sidecar_container() -> ContainerDefinition {
+    ContainerDefinition::builder()
+        .name("log-router")
+        .image("public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.0")
+        .essential(true)
+        .memory_reservation(64)
+        .firelens_configuration(
+            aws_sdk_ecs::types::FirelensConfiguration::builder()
+                .r#type(aws_sdk_ecs::types::FirelensConfigurationType::Fluentbit)
+                .build()
+                .expect("firelens"),
+        )
+        .build()
+}
+
+/// Registers a task definition with every writable field set (roles, volumes, secrets, log
+/// configuration, health check, runtime platform, ephemeral storage, proxy, tags, ...) and
+/// returns its ARN.
+pub async fn register_rich_task_definition(
+    clients: &AwsClients,
+    family: &str,
+    containers: Vec<ContainerDefinition>,
+) -> String {
+    let output = clients
+        .ecs
+        .register_task_definition()
+        .family(family)
+        .task_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/{family}-task"))
+        .execution_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/{family}-execution"))
+        .network_mode(NetworkMode::Awsvpc)
+        .set_container_definitions(Some(containers))
+        .volumes(
+            Volume::builder()
+                .name("scratch")
+                .host(HostVolumeProperties::builder().build())
+                .build(),
+        )
+        .placement_constraints(
+            TaskDefinitionPlacementConstraint::builder()
+                .r#type(TaskDefinitionPlacementConstraintType::MemberOf)
+                .expression("attribute:ecs.availability-zone in [ap-northeast-1a]")
+                .build(),
+        )
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu("512")
+        .memory("1024")
+        .tags(Tag::builder().key("team").value("orders").build())
+        .tags(Tag::builder().key("cost-center").value("42").build())
+        .pid_mode(PidMode::Task)
+        .proxy_configuration(
+            ProxyConfiguration::builder()
+                .r#type(ProxyConfigurationType::Appmesh)
+                .container_name("log-router")
+                .properties(
+                    KeyValuePair::builder()
+                        .name("ProxyIngressPort")
+                        .value("15000")
+                        .build(),
+                )
+                .build()
+                .expect("proxy"),
+        )
+        .ephemeral_storage(EphemeralStorage::builder().size_in_gib(30).build())
+        .runtime_platform(
+            RuntimePlatform::builder()
+                .cpu_architecture(CpuArchitecture::Arm64)
+                .operating_system_family(OsFamily::Linux)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("RegisterTaskDefinition");
+    output
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .expect("ARN")
+        .to_owned()
+}
+
+/// Creates a Fargate service running `task_definition` (a full ARN).
+pub async fn create_service(
+    clients: &AwsClients,
+    cluster: &str,
+    name: &str,
+    task_definition: &str,
+    subnets: &[String],
+    security_group: &str,
+) {
+    clients
+        .ecs
+        .create_service()
+        .cluster(cluster)
+        .service_name(name)
+        .task_definition(task_definition)
+        .desired_count(2)
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    AwsVpcConfiguration::builder()
+                        .set_subnets(Some(subnets.to_vec()))
+                        .security_groups(security_group)
+                        .assign_public_ip(AssignPublicIp::Disabled)
+                        .build()
+                        .expect("awsvpc"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateService");
+}
+
+/// One application's resources, as the tests and the demo build them.
+#[derive(Debug, Clone)]
+pub struct AppWorld {
+    /// Application (and service, family) name.
+    pub name: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// Repository name.
+    pub repository: String,
+    /// The task definition the service was created with.
+    pub task_definition: String,
+}
+
+impl AppWorld {
+    /// The application's configuration entry (follows `latest` and `release-*`).
+    pub fn config(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "cluster": self.cluster,
+            "service": self.name,
+            "container": "app",
+            "repository": self.repository,
+            "tags": ["latest", "release-*"],
+        })
+    }
+}
+
+/// The emulator's AWS, with a VPC and two private subnets for Fargate services.
+pub struct World {
+    /// The deployer's clients, pointing at the emulator.
+    pub clients: AwsClients,
+    /// VPC ID.
+    pub vpc: String,
+    /// Subnet IDs, one per availability zone.
+    pub subnets: Vec<String>,
+    /// Security group of the services.
+    pub security_group: String,
+}
+
+impl World {
+    /// Creates the VPC (10.0.0.0/16) and its subnets in the emulator.
+    pub async fn new(emulator: &Emulator) -> World {
+        let sdk_config = emulator.sdk_config().await;
+        let ec2 = aws_sdk_ec2::Client::new(&sdk_config);
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .expect("CreateVpc");
+        let vpc = vpc
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .expect("VPC ID")
+            .to_owned();
+        let mut subnets = Vec::new();
+        for (zone, cidr) in [("a", "10.0.1.0/24"), ("c", "10.0.2.0/24")] {
+            let subnet = ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(cidr)
+                .availability_zone(format!("{REGION}{zone}"))
+                .send()
+                .await
+                .expect("CreateSubnet");
+            subnets.push(
+                subnet
+                    .subnet()
+                    .and_then(|s| s.subnet_id())
+                    .expect("subnet ID")
+                    .to_owned(),
+            );
+        }
+        let group = ec2
+            .create_security_group()
+            .group_name("services")
+            .description("ECS services")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .expect("CreateSecurityGroup");
+        World {
+            clients: AwsClients::from_sdk_config(&sdk_config),
+            vpc,
+            subnets,
+            security_group: group.group_id().expect("group ID").to_owned(),
+        }
+    }
+
+    /// Creates a service `name` in `cluster` following `repository` (which must exist), on a
+    /// rich task definition of its own family whose `app` container runs `repository:latest`.
+    pub async fn create_app(&self, cluster: &str, repository: &str, name: &str) -> AppWorld {
+        let image = format!("{}/{repository}:latest", registry());
+        let task_definition = register_rich_task_definition(
+            &self.clients,
+            name,
+            vec![app_container("app", &image), sidecar_container()],
+        )
+        .await;
+        create_service(
+            &self.clients,
+            cluster,
+            name,
+            &task_definition,
+            &self.subnets,
+            &self.security_group,
+        )
+        .await;
+        AppWorld {
+            name: name.into(),
+            cluster: cluster.into(),
+            repository: repository.into(),
+            task_definition,
+        }
+    }
+
+    /// The design's small world: cluster `sss`, repository `orders` with `orders:latest`
+    /// pushed, and service `orders` on a rich two-container task definition. Returns the app
+    /// and the digest `latest` points to.
+    pub async fn orders(&self) -> (AppWorld, String) {
+        create_cluster(&self.clients, "sss").await;
+        create_repository(&self.clients, "orders").await;
+        let digest = push_image(&self.clients, "orders", "latest", "v1").await;
+        (self.create_app("sss", "orders", "orders").await, digest)
+    }
+}
+
+/// A configuration document holding these applications.
+pub fn config_for(apps: &[&AppWorld]) -> String {
+    serde_json::json!({ "apps": apps.iter().map(|a| a.config()).collect::<Vec<_>>() }).to_string()
+}
+
+/// An `ECR Image Action` push event, as EventBridge delivers it.
+pub fn push_event(repository: &str, tag: &str, digest: &str) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0",
+        "id": format!("evt-{}", &digest[7..19]),
+        "detail-type": "ECR Image Action",
+        "source": "aws.ecr",
+        "account": ACCOUNT,
+        "time": "2026-11-22T00:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "result": "SUCCESS",
+            "repository-name": repository,
+            "image-digest": digest,
+            "action-type": "PUSH",
+            "image-tag": tag,
+        }
+    })
+}
+
+/// The task definition ARN a service runs now.
+pub async fn service_task_definition(clients: &AwsClients, cluster: &str, service: &str) -> String {
+    let output = clients
+        .ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await
+        .expect("DescribeServices");
+    output.services()[0]
+        .task_definition()
+        .expect("task definition")
+        .to_owned()
+}
+
+/// The image of a container in a task definition.
+pub async fn container_image(
+    clients: &AwsClients,
+    task_definition: &str,
+    container: &str,
+) -> String {
+    let revision = deployer::ecs::describe_task_definition(&clients.ecs, task_definition)
+        .await
+        .expect("DescribeTaskDefinition");
+    revision
+        .container_image(container)
+        .expect("container")
+        .to_owned()
+}
+
+/// ARNs of the revisions of a family.
+pub async fn family_revisions(clients: &AwsClients, family: &str) -> Vec<(i32, String)> {
+    deployer::ecs::list_revisions(&clients.ecs, family)
+        .await
+        .expect("ListTaskDefinitions")
+}
+
+/// Runs one `image-push` invocation in-process, exactly as the Lambda handler does.
+pub async fn invoke_image_push(
+    clients: &AwsClients,
+    config: &str,
+    payload: &serde_json::Value,
+) -> Result<deployer::deploy::Response, deployer::deploy::InvokeError> {
+    let source = deployer::config::ConfigSource::Inline(config.to_owned());
+    deployer::deploy::invoke(
+        clients,
+        &source,
+        payload,
+        &deployer::deploy::DeployOptions::default(),
+    )
+    .await
+}

@@ -1,0 +1,56 @@
+//! The set of AWS clients the functions use, built once per cold start.
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// Attempts per AWS call (first try included), with the SDK's exponential backoff and jitter.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// AWS clients for every service the deployer talks to.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    /// Elastic Container Service.
+    pub ecs: aws_sdk_ecs::Client,
+    /// Elastic Container Registry.
+    pub ecr: aws_sdk_ecr::Client,
+    /// S3 (configuration and state).
+    pub s3: aws_sdk_s3::Client,
+    /// The region the clients talk to.
+    pub region: String,
+}
+
+impl AwsClients {
+    /// Clients from the environment: the SDK's usual credential chain, region and
+    /// `AWS_ENDPOINT_URL` override, with standard retries.
+    pub async fn from_env() -> Self {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .load()
+            .await;
+        Self::from_sdk_config(&config)
+    }
+
+    /// Clients sharing one SDK configuration. S3 uses path-style addressing when an endpoint
+    /// override is set (local emulators do not serve virtual-hosted buckets).
+    pub fn from_sdk_config(config: &SdkConfig) -> Self {
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        Self {
+            ecs: aws_sdk_ecs::Client::new(config),
+            ecr: aws_sdk_ecr::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            region: config
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "us-east-1".into()),
+        }
+    }
+}
+
+/// Splits `s3://bucket/key` into bucket and key.
+pub fn parse_s3_location(location: &str) -> Option<(&str, &str)> {
+    let rest = location.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then_some((bucket, key))
+}

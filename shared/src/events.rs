@@ -1,0 +1,325 @@
+//! Typed events and manual payloads, parsed strictly: every error names the field and what was
+//! expected, and nothing is done with an input that does not parse.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::InputError;
+
+/// The EventBridge envelope shared by every event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Envelope {
+    /// Event ID (stable across redeliveries of one event).
+    pub id: String,
+    /// Kind of event, such as `ECR Image Action`.
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    /// Emitting service, such as `aws.ecr`.
+    pub source: String,
+    /// Account the event happened in.
+    #[serde(default)]
+    pub account: String,
+    /// When the event happened (RFC 3339).
+    #[serde(default)]
+    pub time: String,
+    /// Region the event happened in.
+    #[serde(default)]
+    pub region: String,
+    /// ARNs of the resources concerned.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// The event's own fields.
+    pub detail: Value,
+}
+
+/// `detail` of an `ECR Image Action` event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct EcrImageAction {
+    /// `PUSH` or `DELETE`.
+    pub action_type: String,
+    /// `SUCCESS` or `FAILURE`.
+    pub result: String,
+    /// Repository name.
+    pub repository_name: String,
+    /// Image digest (`sha256:...`).
+    #[serde(default)]
+    pub image_digest: Option<String>,
+    /// Image tag; absent or empty for a push by digest.
+    #[serde(default)]
+    pub image_tag: Option<String>,
+    /// Media type of the manifest.
+    #[serde(default)]
+    pub manifest_media_type: Option<String>,
+    /// Media type of the artifact.
+    #[serde(default)]
+    pub artifact_media_type: Option<String>,
+}
+
+/// What to deploy in a manual `deploy` payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployTarget {
+    /// The tag's current digest.
+    Tag(String),
+    /// A digest (`sha256:...`).
+    Digest(String),
+}
+
+/// An invocation of `image-push`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImagePushRequest {
+    /// An `ECR Image Action` event from EventBridge.
+    Push {
+        /// Event ID.
+        id: String,
+        /// The event's detail.
+        detail: EcrImageAction,
+    },
+    /// A manual deploy of one application.
+    Deploy {
+        /// Application name.
+        app: String,
+        /// Tag or digest.
+        target: DeployTarget,
+        /// Plan only.
+        dry_run: bool,
+    },
+    /// A manual rollback of one application.
+    Rollback {
+        /// Application name.
+        app: String,
+        /// Revision of the service's family; none means the one before the current.
+        revision: Option<i32>,
+        /// Plan only.
+        dry_run: bool,
+    },
+}
+
+impl ImagePushRequest {
+    /// True when the request asks for the plan only.
+    pub fn dry_run(&self) -> bool {
+        match self {
+            ImagePushRequest::Push { .. } => false,
+            ImagePushRequest::Deploy { dry_run, .. }
+            | ImagePushRequest::Rollback { dry_run, .. } => *dry_run,
+        }
+    }
+}
+
+/// Detail type of ECR image events.
+pub const ECR_IMAGE_ACTION: &str = "ECR Image Action";
+
+/// Parses an `image-push` invocation: an `ECR Image Action` event or a manual payload.
+pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
+    if is_envelope(value) {
+        let envelope = parse_envelope(value)?;
+        if envelope.detail_type != ECR_IMAGE_ACTION {
+            return Err(InputError::new(
+                "detail-type",
+                format!(
+                    "`{ECR_IMAGE_ACTION}` (this function takes ECR events), got `{}`",
+                    envelope.detail_type
+                ),
+            ));
+        }
+        if envelope.source != "aws.ecr" {
+            return Err(InputError::new(
+                "source",
+                format!("`aws.ecr`, got `{}`", envelope.source),
+            ));
+        }
+        let detail: EcrImageAction = deserialize_at(&envelope.detail, "detail")?;
+        if let Some(digest) = &detail.image_digest {
+            if !is_digest(digest) {
+                return Err(InputError::new(
+                    "detail.image-digest",
+                    "a digest `sha256:` followed by 64 hex digits",
+                ));
+            }
+        }
+        if let Some(tag) = detail.image_tag.as_deref().filter(|t| !t.is_empty()) {
+            if !is_tag(tag) {
+                return Err(InputError::new(
+                    "detail.image-tag",
+                    "a tag of 1-128 letters, digits, `_`, `.`, `-`",
+                ));
+            }
+        }
+        return Ok(ImagePushRequest::Push {
+            id: envelope.id,
+            detail,
+        });
+    }
+    parse_manual(value)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualImagePush {
+    #[serde(default)]
+    deploy: Option<ManualDeploy>,
+    #[serde(default)]
+    rollback: Option<ManualRollback>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualDeploy {
+    app: String,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    digest: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualRollback {
+    app: String,
+    #[serde(default)]
+    revision: Option<i32>,
+}
+
+fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
+    if !value.is_object() {
+        return Err(InputError::new(
+            "$",
+            "an EventBridge `ECR Image Action` event or a manual payload object such as {\"deploy\": {\"app\": \"orders\", \"tag\": \"v42\"}}",
+        ));
+    }
+    let manual: ManualImagePush = deserialize_at(value, "")?;
+    match (manual.deploy, manual.rollback) {
+        (Some(deploy), None) => {
+            check_app_name(&deploy.app, "deploy.app")?;
+            let target = match (deploy.tag, deploy.digest) {
+                (Some(tag), None) if is_tag(&tag) => DeployTarget::Tag(tag),
+                (Some(_), None) => {
+                    return Err(InputError::new(
+                        "deploy.tag",
+                        "a tag of 1-128 letters, digits, `_`, `.`, `-`",
+                    ))
+                }
+                (None, Some(digest)) if is_digest(&digest) => DeployTarget::Digest(digest),
+                (None, Some(_)) => {
+                    return Err(InputError::new(
+                        "deploy.digest",
+                        "a digest `sha256:` followed by 64 hex digits",
+                    ))
+                }
+                _ => {
+                    return Err(InputError::new(
+                        "deploy",
+                        "exactly one of `tag` or `digest`",
+                    ))
+                }
+            };
+            Ok(ImagePushRequest::Deploy {
+                app: deploy.app,
+                target,
+                dry_run: manual.dry_run,
+            })
+        }
+        (None, Some(rollback)) => {
+            check_app_name(&rollback.app, "rollback.app")?;
+            if let Some(revision) = rollback.revision {
+                if revision < 1 {
+                    return Err(InputError::new(
+                        "rollback.revision",
+                        "a revision number of at least 1",
+                    ));
+                }
+            }
+            Ok(ImagePushRequest::Rollback {
+                app: rollback.app,
+                revision: rollback.revision,
+                dry_run: manual.dry_run,
+            })
+        }
+        _ => Err(InputError::new(
+            "$",
+            "exactly one of `deploy` or `rollback` (and optionally `dry_run`)",
+        )),
+    }
+}
+
+/// True when the value looks like an EventBridge envelope rather than a manual payload.
+pub fn is_envelope(value: &Value) -> bool {
+    value.get("detail-type").is_some()
+        || value.get("source").is_some()
+        || value.get("detail").is_some()
+}
+
+/// Parses the EventBridge envelope, naming the first bad field.
+pub fn parse_envelope(value: &Value) -> Result<Envelope, InputError> {
+    deserialize_at(value, "")
+}
+
+/// Deserializes `value`, turning serde's error into one that names the field path.
+pub fn deserialize_at<T: serde::de::DeserializeOwned>(
+    value: &Value,
+    base: &str,
+) -> Result<T, InputError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let inner = err.path().to_string();
+        let field = match (base.is_empty(), inner == ".") {
+            (true, true) => "$".to_owned(),
+            (true, false) => inner,
+            (false, true) => base.to_owned(),
+            (false, false) => format!("{base}.{inner}"),
+        };
+        let message = err.into_inner().to_string();
+        // serde names the missing or unknown field in its message; lift it into the path.
+        let field = match missing_or_unknown_field(&message) {
+            Some(name) if field == "$" => name,
+            Some(name) => format!("{field}.{name}"),
+            None => field,
+        };
+        InputError::new(field, describe_serde_message(&message))
+    })
+}
+
+fn missing_or_unknown_field(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("unknown field `"))?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+fn describe_serde_message(message: &str) -> String {
+    if message.starts_with("missing field") {
+        format!("a value ({message})")
+    } else if message.starts_with("unknown field") {
+        format!("no such field ({message})")
+    } else {
+        message.to_owned()
+    }
+}
+
+fn check_app_name(app: &str, field: &str) -> Result<(), InputError> {
+    if app.is_empty() || app.len() > 64 {
+        return Err(InputError::new(
+            field,
+            "an application name of 1-64 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// True for `sha256:` followed by 64 lowercase hex digits.
+pub fn is_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+/// True for a valid image tag.
+pub fn is_tag(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}

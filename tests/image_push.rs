@@ -1,0 +1,560 @@
+//! `image-push` against the AWS emulator (moto server): each test starts its own emulator on a
+//! free loopback port, builds a small world and counts the AWS calls with moto's recorder.
+
+use deployer::deploy::{copy_with_image, same_content, Outcome};
+use deployer_devkit::emulator::{count_op, count_writes};
+use deployer_devkit::world::{self, invoke_image_push, push_event, registry, World};
+use deployer_devkit::Emulator;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_push_deploys_a_digest_pinned_faithful_copy() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let before = deployer::ecs::describe_task_definition(&clients.ecs, &app.task_definition)
+        .await
+        .unwrap();
+    let digest = world::push_image(clients, "orders", "latest", "v2").await;
+
+    emulator.start_recording();
+    let response = invoke_image_push(clients, &config, &push_event("orders", "latest", &digest))
+        .await
+        .unwrap();
+    let calls = emulator.stop_recording();
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, Outcome::Deployed, "{result:?}");
+    let expected_image = format!("{}/orders@{digest}", registry());
+    assert_eq!(result.image.as_deref(), Some(expected_image.as_str()));
+    let running = world::service_task_definition(clients, "sss", "orders").await;
+    assert_eq!(
+        result.new_task_definition.as_deref(),
+        Some(running.as_str())
+    );
+    assert!(
+        running.ends_with("task-definition/orders:2"),
+        "service runs {running}"
+    );
+
+    // Everything but the followed container's image (and the managed tag) is as before.
+    let after = deployer::ecs::describe_task_definition(&clients.ecs, &running)
+        .await
+        .unwrap();
+    assert_eq!(after.container_image("app"), Some(expected_image.as_str()));
+    assert!(same_content(
+        &copy_with_image(&before, "app", &expected_image),
+        &after
+    ));
+    let sidecar = |r: &deployer::ecs::Revision| {
+        r.definition
+            .container_definitions()
+            .iter()
+            .find(|c| c.name() == Some("log-router"))
+            .cloned()
+    };
+    assert_eq!(sidecar(&before), sidecar(&after));
+
+    // One deploy: DescribeServices, DescribeTaskDefinition, DescribeImages, Register, Update.
+    assert!(calls.len() <= 5, "{} calls: {calls:?}", calls.len());
+    assert_eq!(count_writes(&calls), 2, "{calls:?}");
+}
+
+#[tokio::test]
+async fn the_same_event_ten_times_gives_one_revision_and_one_update() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let digest = world::push_image(clients, "orders", "latest", "v2").await;
+    let event = push_event("orders", "latest", &digest);
+
+    emulator.start_recording();
+    let mut outcomes = Vec::new();
+    for _ in 0..10 {
+        outcomes.push(
+            invoke_image_push(clients, &config, &event)
+                .await
+                .unwrap()
+                .results[0]
+                .outcome,
+        );
+    }
+    let calls = emulator.stop_recording();
+
+    assert_eq!(outcomes[0], Outcome::Deployed);
+    assert!(
+        outcomes[1..].iter().all(|o| *o == Outcome::Unchanged),
+        "{outcomes:?}"
+    );
+    assert_eq!(count_op(&calls, "RegisterTaskDefinition"), 1);
+    assert_eq!(count_op(&calls, "UpdateService"), 1);
+    assert_eq!(count_writes(&calls), 2);
+    assert_eq!(world::family_revisions(clients, "orders").await.len(), 2);
+}
+
+#[tokio::test]
+async fn pushes_delivered_newest_first_end_on_the_newest() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let older = world::push_image(clients, "orders", "latest", "v2").await;
+    let newer = world::push_image(clients, "orders", "latest", "v3").await;
+
+    let first = invoke_image_push(clients, &config, &push_event("orders", "latest", &newer))
+        .await
+        .unwrap();
+    let late = invoke_image_push(clients, &config, &push_event("orders", "latest", &older))
+        .await
+        .unwrap();
+
+    assert_eq!(first.results[0].outcome, Outcome::Deployed);
+    assert_eq!(
+        late.results[0].outcome,
+        Outcome::Stale,
+        "{:?}",
+        late.results[0]
+    );
+    assert!(late.results[0].reason.as_deref().unwrap().contains(&newer));
+    let running = world::service_task_definition(clients, "sss", "orders").await;
+    assert!(world::container_image(clients, &running, "app")
+        .await
+        .ends_with(&newer));
+}
+
+#[tokio::test]
+async fn a_late_event_of_an_older_tag_never_rolls_back() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let older = world::push_image(clients, "orders", "release-1", "r1").await;
+    // ECR keeps push times in whole seconds: make the second push visibly later.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let newer = world::push_image(clients, "orders", "release-2", "r2").await;
+
+    let first = invoke_image_push(clients, &config, &push_event("orders", "release-2", &newer))
+        .await
+        .unwrap();
+    let late = invoke_image_push(clients, &config, &push_event("orders", "release-1", &older))
+        .await
+        .unwrap();
+
+    assert_eq!(first.results[0].outcome, Outcome::Deployed);
+    assert_eq!(
+        late.results[0].outcome,
+        Outcome::Stale,
+        "{:?}",
+        late.results[0]
+    );
+    let running = world::service_task_definition(clients, "sss", "orders").await;
+    assert!(world::container_image(clients, &running, "app")
+        .await
+        .ends_with(&newer));
+}
+
+#[tokio::test]
+async fn two_services_following_one_image_both_deploy() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (api, _) = kit.orders().await;
+    let worker = kit.create_app("sss", "orders", "orders-worker").await;
+    let config = world::config_for(&[&api, &worker]);
+    let digest = world::push_image(clients, "orders", "latest", "v2").await;
+
+    emulator.start_recording();
+    let response = invoke_image_push(clients, &config, &push_event("orders", "latest", &digest))
+        .await
+        .unwrap();
+    let calls = emulator.stop_recording();
+
+    assert_eq!(response.results.len(), 2);
+    assert!(
+        response
+            .results
+            .iter()
+            .all(|r| r.outcome == Outcome::Deployed),
+        "{response:?}"
+    );
+    for name in ["orders", "orders-worker"] {
+        let running = world::service_task_definition(clients, "sss", name).await;
+        assert!(
+            world::container_image(clients, &running, "app")
+                .await
+                .ends_with(&digest),
+            "{name}"
+        );
+    }
+    // Both services are read in one DescribeServices call and the image in one DescribeImages.
+    assert_eq!(count_op(&calls, "DescribeServices"), 1);
+    assert_eq!(count_op(&calls, "DescribeImages"), 1);
+}
+
+#[tokio::test]
+async fn pushes_that_nothing_follows_are_ignored_without_writes() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, digest) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let mut delete = push_event("orders", "latest", &digest);
+    delete["detail"]["action-type"] = json!("DELETE");
+    let mut failure = push_event("orders", "latest", &digest);
+    failure["detail"]["result"] = json!("FAILURE");
+    let mut untagged = push_event("orders", "latest", &digest);
+    untagged["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("image-tag");
+    let cases = [
+        (delete, "not a push"),
+        (failure, "FAILURE"),
+        (untagged, "without a tag"),
+        (
+            push_event("payments", "latest", &digest),
+            "no application follows repository",
+        ),
+        (
+            push_event("orders", "dev-7", &digest),
+            "no application follows tag `dev-7`",
+        ),
+    ];
+
+    emulator.start_recording();
+    for (event, why) in &cases {
+        let response = invoke_image_push(clients, &config, event).await.unwrap();
+        assert_eq!(response.results[0].outcome, Outcome::Ignored);
+        assert!(
+            response.results[0].reason.as_deref().unwrap().contains(why),
+            "{response:?}"
+        );
+    }
+    assert_eq!(
+        emulator.stop_recording(),
+        vec![],
+        "ignored events make no call at all"
+    );
+}
+
+#[tokio::test]
+async fn malformed_input_and_bad_configuration_make_no_call() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, digest) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let mut bad_digest = push_event("orders", "latest", &digest);
+    bad_digest["detail"]["image-digest"] = json!("sha256:xyz");
+    let mut other_type = push_event("orders", "latest", &digest);
+    other_type["detail-type"] = json!("ECS Deployment State Change");
+    let mut no_repo = push_event("orders", "latest", &digest);
+    no_repo["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("repository-name");
+    let bad_payloads = [
+        (bad_digest, "detail.image-digest"),
+        (other_type, "detail-type"),
+        (no_repo, "detail.repository-name"),
+        (json!({"deploy": {"app": "orders"}}), "deploy"),
+        (
+            json!({"deploy": {"app": "orders", "tag": "v1", "digest": digest}}),
+            "deploy",
+        ),
+        (
+            json!({"deploy": {"app": "nope", "tag": "v1"}}),
+            "deploy.app",
+        ),
+        (json!({"deploy": {"app": "orders", "tag": 5}}), "deploy.tag"),
+        (
+            json!({"rollback": {"app": "orders", "revision": "two"}}),
+            "rollback.revision",
+        ),
+        (
+            json!({"rollback": {"app": "orders"}, "dry_run": "yes"}),
+            "dry_run",
+        ),
+        (
+            json!({"deploy": {"app": "orders", "tag": "v1"}, "rollback": {"app": "orders"}}),
+            "$",
+        ),
+        (json!({"sync": {}}), "sync"),
+        (json!([1, 2]), "$"),
+    ];
+    let bad_configs = [
+        ("{", "$"),
+        (r#"{"apps": [{"name": "orders"}]}"#, "apps[0]"),
+        (
+            r#"{"apps": [{"name": "a b", "cluster": "sss", "service": "x", "container": "app", "repository": "Orders", "tags": []}]}"#,
+            "apps[0].repository",
+        ),
+    ];
+
+    emulator.start_recording();
+    for (payload, field) in &bad_payloads {
+        let err = invoke_image_push(clients, &config, payload)
+            .await
+            .expect_err(&payload.to_string());
+        assert!(
+            err.to_string().contains(&format!("`{field}")),
+            "{payload}: {err}"
+        );
+    }
+    for (bad, path) in &bad_configs {
+        let event = push_event("orders", "latest", &digest);
+        let err = invoke_image_push(clients, bad, &event)
+            .await
+            .expect_err(bad);
+        assert!(err.to_string().contains(path), "{bad}: {err}");
+    }
+    assert_eq!(
+        emulator.stop_recording(),
+        vec![],
+        "refused input makes no AWS call"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_plans_and_writes_nothing() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let digest = world::push_image(clients, "orders", "latest", "v2").await;
+
+    emulator.start_recording();
+    let response = invoke_image_push(
+        clients,
+        &config,
+        &json!({"deploy": {"app": "orders", "tag": "latest"}, "dry_run": true}),
+    )
+    .await
+    .unwrap();
+    let calls = emulator.stop_recording();
+
+    assert!(response.dry_run);
+    let result = &response.results[0];
+    assert_eq!(result.outcome, Outcome::Planned, "{result:?}");
+    assert!(result.image.as_deref().unwrap().ends_with(&digest));
+    assert!(
+        result
+            .actions
+            .iter()
+            .any(|a| a.starts_with("+ register orders")),
+        "{:?}",
+        result.actions
+    );
+    assert!(
+        result
+            .actions
+            .iter()
+            .any(|a| a.starts_with("~ service sss/orders")),
+        "{:?}",
+        result.actions
+    );
+    assert_eq!(count_writes(&calls), 0, "{calls:?}");
+    assert_eq!(
+        world::service_task_definition(clients, "sss", "orders").await,
+        app.task_definition
+    );
+}
+
+#[tokio::test]
+async fn manual_deploy_by_digest_and_rollbacks() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, first_digest) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let digest = world::push_image(clients, "orders", "release-5", "v5").await;
+
+    let deployed = invoke_image_push(
+        clients,
+        &config,
+        &json!({"deploy": {"app": "orders", "digest": digest}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(deployed.results[0].outcome, Outcome::Deployed);
+    let first_pinned = invoke_image_push(
+        clients,
+        &config,
+        &json!({"deploy": {"app": "orders", "digest": first_digest}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        first_pinned.results[0].outcome,
+        Outcome::Deployed,
+        "a manual deploy may go back"
+    );
+    assert!(world::service_task_definition(clients, "sss", "orders")
+        .await
+        .ends_with(":3"));
+
+    // Rollback without a revision: the one before the current.
+    let back = invoke_image_push(clients, &config, &json!({"rollback": {"app": "orders"}}))
+        .await
+        .unwrap();
+    assert_eq!(
+        back.results[0].outcome,
+        Outcome::Deployed,
+        "{:?}",
+        back.results[0]
+    );
+    assert!(world::service_task_definition(clients, "sss", "orders")
+        .await
+        .ends_with(":2"));
+
+    // Rollback to a named revision, then to the one it already runs, then to one that does not exist.
+    let named = invoke_image_push(
+        clients,
+        &config,
+        &json!({"rollback": {"app": "orders", "revision": 1}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(named.results[0].outcome, Outcome::Deployed);
+    assert_eq!(
+        world::service_task_definition(clients, "sss", "orders").await,
+        app.task_definition
+    );
+    let again = invoke_image_push(
+        clients,
+        &config,
+        &json!({"rollback": {"app": "orders", "revision": 1}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.results[0].outcome, Outcome::Unchanged);
+    let missing = invoke_image_push(
+        clients,
+        &config,
+        &json!({"rollback": {"app": "orders", "revision": 9}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(missing.results[0].outcome, Outcome::Failed);
+    assert!(missing.results[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("orders:9"));
+    let unknown = invoke_image_push(
+        clients,
+        &config,
+        &json!({"deploy": {"app": "orders", "digest": world::fake_digest("never")}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(unknown.results[0].outcome, Outcome::Failed);
+    assert_eq!(
+        world::family_revisions(clients, "orders").await.len(),
+        3,
+        "rollbacks register nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_an_interrupted_deploy_reuses_the_registered_revision() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, _) = kit.orders().await;
+    let config_text = world::config_for(&[&app]);
+    let config = deployer::Config::parse(&config_text, "test").unwrap();
+    let digest = world::push_image(clients, "orders", "latest", "v2").await;
+    let event = push_event("orders", "latest", &digest);
+
+    // First attempt: the revision is registered, then the run dies before UpdateService.
+    let request = deployer::events::parse_image_push(&event).unwrap();
+    let deployer::events::ImagePushRequest::Push { detail, .. } = &request else {
+        unreachable!()
+    };
+    let (apps, goal) = deployer::deploy::select_for_push(&config, detail).unwrap();
+    let observed = deployer::deploy::observe(clients, &apps, &goal, 1).await;
+    let plan = deployer::deploy::plan_app(
+        apps[0],
+        &goal,
+        observed[0].as_ref().unwrap(),
+        &clients.region,
+    );
+    let deployer::deploy::Step::Register(revision) = &plan.steps[0] else {
+        panic!("{plan:?}")
+    };
+    let registered = deployer::ecs::register_task_definition(&clients.ecs, revision)
+        .await
+        .unwrap();
+
+    // The retry finds it and only points the service at it.
+    emulator.start_recording();
+    let response = invoke_image_push(clients, &config_text, &event)
+        .await
+        .unwrap();
+    let calls = emulator.stop_recording();
+    assert_eq!(
+        response.results[0].outcome,
+        Outcome::Deployed,
+        "{:?}",
+        response.results[0]
+    );
+    assert_eq!(count_op(&calls, "RegisterTaskDefinition"), 0, "{calls:?}");
+    assert_eq!(
+        world::service_task_definition(clients, "sss", "orders").await,
+        registered.arn()
+    );
+    assert_eq!(world::family_revisions(clients, "orders").await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_circuit_breaker_is_set_only_where_configured() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, _) = kit.orders().await;
+    let plain = kit.create_app("sss", "orders", "orders-plain").await;
+    let mut guarded = app.config();
+    guarded["circuit_breaker"] = json!(true);
+    let config = json!({"apps": [guarded, plain.config()]}).to_string();
+    let digest = world::push_image(clients, "orders", "latest", "v2").await;
+
+    let response = invoke_image_push(clients, &config, &push_event("orders", "latest", &digest))
+        .await
+        .unwrap();
+    assert!(
+        response
+            .results
+            .iter()
+            .all(|r| r.outcome == Outcome::Deployed),
+        "{response:?}"
+    );
+
+    let services = clients
+        .ecs
+        .describe_services()
+        .cluster("sss")
+        .services("orders")
+        .services("orders-plain")
+        .send()
+        .await
+        .unwrap();
+    let breaker = |name: &str| {
+        services
+            .services()
+            .iter()
+            .find(|s| s.service_name() == Some(name))
+            .and_then(|s| s.deployment_configuration())
+            .and_then(|d| d.deployment_circuit_breaker())
+            .map(|b| (b.enable(), b.rollback()))
+    };
+    assert_eq!(breaker("orders"), Some((true, true)));
+    assert_eq!(breaker("orders-plain"), None);
+}
