@@ -243,6 +243,77 @@ pub async fn list_revisions(
             }
         }
     }
-    revisions.sort_by(|a, b| b.0.cmp(&a.0));
+    revisions.sort_by_key(|r| std::cmp::Reverse(r.0));
     Ok(revisions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::full_revision;
+
+    fn offline_client() -> aws_sdk_ecs::Client {
+        let config = aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("ap-northeast-1"))
+            .build();
+        aws_sdk_ecs::Client::from_conf(config)
+    }
+
+    #[test]
+    fn the_register_request_carries_every_writable_field() {
+        let revision = full_revision("orders", 7, "orders:latest");
+        let request = register_request(&offline_client(), &revision);
+        let input = format!("{:?}", request.as_input());
+        // Every field of RegisterTaskDefinitionInput is set: a field the SDK adds and the copy
+        // forgets shows up here as `None`.
+        let unset: Vec<&str> = top_level_fields(&input).into_iter().filter(|(_, v)| *v == "None").map(|(k, _)| k).collect();
+        assert!(unset.is_empty(), "writable fields not copied: {unset:?}");
+        assert!(top_level_fields(&input).len() >= 18, "{input}");
+        let built = request.as_input().clone().build().unwrap();
+        assert_eq!(built.container_definitions(), revision.definition.container_definitions());
+        assert_eq!(built.tags(), revision.tags.as_slice());
+        assert_eq!(built.family(), Some("orders"));
+    }
+
+    /// `(name, value)` of the outermost struct in a `Debug` string.
+    fn top_level_fields(debug: &str) -> Vec<(&str, &str)> {
+        let body = &debug[debug.find('{').unwrap() + 1..debug.rfind('}').unwrap()];
+        let (mut depth, mut start, mut parts) = (0i32, 0usize, Vec::new());
+        for (i, c) in body.char_indices() {
+            match c {
+                '{' | '[' | '(' => depth += 1,
+                '}' | ']' | ')' => depth -= 1,
+                ',' if depth == 0 => {
+                    parts.push(&body[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        parts.push(&body[start..]);
+        parts
+            .into_iter()
+            .filter_map(|p| p.split_once(": ").map(|(k, v)| (k.trim(), v.trim())))
+            .collect()
+    }
+
+    #[test]
+    fn family_and_revision_parse_arns_and_short_forms() {
+        assert_eq!(
+            family_and_revision("arn:aws:ecs:eu-west-1:1:task-definition/orders:12"),
+            Some(("orders".into(), 12))
+        );
+        assert_eq!(family_and_revision("orders:3"), Some(("orders".into(), 3)));
+        assert_eq!(family_and_revision("orders"), None);
+    }
+
+    #[test]
+    fn container_lookups_name_every_container() {
+        let revision = full_revision("orders", 1, "img");
+        assert_eq!(revision.container_image("app"), Some("img"));
+        assert_eq!(revision.container_image("nope"), None);
+        assert_eq!(revision.container_names(), vec!["app", "log-router"]);
+        assert_eq!(revision.label(), "orders:1");
+    }
 }

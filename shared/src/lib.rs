@@ -14,6 +14,8 @@ pub mod error;
 pub mod events;
 pub mod glob;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;
 
 pub use aws::AwsClients;
 pub use config::Config;
