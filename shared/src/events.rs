@@ -273,8 +273,8 @@ pub fn deserialize_at<T: serde::de::DeserializeOwned>(
         // serde names the missing or unknown field in its message; lift it into the path.
         let field = match missing_or_unknown_field(&message) {
             Some(name) if field == "$" => name,
-            Some(name) => format!("{field}.{name}"),
-            None => field,
+            Some(name) if field != name && !field.ends_with(&format!(".{name}")) => format!("{field}.{name}"),
+            _ => field,
         };
         InputError::new(field, describe_serde_message(&message))
     })
@@ -322,4 +322,87 @@ pub fn is_tag(s: &str) -> bool {
     (1..=128).contains(&s.len())
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample(name: &str) -> Value {
+        let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    fn field_of(value: Value) -> String {
+        parse_image_push(&value).unwrap_err().field
+    }
+
+    #[test]
+    fn the_sample_events_parse() {
+        let ImagePushRequest::Push { detail, .. } = parse_image_push(&sample("ecr-push.json")).unwrap() else {
+            panic!("not a push")
+        };
+        assert_eq!((detail.action_type.as_str(), detail.repository_name.as_str()), ("PUSH", "orders"));
+        assert_eq!(detail.image_tag.as_deref(), Some("latest"));
+        assert!(matches!(parse_image_push(&sample("ecr-delete.json")), Ok(ImagePushRequest::Push { .. })));
+        assert_eq!(
+            parse_image_push(&sample("manual-deploy-tag.json")).unwrap(),
+            ImagePushRequest::Deploy {
+                app: "orders".into(),
+                target: DeployTarget::Tag("latest".into()),
+                dry_run: false
+            }
+        );
+        assert!(parse_image_push(&sample("manual-deploy-dry-run.json")).unwrap().dry_run());
+        assert!(matches!(
+            parse_image_push(&sample("manual-deploy-digest.json")).unwrap(),
+            ImagePushRequest::Deploy { target: DeployTarget::Digest(_), .. }
+        ));
+        assert_eq!(
+            parse_image_push(&sample("manual-rollback-revision-dry-run.json")).unwrap(),
+            ImagePushRequest::Rollback {
+                app: "orders".into(),
+                revision: Some(1),
+                dry_run: true
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let mut event = sample("ecr-push.json");
+        event["detail"]["image-digest"] = json!("md5:1");
+        assert_eq!(field_of(event), "detail.image-digest");
+        let mut event = sample("ecr-push.json");
+        event["detail"].as_object_mut().unwrap().remove("action-type");
+        assert_eq!(field_of(event), "detail.action-type");
+        let mut event = sample("ecr-push.json");
+        event["detail"]["result"] = json!(7);
+        assert_eq!(field_of(event), "detail.result");
+        let mut event = sample("ecr-push.json");
+        event["source"] = json!("aws.s3");
+        assert_eq!(field_of(event), "source");
+        let mut event = sample("ecr-push.json");
+        event.as_object_mut().unwrap().remove("detail");
+        assert_eq!(field_of(event), "detail");
+        assert_eq!(field_of(json!({"deploy": {"tag": "x"}})), "deploy.app");
+        assert_eq!(field_of(json!({"deploy": {"app": "a", "tag": "bad tag"}})), "deploy.tag");
+        assert_eq!(field_of(json!({"deploy": {"app": "a", "digest": "sha256:12"}})), "deploy.digest");
+        assert_eq!(field_of(json!({"deploy": {"app": "a", "tag": "v", "extra": 1}})), "deploy.extra");
+        assert_eq!(field_of(json!({"rollback": {"app": "a", "revision": 0}})), "rollback.revision");
+        assert_eq!(field_of(json!({"dry_run": true})), "$");
+        assert_eq!(field_of(json!("deploy")), "$");
+    }
+
+    #[test]
+    fn digests_and_tags_are_checked() {
+        assert!(is_digest(&format!("sha256:{}", "a".repeat(64))));
+        assert!(!is_digest(&format!("sha256:{}", "A".repeat(64))));
+        assert!(!is_digest("sha256:abc"));
+        assert!(is_tag("release-1.2_3"));
+        assert!(!is_tag(""));
+        assert!(!is_tag(&"x".repeat(129)));
+        assert!(!is_tag("a/b"));
+    }
 }
