@@ -58,7 +58,7 @@ impl Emulator {
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_RECORDER_FILEPATH", &recording)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(crate::lambda::log_file(&format!("moto-{port}.log")))
                 .spawn()
                 .expect("moto_server starts");
             let mut emulator = Emulator {

@@ -1,1 +1,129 @@
-pub mod placeholder {}
+//! Functions run through cargo-lambda's local Lambda runtime (`cargo lambda watch`), the real
+//! Runtime API that the functions' `lambda_runtime` loop talks to.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::emulator::{free_port, repo_root};
+
+/// A `cargo lambda watch` server for one function package; stopped (with the function
+/// process it started) on drop.
+pub struct LambdaWatch {
+    child: Child,
+    /// Loopback port that takes invokes.
+    pub port: u16,
+}
+
+impl LambdaWatch {
+    /// Starts the runtime emulator for `package` with `env` set for the function.
+    pub fn start(package: &str, env: &[(String, String)]) -> LambdaWatch {
+        let port = free_port();
+        let mut command = Command::new("cargo");
+        command
+            .current_dir(repo_root())
+            .env("PATH", path_with_venv())
+            .args([
+                "lambda",
+                "watch",
+                "--quiet",
+                "--ignore-changes",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+                "-p",
+                package,
+            ])
+            .stdout(Stdio::null())
+            .stderr(log_file(&format!(
+                "cargo-lambda-watch-{package}-{port}.log"
+            )));
+        // The function process inherits these (`--env-var` would split JSON values at commas).
+        command.envs(env.iter().map(|(k, v)| (k, v)));
+        // Its own process group, so that drop stops cargo-lambda and the function it spawned.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command
+            .spawn()
+            .expect("cargo lambda watch starts (is .venv/bin on PATH?)");
+        let watch = LambdaWatch { child, port };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "cargo lambda watch did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        watch
+    }
+
+    /// `cargo lambda invoke FUNCTION --data-file FILE`: the function's JSON answer, or the error
+    /// text when the invocation failed.
+    pub fn invoke_file(
+        &self,
+        function: &str,
+        data_file: &Path,
+    ) -> Result<serde_json::Value, String> {
+        let output = self.invoke(
+            function,
+            &["--data-file", data_file.to_str().expect("UTF-8 path")],
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if output.status.success() {
+            serde_json::from_str(&stdout).map_err(|e| format!("answer is not JSON ({e}): {stdout}"))
+        } else {
+            Err(format!(
+                "{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    }
+
+    fn invoke(&self, function: &str, data: &[&str]) -> Output {
+        Command::new("cargo")
+            .current_dir(repo_root())
+            .env("PATH", path_with_venv())
+            .args([
+                "lambda",
+                "invoke",
+                function,
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+                "--output-format",
+                "json",
+            ])
+            .args(data)
+            .output()
+            .expect("cargo lambda invoke runs")
+    }
+}
+
+impl Drop for LambdaWatch {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A log file under `target/test-logs/` for a child's output, kept for post-mortems.
+pub fn log_file(name: &str) -> Stdio {
+    let dir = repo_root().join("target/test-logs");
+    let _ = std::fs::create_dir_all(&dir);
+    std::fs::File::create(dir.join(name))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
+/// `PATH` with the project's `.venv/bin` (cargo-lambda, zig) first.
+pub fn path_with_venv() -> String {
+    let venv = repo_root().join(".venv/bin");
+    format!(
+        "{}:{}",
+        venv.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}

@@ -57,6 +57,17 @@ pub async fn create_repository(clients: &AwsClients, name: &str) {
 /// Pushes an image (a manifest unique to `seed`) under `tag` and returns its digest.
 pub async fn push_image(clients: &AwsClients, repository: &str, tag: &str, seed: &str) -> String {
     let digest = fake_digest(&format!("{repository}/{seed}"));
+    push_image_with_digest(clients, repository, tag, &digest).await;
+    digest
+}
+
+/// Pushes an image with a given digest under `tag`.
+pub async fn push_image_with_digest(
+    clients: &AwsClients,
+    repository: &str,
+    tag: &str,
+    digest: &str,
+) {
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -69,11 +80,10 @@ pub async fn push_image(clients: &AwsClients, repository: &str, tag: &str, seed:
         .repository_name(repository)
         .image_tag(tag)
         .image_manifest(manifest.to_string())
-        .image_digest(&digest)
+        .image_digest(digest)
         .send()
         .await
         .expect("PutImage");
-    digest
 }
 
 /// The followed container of [`rich_task_definition`], as a Terraform-made definition has it.

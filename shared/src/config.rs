@@ -335,7 +335,10 @@ impl AppConfig {
 /// Parses each part on its own, so that one bad application does not hide the others' problems.
 /// Returns what parsed and, for each parsed application, its index in the document.
 fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Config, Vec<usize>) {
-    let mut config = Config { apps: Vec::new(), nlb: None };
+    let mut config = Config {
+        apps: Vec::new(),
+        nlb: None,
+    };
     let mut positions = Vec::new();
     let Some(object) = value.as_object() else {
         problems.push(Problem {
@@ -383,7 +386,10 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
     (config, positions)
 }
 
-fn parse_part<T: serde::de::DeserializeOwned>(value: &serde_json::Value, base: &str) -> Result<T, Problem> {
+fn parse_part<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    base: &str,
+) -> Result<T, Problem> {
     crate::events::deserialize_at(value, base).map_err(|e| Problem {
         path: e.field,
         message: format!("expected {}", e.expected),
@@ -740,10 +746,24 @@ mod tests {
         assert!(app.circuit_breaker);
         assert_eq!(app.keep_revisions, 10);
         let cloud_map = app.cloud_map.as_ref().unwrap();
-        assert_eq!((cloud_map.record_type.as_str(), cloud_map.ttl, cloud_map.failure_threshold), ("SRV", 300, 1));
+        assert_eq!(
+            (
+                cloud_map.record_type.as_str(),
+                cloud_map.ttl,
+                cloud_map.failure_threshold
+            ),
+            ("SRV", 300, 1)
+        );
         assert_eq!(app.api.as_ref().unwrap().path, "/{proxy+}");
         let nlb = config.nlb.unwrap();
-        assert_eq!((nlb.lookups_per_run, nlb.missing_runs_before_deregister, nlb.max_deregister_share), (50, 3, 0.5));
+        assert_eq!(
+            (
+                nlb.lookups_per_run,
+                nlb.missing_runs_before_deregister,
+                nlb.max_deregister_share
+            ),
+            (50, 3, 0.5)
+        );
         assert!(nlb.target_groups[0].same_vpc);
         assert!(app.follows_tag("release-7") && !app.follows_tag("dev"));
     }
@@ -776,16 +796,25 @@ mod tests {
             "apps[1].service",
             "apps[1].tags[0]",
         ] {
-            assert!(paths.iter().any(|p| p == expected), "{expected} missing from {paths:?}");
+            assert!(
+                paths.iter().any(|p| p == expected),
+                "{expected} missing from {paths:?}"
+            );
         }
-        assert!(text.contains("`sss_internal` is not a valid DNS name"), "{text}");
+        assert!(
+            text.contains("`sss_internal` is not a valid DNS name"),
+            "{text}"
+        );
     }
 
     #[test]
     fn unknown_fields_and_bad_json_are_named() {
         let err = Config::parse(r#"{"apps": [{"name": "a", "clster": "x"}]}"#, "test").unwrap_err();
         assert_eq!(err.problems.len(), 1);
-        assert!(err.problems[0].message.contains("unknown field `clster`"), "{err}");
+        assert!(
+            err.problems[0].message.contains("unknown field `clster`"),
+            "{err}"
+        );
         let err = Config::parse("{\"apps\": [", "DEPLOYER_CONFIG").unwrap_err();
         assert_eq!(paths(err.clone()), vec!["$"]);
         assert!(err.to_string().contains("DEPLOYER_CONFIG"));
@@ -812,7 +841,10 @@ mod tests {
             "nlb.target_groups[0].alb_dns_name",
             "nlb.target_groups[0].port",
         ] {
-            assert!(paths.iter().any(|p| p == expected), "{expected} missing from {paths:?}");
+            assert!(
+                paths.iter().any(|p| p == expected),
+                "{expected} missing from {paths:?}"
+            );
         }
     }
 

@@ -952,26 +952,43 @@ mod tests {
 
     #[test]
     fn a_current_push_registers_a_pinned_copy_then_updates_the_service() {
-        let obs = observed(&format!("{REGISTRY}/orders:latest"), Some(image(&digest(2), &["latest"], 20)));
+        let obs = observed(
+            &format!("{REGISTRY}/orders:latest"),
+            Some(image(&digest(2), &["latest"], 20)),
+        );
         let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
 
         assert_eq!(plan.result.outcome, Outcome::Planned);
         assert_eq!(plan.result.image.as_deref(), Some(pinned(2).as_str()));
-        let [Step::Register(revision), Step::UpdateService { task_definition, deployment_configuration, .. }] =
-            plan.steps.as_slice()
+        let [Step::Register(revision), Step::UpdateService {
+            task_definition,
+            deployment_configuration,
+            ..
+        }] = plan.steps.as_slice()
         else {
             panic!("{plan:?}")
         };
         assert_eq!(revision.container_image("app"), Some(pinned(2).as_str()));
-        assert_eq!(revision.container_image("log-router"), Some("fluent-bit:2"), "other containers kept");
+        assert_eq!(
+            revision.container_image("log-router"),
+            Some("fluent-bit:2"),
+            "other containers kept"
+        );
         assert_eq!(*task_definition, TaskDefinitionChoice::JustRegistered);
-        assert_eq!(*deployment_configuration, None, "breaker untouched unless configured");
+        assert_eq!(
+            *deployment_configuration, None,
+            "breaker untouched unless configured"
+        );
         // Only the image and the managed tag differ from the current revision.
         let mut back = revision.clone();
-        back.definition.container_definitions.as_mut().unwrap()[0].image = Some(format!("{REGISTRY}/orders:latest"));
+        back.definition.container_definitions.as_mut().unwrap()[0].image =
+            Some(format!("{REGISTRY}/orders:latest"));
         back.tags.retain(|t| t.key() != Some(MANAGED_TAG_KEY));
         assert!(same_content(&back, obs.current.as_ref().unwrap()));
-        assert!(revision.tags.iter().any(|t| t.key() == Some(MANAGED_TAG_KEY)));
+        assert!(revision
+            .tags
+            .iter()
+            .any(|t| t.key() == Some(MANAGED_TAG_KEY)));
     }
 
     #[test]
@@ -993,7 +1010,12 @@ mod tests {
 
     #[test]
     fn a_push_whose_tag_is_gone_is_stale() {
-        let plan = plan_app(&app(), &push("latest", 2), &observed(&pinned(1), None), "ap-northeast-1");
+        let plan = plan_app(
+            &app(),
+            &push("latest", 2),
+            &observed(&pinned(1), None),
+            "ap-northeast-1",
+        );
         assert_eq!(plan.result.outcome, Outcome::Stale);
     }
 
@@ -1004,7 +1026,12 @@ mod tests {
         let plan = plan_app(&app(), &push("release-4", 4), &obs, "ap-northeast-1");
         assert_eq!(plan.result.outcome, Outcome::Stale);
         // A manual deploy of the same older image is the user's explicit wish.
-        let manual = plan_app(&app(), &Goal::Manual(DeployTarget::Tag("release-4".into())), &obs, "ap-northeast-1");
+        let manual = plan_app(
+            &app(),
+            &Goal::Manual(DeployTarget::Tag("release-4".into())),
+            &obs,
+            "ap-northeast-1",
+        );
         assert_eq!(manual.result.outcome, Outcome::Planned);
     }
 
@@ -1013,7 +1040,8 @@ mod tests {
         let mut obs = observed(&pinned(1), Some(image(&digest(2), &["latest"], 20)));
         let mut left = copy_with_image(obs.current.as_ref().unwrap(), "app", &pinned(2));
         left.definition.revision = 2;
-        left.definition.task_definition_arn = Some("arn:aws:ecs:ap-northeast-1:123456789012:task-definition/orders:2".into());
+        left.definition.task_definition_arn =
+            Some("arn:aws:ecs:ap-northeast-1:123456789012:task-definition/orders:2".into());
         obs.latest = Some(left.clone());
         let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
         assert_eq!(
@@ -1038,17 +1066,29 @@ mod tests {
         let target = Some(image(&digest(2), &["latest"], 20));
         let plan = plan_app(&app(), &goal, &Observation::default(), "r");
         assert_eq!(plan.result.outcome, Outcome::Failed);
-        assert!(plan.result.reason.unwrap().contains("not found in cluster `sss`"));
+        assert!(plan
+            .result
+            .reason
+            .unwrap()
+            .contains("not found in cluster `sss`"));
 
         let mut draining = observed(&pinned(1), target.clone());
         draining.service.as_mut().unwrap().status = "DRAINING".into();
-        assert!(plan_app(&app(), &goal, &draining, "r").result.reason.unwrap().contains("DRAINING"));
+        assert!(plan_app(&app(), &goal, &draining, "r")
+            .result
+            .reason
+            .unwrap()
+            .contains("DRAINING"));
 
         let mut other = app();
         other.container = "web".into();
         let plan = plan_app(&other, &goal, &observed(&pinned(1), target), "r");
         assert_eq!(plan.result.outcome, Outcome::Failed);
-        assert!(plan.result.reason.unwrap().contains("containers: app, log-router"));
+        assert!(plan
+            .result
+            .reason
+            .unwrap()
+            .contains("containers: app, log-router"));
 
         let manual = Goal::Manual(DeployTarget::Digest(digest(9)));
         let plan = plan_app(&app(), &manual, &observed(&pinned(1), None), "r");
@@ -1060,15 +1100,27 @@ mod tests {
         let mut guarded = app();
         guarded.circuit_breaker = true;
         let mut svc = service("x");
-        svc.deployment_configuration =
-            Some(DeploymentConfiguration::builder().maximum_percent(200).minimum_healthy_percent(100).build());
+        svc.deployment_configuration = Some(
+            DeploymentConfiguration::builder()
+                .maximum_percent(200)
+                .minimum_healthy_percent(100)
+                .build(),
+        );
         let change = circuit_breaker_change(&guarded, &svc).expect("a change");
-        assert_eq!(change.maximum_percent(), Some(200), "the rest of the configuration is kept");
+        assert_eq!(
+            change.maximum_percent(),
+            Some(200),
+            "the rest of the configuration is kept"
+        );
         let breaker = change.deployment_circuit_breaker().unwrap();
         assert!(breaker.enable() && breaker.rollback());
         svc.deployment_configuration = Some(change);
         assert_eq!(circuit_breaker_change(&guarded, &svc), None, "already on");
-        assert_eq!(circuit_breaker_change(&app(), &service("x")), None, "not configured");
+        assert_eq!(
+            circuit_breaker_change(&app(), &service("x")),
+            None,
+            "not configured"
+        );
     }
 
     #[test]
@@ -1077,17 +1129,32 @@ mod tests {
         let current = obs.current.as_mut().unwrap();
         current.definition.revision = 3;
         current.definition.task_definition_arn = Some("arn:td/orders:3".into());
-        obs.family_revisions = vec![(3, "arn:td/orders:3".into()), (2, "arn:td/orders:2".into()), (1, "arn:td/orders:1".into())];
+        obs.family_revisions = vec![
+            (3, "arn:td/orders:3".into()),
+            (2, "arn:td/orders:2".into()),
+            (1, "arn:td/orders:1".into()),
+        ];
         let plan = plan_app(&app(), &Goal::Rollback(None), &obs, "r");
-        assert_eq!(plan.result.new_task_definition.as_deref(), Some("arn:td/orders:2"));
-        assert!(plan.result.actions[0].contains("orders:3 -> orders:2"), "{:?}", plan.result.actions);
+        assert_eq!(
+            plan.result.new_task_definition.as_deref(),
+            Some("arn:td/orders:2")
+        );
+        assert!(
+            plan.result.actions[0].contains("orders:3 -> orders:2"),
+            "{:?}",
+            plan.result.actions
+        );
 
         obs.family_revisions = vec![(3, "arn:td/orders:3".into())];
         let plan = plan_app(&app(), &Goal::Rollback(None), &obs, "r");
         assert_eq!(plan.result.outcome, Outcome::Failed);
 
         let plan = plan_app(&app(), &Goal::Rollback(Some(7)), &obs, "r");
-        assert!(plan.result.reason.unwrap().contains("orders:7 does not exist"));
+        assert!(plan
+            .result
+            .reason
+            .unwrap()
+            .contains("orders:7 does not exist"));
 
         obs.rollback_to = Some(full_revision("orders", 1, &pinned(1)));
         let plan = plan_app(&app(), &Goal::Rollback(Some(1)), &obs, "r");
@@ -1115,11 +1182,18 @@ mod tests {
             manifest_media_type: None,
             artifact_media_type: None,
         };
-        let names = |tag| select_for_push(&config, &detail(Some(tag))).map(|(apps, _)| apps.iter().map(|a| a.name.clone()).collect::<Vec<_>>());
+        let names = |tag| {
+            select_for_push(&config, &detail(Some(tag)))
+                .map(|(apps, _)| apps.iter().map(|a| a.name.clone()).collect::<Vec<_>>())
+        };
         assert_eq!(names("latest"), Ok(vec!["a".to_string()]));
         assert_eq!(names("release-9"), Ok(vec!["b".to_string()]));
-        assert!(names("dev").unwrap_err().contains("followed: latest, release-*"));
-        assert!(select_for_push(&config, &detail(None)).unwrap_err().contains("without a tag"));
+        assert!(names("dev")
+            .unwrap_err()
+            .contains("followed: latest, release-*"));
+        assert!(select_for_push(&config, &detail(None))
+            .unwrap_err()
+            .contains("without a tag"));
         let mut delete = detail(Some("latest"));
         delete.action_type = "DELETE".into();
         assert!(select_for_push(&config, &delete).is_err());

@@ -267,11 +267,18 @@ mod tests {
         let input = format!("{:?}", request.as_input());
         // Every field of RegisterTaskDefinitionInput is set: a field the SDK adds and the copy
         // forgets shows up here as `None`.
-        let unset: Vec<&str> = top_level_fields(&input).into_iter().filter(|(_, v)| *v == "None").map(|(k, _)| k).collect();
+        let unset: Vec<&str> = top_level_fields(&input)
+            .into_iter()
+            .filter(|(_, v)| *v == "None")
+            .map(|(k, _)| k)
+            .collect();
         assert!(unset.is_empty(), "writable fields not copied: {unset:?}");
         assert!(top_level_fields(&input).len() >= 18, "{input}");
         let built = request.as_input().clone().build().unwrap();
-        assert_eq!(built.container_definitions(), revision.definition.container_definitions());
+        assert_eq!(
+            built.container_definitions(),
+            revision.definition.container_definitions()
+        );
         assert_eq!(built.tags(), revision.tags.as_slice());
         assert_eq!(built.family(), Some("orders"));
     }

@@ -273,7 +273,9 @@ pub fn deserialize_at<T: serde::de::DeserializeOwned>(
         // serde names the missing or unknown field in its message; lift it into the path.
         let field = match missing_or_unknown_field(&message) {
             Some(name) if field == "$" => name,
-            Some(name) if field != name && !field.ends_with(&format!(".{name}")) => format!("{field}.{name}"),
+            Some(name) if field != name && !field.ends_with(&format!(".{name}")) => {
+                format!("{field}.{name}")
+            }
             _ => field,
         };
         InputError::new(field, describe_serde_message(&message))
@@ -287,13 +289,23 @@ fn missing_or_unknown_field(message: &str) -> Option<String> {
     Some(rest.split('`').next()?.to_owned())
 }
 
+/// Turns serde's "invalid type: X, expected Y" into "Y (got X)", the shape of every message here.
 fn describe_serde_message(message: &str) -> String {
     if message.starts_with("missing field") {
-        format!("a value ({message})")
-    } else if message.starts_with("unknown field") {
-        format!("no such field ({message})")
-    } else {
-        message.to_owned()
+        return "a value: the field is required".into();
+    }
+    // serde adds " at line L column C" for text input; values carry no position.
+    let message = message.split(" at line ").next().unwrap_or(message);
+    match message.split_once(", expected ") {
+        Some((got, expected)) if message.starts_with("unknown field") => {
+            format!("{expected} ({got})")
+        }
+        Some((got, expected)) => format!(
+            "{expected} (got {})",
+            got.trim_start_matches("invalid type: ")
+                .trim_start_matches("invalid value: ")
+        ),
+        None => message.to_owned(),
     }
 }
 
@@ -340,12 +352,20 @@ mod tests {
 
     #[test]
     fn the_sample_events_parse() {
-        let ImagePushRequest::Push { detail, .. } = parse_image_push(&sample("ecr-push.json")).unwrap() else {
+        let ImagePushRequest::Push { detail, .. } =
+            parse_image_push(&sample("ecr-push.json")).unwrap()
+        else {
             panic!("not a push")
         };
-        assert_eq!((detail.action_type.as_str(), detail.repository_name.as_str()), ("PUSH", "orders"));
+        assert_eq!(
+            (detail.action_type.as_str(), detail.repository_name.as_str()),
+            ("PUSH", "orders")
+        );
         assert_eq!(detail.image_tag.as_deref(), Some("latest"));
-        assert!(matches!(parse_image_push(&sample("ecr-delete.json")), Ok(ImagePushRequest::Push { .. })));
+        assert!(matches!(
+            parse_image_push(&sample("ecr-delete.json")),
+            Ok(ImagePushRequest::Push { .. })
+        ));
         assert_eq!(
             parse_image_push(&sample("manual-deploy-tag.json")).unwrap(),
             ImagePushRequest::Deploy {
@@ -354,10 +374,15 @@ mod tests {
                 dry_run: false
             }
         );
-        assert!(parse_image_push(&sample("manual-deploy-dry-run.json")).unwrap().dry_run());
+        assert!(parse_image_push(&sample("manual-deploy-dry-run.json"))
+            .unwrap()
+            .dry_run());
         assert!(matches!(
             parse_image_push(&sample("manual-deploy-digest.json")).unwrap(),
-            ImagePushRequest::Deploy { target: DeployTarget::Digest(_), .. }
+            ImagePushRequest::Deploy {
+                target: DeployTarget::Digest(_),
+                ..
+            }
         ));
         assert_eq!(
             parse_image_push(&sample("manual-rollback-revision-dry-run.json")).unwrap(),
@@ -375,7 +400,10 @@ mod tests {
         event["detail"]["image-digest"] = json!("md5:1");
         assert_eq!(field_of(event), "detail.image-digest");
         let mut event = sample("ecr-push.json");
-        event["detail"].as_object_mut().unwrap().remove("action-type");
+        event["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("action-type");
         assert_eq!(field_of(event), "detail.action-type");
         let mut event = sample("ecr-push.json");
         event["detail"]["result"] = json!(7);
@@ -387,10 +415,22 @@ mod tests {
         event.as_object_mut().unwrap().remove("detail");
         assert_eq!(field_of(event), "detail");
         assert_eq!(field_of(json!({"deploy": {"tag": "x"}})), "deploy.app");
-        assert_eq!(field_of(json!({"deploy": {"app": "a", "tag": "bad tag"}})), "deploy.tag");
-        assert_eq!(field_of(json!({"deploy": {"app": "a", "digest": "sha256:12"}})), "deploy.digest");
-        assert_eq!(field_of(json!({"deploy": {"app": "a", "tag": "v", "extra": 1}})), "deploy.extra");
-        assert_eq!(field_of(json!({"rollback": {"app": "a", "revision": 0}})), "rollback.revision");
+        assert_eq!(
+            field_of(json!({"deploy": {"app": "a", "tag": "bad tag"}})),
+            "deploy.tag"
+        );
+        assert_eq!(
+            field_of(json!({"deploy": {"app": "a", "digest": "sha256:12"}})),
+            "deploy.digest"
+        );
+        assert_eq!(
+            field_of(json!({"deploy": {"app": "a", "tag": "v", "extra": 1}})),
+            "deploy.extra"
+        );
+        assert_eq!(
+            field_of(json!({"rollback": {"app": "a", "revision": 0}})),
+            "rollback.revision"
+        );
         assert_eq!(field_of(json!({"dry_run": true})), "$");
         assert_eq!(field_of(json!("deploy")), "$");
     }

@@ -2,9 +2,10 @@
 #![allow(deprecated)] // inference accelerators: still a field of old revisions
 
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, CpuArchitecture, EphemeralStorage, InferenceAccelerator, IpcMode,
-    NetworkMode, OsFamily, PidMode, ProxyConfiguration, RuntimePlatform, Tag, TaskDefinition,
-    TaskDefinitionPlacementConstraint, TaskDefinitionPlacementConstraintType, TaskDefinitionStatus, Volume,
+    Compatibility, ContainerDefinition, CpuArchitecture, EphemeralStorage, InferenceAccelerator,
+    IpcMode, NetworkMode, OsFamily, PidMode, ProxyConfiguration, RuntimePlatform, Tag,
+    TaskDefinition, TaskDefinitionPlacementConstraint, TaskDefinitionPlacementConstraintType,
+    TaskDefinitionStatus, Volume,
 };
 
 use crate::config::AppConfig;
@@ -21,15 +22,28 @@ pub fn digest(n: u8) -> String {
 
 pub fn full_revision(family: &str, revision: i32, image: &str) -> Revision {
     let definition = TaskDefinition::builder()
-        .task_definition_arn(format!("arn:aws:ecs:ap-northeast-1:123456789012:task-definition/{family}:{revision}"))
+        .task_definition_arn(format!(
+            "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/{family}:{revision}"
+        ))
         .family(family)
         .revision(revision)
         .status(TaskDefinitionStatus::Active)
         .task_role_arn("arn:aws:iam::123456789012:role/task")
         .execution_role_arn("arn:aws:iam::123456789012:role/execution")
         .network_mode(NetworkMode::Awsvpc)
-        .container_definitions(ContainerDefinition::builder().name("app").image(image).essential(true).build())
-        .container_definitions(ContainerDefinition::builder().name("log-router").image("fluent-bit:2").build())
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image(image)
+                .essential(true)
+                .build(),
+        )
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("log-router")
+                .image("fluent-bit:2")
+                .build(),
+        )
         .volumes(Volume::builder().name("scratch").build())
         .placement_constraints(
             TaskDefinitionPlacementConstraint::builder()
@@ -43,8 +57,19 @@ pub fn full_revision(family: &str, revision: i32, image: &str) -> Revision {
         .memory("1024")
         .pid_mode(PidMode::Task)
         .ipc_mode(IpcMode::Task)
-        .proxy_configuration(ProxyConfiguration::builder().container_name("log-router").build().unwrap())
-        .inference_accelerators(InferenceAccelerator::builder().device_name("d").device_type("t").build().unwrap())
+        .proxy_configuration(
+            ProxyConfiguration::builder()
+                .container_name("log-router")
+                .build()
+                .unwrap(),
+        )
+        .inference_accelerators(
+            InferenceAccelerator::builder()
+                .device_name("d")
+                .device_type("t")
+                .build()
+                .unwrap(),
+        )
         .ephemeral_storage(EphemeralStorage::builder().size_in_gib(30).build())
         .runtime_platform(
             RuntimePlatform::builder()
@@ -86,5 +111,3 @@ pub fn app() -> AppConfig {
     }))
     .unwrap()
 }
-
-

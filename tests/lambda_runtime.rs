@@ -1,0 +1,81 @@
+//! `image-push` through cargo-lambda's local Lambda runtime (the real Runtime API), fed the
+//! sample files in `events/`, against the AWS emulator.
+
+use deployer_devkit::emulator::{count_writes, repo_root};
+use deployer_devkit::lambda::LambdaWatch;
+use deployer_devkit::world::{self, registry, World};
+use deployer_devkit::Emulator;
+
+/// The digest `events/ecr-push.json` names.
+fn sample_push_digest() -> String {
+    let event: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("events/ecr-push.json")).unwrap(),
+    )
+    .unwrap();
+    event["detail"]["image-digest"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn image_push_deploys_the_sample_push_event_through_the_lambda_runtime() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, _) = kit.orders().await;
+    let digest = sample_push_digest();
+    world::push_image_with_digest(clients, "orders", "latest", &digest).await;
+
+    let mut env = emulator.env();
+    env.push(("DEPLOYER_CONFIG".into(), world::config_for(&[&app])));
+    let watch = tokio::task::spawn_blocking(move || LambdaWatch::start("image-push", &env))
+        .await
+        .unwrap();
+    let events = repo_root().join("events");
+
+    let invoke = |file: &str| {
+        let path = events.join(file);
+        let watch = &watch;
+        move || watch.invoke_file("image-push", &path)
+    };
+    let answer = invoke("ecr-push.json")().expect("the push deploys");
+    assert_eq!(answer["dry_run"], false);
+    assert_eq!(answer["results"][0]["outcome"], "deployed", "{answer}");
+    assert_eq!(
+        answer["results"][0]["image"],
+        format!("{}/orders@{digest}", registry())
+    );
+    let running = world::service_task_definition(clients, "sss", "orders").await;
+    assert_eq!(
+        answer["results"][0]["new_task_definition"],
+        running.as_str()
+    );
+
+    // The same file again is a replay: unchanged, no write.
+    emulator.start_recording();
+    let replay = invoke("ecr-push.json")().expect("the replay answers");
+    assert_eq!(replay["results"][0]["outcome"], "unchanged", "{replay}");
+    assert_eq!(count_writes(&emulator.stop_recording()), 0);
+
+    // A manual dry run plans a rollback and writes nothing; a delete is ignored.
+    let plan = invoke("manual-rollback-revision-dry-run.json")().expect("the dry run answers");
+    assert_eq!(
+        (
+            plan["dry_run"].as_bool(),
+            plan["results"][0]["outcome"].as_str()
+        ),
+        (Some(true), Some("planned")),
+        "{plan}"
+    );
+    let delete = invoke("ecr-delete.json")().expect("the delete answers");
+    assert_eq!(delete["results"][0]["outcome"], "ignored");
+    assert_eq!(
+        world::service_task_definition(clients, "sss", "orders").await,
+        running
+    );
+
+    // A malformed payload is an invocation error that names the field.
+    let bad = std::env::temp_dir().join(format!("bad-payload-{}.json", emulator.port));
+    std::fs::write(&bad, r#"{"deploy": {"app": "orders", "tag": 42}}"#).unwrap();
+    let err = watch.invoke_file("image-push", &bad).expect_err("refused");
+    assert!(err.contains("deploy.tag"), "{err}");
+    let _ = std::fs::remove_file(bad);
+}
