@@ -19,7 +19,6 @@ pub fn digest(n: u8) -> String {
 }
 
 /// A revision with every writable field set, `app` running `image` beside a sidecar.
-
 pub fn full_revision(family: &str, revision: i32, image: &str) -> Revision {
     let definition = TaskDefinition::builder()
         .task_definition_arn(format!(
