@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup demo test lint unit package clean
+.PHONY: setup demo test lint bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -18,9 +18,15 @@ demo: setup
 test: setup lint
 	cargo test --workspace --all-targets
 
-lint:
+lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cfn-lint template.yaml
+
+## Figures: AWS calls per scenario, fan-out wall times, release binary size.
+bench: setup
+	cargo build --release -p image-push
+	cargo run --quiet --bin bench
 
 clean:
 	cargo clean
