@@ -479,3 +479,18 @@ pub async fn invoke_image_push(
     )
     .await
 }
+
+/// Creates an S3 bucket in the emulator's region.
+pub async fn create_bucket(clients: &AwsClients, name: &str) {
+    let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+        .build();
+    clients
+        .s3
+        .create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(location)
+        .send()
+        .await
+        .expect("CreateBucket");
+}

@@ -558,3 +558,88 @@ async fn the_circuit_breaker_is_set_only_where_configured() {
     assert_eq!(breaker("orders"), Some((true, true)));
     assert_eq!(breaker("orders-plain"), None);
 }
+
+#[tokio::test]
+async fn one_failing_application_does_not_stop_the_others() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, _) = kit.orders().await;
+    let mut wrong_container = kit
+        .create_app("sss", "orders", "orders-worker")
+        .await
+        .config();
+    wrong_container["container"] = json!("web");
+    let mut missing = app.config();
+    missing["name"] = json!("ghost");
+    missing["service"] = json!("ghost");
+    let config = json!({"apps": [wrong_container, app.config(), missing]}).to_string();
+    let digest = world::push_image(clients, "orders", "latest", "v2").await;
+
+    let response = invoke_image_push(clients, &config, &push_event("orders", "latest", &digest))
+        .await
+        .unwrap();
+    let outcome = |name: &str| {
+        response
+            .results
+            .iter()
+            .find(|r| r.app.as_deref() == Some(name))
+            .unwrap()
+    };
+    assert_eq!(outcome("orders").outcome, Outcome::Deployed, "{response:?}");
+    assert_eq!(outcome("orders-worker").outcome, Outcome::Failed);
+    assert!(outcome("orders-worker")
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("container `web`"));
+    assert_eq!(outcome("ghost").outcome, Outcome::Failed);
+    assert!(outcome("ghost")
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("not found"));
+}
+
+#[tokio::test]
+async fn the_configuration_can_live_in_s3() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, _) = kit.orders().await;
+    world::create_bucket(clients, "deployer-config").await;
+    let put = |key: &'static str, body: String| {
+        clients
+            .s3
+            .put_object()
+            .bucket("deployer-config")
+            .key(key)
+            .body(body.into_bytes().into())
+            .send()
+    };
+    put("good.json", world::config_for(&[&app])).await.unwrap();
+    put("bad.json", r#"{"apps": [{"name": "orders"}]}"#.into())
+        .await
+        .unwrap();
+    let digest = world::push_image(clients, "orders", "latest", "v2").await;
+    let event = push_event("orders", "latest", &digest);
+    let invoke = |location: &str| {
+        let source = deployer::config::ConfigSource::S3(location.into());
+        let event = event.clone();
+        async move { deployer::deploy::invoke(clients, &source, &event, &Default::default()).await }
+    };
+
+    emulator.start_recording();
+    let err = invoke("s3://deployer-config/bad.json").await.unwrap_err();
+    assert!(err.to_string().contains("apps[0].cluster"), "{err}");
+    let err = invoke("s3://deployer-config/none.json").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("S3 GetObject on s3://deployer-config/none.json"),
+        "{err}"
+    );
+    assert_eq!(count_writes(&emulator.stop_recording()), 0);
+
+    let response = invoke("s3://deployer-config/good.json").await.unwrap();
+    assert_eq!(response.results[0].outcome, Outcome::Deployed);
+}
