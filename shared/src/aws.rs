@@ -15,6 +15,10 @@ pub struct AwsClients {
     pub ecr: aws_sdk_ecr::Client,
     /// S3 (configuration and state).
     pub s3: aws_sdk_s3::Client,
+    /// AWS Cloud Map.
+    pub cloud_map: aws_sdk_servicediscovery::Client,
+    /// API Gateway (HTTP APIs).
+    pub apigw: aws_sdk_apigatewayv2::Client,
     /// The region the clients talk to.
     pub region: String,
 }
@@ -40,6 +44,8 @@ impl AwsClients {
             ecs: aws_sdk_ecs::Client::new(config),
             ecr: aws_sdk_ecr::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
+            cloud_map: aws_sdk_servicediscovery::Client::new(config),
+            apigw: aws_sdk_apigatewayv2::Client::new(config),
             region: config
                 .region()
                 .map(|r| r.to_string())

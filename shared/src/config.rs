@@ -310,6 +310,27 @@ impl Config {
                 validate_api(api, &format!("apps[{i}].api"), &mut push);
             }
         }
+        // Two applications must not claim one route of one API.
+        let mut route_owners: std::collections::HashMap<(String, String), usize> =
+            std::collections::HashMap::new();
+        for (&i, app) in positions.iter().zip(&self.apps) {
+            let Some(api) = &app.api else { continue };
+            if app.cloud_map.is_none() {
+                push(format!("apps[{i}].api"), "needs `cloud_map`: the integration targets the application's Cloud Map service".into());
+            }
+            for method in &api.methods {
+                let key = (api.api_id.clone(), format!("{method} {}", api.path));
+                if let Some(other) = route_owners.insert(key.clone(), i) {
+                    push(
+                        format!("apps[{i}].api.methods"),
+                        format!(
+                            "route `{}` of API {} is already configured by apps[{other}]",
+                            key.1, key.0
+                        ),
+                    );
+                }
+            }
+        }
         if let Some(nlb) = &self.nlb {
             validate_nlb(nlb, &mut push);
         }

@@ -2,7 +2,7 @@
 
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
 use aws_sdk_ecs::types::{
-    DeploymentConfiguration, SortOrder, Tag, TaskDefinition, TaskDefinitionField,
+    DeploymentConfiguration, ServiceRegistry, SortOrder, Tag, TaskDefinition, TaskDefinitionField,
 };
 
 use crate::config::short_name;
@@ -24,6 +24,10 @@ pub struct ServiceState {
     pub task_definition: String,
     /// The deployment configuration, if ECS reported one.
     pub deployment_configuration: Option<DeploymentConfiguration>,
+    /// Cloud Map registries of the service.
+    pub registries: Vec<ServiceRegistry>,
+    /// `(deployment ID, task definition)` of the service's deployments.
+    pub deployments: Vec<(String, String)>,
 }
 
 /// A task definition revision with its tags.
@@ -106,6 +110,17 @@ pub async fn describe_services(
                 status: service.status().unwrap_or_default().to_owned(),
                 task_definition: service.task_definition().unwrap_or_default().to_owned(),
                 deployment_configuration: service.deployment_configuration().cloned(),
+                registries: service.service_registries().to_vec(),
+                deployments: service
+                    .deployments()
+                    .iter()
+                    .map(|d| {
+                        (
+                            d.id().unwrap_or_default().to_owned(),
+                            d.task_definition().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect(),
             });
         }
     }
@@ -216,6 +231,56 @@ pub async fn update_service(
                 e,
             )
         })?;
+    Ok(())
+}
+
+/// Sets a service's Cloud Map registries (ECS starts a deployment to apply them).
+pub async fn update_service_registries(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+    registries: Vec<ServiceRegistry>,
+) -> Result<(), AwsError> {
+    client
+        .update_service()
+        .cluster(cluster)
+        .service(service)
+        .set_service_registries(Some(registries))
+        .send()
+        .await
+        .map_err(|e| {
+            AwsError::from_sdk(
+                "ECS",
+                "UpdateService",
+                format!("{}/{}", short_name(cluster), short_name(service)),
+                e,
+            )
+        })?;
+    Ok(())
+}
+
+/// The tags of a resource (a task definition revision, say).
+pub async fn list_tags(client: &aws_sdk_ecs::Client, arn: &str) -> Result<Vec<Tag>, AwsError> {
+    let output = client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ECS", "ListTagsForResource", arn, e))?;
+    Ok(output.tags().to_vec())
+}
+
+/// Deregisters one revision (it stays usable by running tasks, but no new task starts on it).
+pub async fn deregister_task_definition(
+    client: &aws_sdk_ecs::Client,
+    arn: &str,
+) -> Result<(), AwsError> {
+    client
+        .deregister_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ECS", "DeregisterTaskDefinition", arn, e))?;
     Ok(())
 }
 

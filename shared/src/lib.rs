@@ -5,7 +5,9 @@
 //! **apply** (the adapters again, driven by the plan). The binaries in `functions/` only parse
 //! their event with [`events`], load the [`config`], call the library and shape the response.
 
+pub mod apigw;
 pub mod aws;
+pub mod cloudmap;
 pub mod config;
 pub mod deploy;
 pub mod ecr;
@@ -13,6 +15,7 @@ pub mod ecs;
 pub mod error;
 pub mod events;
 pub mod glob;
+pub mod sync;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;

@@ -91,6 +91,8 @@ pub fn service(task_definition: &str) -> ServiceState {
         status: "ACTIVE".into(),
         task_definition: task_definition.into(),
         deployment_configuration: None,
+        registries: Vec::new(),
+        deployments: Vec::new(),
     }
 }
 
