@@ -1,0 +1,519 @@
+//! `service-sync` against the AWS emulator: a fresh world, every drift repaired, a second run
+//! with zero writes, other applications' routes untouched.
+
+use deployer::apigw::Route;
+use deployer::sync::SyncOutcome;
+use deployer_devkit::emulator::{count_op, count_writes};
+use deployer_devkit::world::{deployment_event, invoke_service_sync, ApiWorld, AppWorld, World};
+use deployer_devkit::Emulator;
+use serde_json::json;
+
+struct Setup {
+    emulator: Emulator,
+    kit: World,
+    app: AppWorld,
+    api: ApiWorld,
+    config: String,
+}
+
+async fn setup() -> Setup {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let api = kit.api().await;
+    let config =
+        json!({"apps": [api.app_config(&app, &["GET", "POST"], "/orders/{proxy+}")]}).to_string();
+    Setup {
+        emulator,
+        kit,
+        app,
+        api,
+        config,
+    }
+}
+
+impl Setup {
+    async fn sync(&self) -> deployer::sync::SyncResult {
+        let response = invoke_service_sync(&self.kit.clients, &self.config, &json!({"sync": {}}))
+            .await
+            .unwrap();
+        response.results.into_iter().next().unwrap()
+    }
+
+    /// Syncs and checks the run after it writes nothing.
+    async fn sync_then_quiet(&self) -> deployer::sync::SyncResult {
+        let result = self.sync().await;
+        self.emulator.start_recording();
+        let again = self.sync().await;
+        let calls = self.emulator.stop_recording();
+        assert_eq!(again.outcome, SyncOutcome::Unchanged, "{again:?}");
+        assert_eq!(count_writes(&calls), 0, "second run wrote: {calls:?}");
+        result
+    }
+
+    async fn routes(&self) -> Vec<Route> {
+        deployer::apigw::get_routes(&self.kit.clients.apigw, &self.api.api_id)
+            .await
+            .unwrap()
+    }
+
+    async fn route(&self, key: &str) -> Route {
+        let matching: Vec<Route> = self
+            .routes()
+            .await
+            .into_iter()
+            .filter(|r| r.key == key)
+            .collect();
+        assert_eq!(matching.len(), 1, "{key}: {matching:?}");
+        matching.into_iter().next().unwrap()
+    }
+
+    async fn integration(&self) -> deployer::apigw::Integration {
+        let all = deployer::apigw::get_integrations(&self.kit.clients.apigw, &self.api.api_id)
+            .await
+            .unwrap();
+        let ours: Vec<_> = all
+            .into_iter()
+            .filter(|i| i.description.as_deref() == Some("ecs-deployer:app=orders"))
+            .collect();
+        assert_eq!(ours.len(), 1, "{ours:?}");
+        ours.into_iter().next().unwrap()
+    }
+
+    async fn cloud_map_arn(&self) -> String {
+        let services =
+            deployer::cloudmap::list_services(&self.kit.clients.cloud_map, &self.api.namespace_id)
+                .await
+                .unwrap();
+        services
+            .into_iter()
+            .find(|s| s.name == "orders")
+            .expect("cloud map service")
+            .arn
+    }
+
+    async fn registries(&self) -> Vec<(Option<String>, Option<String>, Option<i32>)> {
+        let found =
+            deployer::ecs::describe_services(&self.kit.clients.ecs, "sss", &["orders".into()])
+                .await
+                .unwrap();
+        found[0]
+            .registries
+            .iter()
+            .map(|r| {
+                (
+                    r.registry_arn().map(str::to_owned),
+                    r.container_name().map(str::to_owned),
+                    r.container_port(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_world_gets_everything_and_a_second_run_writes_nothing() {
+    let s = setup().await;
+    let result = s.sync_then_quiet().await;
+    assert_eq!(result.outcome, SyncOutcome::Synced, "{result:?}");
+    assert!(
+        result
+            .actions
+            .iter()
+            .any(|a| a.starts_with("+ cloud map service orders.sss.internal (SRV, TTL 300")),
+        "{:?}",
+        result.actions
+    );
+    assert!(result
+        .actions
+        .iter()
+        .any(|a| a.starts_with("+ route GET /orders/{proxy+} -> the new integration (JWT")));
+
+    let arn = s.cloud_map_arn().await;
+    assert_eq!(
+        s.registries().await,
+        vec![(Some(arn.clone()), Some("app".into()), Some(8080))]
+    );
+    let integration = s.integration().await;
+    assert_eq!(integration.uri.as_deref(), Some(arn.as_str()));
+    assert_eq!(
+        integration.connection_id.as_deref(),
+        Some(s.api.vpc_link_id.as_str())
+    );
+    assert_eq!(integration.payload_format_version.as_deref(), Some("1.0"));
+    for key in ["GET /orders/{proxy+}", "POST /orders/{proxy+}"] {
+        let route = s.route(key).await;
+        assert_eq!(
+            route.target,
+            Some(format!("integrations/{}", integration.id))
+        );
+        assert_eq!(
+            (
+                route.authorization_type.as_str(),
+                route.authorizer_id.as_deref()
+            ),
+            ("JWT", Some(s.api.authorizer_id.as_str()))
+        );
+    }
+    assert_eq!(s.routes().await.len(), 2);
+}
+
+#[tokio::test]
+async fn every_drift_is_repaired_and_the_next_run_is_quiet() {
+    let s = setup().await;
+    s.sync_then_quiet().await;
+    let apigw = &s.kit.clients.apigw;
+    let api_id = s.api.api_id.as_str();
+    let integration = s.integration().await;
+    let target = format!("integrations/{}", integration.id);
+
+    // A route deleted by hand comes back.
+    let get = s.route("GET /orders/{proxy+}").await;
+    apigw
+        .delete_route()
+        .api_id(api_id)
+        .route_id(&get.id)
+        .send()
+        .await
+        .unwrap();
+    let result = s.sync_then_quiet().await;
+    assert_eq!(result.actions.len(), 1, "{:?}", result.actions);
+    assert_eq!(
+        s.route("GET /orders/{proxy+}").await.target.as_deref(),
+        Some(target.as_str())
+    );
+
+    // A route pointed at another integration is pointed back.
+    let foreign = apigw
+        .create_integration()
+        .api_id(api_id)
+        .integration_type(aws_sdk_apigatewayv2::types::IntegrationType::HttpProxy)
+        .integration_uri("https://example.com")
+        .integration_method("ANY")
+        .payload_format_version("1.0")
+        .send()
+        .await
+        .unwrap();
+    let post = s.route("POST /orders/{proxy+}").await;
+    let foreign_target = format!("integrations/{}", foreign.integration_id().unwrap());
+    apigw
+        .update_route()
+        .api_id(api_id)
+        .route_id(&post.id)
+        .target(&foreign_target)
+        .send()
+        .await
+        .unwrap();
+    s.sync_then_quiet().await;
+    assert_eq!(
+        s.route("POST /orders/{proxy+}").await.target.as_deref(),
+        Some(target.as_str())
+    );
+
+    // A wrong authorizer is corrected.
+    apigw
+        .update_route()
+        .api_id(api_id)
+        .route_id(&post.id)
+        .authorizer_id(&s.api.other_authorizer_id)
+        .send()
+        .await
+        .unwrap();
+    s.sync_then_quiet().await;
+    assert_eq!(
+        s.route("POST /orders/{proxy+}")
+            .await
+            .authorizer_id
+            .as_deref(),
+        Some(s.api.authorizer_id.as_str())
+    );
+
+    // An extra route of this application's integration goes away.
+    apigw
+        .create_route()
+        .api_id(api_id)
+        .route_key("DELETE /orders/{proxy+}")
+        .target(&target)
+        .send()
+        .await
+        .unwrap();
+    let result = s.sync_then_quiet().await;
+    assert!(
+        result
+            .actions
+            .iter()
+            .any(|a| a.starts_with("- route DELETE /orders/{proxy+}")),
+        "{:?}",
+        result.actions
+    );
+    assert!(s
+        .routes()
+        .await
+        .iter()
+        .all(|r| r.key != "DELETE /orders/{proxy+}"));
+
+    // A wrong integration URI is corrected in place (routes keep their target).
+    apigw
+        .update_integration()
+        .api_id(api_id)
+        .integration_id(&integration.id)
+        .integration_uri("arn:aws:servicediscovery:ap-northeast-1:123456789012:service/srv-wrong")
+        .send()
+        .await
+        .unwrap();
+    s.sync_then_quiet().await;
+    assert_eq!(s.integration().await.uri, Some(s.cloud_map_arn().await));
+    assert_eq!(s.integration().await.id, integration.id);
+
+    // A missing service registry is set again.
+    s.kit
+        .clients
+        .ecs
+        .update_service()
+        .cluster("sss")
+        .service("orders")
+        .set_service_registries(Some(vec![]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s.registries().await, vec![]);
+    s.sync_then_quiet().await;
+    assert_eq!(s.registries().await.len(), 1);
+
+    // A changed TTL is updated in place.
+    let mut config: serde_json::Value = serde_json::from_str(&s.config).unwrap();
+    config["apps"][0]["cloud_map"]["ttl"] = json!(60);
+    let s = Setup {
+        config: config.to_string(),
+        ..s
+    };
+    let result = s.sync_then_quiet().await;
+    assert_eq!(
+        result.actions,
+        vec!["~ cloud map service orders.sss.internal: TTL 300 -> 60".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn other_applications_routes_are_left_alone_and_a_dry_run_writes_nothing() {
+    let s = setup().await;
+    let apigw = &s.kit.clients.apigw;
+    let other = apigw
+        .create_integration()
+        .api_id(&s.api.api_id)
+        .integration_type(aws_sdk_apigatewayv2::types::IntegrationType::HttpProxy)
+        .integration_uri("https://payments.example.com")
+        .integration_method("ANY")
+        .payload_format_version("1.0")
+        .description("payments")
+        .send()
+        .await
+        .unwrap();
+    let other_target = format!("integrations/{}", other.integration_id().unwrap());
+    apigw
+        .create_route()
+        .api_id(&s.api.api_id)
+        .route_key("GET /payments/{proxy+}")
+        .target(&other_target)
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .create_route()
+        .api_id(&s.api.api_id)
+        .route_key("$default")
+        .target(&other_target)
+        .send()
+        .await
+        .unwrap();
+    let before: Vec<Route> = s.routes().await;
+
+    s.emulator.start_recording();
+    let response = invoke_service_sync(
+        &s.kit.clients,
+        &s.config,
+        &json!({"sync": {"apps": ["orders"]}, "dry_run": true}),
+    )
+    .await
+    .unwrap();
+    let calls = s.emulator.stop_recording();
+    assert!(response.dry_run);
+    assert_eq!(response.results[0].outcome, SyncOutcome::Planned);
+    assert_eq!(
+        response.results[0].actions.len(),
+        5,
+        "{:?}",
+        response.results[0].actions
+    );
+    assert_eq!(count_writes(&calls), 0, "{calls:?}");
+
+    s.sync_then_quiet().await;
+    let after = s.routes().await;
+    for route in &before {
+        assert!(after.contains(route), "{route:?} changed");
+    }
+    assert_eq!(after.len(), before.len() + 2);
+}
+
+#[tokio::test]
+async fn bad_configuration_and_input_make_no_call() {
+    let s = setup().await;
+    let mut no_cloud_map = s.api.app_config(&s.app, &["GET"], "/{proxy+}");
+    no_cloud_map.as_object_mut().unwrap().remove("cloud_map");
+    let mut underscore = s.api.app_config(&s.app, &["GET"], "/{proxy+}");
+    underscore["cloud_map"]["namespace"] = json!("sss_internal");
+    let mut bad_method = s.api.app_config(&s.app, &["GET", "FETCH"], "/{proxy+}");
+    bad_method["api"]["path"] = json!("orders");
+
+    s.emulator.start_recording();
+    for (config, path) in [
+        (no_cloud_map, "apps[0].api"),
+        (underscore, "apps[0].cloud_map.namespace"),
+        (bad_method, "apps[0].api.methods[1]"),
+    ] {
+        let config = json!({"apps": [config]}).to_string();
+        let err = invoke_service_sync(&s.kit.clients, &config, &json!({"sync": {}}))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(path), "{err}");
+    }
+    for (payload, field) in [
+        (json!({"sync": {"apps": ["nope"]}}), "sync.apps[0]"),
+        (json!({"sync": {"apps": "orders"}}), "sync.apps"),
+        (json!({"sync": {}, "dry_run": 1}), "dry_run"),
+        (
+            json!({"detail-type": "ECS Deployment State Change", "source": "aws.ecs", "id": "1", "detail": {"eventName": "X", "deploymentId": "d"}, "resources": []}),
+            "resources",
+        ),
+    ] {
+        let err = invoke_service_sync(&s.kit.clients, &s.config, &payload)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("`{field}`")),
+            "{payload}: {err}"
+        );
+    }
+    assert_eq!(s.emulator.stop_recording(), vec![]);
+}
+
+#[tokio::test]
+async fn deployment_events_sync_report_or_ignore() {
+    let s = setup().await;
+    let clients = &s.kit.clients;
+
+    s.emulator.start_recording();
+    let in_progress = invoke_service_sync(
+        clients,
+        &s.config,
+        &deployment_event(
+            "sss",
+            "orders",
+            "SERVICE_DEPLOYMENT_IN_PROGRESS",
+            "ecs-svc/1",
+        ),
+    )
+    .await
+    .unwrap();
+    let unknown = invoke_service_sync(
+        clients,
+        &s.config,
+        &deployment_event(
+            "sss",
+            "billing",
+            "SERVICE_DEPLOYMENT_COMPLETED",
+            "ecs-svc/1",
+        ),
+    )
+    .await
+    .unwrap();
+    let failed = invoke_service_sync(
+        clients,
+        &s.config,
+        &deployment_event("sss", "orders", "SERVICE_DEPLOYMENT_FAILED", "ecs-svc/1"),
+    )
+    .await
+    .unwrap();
+    let calls = s.emulator.stop_recording();
+    assert_eq!(in_progress.results[0].outcome, SyncOutcome::Ignored);
+    assert_eq!(unknown.results[0].outcome, SyncOutcome::Ignored);
+    let failure = &failed.results[0];
+    assert_eq!(failure.outcome, SyncOutcome::DeploymentFailed);
+    assert!(failure
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("circuit breaker"));
+    assert_eq!(
+        failure.task_definition.as_deref(),
+        Some(s.app.task_definition.as_str())
+    );
+    assert_eq!(count_writes(&calls), 0, "{calls:?}");
+    assert_eq!(count_op(&calls, "DescribeServices"), 1);
+
+    let completed = invoke_service_sync(
+        clients,
+        &s.config,
+        &deployment_event("sss", "orders", "SERVICE_DEPLOYMENT_COMPLETED", "ecs-svc/2"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(completed.results[0].outcome, SyncOutcome::Synced);
+    assert!(s.routes().await.len() == 2);
+}
+
+#[tokio::test]
+async fn a_completed_deploy_deregisters_only_old_revisions_the_deployer_registered() {
+    let s = setup().await;
+    let clients = &s.kit.clients;
+    let mut config: serde_json::Value = serde_json::from_str(&s.config).unwrap();
+    config["apps"][0]["keep_revisions"] = json!(3);
+    let config = config.to_string();
+    let image_config = deployer_devkit::world::config_for(&[&s.app]);
+    // orders:1 is Terraform's; orders:2..=7 are the deployer's; the service runs orders:7.
+    for n in 2..=7 {
+        let digest =
+            deployer_devkit::world::push_image(clients, "orders", "latest", &format!("v{n}")).await;
+        let event = deployer_devkit::world::push_event("orders", "latest", &digest);
+        let response = deployer_devkit::world::invoke_image_push(clients, &image_config, &event)
+            .await
+            .unwrap();
+        assert_eq!(
+            response.results[0].outcome,
+            deployer::deploy::Outcome::Deployed
+        );
+    }
+    let response = invoke_service_sync(
+        clients,
+        &config,
+        &deployment_event("sss", "orders", "SERVICE_DEPLOYMENT_COMPLETED", "ecs-svc/7"),
+    )
+    .await
+    .unwrap();
+    let result = &response.results[0];
+    assert_eq!(result.outcome, SyncOutcome::Synced, "{result:?}");
+
+    let active: Vec<i32> = deployer_devkit::world::family_revisions(clients, "orders")
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        active,
+        vec![7, 6, 5, 1],
+        "keeps the running one, two more of the deployer's, and Terraform's"
+    );
+    let again = invoke_service_sync(
+        clients,
+        &config,
+        &deployment_event("sss", "orders", "SERVICE_DEPLOYMENT_COMPLETED", "ecs-svc/7"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again.results[0].outcome,
+        SyncOutcome::Unchanged,
+        "{:?}",
+        again.results[0]
+    );
+}
