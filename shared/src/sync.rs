@@ -633,6 +633,9 @@ pub fn select<'a>(
     }
 }
 
+/// An API's integrations and routes.
+type ApiState = (Vec<Integration>, Vec<Route>);
+
 /// Reads what the plans need, each shared resource once.
 pub async fn observe(
     clients: &AwsClients,
@@ -694,8 +697,7 @@ pub async fn observe(
         .iter()
         .filter_map(|a| a.api.as_ref().map(|api| api.api_id.as_str()))
         .collect();
-    let mut apis: BTreeMap<&str, Result<(Vec<Integration>, Vec<Route>), AwsError>> =
-        BTreeMap::new();
+    let mut apis: BTreeMap<&str, Result<ApiState, AwsError>> = BTreeMap::new();
     for api_id in api_ids {
         let read = async {
             let integrations = apigw::get_integrations(&clients.apigw, api_id).await?;
