@@ -79,3 +79,55 @@ async fn image_push_deploys_the_sample_push_event_through_the_lambda_runtime() {
     assert!(err.contains("deploy.tag"), "{err}");
     let _ = std::fs::remove_file(bad);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_sync_answers_the_sample_events_through_the_lambda_runtime() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let api = kit.api().await;
+    let config =
+        serde_json::json!({"apps": [api.app_config(&app, &["GET", "POST"], "/orders/{proxy+}")]})
+            .to_string();
+    let mut env = emulator.env();
+    env.push(("DEPLOYER_CONFIG".into(), config));
+    let watch = tokio::task::spawn_blocking(move || LambdaWatch::start("service-sync", &env))
+        .await
+        .unwrap();
+    let events = repo_root().join("events");
+
+    emulator.start_recording();
+    let plan = watch
+        .invoke_file("service-sync", &events.join("manual-sync-dry-run.json"))
+        .expect("dry run");
+    assert_eq!(plan["results"][0]["outcome"], "planned", "{plan}");
+    let failed = watch
+        .invoke_file("service-sync", &events.join("ecs-deployment-failed.json"))
+        .expect("failure report");
+    assert_eq!(
+        failed["results"][0]["outcome"], "deployment_failed",
+        "{failed}"
+    );
+    assert_eq!(count_writes(&emulator.stop_recording()), 0);
+
+    let completed = watch
+        .invoke_file(
+            "service-sync",
+            &events.join("ecs-deployment-completed.json"),
+        )
+        .expect("sync");
+    assert_eq!(completed["results"][0]["outcome"], "synced", "{completed}");
+    emulator.start_recording();
+    let scheduled = watch
+        .invoke_file("service-sync", &events.join("scheduled.json"))
+        .expect("drift repair");
+    assert_eq!(
+        scheduled["results"][0]["outcome"], "unchanged",
+        "{scheduled}"
+    );
+    assert_eq!(count_writes(&emulator.stop_recording()), 0);
+    let manual = watch
+        .invoke_file("service-sync", &events.join("manual-sync.json"))
+        .expect("manual");
+    assert_eq!(manual["results"][0]["outcome"], "unchanged", "{manual}");
+}

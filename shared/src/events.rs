@@ -436,6 +436,55 @@ mod tests {
     }
 
     #[test]
+    fn the_service_sync_samples_parse() {
+        let ServiceSyncRequest::Deployment {
+            service_arn,
+            detail,
+        } = parse_service_sync(&sample("ecs-deployment-completed.json")).unwrap()
+        else {
+            panic!("not a deployment event")
+        };
+        assert_eq!(
+            service_arn,
+            "arn:aws:ecs:ap-northeast-1:123456789012:service/sss/orders"
+        );
+        assert_eq!(detail.event_name, "SERVICE_DEPLOYMENT_COMPLETED");
+        let failed = parse_service_sync(&sample("ecs-deployment-failed.json")).unwrap();
+        assert!(
+            matches!(failed, ServiceSyncRequest::Deployment { detail, .. } if detail.reason.unwrap().contains("circuit breaker"))
+        );
+        assert_eq!(
+            parse_service_sync(&sample("scheduled.json")).unwrap(),
+            ServiceSyncRequest::Scheduled
+        );
+        assert_eq!(
+            parse_service_sync(&sample("manual-sync.json")).unwrap(),
+            ServiceSyncRequest::Manual {
+                apps: Some(vec!["orders".into()]),
+                dry_run: false
+            }
+        );
+        assert!(parse_service_sync(&sample("manual-sync-dry-run.json"))
+            .unwrap()
+            .dry_run());
+        assert_eq!(
+            parse_service_sync(&sample("ecr-push.json"))
+                .unwrap_err()
+                .field,
+            "detail-type"
+        );
+        let mut event = sample("ecs-deployment-completed.json");
+        event["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("deploymentId");
+        assert_eq!(
+            parse_service_sync(&event).unwrap_err().field,
+            "detail.deploymentId"
+        );
+    }
+
+    #[test]
     fn digests_and_tags_are_checked() {
         assert!(is_digest(&format!("sha256:{}", "a".repeat(64))));
         assert!(!is_digest(&format!("sha256:{}", "A".repeat(64))));
