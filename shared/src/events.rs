@@ -451,7 +451,7 @@ mod tests {
         assert_eq!(detail.event_name, "SERVICE_DEPLOYMENT_COMPLETED");
         let failed = parse_service_sync(&sample("ecs-deployment-failed.json")).unwrap();
         assert!(
-            matches!(failed, ServiceSyncRequest::Deployment { detail, .. } if detail.reason.unwrap().contains("circuit breaker"))
+            matches!(failed, ServiceSyncRequest::Deployment { detail, .. } if detail.reason.as_deref().is_some_and(|r| r.contains("circuit breaker")))
         );
         assert_eq!(
             parse_service_sync(&sample("scheduled.json")).unwrap(),
