@@ -6,13 +6,15 @@
 use std::time::Instant;
 
 use deployer::deploy::{self, DeployOptions, Outcome};
-use deployer::events::parse_image_push;
+use deployer::events::{parse_image_push, parse_service_sync};
+use deployer::sync::{self, SyncOutcome};
 use deployer::Config;
 use deployer_devkit::emulator::{count_writes, repo_root, Call};
 use deployer_devkit::world::{self, push_event, World};
 use deployer_devkit::Emulator;
 
 const FAN_OUT: usize = 50;
+const SYNC_APPS: usize = 200;
 
 #[tokio::main]
 async fn main() {
@@ -47,23 +49,14 @@ async fn main() {
     world::push_image(&kit.clients, "orders", "latest", "v1").await;
     let mut apps = Vec::new();
     for i in 0..FAN_OUT {
-        apps.push(
-            kit.create_app("sss", "orders", &format!("orders-{i:03}"))
-                .await,
-        );
+        apps.push(kit.create_app("sss", "orders", &format!("orders-{i:03}")).await);
     }
-    let config = Config::parse(
-        &world::config_for(&apps.iter().collect::<Vec<_>>()),
-        "bench",
-    )
-    .unwrap();
-    for (label, concurrency, seed) in [("sequential", 1, "v2"), ("concurrent (bound 10)", 10, "v3")]
-    {
+    let config = Config::parse(&world::config_for(&apps.iter().collect::<Vec<_>>()), "bench").unwrap();
+    for (label, concurrency, seed) in [("sequential", 1, "v2"), ("concurrent (bound 10)", 10, "v3")] {
         let digest = world::push_image(&kit.clients, "orders", "latest", seed).await;
         let event = push_event("orders", "latest", &digest);
         let start = Instant::now();
-        let (calls, outcomes) =
-            recorded(&emulator, || run(&kit, &config, &event, concurrency)).await;
+        let (calls, outcomes) = recorded(&emulator, || run(&kit, &config, &event, concurrency)).await;
         let elapsed = start.elapsed();
         let deployed = outcomes.iter().filter(|o| **o == Outcome::Deployed).count();
         rows.push((
@@ -78,16 +71,77 @@ async fn main() {
     }
     drop(emulator);
 
+    // service-sync of SYNC_APPS applications on one API, sequential then concurrent.
+    for (label, concurrency) in [("sequential", 1), ("concurrent (bound 10)", 10)] {
+        let emulator = Emulator::start();
+        let kit = World::new(&emulator).await;
+        world::create_cluster(&kit.clients, "sss").await;
+        world::create_repository(&kit.clients, "orders").await;
+        world::push_image(&kit.clients, "orders", "latest", "v1").await;
+        let api = kit.api().await;
+        let mut apps = Vec::new();
+        for i in 0..SYNC_APPS {
+            let app = kit.create_app("sss", "orders", &format!("app-{i:03}")).await;
+            apps.push(api.app_config(&app, &["GET", "POST"], &format!("/app-{i:03}/{{proxy+}}")));
+        }
+        let config = Config::parse(&serde_json::json!({ "apps": apps }).to_string(), "bench").unwrap();
+        let request = parse_service_sync(&serde_json::json!({"sync": {}})).unwrap();
+        let start = Instant::now();
+        let (calls, response) =
+            recorded(&emulator, || sync::handle(&kit.clients, &config, &request, concurrency)).await;
+        let elapsed = start.elapsed();
+        let synced = response
+            .unwrap()
+            .results
+            .iter()
+            .filter(|r| r.outcome == SyncOutcome::Synced)
+            .count();
+        rows.push((
+            format!("service-sync of {SYNC_APPS} applications, fresh world, {label}"),
+            format!("{:.2} s", elapsed.as_secs_f64()),
+            format!(
+                "{synced}/{SYNC_APPS} synced, {} AWS calls ({} writes)",
+                calls.len(),
+                count_writes(&calls)
+            ),
+        ));
+        if concurrency > 1 {
+            let start = Instant::now();
+            let (calls, response) =
+                recorded(&emulator, || sync::handle(&kit.clients, &config, &request, concurrency)).await;
+            let elapsed = start.elapsed();
+            let unchanged = response
+                .unwrap()
+                .results
+                .iter()
+                .filter(|r| r.outcome == SyncOutcome::Unchanged)
+                .count();
+            rows.push((
+                format!("service-sync of {SYNC_APPS} applications, nothing to do"),
+                format!("{:.2} s", elapsed.as_secs_f64()),
+                format!(
+                    "{unchanged}/{SYNC_APPS} unchanged, {} AWS calls ({:.3} per application), {} writes: {}",
+                    calls.len(),
+                    calls.len() as f64 / SYNC_APPS as f64,
+                    count_writes(&calls),
+                    distinct_ops(&calls)
+                ),
+            ));
+        }
+    }
+
     // Release binary size.
-    let binary = repo_root().join("target/release/image-push");
-    let size = std::fs::metadata(&binary)
-        .map(|m| format!("{:.2} MB", m.len() as f64 / 1_000_000.0))
-        .unwrap_or_else(|_| "not built".into());
-    rows.push((
-        "release binary size, image-push (x86_64)".into(),
-        size,
-        "cargo build --release -p image-push (opt-level z, LTO, stripped)".into(),
-    ));
+    for function in ["image-push", "service-sync"] {
+        let binary = repo_root().join("target/release").join(function);
+        let size = std::fs::metadata(&binary)
+            .map(|m| format!("{:.2} MB", m.len() as f64 / 1_000_000.0))
+            .unwrap_or_else(|_| "not built".into());
+        rows.push((
+            format!("release binary size, {function} (x86_64)"),
+            size,
+            format!("cargo build --release -p {function} (opt-level z, LTO, stripped)"),
+        ));
+    }
 
     let widths = (
         rows.iter().map(|r| r.0.len()).max().unwrap_or(0),
@@ -100,35 +154,17 @@ async fn main() {
         w0 = widths.0,
         w1 = widths.1
     );
-    println!(
-        "|{}|{}|-----|",
-        "-".repeat(widths.0 + 2),
-        "-".repeat(widths.1 + 2)
-    );
+    println!("|{}|{}|-----|", "-".repeat(widths.0 + 2), "-".repeat(widths.1 + 2));
     for (figure, value, how) in rows {
-        println!(
-            "| {figure:<w0$} | {value:<w1$} | {how} |",
-            w0 = widths.0,
-            w1 = widths.1
-        );
+        println!("| {figure:<w0$} | {value:<w1$} | {how} |", w0 = widths.0, w1 = widths.1);
     }
 }
 
-async fn run(
-    kit: &World,
-    config: &Config,
-    event: &serde_json::Value,
-    concurrency: usize,
-) -> Vec<Outcome> {
+async fn run(kit: &World, config: &Config, event: &serde_json::Value, concurrency: usize) -> Vec<Outcome> {
     let request = parse_image_push(event).unwrap();
-    let response = deploy::handle(
-        &kit.clients,
-        config,
-        &request,
-        &DeployOptions { concurrency },
-    )
-    .await
-    .unwrap();
+    let response = deploy::handle(&kit.clients, config, &request, &DeployOptions { concurrency })
+        .await
+        .unwrap();
     response.results.iter().map(|r| r.outcome).collect()
 }
 
@@ -140,6 +176,18 @@ where
     emulator.start_recording();
     let value = f().await;
     (emulator.stop_recording(), value)
+}
+
+fn distinct_ops(calls: &[Call]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for call in calls {
+        *counts.entry(call.operation.as_str()).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(op, n)| format!("{op} x{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn ops(calls: &[Call]) -> String {

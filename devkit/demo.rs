@@ -3,7 +3,10 @@
 //! Starts moto on a loopback port, builds the design's small world (VPC, subnets, cluster `sss`,
 //! repository `orders`, a two-container Fargate service), pushes a new `orders:latest`, invokes
 //! `image-push` through cargo-lambda's local Lambda runtime with `events/ecr-push.json`, replays
-//! it, and prints what changed. Everything it started is stopped when it returns.
+//! it, and prints what changed. Then `service-sync` gets the deploy's `SERVICE_DEPLOYMENT_COMPLETED`
+//! event and creates the Cloud Map service, the registry, the integration and the routes; a route
+//! deleted by hand comes back on the next scheduled run. Everything it started is stopped when it
+//! returns.
 
 use deployer_devkit::emulator::{count_writes, repo_root};
 use deployer_devkit::lambda::LambdaWatch;
@@ -16,32 +19,28 @@ async fn main() {
     let emulator = Emulator::start();
     println!("    {}", emulator.endpoint());
 
-    step("building the world: VPC, 2 subnets, cluster sss, repository orders, service orders");
+    step("building the world: VPC, 2 subnets, cluster sss, repository orders, service orders, HTTP API");
     let kit = World::new(&emulator).await;
     let clients = &kit.clients;
     let (app, first_digest) = kit.orders().await;
+    let api = kit.api().await;
+    println!("    VPC {} with subnets {}", kit.vpc, kit.subnets.join(", "));
     println!(
-        "    VPC {} with subnets {}",
-        kit.vpc,
-        kit.subnets.join(", ")
+        "    namespace {} ({}), API {}, VPC link {}, JWT authorizer {}",
+        api.namespace, api.namespace_id, api.api_id, api.vpc_link_id, api.authorizer_id
     );
     show_service("before", clients).await;
 
     let event_file = repo_root().join("events/ecr-push.json");
-    let event: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&event_file).unwrap()).unwrap();
+    let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&event_file).unwrap()).unwrap();
     let digest = event["detail"]["image-digest"].as_str().unwrap().to_owned();
     step("pushing a new orders:latest to ECR");
     world::push_image_with_digest(clients, "orders", "latest", &digest).await;
-    println!(
-        "    orders:latest moved {} -> {}",
-        short(&first_digest),
-        short(&digest)
-    );
+    println!("    orders:latest moved {} -> {}", short(&first_digest), short(&digest));
 
     step("starting image-push in cargo-lambda's local Lambda runtime (first run builds it)");
     let mut env = emulator.env();
-    let config = world::config_for(&[&app]);
+    let config = serde_json::json!({"apps": [api.app_config(&app, &["GET", "POST"], "/orders/{proxy+}")]}).to_string();
     env.push(("DEPLOYER_CONFIG".into(), config.clone()));
     println!("    DEPLOYER_CONFIG={config}");
     let watch = LambdaWatch::start("image-push", &env);
@@ -52,10 +51,7 @@ async fn main() {
         .invoke_file("image-push", &event_file)
         .unwrap_or_else(|e| fail(&e));
     let calls = emulator.stop_recording();
-    println!(
-        "{}",
-        indent(&serde_json::to_string_pretty(&answer).unwrap())
-    );
+    println!("{}", indent(&serde_json::to_string_pretty(&answer).unwrap()));
     println!(
         "    AWS calls: {} ({} writes): {}",
         calls.len(),
@@ -83,11 +79,55 @@ async fn main() {
     show_service("after", clients).await;
     let outcome = answer["results"][0]["outcome"].as_str().unwrap_or_default();
     if outcome != "deployed" {
-        fail(&format!(
-            "expected the push to be deployed, got `{outcome}`"
-        ));
+        fail(&format!("expected the push to be deployed, got `{outcome}`"));
     }
-    step("done: the service runs the pushed image, pinned by digest; emulator and runtime stopped");
+
+    step("ECS reports the deployment completed: invoking service-sync with events/ecs-deployment-completed.json");
+    let sync = LambdaWatch::start("service-sync", &env);
+    let completed = sync
+        .invoke_file(
+            "service-sync",
+            &repo_root().join("events/ecs-deployment-completed.json"),
+        )
+        .unwrap_or_else(|e| fail(&e));
+    print_sync(&completed);
+
+    step("someone deletes the GET route by hand; the drift-repair schedule runs (events/scheduled.json)");
+    let routes = deployer::apigw::get_routes(&clients.apigw, &api.api_id).await.unwrap();
+    let get = routes.iter().find(|r| r.key.starts_with("GET ")).expect("GET route");
+    clients
+        .apigw
+        .delete_route()
+        .api_id(&api.api_id)
+        .route_id(&get.id)
+        .send()
+        .await
+        .unwrap();
+    let scheduled = repo_root().join("events/scheduled.json");
+    let repaired = sync
+        .invoke_file("service-sync", &scheduled)
+        .unwrap_or_else(|e| fail(&e));
+    print_sync(&repaired);
+    emulator.start_recording();
+    let quiet = sync
+        .invoke_file("service-sync", &scheduled)
+        .unwrap_or_else(|e| fail(&e));
+    let calls = emulator.stop_recording();
+    println!(
+        "    next run: {} with {} AWS calls ({}), {} writes",
+        quiet["results"][0]["outcome"],
+        calls.len(),
+        calls
+            .iter()
+            .map(|c| c.operation.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        count_writes(&calls)
+    );
+    if completed["results"][0]["outcome"] != "synced" || repaired["results"][0]["outcome"] != "synced" {
+        fail("expected service-sync to create and then repair the routes");
+    }
+    step("done: deployed by digest, discoverable in Cloud Map, routed by the API; emulator and runtimes stopped");
 }
 
 async fn show_service(when: &str, clients: &deployer::AwsClients) {
@@ -105,6 +145,14 @@ async fn show_service(when: &str, clients: &deployer::AwsClients) {
     }
 }
 
+fn print_sync(answer: &serde_json::Value) {
+    let result = &answer["results"][0];
+    println!("    outcome: {}", result["outcome"]);
+    for action in result["actions"].as_array().into_iter().flatten() {
+        println!("      {}", action.as_str().unwrap_or_default());
+    }
+}
+
 fn step(text: &str) {
     println!("\n==> {text}");
 }
@@ -114,10 +162,7 @@ fn short(digest: &str) -> &str {
 }
 
 fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }
 
 fn fail(message: &str) -> ! {

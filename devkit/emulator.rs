@@ -46,11 +46,7 @@ impl Emulator {
             "{} is missing: run scripts/setup.sh (make setup) first",
             binary.display()
         );
-        let recording = std::env::temp_dir().join(format!(
-            "moto-recording-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
+        let recording = std::env::temp_dir().join(format!("moto-recording-{}-{}", std::process::id(), free_port()));
         let _ = std::fs::remove_file(&recording);
         for _attempt in 0..5 {
             let port = free_port();
@@ -160,19 +156,9 @@ impl Emulator {
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw)?;
         let text = String::from_utf8_lossy(&raw).into_owned();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         let body = match text.split_once("\r\n\r\n") {
-            Some((head, rest))
-                if head
-                    .to_ascii_lowercase()
-                    .contains("transfer-encoding: chunked") =>
-            {
-                dechunk(rest)
-            }
+            Some((head, rest)) if head.to_ascii_lowercase().contains("transfer-encoding: chunked") => dechunk(rest),
             Some((_, rest)) => rest.to_owned(),
             None => String::new(),
         };
@@ -205,16 +191,12 @@ fn dechunk(mut rest: &str) -> String {
 
 /// SDK configuration for an endpoint, with static test credentials and the test region.
 pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
-    let credentials =
-        aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "devkit");
+    let credentials = aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "devkit");
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(credentials)
-        .retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(deployer::aws::MAX_ATTEMPTS),
-        )
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(deployer::aws::MAX_ATTEMPTS))
         .load()
         .await
 }
@@ -230,8 +212,7 @@ pub struct Call {
 
 impl Call {
     fn from_recorded(line: &str) -> Call {
-        let entry: serde_json::Value =
-            serde_json::from_str(line).expect("recorder writes JSON lines");
+        let entry: serde_json::Value = serde_json::from_str(line).expect("recorder writes JSON lines");
         let header = |name: &str| -> String {
             entry["headers"]
                 .as_object()
@@ -283,12 +264,7 @@ impl Call {
 fn query_action(entry: &serde_json::Value) -> Option<String> {
     let body = entry["body"].as_str()?;
     let body = if entry["body_encoded"].as_bool() == Some(true) {
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(body)
-                .ok()?,
-        )
-        .ok()?
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(body).ok()?).ok()?
     } else {
         body.to_owned()
     };

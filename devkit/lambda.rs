@@ -36,9 +36,7 @@ impl LambdaWatch {
                 package,
             ])
             .stdout(Stdio::null())
-            .stderr(log_file(&format!(
-                "cargo-lambda-watch-{package}-{port}.log"
-            )));
+            .stderr(log_file(&format!("cargo-lambda-watch-{package}-{port}.log")));
         // The function process inherits these (`--env-var` would split JSON values at commas).
         command.envs(env.iter().map(|(k, v)| (k, v)));
         // Its own process group, so that drop stops cargo-lambda and the function it spawned.
@@ -60,23 +58,13 @@ impl LambdaWatch {
 
     /// `cargo lambda invoke FUNCTION --data-file FILE`: the function's JSON answer, or the error
     /// text when the invocation failed.
-    pub fn invoke_file(
-        &self,
-        function: &str,
-        data_file: &Path,
-    ) -> Result<serde_json::Value, String> {
-        let output = self.invoke(
-            function,
-            &["--data-file", data_file.to_str().expect("UTF-8 path")],
-        );
+    pub fn invoke_file(&self, function: &str, data_file: &Path) -> Result<serde_json::Value, String> {
+        let output = self.invoke(function, &["--data-file", data_file.to_str().expect("UTF-8 path")]);
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         if output.status.success() {
             serde_json::from_str(&stdout).map_err(|e| format!("answer is not JSON ({e}): {stdout}"))
         } else {
-            Err(format!(
-                "{stdout}{}",
-                String::from_utf8_lossy(&output.stderr)
-            ))
+            Err(format!("{stdout}{}", String::from_utf8_lossy(&output.stderr)))
         }
     }
 
@@ -121,9 +109,5 @@ pub fn log_file(name: &str) -> Stdio {
 /// `PATH` with the project's `.venv/bin` (cargo-lambda, zig) first.
 pub fn path_with_venv() -> String {
     let venv = repo_root().join(".venv/bin");
-    format!(
-        "{}:{}",
-        venv.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
+    format!("{}:{}", venv.display(), std::env::var("PATH").unwrap_or_default())
 }

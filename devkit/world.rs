@@ -5,11 +5,10 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerCondition, ContainerDefinition,
-    ContainerDependency, CpuArchitecture, EphemeralStorage, HealthCheck, HostVolumeProperties,
-    KeyValuePair, LaunchType, LinuxParameters, LogConfiguration, LogDriver, NetworkConfiguration,
-    NetworkMode, OsFamily, PidMode, PortMapping, ProxyConfiguration, ProxyConfigurationType,
-    RuntimePlatform, Secret, Tag, TaskDefinitionPlacementConstraint,
+    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency,
+    CpuArchitecture, EphemeralStorage, HealthCheck, HostVolumeProperties, KeyValuePair, LaunchType, LinuxParameters,
+    LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, OsFamily, PidMode, PortMapping, ProxyConfiguration,
+    ProxyConfigurationType, RuntimePlatform, Secret, Tag, TaskDefinitionPlacementConstraint,
     TaskDefinitionPlacementConstraintType, TransportProtocol, Ulimit, UlimitName, Volume,
 };
 use deployer::AwsClients;
@@ -62,12 +61,7 @@ pub async fn push_image(clients: &AwsClients, repository: &str, tag: &str, seed:
 }
 
 /// Pushes an image with a given digest under `tag`.
-pub async fn push_image_with_digest(
-    clients: &AwsClients,
-    repository: &str,
-    tag: &str,
-    digest: &str,
-) {
+pub async fn push_image_with_digest(clients: &AwsClients, repository: &str, tag: &str, digest: &str) {
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -101,12 +95,7 @@ pub fn app_container(name: &str, image: &str) -> ContainerDefinition {
                 .name("http")
                 .build(),
         )
-        .environment(
-            KeyValuePair::builder()
-                .name("RUST_LOG")
-                .value("info")
-                .build(),
-        )
+        .environment(KeyValuePair::builder().name("RUST_LOG").value("info").build())
         .secrets(
             Secret::builder()
                 .name("DB_PASSWORD")
@@ -137,11 +126,7 @@ pub fn app_container(name: &str, image: &str) -> ContainerDefinition {
                 .build()
                 .expect("dependency"),
         )
-        .linux_parameters(
-            LinuxParameters::builder()
-                .init_process_enabled(true)
-                .build(),
-        )
+        .linux_parameters(LinuxParameters::builder().init_process_enabled(true).build())
         .ulimits(
             Ulimit::builder()
                 .name(UlimitName::Nofile)
@@ -213,12 +198,7 @@ pub async fn register_rich_task_definition(
             ProxyConfiguration::builder()
                 .r#type(ProxyConfigurationType::Appmesh)
                 .container_name("log-router")
-                .properties(
-                    KeyValuePair::builder()
-                        .name("ProxyIngressPort")
-                        .value("15000")
-                        .build(),
-                )
+                .properties(KeyValuePair::builder().name("ProxyIngressPort").value("15000").build())
                 .build()
                 .expect("proxy"),
         )
@@ -323,11 +303,7 @@ impl World {
             .send()
             .await
             .expect("CreateVpc");
-        let vpc = vpc
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .expect("VPC ID")
-            .to_owned();
+        let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("VPC ID").to_owned();
         let mut subnets = Vec::new();
         for (zone, cidr) in [("a", "10.0.1.0/24"), ("c", "10.0.2.0/24")] {
             let subnet = ec2
@@ -443,18 +419,11 @@ pub async fn service_task_definition(clients: &AwsClients, cluster: &str, servic
 }
 
 /// The image of a container in a task definition.
-pub async fn container_image(
-    clients: &AwsClients,
-    task_definition: &str,
-    container: &str,
-) -> String {
+pub async fn container_image(clients: &AwsClients, task_definition: &str, container: &str) -> String {
     let revision = deployer::ecs::describe_task_definition(&clients.ecs, task_definition)
         .await
         .expect("DescribeTaskDefinition");
-    revision
-        .container_image(container)
-        .expect("container")
-        .to_owned()
+    revision.container_image(container).expect("container").to_owned()
 }
 
 /// ARNs of the revisions of a family.
@@ -471,13 +440,7 @@ pub async fn invoke_image_push(
     payload: &serde_json::Value,
 ) -> Result<deployer::deploy::Response, deployer::deploy::InvokeError> {
     let source = deployer::config::ConfigSource::Inline(config.to_owned());
-    deployer::deploy::invoke(
-        clients,
-        &source,
-        payload,
-        &deployer::deploy::DeployOptions::default(),
-    )
-    .await
+    deployer::deploy::invoke(clients, &source, payload, &deployer::deploy::DeployOptions::default()).await
 }
 
 /// Creates an S3 bucket in the emulator's region.
@@ -570,12 +533,7 @@ impl World {
                 .send()
                 .await
                 .expect("CreateAuthorizer");
-            authorizers.push(
-                authorizer
-                    .authorizer_id()
-                    .expect("authorizer ID")
-                    .to_owned(),
-            );
+            authorizers.push(authorizer.authorizer_id().expect("authorizer ID").to_owned());
         }
         ApiWorld {
             namespace: "sss.internal".into(),
@@ -593,8 +551,7 @@ impl ApiWorld {
     /// `path`) on this API.
     pub fn app_config(&self, app: &AppWorld, methods: &[&str], path: &str) -> serde_json::Value {
         let mut config = app.config();
-        config["cloud_map"] =
-            serde_json::json!({"namespace": self.namespace, "service": app.name, "port": 8080});
+        config["cloud_map"] = serde_json::json!({"namespace": self.namespace, "service": app.name, "port": 8080});
         config["api"] = serde_json::json!({
             "api_id": self.api_id, "vpc_link_id": self.vpc_link_id, "authorizer_id": self.authorizer_id,
             "methods": methods, "path": path,
@@ -610,22 +567,11 @@ pub async fn invoke_service_sync(
     payload: &serde_json::Value,
 ) -> Result<deployer::sync::SyncResponse, deployer::sync::SyncInvokeError> {
     let source = deployer::config::ConfigSource::Inline(config.to_owned());
-    deployer::sync::invoke(
-        clients,
-        &source,
-        payload,
-        deployer::deploy::DEFAULT_CONCURRENCY,
-    )
-    .await
+    deployer::sync::invoke(clients, &source, payload, deployer::deploy::DEFAULT_CONCURRENCY).await
 }
 
 /// An `ECS Deployment State Change` event for a service of the world.
-pub fn deployment_event(
-    cluster: &str,
-    service: &str,
-    event_name: &str,
-    deployment_id: &str,
-) -> serde_json::Value {
+pub fn deployment_event(cluster: &str, service: &str, event_name: &str, deployment_id: &str) -> serde_json::Value {
     serde_json::json!({
         "version": "0",
         "id": format!("evt-{event_name}-{deployment_id}"),

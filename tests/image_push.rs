@@ -30,24 +30,15 @@ async fn a_push_deploys_a_digest_pinned_faithful_copy() {
     let expected_image = format!("{}/orders@{digest}", registry());
     assert_eq!(result.image.as_deref(), Some(expected_image.as_str()));
     let running = world::service_task_definition(clients, "sss", "orders").await;
-    assert_eq!(
-        result.new_task_definition.as_deref(),
-        Some(running.as_str())
-    );
-    assert!(
-        running.ends_with("task-definition/orders:2"),
-        "service runs {running}"
-    );
+    assert_eq!(result.new_task_definition.as_deref(), Some(running.as_str()));
+    assert!(running.ends_with("task-definition/orders:2"), "service runs {running}");
 
     // Everything but the followed container's image (and the managed tag) is as before.
     let after = deployer::ecs::describe_task_definition(&clients.ecs, &running)
         .await
         .unwrap();
     assert_eq!(after.container_image("app"), Some(expected_image.as_str()));
-    assert!(same_content(
-        &copy_with_image(&before, "app", &expected_image),
-        &after
-    ));
+    assert!(same_content(&copy_with_image(&before, "app", &expected_image), &after));
     let sidecar = |r: &deployer::ecs::Revision| {
         r.definition
             .container_definitions()
@@ -75,21 +66,12 @@ async fn the_same_event_ten_times_gives_one_revision_and_one_update() {
     emulator.start_recording();
     let mut outcomes = Vec::new();
     for _ in 0..10 {
-        outcomes.push(
-            invoke_image_push(clients, &config, &event)
-                .await
-                .unwrap()
-                .results[0]
-                .outcome,
-        );
+        outcomes.push(invoke_image_push(clients, &config, &event).await.unwrap().results[0].outcome);
     }
     let calls = emulator.stop_recording();
 
     assert_eq!(outcomes[0], Outcome::Deployed);
-    assert!(
-        outcomes[1..].iter().all(|o| *o == Outcome::Unchanged),
-        "{outcomes:?}"
-    );
+    assert!(outcomes[1..].iter().all(|o| *o == Outcome::Unchanged), "{outcomes:?}");
     assert_eq!(count_op(&calls, "RegisterTaskDefinition"), 1);
     assert_eq!(count_op(&calls, "UpdateService"), 1);
     assert_eq!(count_writes(&calls), 2);
@@ -114,17 +96,10 @@ async fn pushes_delivered_newest_first_end_on_the_newest() {
         .unwrap();
 
     assert_eq!(first.results[0].outcome, Outcome::Deployed);
-    assert_eq!(
-        late.results[0].outcome,
-        Outcome::Stale,
-        "{:?}",
-        late.results[0]
-    );
+    assert_eq!(late.results[0].outcome, Outcome::Stale, "{:?}", late.results[0]);
     assert!(late.results[0].reason.as_deref().unwrap().contains(&newer));
     let running = world::service_task_definition(clients, "sss", "orders").await;
-    assert!(world::container_image(clients, &running, "app")
-        .await
-        .ends_with(&newer));
+    assert!(world::container_image(clients, &running, "app").await.ends_with(&newer));
 }
 
 #[tokio::test]
@@ -147,16 +122,9 @@ async fn a_late_event_of_an_older_tag_never_rolls_back() {
         .unwrap();
 
     assert_eq!(first.results[0].outcome, Outcome::Deployed);
-    assert_eq!(
-        late.results[0].outcome,
-        Outcome::Stale,
-        "{:?}",
-        late.results[0]
-    );
+    assert_eq!(late.results[0].outcome, Outcome::Stale, "{:?}", late.results[0]);
     let running = world::service_task_definition(clients, "sss", "orders").await;
-    assert!(world::container_image(clients, &running, "app")
-        .await
-        .ends_with(&newer));
+    assert!(world::container_image(clients, &running, "app").await.ends_with(&newer));
 }
 
 #[tokio::test]
@@ -177,10 +145,7 @@ async fn two_services_following_one_image_both_deploy() {
 
     assert_eq!(response.results.len(), 2);
     assert!(
-        response
-            .results
-            .iter()
-            .all(|r| r.outcome == Outcome::Deployed),
+        response.results.iter().all(|r| r.outcome == Outcome::Deployed),
         "{response:?}"
     );
     for name in ["orders", "orders-worker"] {
@@ -209,10 +174,7 @@ async fn pushes_that_nothing_follows_are_ignored_without_writes() {
     let mut failure = push_event("orders", "latest", &digest);
     failure["detail"]["result"] = json!("FAILURE");
     let mut untagged = push_event("orders", "latest", &digest);
-    untagged["detail"]
-        .as_object_mut()
-        .unwrap()
-        .remove("image-tag");
+    untagged["detail"].as_object_mut().unwrap().remove("image-tag");
     let cases = [
         (delete, "not a push"),
         (failure, "FAILURE"),
@@ -236,11 +198,7 @@ async fn pushes_that_nothing_follows_are_ignored_without_writes() {
             "{response:?}"
         );
     }
-    assert_eq!(
-        emulator.stop_recording(),
-        vec![],
-        "ignored events make no call at all"
-    );
+    assert_eq!(emulator.stop_recording(), vec![], "ignored events make no call at all");
 }
 
 #[tokio::test]
@@ -255,10 +213,7 @@ async fn malformed_input_and_bad_configuration_make_no_call() {
     let mut other_type = push_event("orders", "latest", &digest);
     other_type["detail-type"] = json!("ECS Deployment State Change");
     let mut no_repo = push_event("orders", "latest", &digest);
-    no_repo["detail"]
-        .as_object_mut()
-        .unwrap()
-        .remove("repository-name");
+    no_repo["detail"].as_object_mut().unwrap().remove("repository-name");
     let bad_payloads = [
         (bad_digest, "detail.image-digest"),
         (other_type, "detail-type"),
@@ -268,19 +223,13 @@ async fn malformed_input_and_bad_configuration_make_no_call() {
             json!({"deploy": {"app": "orders", "tag": "v1", "digest": digest}}),
             "deploy",
         ),
-        (
-            json!({"deploy": {"app": "nope", "tag": "v1"}}),
-            "deploy.app",
-        ),
+        (json!({"deploy": {"app": "nope", "tag": "v1"}}), "deploy.app"),
         (json!({"deploy": {"app": "orders", "tag": 5}}), "deploy.tag"),
         (
             json!({"rollback": {"app": "orders", "revision": "two"}}),
             "rollback.revision",
         ),
-        (
-            json!({"rollback": {"app": "orders"}, "dry_run": "yes"}),
-            "dry_run",
-        ),
+        (json!({"rollback": {"app": "orders"}, "dry_run": "yes"}), "dry_run"),
         (
             json!({"deploy": {"app": "orders", "tag": "v1"}, "rollback": {"app": "orders"}}),
             "$",
@@ -302,23 +251,14 @@ async fn malformed_input_and_bad_configuration_make_no_call() {
         let err = invoke_image_push(clients, &config, payload)
             .await
             .expect_err(&payload.to_string());
-        assert!(
-            err.to_string().contains(&format!("`{field}")),
-            "{payload}: {err}"
-        );
+        assert!(err.to_string().contains(&format!("`{field}")), "{payload}: {err}");
     }
     for (bad, path) in &bad_configs {
         let event = push_event("orders", "latest", &digest);
-        let err = invoke_image_push(clients, bad, &event)
-            .await
-            .expect_err(bad);
+        let err = invoke_image_push(clients, bad, &event).await.expect_err(bad);
         assert!(err.to_string().contains(path), "{bad}: {err}");
     }
-    assert_eq!(
-        emulator.stop_recording(),
-        vec![],
-        "refused input makes no AWS call"
-    );
+    assert_eq!(emulator.stop_recording(), vec![], "refused input makes no AWS call");
 }
 
 #[tokio::test]
@@ -345,18 +285,12 @@ async fn a_dry_run_plans_and_writes_nothing() {
     assert_eq!(result.outcome, Outcome::Planned, "{result:?}");
     assert!(result.image.as_deref().unwrap().ends_with(&digest));
     assert!(
-        result
-            .actions
-            .iter()
-            .any(|a| a.starts_with("+ register orders")),
+        result.actions.iter().any(|a| a.starts_with("+ register orders")),
         "{:?}",
         result.actions
     );
     assert!(
-        result
-            .actions
-            .iter()
-            .any(|a| a.starts_with("~ service sss/orders")),
+        result.actions.iter().any(|a| a.starts_with("~ service sss/orders")),
         "{:?}",
         result.actions
     );
@@ -404,50 +338,29 @@ async fn manual_deploy_by_digest_and_rollbacks() {
     let back = invoke_image_push(clients, &config, &json!({"rollback": {"app": "orders"}}))
         .await
         .unwrap();
-    assert_eq!(
-        back.results[0].outcome,
-        Outcome::Deployed,
-        "{:?}",
-        back.results[0]
-    );
+    assert_eq!(back.results[0].outcome, Outcome::Deployed, "{:?}", back.results[0]);
     assert!(world::service_task_definition(clients, "sss", "orders")
         .await
         .ends_with(":2"));
 
     // Rollback to a named revision, then to the one it already runs, then to one that does not exist.
-    let named = invoke_image_push(
-        clients,
-        &config,
-        &json!({"rollback": {"app": "orders", "revision": 1}}),
-    )
-    .await
-    .unwrap();
+    let named = invoke_image_push(clients, &config, &json!({"rollback": {"app": "orders", "revision": 1}}))
+        .await
+        .unwrap();
     assert_eq!(named.results[0].outcome, Outcome::Deployed);
     assert_eq!(
         world::service_task_definition(clients, "sss", "orders").await,
         app.task_definition
     );
-    let again = invoke_image_push(
-        clients,
-        &config,
-        &json!({"rollback": {"app": "orders", "revision": 1}}),
-    )
-    .await
-    .unwrap();
+    let again = invoke_image_push(clients, &config, &json!({"rollback": {"app": "orders", "revision": 1}}))
+        .await
+        .unwrap();
     assert_eq!(again.results[0].outcome, Outcome::Unchanged);
-    let missing = invoke_image_push(
-        clients,
-        &config,
-        &json!({"rollback": {"app": "orders", "revision": 9}}),
-    )
-    .await
-    .unwrap();
+    let missing = invoke_image_push(clients, &config, &json!({"rollback": {"app": "orders", "revision": 9}}))
+        .await
+        .unwrap();
     assert_eq!(missing.results[0].outcome, Outcome::Failed);
-    assert!(missing.results[0]
-        .reason
-        .as_deref()
-        .unwrap()
-        .contains("orders:9"));
+    assert!(missing.results[0].reason.as_deref().unwrap().contains("orders:9"));
     let unknown = invoke_image_push(
         clients,
         &config,
@@ -481,12 +394,7 @@ async fn a_retry_after_an_interrupted_deploy_reuses_the_registered_revision() {
     };
     let (apps, goal) = deployer::deploy::select_for_push(&config, detail).unwrap();
     let observed = deployer::deploy::observe(clients, &apps, &goal, 1).await;
-    let plan = deployer::deploy::plan_app(
-        apps[0],
-        &goal,
-        observed[0].as_ref().unwrap(),
-        &clients.region,
-    );
+    let plan = deployer::deploy::plan_app(apps[0], &goal, observed[0].as_ref().unwrap(), &clients.region);
     let deployer::deploy::Step::Register(revision) = &plan.steps[0] else {
         panic!("{plan:?}")
     };
@@ -496,9 +404,7 @@ async fn a_retry_after_an_interrupted_deploy_reuses_the_registered_revision() {
 
     // The retry finds it and only points the service at it.
     emulator.start_recording();
-    let response = invoke_image_push(clients, &config_text, &event)
-        .await
-        .unwrap();
+    let response = invoke_image_push(clients, &config_text, &event).await.unwrap();
     let calls = emulator.stop_recording();
     assert_eq!(
         response.results[0].outcome,
@@ -530,10 +436,7 @@ async fn the_circuit_breaker_is_set_only_where_configured() {
         .await
         .unwrap();
     assert!(
-        response
-            .results
-            .iter()
-            .all(|r| r.outcome == Outcome::Deployed),
+        response.results.iter().all(|r| r.outcome == Outcome::Deployed),
         "{response:?}"
     );
 
@@ -565,10 +468,7 @@ async fn one_failing_application_does_not_stop_the_others() {
     let kit = World::new(&emulator).await;
     let clients = &kit.clients;
     let (app, _) = kit.orders().await;
-    let mut wrong_container = kit
-        .create_app("sss", "orders", "orders-worker")
-        .await
-        .config();
+    let mut wrong_container = kit.create_app("sss", "orders", "orders-worker").await.config();
     wrong_container["container"] = json!("web");
     let mut missing = app.config();
     missing["name"] = json!("ghost");
@@ -594,11 +494,7 @@ async fn one_failing_application_does_not_stop_the_others() {
         .unwrap()
         .contains("container `web`"));
     assert_eq!(outcome("ghost").outcome, Outcome::Failed);
-    assert!(outcome("ghost")
-        .reason
-        .as_deref()
-        .unwrap()
-        .contains("not found"));
+    assert!(outcome("ghost").reason.as_deref().unwrap().contains("not found"));
 }
 
 #[tokio::test]

@@ -8,10 +8,8 @@ use deployer_devkit::Emulator;
 
 /// The digest `events/ecr-push.json` names.
 fn sample_push_digest() -> String {
-    let event: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("events/ecr-push.json")).unwrap(),
-    )
-    .unwrap();
+    let event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_root().join("events/ecr-push.json")).unwrap()).unwrap();
     event["detail"]["image-digest"].as_str().unwrap().to_owned()
 }
 
@@ -39,15 +37,9 @@ async fn image_push_deploys_the_sample_push_event_through_the_lambda_runtime() {
     let answer = invoke("ecr-push.json")().expect("the push deploys");
     assert_eq!(answer["dry_run"], false);
     assert_eq!(answer["results"][0]["outcome"], "deployed", "{answer}");
-    assert_eq!(
-        answer["results"][0]["image"],
-        format!("{}/orders@{digest}", registry())
-    );
+    assert_eq!(answer["results"][0]["image"], format!("{}/orders@{digest}", registry()));
     let running = world::service_task_definition(clients, "sss", "orders").await;
-    assert_eq!(
-        answer["results"][0]["new_task_definition"],
-        running.as_str()
-    );
+    assert_eq!(answer["results"][0]["new_task_definition"], running.as_str());
 
     // The same file again is a replay: unchanged, no write.
     emulator.start_recording();
@@ -58,19 +50,13 @@ async fn image_push_deploys_the_sample_push_event_through_the_lambda_runtime() {
     // A manual dry run plans a rollback and writes nothing; a delete is ignored.
     let plan = invoke("manual-rollback-revision-dry-run.json")().expect("the dry run answers");
     assert_eq!(
-        (
-            plan["dry_run"].as_bool(),
-            plan["results"][0]["outcome"].as_str()
-        ),
+        (plan["dry_run"].as_bool(), plan["results"][0]["outcome"].as_str()),
         (Some(true), Some("planned")),
         "{plan}"
     );
     let delete = invoke("ecr-delete.json")().expect("the delete answers");
     assert_eq!(delete["results"][0]["outcome"], "ignored");
-    assert_eq!(
-        world::service_task_definition(clients, "sss", "orders").await,
-        running
-    );
+    assert_eq!(world::service_task_definition(clients, "sss", "orders").await, running);
 
     // A malformed payload is an invocation error that names the field.
     let bad = std::env::temp_dir().join(format!("bad-payload-{}.json", emulator.port));
@@ -86,9 +72,7 @@ async fn service_sync_answers_the_sample_events_through_the_lambda_runtime() {
     let kit = World::new(&emulator).await;
     let (app, _) = kit.orders().await;
     let api = kit.api().await;
-    let config =
-        serde_json::json!({"apps": [api.app_config(&app, &["GET", "POST"], "/orders/{proxy+}")]})
-            .to_string();
+    let config = serde_json::json!({"apps": [api.app_config(&app, &["GET", "POST"], "/orders/{proxy+}")]}).to_string();
     let mut env = emulator.env();
     env.push(("DEPLOYER_CONFIG".into(), config));
     let watch = tokio::task::spawn_blocking(move || LambdaWatch::start("service-sync", &env))
@@ -104,27 +88,18 @@ async fn service_sync_answers_the_sample_events_through_the_lambda_runtime() {
     let failed = watch
         .invoke_file("service-sync", &events.join("ecs-deployment-failed.json"))
         .expect("failure report");
-    assert_eq!(
-        failed["results"][0]["outcome"], "deployment_failed",
-        "{failed}"
-    );
+    assert_eq!(failed["results"][0]["outcome"], "deployment_failed", "{failed}");
     assert_eq!(count_writes(&emulator.stop_recording()), 0);
 
     let completed = watch
-        .invoke_file(
-            "service-sync",
-            &events.join("ecs-deployment-completed.json"),
-        )
+        .invoke_file("service-sync", &events.join("ecs-deployment-completed.json"))
         .expect("sync");
     assert_eq!(completed["results"][0]["outcome"], "synced", "{completed}");
     emulator.start_recording();
     let scheduled = watch
         .invoke_file("service-sync", &events.join("scheduled.json"))
         .expect("drift repair");
-    assert_eq!(
-        scheduled["results"][0]["outcome"], "unchanged",
-        "{scheduled}"
-    );
+    assert_eq!(scheduled["results"][0]["outcome"], "unchanged", "{scheduled}");
     assert_eq!(count_writes(&emulator.stop_recording()), 0);
     let manual = watch
         .invoke_file("service-sync", &events.join("manual-sync.json"))

@@ -21,8 +21,7 @@ async fn setup() -> Setup {
     let kit = World::new(&emulator).await;
     let (app, _) = kit.orders().await;
     let api = kit.api().await;
-    let config =
-        json!({"apps": [api.app_config(&app, &["GET", "POST"], "/orders/{proxy+}")]}).to_string();
+    let config = json!({"apps": [api.app_config(&app, &["GET", "POST"], "/orders/{proxy+}")]}).to_string();
     Setup {
         emulator,
         kit,
@@ -58,12 +57,7 @@ impl Setup {
     }
 
     async fn route(&self, key: &str) -> Route {
-        let matching: Vec<Route> = self
-            .routes()
-            .await
-            .into_iter()
-            .filter(|r| r.key == key)
-            .collect();
+        let matching: Vec<Route> = self.routes().await.into_iter().filter(|r| r.key == key).collect();
         assert_eq!(matching.len(), 1, "{key}: {matching:?}");
         matching.into_iter().next().unwrap()
     }
@@ -81,10 +75,9 @@ impl Setup {
     }
 
     async fn cloud_map_arn(&self) -> String {
-        let services =
-            deployer::cloudmap::list_services(&self.kit.clients.cloud_map, &self.api.namespace_id)
-                .await
-                .unwrap();
+        let services = deployer::cloudmap::list_services(&self.kit.clients.cloud_map, &self.api.namespace_id)
+            .await
+            .unwrap();
         services
             .into_iter()
             .find(|s| s.name == "orders")
@@ -93,10 +86,9 @@ impl Setup {
     }
 
     async fn registries(&self) -> Vec<(Option<String>, Option<String>, Option<i32>)> {
-        let found =
-            deployer::ecs::describe_services(&self.kit.clients.ecs, "sss", &["orders".into()])
-                .await
-                .unwrap();
+        let found = deployer::ecs::describe_services(&self.kit.clients.ecs, "sss", &["orders".into()])
+            .await
+            .unwrap();
         found[0]
             .registries
             .iter()
@@ -136,22 +128,13 @@ async fn a_fresh_world_gets_everything_and_a_second_run_writes_nothing() {
     );
     let integration = s.integration().await;
     assert_eq!(integration.uri.as_deref(), Some(arn.as_str()));
-    assert_eq!(
-        integration.connection_id.as_deref(),
-        Some(s.api.vpc_link_id.as_str())
-    );
+    assert_eq!(integration.connection_id.as_deref(), Some(s.api.vpc_link_id.as_str()));
     assert_eq!(integration.payload_format_version.as_deref(), Some("1.0"));
     for key in ["GET /orders/{proxy+}", "POST /orders/{proxy+}"] {
         let route = s.route(key).await;
+        assert_eq!(route.target, Some(format!("integrations/{}", integration.id)));
         assert_eq!(
-            route.target,
-            Some(format!("integrations/{}", integration.id))
-        );
-        assert_eq!(
-            (
-                route.authorization_type.as_str(),
-                route.authorizer_id.as_deref()
-            ),
+            (route.authorization_type.as_str(), route.authorizer_id.as_deref()),
             ("JWT", Some(s.api.authorizer_id.as_str()))
         );
     }
@@ -221,10 +204,7 @@ async fn every_drift_is_repaired_and_the_next_run_is_quiet() {
         .unwrap();
     s.sync_then_quiet().await;
     assert_eq!(
-        s.route("POST /orders/{proxy+}")
-            .await
-            .authorizer_id
-            .as_deref(),
+        s.route("POST /orders/{proxy+}").await.authorizer_id.as_deref(),
         Some(s.api.authorizer_id.as_str())
     );
 
@@ -246,11 +226,7 @@ async fn every_drift_is_repaired_and_the_next_run_is_quiet() {
         "{:?}",
         result.actions
     );
-    assert!(s
-        .routes()
-        .await
-        .iter()
-        .all(|r| r.key != "DELETE /orders/{proxy+}"));
+    assert!(s.routes().await.iter().all(|r| r.key != "DELETE /orders/{proxy+}"));
 
     // A wrong integration URI is corrected in place (routes keep their target).
     apigw
@@ -389,10 +365,7 @@ async fn bad_configuration_and_input_make_no_call() {
         let err = invoke_service_sync(&s.kit.clients, &s.config, &payload)
             .await
             .unwrap_err();
-        assert!(
-            err.to_string().contains(&format!("`{field}`")),
-            "{payload}: {err}"
-        );
+        assert!(err.to_string().contains(&format!("`{field}`")), "{payload}: {err}");
     }
     assert_eq!(s.emulator.stop_recording(), vec![]);
 }
@@ -406,24 +379,14 @@ async fn deployment_events_sync_report_or_ignore() {
     let in_progress = invoke_service_sync(
         clients,
         &s.config,
-        &deployment_event(
-            "sss",
-            "orders",
-            "SERVICE_DEPLOYMENT_IN_PROGRESS",
-            "ecs-svc/1",
-        ),
+        &deployment_event("sss", "orders", "SERVICE_DEPLOYMENT_IN_PROGRESS", "ecs-svc/1"),
     )
     .await
     .unwrap();
     let unknown = invoke_service_sync(
         clients,
         &s.config,
-        &deployment_event(
-            "sss",
-            "billing",
-            "SERVICE_DEPLOYMENT_COMPLETED",
-            "ecs-svc/1",
-        ),
+        &deployment_event("sss", "billing", "SERVICE_DEPLOYMENT_COMPLETED", "ecs-svc/1"),
     )
     .await
     .unwrap();
@@ -439,15 +402,8 @@ async fn deployment_events_sync_report_or_ignore() {
     assert_eq!(unknown.results[0].outcome, SyncOutcome::Ignored);
     let failure = &failed.results[0];
     assert_eq!(failure.outcome, SyncOutcome::DeploymentFailed);
-    assert!(failure
-        .reason
-        .as_deref()
-        .unwrap()
-        .contains("circuit breaker"));
-    assert_eq!(
-        failure.task_definition.as_deref(),
-        Some(s.app.task_definition.as_str())
-    );
+    assert!(failure.reason.as_deref().unwrap().contains("circuit breaker"));
+    assert_eq!(failure.task_definition.as_deref(), Some(s.app.task_definition.as_str()));
     assert_eq!(count_writes(&calls), 0, "{calls:?}");
     assert_eq!(count_op(&calls, "DescribeServices"), 1);
 
@@ -472,16 +428,12 @@ async fn a_completed_deploy_deregisters_only_old_revisions_the_deployer_register
     let image_config = deployer_devkit::world::config_for(&[&s.app]);
     // orders:1 is Terraform's; orders:2..=7 are the deployer's; the service runs orders:7.
     for n in 2..=7 {
-        let digest =
-            deployer_devkit::world::push_image(clients, "orders", "latest", &format!("v{n}")).await;
+        let digest = deployer_devkit::world::push_image(clients, "orders", "latest", &format!("v{n}")).await;
         let event = deployer_devkit::world::push_event("orders", "latest", &digest);
         let response = deployer_devkit::world::invoke_image_push(clients, &image_config, &event)
             .await
             .unwrap();
-        assert_eq!(
-            response.results[0].outcome,
-            deployer::deploy::Outcome::Deployed
-        );
+        assert_eq!(response.results[0].outcome, deployer::deploy::Outcome::Deployed);
     }
     let response = invoke_service_sync(
         clients,

@@ -48,21 +48,9 @@ impl DesiredIntegration {
                 out.push(format!("{field} {} -> {want}", have.unwrap_or("(none)")));
             }
         };
-        check(
-            "type",
-            Some(existing.integration_type.as_str()),
-            "HTTP_PROXY",
-        );
-        check(
-            "connection",
-            Some(existing.connection_type.as_str()),
-            "VPC_LINK",
-        );
-        check(
-            "vpc link",
-            existing.connection_id.as_deref(),
-            &self.vpc_link_id,
-        );
+        check("type", Some(existing.integration_type.as_str()), "HTTP_PROXY");
+        check("connection", Some(existing.connection_type.as_str()), "VPC_LINK");
+        check("vpc link", existing.connection_id.as_deref(), &self.vpc_link_id);
         check("uri", existing.uri.as_deref(), &self.uri);
         check("method", existing.method.as_deref(), "ANY");
         check(
@@ -134,10 +122,7 @@ pub async fn get_integrations(
         for i in page.items() {
             integrations.push(Integration {
                 id: i.integration_id().unwrap_or_default().to_owned(),
-                integration_type: i
-                    .integration_type()
-                    .map(|t| t.as_str().to_owned())
-                    .unwrap_or_default(),
+                integration_type: i.integration_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
                 connection_type: i
                     .connection_type()
                     .map(|t| t.as_str().to_owned())
@@ -157,10 +142,7 @@ pub async fn get_integrations(
 }
 
 /// Every route of an API.
-pub async fn get_routes(
-    client: &aws_sdk_apigatewayv2::Client,
-    api_id: &str,
-) -> Result<Vec<Route>, AwsError> {
+pub async fn get_routes(client: &aws_sdk_apigatewayv2::Client, api_id: &str) -> Result<Vec<Route>, AwsError> {
     let mut routes = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -180,10 +162,7 @@ pub async fn get_routes(
                     .authorization_type()
                     .map(|t| t.as_str().to_owned())
                     .unwrap_or_else(|| "NONE".into()),
-                authorizer_id: r
-                    .authorizer_id()
-                    .map(str::to_owned)
-                    .filter(|a| !a.is_empty()),
+                authorizer_id: r.authorizer_id().map(str::to_owned).filter(|a| !a.is_empty()),
             });
         }
         next = page.next_token().map(str::to_owned);
@@ -262,9 +241,7 @@ pub async fn create_route(
         .set_authorizer_id(settings.authorizer_id.clone())
         .send()
         .await
-        .map_err(|e| {
-            AwsError::from_sdk("ApiGatewayV2", "CreateRoute", format!("{api_id} {key}"), e)
-        })?;
+        .map_err(|e| AwsError::from_sdk("ApiGatewayV2", "CreateRoute", format!("{api_id} {key}"), e))?;
     Ok(())
 }
 
@@ -285,36 +262,18 @@ pub async fn update_route(
         .authorizer_id(settings.authorizer_id.clone().unwrap_or_default())
         .send()
         .await
-        .map_err(|e| {
-            AwsError::from_sdk(
-                "ApiGatewayV2",
-                "UpdateRoute",
-                format!("{api_id}/{route_id}"),
-                e,
-            )
-        })?;
+        .map_err(|e| AwsError::from_sdk("ApiGatewayV2", "UpdateRoute", format!("{api_id}/{route_id}"), e))?;
     Ok(())
 }
 
 /// Deletes a route.
-pub async fn delete_route(
-    client: &aws_sdk_apigatewayv2::Client,
-    api_id: &str,
-    route_id: &str,
-) -> Result<(), AwsError> {
+pub async fn delete_route(client: &aws_sdk_apigatewayv2::Client, api_id: &str, route_id: &str) -> Result<(), AwsError> {
     client
         .delete_route()
         .api_id(api_id)
         .route_id(route_id)
         .send()
         .await
-        .map_err(|e| {
-            AwsError::from_sdk(
-                "ApiGatewayV2",
-                "DeleteRoute",
-                format!("{api_id}/{route_id}"),
-                e,
-            )
-        })?;
+        .map_err(|e| AwsError::from_sdk("ApiGatewayV2", "DeleteRoute", format!("{api_id}/{route_id}"), e))?;
     Ok(())
 }

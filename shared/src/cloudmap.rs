@@ -1,8 +1,8 @@
 //! AWS Cloud Map: namespaces and the services applications are discovered by.
 
 use aws_sdk_servicediscovery::types::{
-    DnsConfig, DnsConfigChange, DnsRecord, FilterCondition, HealthCheckCustomConfig, RecordType,
-    RoutingPolicy, ServiceChange, ServiceFilter, ServiceFilterName,
+    DnsConfig, DnsConfigChange, DnsRecord, FilterCondition, HealthCheckCustomConfig, RecordType, RoutingPolicy,
+    ServiceChange, ServiceFilter, ServiceFilterName,
 };
 
 use crate::error::AwsError;
@@ -51,14 +51,11 @@ pub struct DesiredService {
 }
 
 /// Every namespace of the account and region.
-pub async fn list_namespaces(
-    client: &aws_sdk_servicediscovery::Client,
-) -> Result<Vec<Namespace>, AwsError> {
+pub async fn list_namespaces(client: &aws_sdk_servicediscovery::Client) -> Result<Vec<Namespace>, AwsError> {
     let mut pages = client.list_namespaces().into_paginator().send();
     let mut namespaces = Vec::new();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| AwsError::from_sdk("ServiceDiscovery", "ListNamespaces", "*", e))?;
+        let page = page.map_err(|e| AwsError::from_sdk("ServiceDiscovery", "ListNamespaces", "*", e))?;
         for ns in page.namespaces() {
             if let (Some(id), Some(name)) = (ns.id(), ns.name()) {
                 namespaces.push(Namespace {
@@ -83,30 +80,20 @@ pub async fn list_services(
         .condition(FilterCondition::Eq)
         .build()
         .expect("name and values are set");
-    let mut pages = client
-        .list_services()
-        .filters(filter)
-        .into_paginator()
-        .send();
+    let mut pages = client.list_services().filters(filter).into_paginator().send();
     let mut services = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page
-            .map_err(|e| AwsError::from_sdk("ServiceDiscovery", "ListServices", namespace_id, e))?;
+        let page = page.map_err(|e| AwsError::from_sdk("ServiceDiscovery", "ListServices", namespace_id, e))?;
         for s in page.services() {
             let dns = s.dns_config();
             let record = dns.and_then(|d| d.dns_records().first());
             #[allow(deprecated)]
-            let failure_threshold = s
-                .health_check_custom_config()
-                .and_then(|h| h.failure_threshold());
+            let failure_threshold = s.health_check_custom_config().and_then(|h| h.failure_threshold());
             services.push(CloudMapService {
                 id: s.id().unwrap_or_default().to_owned(),
                 arn: s.arn().unwrap_or_default().to_owned(),
                 name: s.name().unwrap_or_default().to_owned(),
-                namespace_id: dns
-                    .and_then(|d| d.namespace_id())
-                    .unwrap_or(namespace_id)
-                    .to_owned(),
+                namespace_id: dns.and_then(|d| d.namespace_id()).unwrap_or(namespace_id).to_owned(),
                 record_type: record.map(|r| r.r#type().as_str().to_owned()),
                 ttl: record.map(|r| r.ttl()),
                 failure_threshold,

@@ -250,15 +250,9 @@ impl Config {
         for (&i, app) in positions.iter().zip(&self.apps) {
             let at = |field: &str| format!("apps[{i}].{field}");
             if !is_app_name(&app.name) {
-                push(
-                    at("name"),
-                    "expected 1-64 letters, digits, `-`, `_` or `.`".into(),
-                );
+                push(at("name"), "expected 1-64 letters, digits, `-`, `_` or `.`".into());
             } else if !names.insert(app.name.as_str()) {
-                push(
-                    at("name"),
-                    format!("duplicate application name `{}`", app.name),
-                );
+                push(at("name"), format!("duplicate application name `{}`", app.name));
             }
             for (field, value) in [("cluster", &app.cluster), ("service", &app.service)] {
                 if !is_name_or_arn(value) {
@@ -278,10 +272,7 @@ impl Config {
                 );
             }
             if app.container.is_empty() || app.container.len() > 255 {
-                push(
-                    at("container"),
-                    "expected a container name of 1-255 characters".into(),
-                );
+                push(at("container"), "expected a container name of 1-255 characters".into());
             }
             if !is_repository_name(&app.repository) {
                 push(
@@ -311,12 +302,14 @@ impl Config {
             }
         }
         // Two applications must not claim one route of one API.
-        let mut route_owners: std::collections::HashMap<(String, String), usize> =
-            std::collections::HashMap::new();
+        let mut route_owners: std::collections::HashMap<(String, String), usize> = std::collections::HashMap::new();
         for (&i, app) in positions.iter().zip(&self.apps) {
             let Some(api) = &app.api else { continue };
             if app.cloud_map.is_none() {
-                push(format!("apps[{i}].api"), "needs `cloud_map`: the integration targets the application's Cloud Map service".into());
+                push(
+                    format!("apps[{i}].api"),
+                    "needs `cloud_map`: the integration targets the application's Cloud Map service".into(),
+                );
             }
             for method in &api.methods {
                 let key = (api.api_id.clone(), format!("{method} {}", api.path));
@@ -345,11 +338,7 @@ impl AppConfig {
 
     /// `cluster/service` with short names, for messages.
     pub fn service_label(&self) -> String {
-        format!(
-            "{}/{}",
-            short_name(&self.cluster),
-            short_name(&self.service)
-        )
+        format!("{}/{}", short_name(&self.cluster), short_name(&self.service))
     }
 }
 
@@ -407,10 +396,7 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
     (config, positions)
 }
 
-fn parse_part<T: serde::de::DeserializeOwned>(
-    value: &serde_json::Value,
-    base: &str,
-) -> Result<T, Problem> {
+fn parse_part<T: serde::de::DeserializeOwned>(value: &serde_json::Value, base: &str) -> Result<T, Problem> {
     crate::events::deserialize_at(value, base).map_err(|e| Problem {
         path: e.field,
         message: format!("expected {}", e.expected),
@@ -434,35 +420,21 @@ fn validate_cloud_map(cm: &CloudMapConfig, base: &str, push: &mut impl FnMut(Str
         );
     }
     if cm.record_type != "SRV" && cm.record_type != "A" {
-        push(
-            format!("{base}.record_type"),
-            "expected `SRV` or `A`".into(),
-        );
+        push(format!("{base}.record_type"), "expected `SRV` or `A`".into());
     }
     if !(0..=2_147_483_647).contains(&cm.ttl) {
-        push(
-            format!("{base}.ttl"),
-            "expected seconds from 0 to 2147483647".into(),
-        );
+        push(format!("{base}.ttl"), "expected seconds from 0 to 2147483647".into());
     }
     if !(1..=10).contains(&cm.failure_threshold) {
-        push(
-            format!("{base}.failure_threshold"),
-            "expected 1 to 10".into(),
-        );
+        push(format!("{base}.failure_threshold"), "expected 1 to 10".into());
     }
     if !(1..=65535).contains(&cm.port) {
-        push(
-            format!("{base}.port"),
-            "expected a port from 1 to 65535".into(),
-        );
+        push(format!("{base}.port"), "expected a port from 1 to 65535".into());
     }
 }
 
 /// HTTP methods an application may route.
-pub const HTTP_METHODS: [&str; 8] = [
-    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY",
-];
+pub const HTTP_METHODS: [&str; 8] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"];
 
 fn validate_api(api: &ApiConfig, base: &str, push: &mut impl FnMut(String, String)) {
     if !is_aws_id(&api.api_id) {
@@ -486,10 +458,7 @@ fn validate_api(api: &ApiConfig, base: &str, push: &mut impl FnMut(String, Strin
         }
     }
     if api.methods.is_empty() {
-        push(
-            format!("{base}.methods"),
-            "expected at least one method".into(),
-        );
+        push(format!("{base}.methods"), "expected at least one method".into());
     }
     let mut seen = HashSet::new();
     for (m, method) in api.methods.iter().enumerate() {
@@ -499,10 +468,7 @@ fn validate_api(api: &ApiConfig, base: &str, push: &mut impl FnMut(String, Strin
                 format!("expected one of {}", HTTP_METHODS.join(", ")),
             );
         } else if !seen.insert(method) {
-            push(
-                format!("{base}.methods[{m}]"),
-                format!("duplicate method `{method}`"),
-            );
+            push(format!("{base}.methods[{m}]"), format!("duplicate method `{method}`"));
         }
     }
     if !api.path.starts_with('/') || api.path.contains(char::is_whitespace) {
@@ -515,10 +481,7 @@ fn validate_api(api: &ApiConfig, base: &str, push: &mut impl FnMut(String, Strin
 
 fn validate_nlb(nlb: &NlbConfig, push: &mut impl FnMut(String, String)) {
     if !is_bucket_name(&nlb.state_bucket) {
-        push(
-            "nlb.state_bucket".into(),
-            "expected an S3 bucket name".into(),
-        );
+        push("nlb.state_bucket".into(), "expected an S3 bucket name".into());
     }
     if nlb.lookups_per_run == 0 {
         push("nlb.lookups_per_run".into(), "expected at least 1".into());
@@ -546,27 +509,16 @@ fn validate_nlb(nlb: &NlbConfig, push: &mut impl FnMut(String, String)) {
     let mut seen = HashSet::new();
     for (t, tg) in nlb.target_groups.iter().enumerate() {
         let base = format!("nlb.target_groups[{t}]");
-        if !tg.target_group_arn.starts_with("arn:")
-            || !tg.target_group_arn.contains(":targetgroup/")
-        {
-            push(
-                format!("{base}.target_group_arn"),
-                "expected a target group ARN".into(),
-            );
+        if !tg.target_group_arn.starts_with("arn:") || !tg.target_group_arn.contains(":targetgroup/") {
+            push(format!("{base}.target_group_arn"), "expected a target group ARN".into());
         } else if !seen.insert(&tg.target_group_arn) {
-            push(
-                format!("{base}.target_group_arn"),
-                "duplicate target group".into(),
-            );
+            push(format!("{base}.target_group_arn"), "duplicate target group".into());
         }
         if !is_dns_name(&tg.alb_dns_name) {
             push(format!("{base}.alb_dns_name"), "expected a DNS name".into());
         }
         if !(1..=65535).contains(&tg.port) {
-            push(
-                format!("{base}.port"),
-                "expected a port from 1 to 65535".into(),
-            );
+            push(format!("{base}.port"), "expected a port from 1 to 65535".into());
         }
     }
 }
@@ -577,18 +529,14 @@ pub fn short_name(name_or_arn: &str) -> &str {
 }
 
 fn is_app_name(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn is_name_or_arn(s: &str) -> bool {
     if s.starts_with("arn:") {
         return s.len() <= 2048 && !s.contains(char::is_whitespace);
     }
-    (1..=255).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    (1..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn is_repository_name(s: &str) -> bool {
@@ -604,9 +552,7 @@ fn is_repository_name(s: &str) -> bool {
 }
 
 fn is_tag_pattern(s: &str) -> bool {
-    (1..=128).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-*?".contains(c))
+    (1..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-*?".contains(c))
 }
 
 /// A DNS label: letters, digits and inner hyphens, 1-63 characters.
@@ -660,11 +606,7 @@ impl ConfigSource {
     /// The source named by the environment: exactly one of `DEPLOYER_CONFIG` or
     /// `DEPLOYER_CONFIG_S3` must be set.
     pub fn from_env() -> Result<ConfigSource, ConfigError> {
-        let read = |name| {
-            std::env::var(name)
-                .ok()
-                .filter(|v: &String| !v.trim().is_empty())
-        };
+        let read = |name| std::env::var(name).ok().filter(|v: &String| !v.trim().is_empty());
         let problem = |message: String| ConfigError {
             source_name: "the environment".into(),
             problems: vec![Problem {
@@ -675,9 +617,7 @@ impl ConfigSource {
         match (read(ENV_INLINE), read(ENV_S3)) {
             (Some(text), None) => Ok(ConfigSource::Inline(text)),
             (None, Some(location)) => Ok(ConfigSource::S3(location)),
-            (Some(_), Some(_)) => Err(problem(format!(
-                "set either {ENV_INLINE} or {ENV_S3}, not both"
-            ))),
+            (Some(_), Some(_)) => Err(problem(format!("set either {ENV_INLINE} or {ENV_S3}, not both"))),
             (None, None) => Err(problem(format!(
                 "no configuration: set {ENV_INLINE} (inline JSON) or {ENV_S3} (s3://bucket/key)"
             ))),
@@ -817,25 +757,16 @@ mod tests {
             "apps[1].service",
             "apps[1].tags[0]",
         ] {
-            assert!(
-                paths.iter().any(|p| p == expected),
-                "{expected} missing from {paths:?}"
-            );
+            assert!(paths.iter().any(|p| p == expected), "{expected} missing from {paths:?}");
         }
-        assert!(
-            text.contains("`sss_internal` is not a valid DNS name"),
-            "{text}"
-        );
+        assert!(text.contains("`sss_internal` is not a valid DNS name"), "{text}");
     }
 
     #[test]
     fn unknown_fields_and_bad_json_are_named() {
         let err = Config::parse(r#"{"apps": [{"name": "a", "clster": "x"}]}"#, "test").unwrap_err();
         assert_eq!(err.problems.len(), 1);
-        assert!(
-            err.problems[0].message.contains("unknown field `clster`"),
-            "{err}"
-        );
+        assert!(err.problems[0].message.contains("unknown field `clster`"), "{err}");
         let err = Config::parse("{\"apps\": [", "DEPLOYER_CONFIG").unwrap_err();
         assert_eq!(paths(err.clone()), vec!["$"]);
         assert!(err.to_string().contains("DEPLOYER_CONFIG"));
@@ -862,10 +793,7 @@ mod tests {
             "nlb.target_groups[0].alb_dns_name",
             "nlb.target_groups[0].port",
         ] {
-            assert!(
-                paths.iter().any(|p| p == expected),
-                "{expected} missing from {paths:?}"
-            );
+            assert!(paths.iter().any(|p| p == expected), "{expected} missing from {paths:?}");
         }
     }
 

@@ -145,9 +145,7 @@ impl Goal {
     /// The ECR query that finds the image to deploy (none for a rollback).
     pub fn image_query(&self) -> Option<ImageQuery> {
         match self {
-            Goal::Push { tag, .. } | Goal::Manual(DeployTarget::Tag(tag)) => {
-                Some(ImageQuery::Tag(tag.clone()))
-            }
+            Goal::Push { tag, .. } | Goal::Manual(DeployTarget::Tag(tag)) => Some(ImageQuery::Tag(tag.clone())),
             Goal::Manual(DeployTarget::Digest(digest)) => Some(ImageQuery::Digest(digest.clone())),
             Goal::Rollback(_) => None,
         }
@@ -155,10 +153,7 @@ impl Goal {
 }
 
 /// Picks the applications a push event concerns, or says why the event is ignored.
-pub fn select_for_push<'a>(
-    config: &'a Config,
-    detail: &EcrImageAction,
-) -> Result<(Vec<&'a AppConfig>, Goal), String> {
+pub fn select_for_push<'a>(config: &'a Config, detail: &EcrImageAction) -> Result<(Vec<&'a AppConfig>, Goal), String> {
     if detail.action_type != "PUSH" {
         return Err(format!("action `{}` is not a push", detail.action_type));
     }
@@ -169,9 +164,7 @@ pub fn select_for_push<'a>(
         return Err("the event names no image digest".into());
     };
     let Some(tag) = detail.image_tag.clone().filter(|t| !t.is_empty()) else {
-        return Err(format!(
-            "push of {digest} without a tag: applications follow tags"
-        ));
+        return Err(format!("push of {digest} without a tag: applications follow tags"));
     };
     let following_repo: Vec<&AppConfig> = config
         .apps
@@ -270,12 +263,7 @@ pub fn plan_app(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) -
     }
 }
 
-fn plan_app_inner(
-    app: &AppConfig,
-    goal: &Goal,
-    obs: &Observation,
-    region: &str,
-) -> Result<AppPlan, DeployResult> {
+fn plan_app_inner(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) -> Result<AppPlan, DeployResult> {
     if let Goal::Rollback(revision) = goal {
         return plan_rollback(app, *revision, obs);
     }
@@ -361,11 +349,7 @@ fn plan_app_inner(
     let deployment_configuration = circuit_breaker_change(app, service);
     let mut actions = Vec::new();
     let mut steps = Vec::new();
-    let choice = match obs
-        .latest
-        .as_ref()
-        .filter(|latest| same_content(latest, &desired))
-    {
+    let choice = match obs.latest.as_ref().filter(|latest| same_content(latest, &desired)) {
         Some(latest) => {
             actions.push(format!(
                 "= reuse {} (already registered with this image)",
@@ -417,11 +401,7 @@ fn plan_app_inner(
 }
 
 /// Plans a rollback of one application (pure).
-pub fn plan_rollback(
-    app: &AppConfig,
-    revision: Option<i32>,
-    obs: &Observation,
-) -> Result<AppPlan, DeployResult> {
+pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, obs: &Observation) -> Result<AppPlan, DeployResult> {
     let (service, current) = service_and_current(app, obs)?;
     let old = Some(current.arn().to_owned());
     let fail = |reason: String| DeployResult {
@@ -458,11 +438,10 @@ pub fn plan_rollback(
     }
     let deployment_configuration = circuit_breaker_change(app, service);
     let choice = TaskDefinitionChoice::Existing(target_arn.clone());
-    let actions =
-        vec![
-            update_action_text(app, current, &choice, deployment_configuration.is_some())
-                .replace(&target_arn, &target_label),
-        ];
+    let actions = vec![
+        update_action_text(app, current, &choice, deployment_configuration.is_some())
+            .replace(&target_arn, &target_label),
+    ];
     Ok(AppPlan {
         result: DeployResult {
             app: Some(app.name.clone()),
@@ -491,42 +470,27 @@ fn service_and_current<'a>(
         DeployResult::skipped(
             app,
             Outcome::Failed,
-            format!(
-                "service `{}` not found in cluster `{}`",
-                app.service, app.cluster
-            ),
+            format!("service `{}` not found in cluster `{}`", app.service, app.cluster),
         )
     })?;
     if service.status != "ACTIVE" {
         return Err(DeployResult::skipped(
             app,
             Outcome::Failed,
-            format!(
-                "service `{}` is {}, not ACTIVE",
-                app.service_label(),
-                service.status
-            ),
+            format!("service `{}` is {}, not ACTIVE", app.service_label(), service.status),
         ));
     }
     let current = obs.current.as_ref().ok_or_else(|| {
         DeployResult::skipped(
             app,
             Outcome::Failed,
-            format!(
-                "task definition `{}` could not be read",
-                service.task_definition
-            ),
+            format!("task definition `{}` could not be read", service.task_definition),
         )
     })?;
     Ok((service, current))
 }
 
-fn update_action_text(
-    app: &AppConfig,
-    current: &Revision,
-    choice: &TaskDefinitionChoice,
-    breaker: bool,
-) -> String {
+fn update_action_text(app: &AppConfig, current: &Revision, choice: &TaskDefinitionChoice, breaker: bool) -> String {
     let to = match choice {
         TaskDefinitionChoice::JustRegistered => "the new revision".to_owned(),
         TaskDefinitionChoice::Existing(arn) => arn.clone(),
@@ -546,20 +510,13 @@ fn update_action_text(
 pub fn copy_with_image(current: &Revision, container: &str, image: &str) -> Revision {
     let mut copy = current.clone();
     if let Some(containers) = copy.definition.container_definitions.as_mut() {
-        for c in containers
-            .iter_mut()
-            .filter(|c| c.name.as_deref() == Some(container))
-        {
+        for c in containers.iter_mut().filter(|c| c.name.as_deref() == Some(container)) {
             c.image = Some(image.to_owned());
         }
     }
     if !copy.tags.iter().any(|t| t.key() == Some(MANAGED_TAG_KEY)) {
-        copy.tags.push(
-            Tag::builder()
-                .key(MANAGED_TAG_KEY)
-                .value(MANAGED_TAG_VALUE)
-                .build(),
-        );
+        copy.tags
+            .push(Tag::builder().key(MANAGED_TAG_KEY).value(MANAGED_TAG_VALUE).build());
     }
     copy
 }
@@ -594,10 +551,7 @@ pub fn same_content(a: &Revision, b: &Revision) -> bool {
 
 /// The deployment configuration to set when the app asks for the circuit breaker and the
 /// service does not have it (enabled, with rollback) yet; the rest of it is kept.
-pub fn circuit_breaker_change(
-    app: &AppConfig,
-    service: &ServiceState,
-) -> Option<DeploymentConfiguration> {
+pub fn circuit_breaker_change(app: &AppConfig, service: &ServiceState) -> Option<DeploymentConfiguration> {
     if !app.circuit_breaker {
         return None;
     }
@@ -612,12 +566,7 @@ pub fn circuit_breaker_change(
         return None;
     }
     let mut wanted = current;
-    wanted.deployment_circuit_breaker = Some(
-        DeploymentCircuitBreaker::builder()
-            .enable(true)
-            .rollback(true)
-            .build(),
-    );
+    wanted.deployment_circuit_breaker = Some(DeploymentCircuitBreaker::builder().enable(true).rollback(true).build());
     Some(wanted)
 }
 
@@ -639,17 +588,11 @@ pub async fn observe(
     }
     let mut services: BTreeMap<&str, Result<Vec<ServiceState>, AwsError>> = BTreeMap::new();
     for (cluster, names) in &by_cluster {
-        services.insert(
-            cluster,
-            ecs::describe_services(&clients.ecs, cluster, names).await,
-        );
+        services.insert(cluster, ecs::describe_services(&clients.ecs, cluster, names).await);
     }
     let service_of = |app: &AppConfig| -> Result<Option<ServiceState>, AwsError> {
         match &services[app.cluster.as_str()] {
-            Ok(found) => Ok(found
-                .iter()
-                .find(|s| service_matches(s, &app.service))
-                .cloned()),
+            Ok(found) => Ok(found.iter().find(|s| service_matches(s, &app.service)).cloned()),
             Err(e) => Err(e.clone()),
         }
     };
@@ -694,9 +637,7 @@ pub async fn observe(
         .zip(observations)
         .map(|(app, obs)| {
             let mut obs = obs?;
-            let found = images[app.repository.as_str()]
-                .as_ref()
-                .map_err(Clone::clone)?;
+            let found = images[app.repository.as_str()].as_ref().map_err(Clone::clone)?;
             obs.target_image = found.iter().find(|i| target_query.answered_by(i)).cloned();
             if let Some(digest) = running_digest(app, &obs) {
                 obs.running_image = found.iter().find(|i| i.digest == digest).cloned();
@@ -707,42 +648,29 @@ pub async fn observe(
 }
 
 fn service_matches(state: &ServiceState, configured: &str) -> bool {
-    state.arn == configured
-        || state.name == configured
-        || state.name == crate::config::short_name(configured)
+    state.arn == configured || state.name == configured || state.name == crate::config::short_name(configured)
 }
 
 fn running_digest(app: &AppConfig, obs: &Observation) -> Option<String> {
     let image = ImageRef::parse(obs.current.as_ref()?.container_image(&app.container)?);
-    (image.repository == app.repository)
-        .then_some(image.digest)
-        .flatten()
+    (image.repository == app.repository).then_some(image.digest).flatten()
 }
 
-async fn observe_revisions(
-    clients: &AwsClients,
-    goal: &Goal,
-    service: ServiceState,
-) -> Result<Observation, AwsError> {
+async fn observe_revisions(clients: &AwsClients, goal: &Goal, service: ServiceState) -> Result<Observation, AwsError> {
     let mut obs = Observation::default();
     let running = ecs::family_and_revision(&service.task_definition);
     if let Goal::Rollback(revision) = goal {
         let current = ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?;
         let family = current.definition.family().unwrap_or_default().to_owned();
         match revision {
-            Some(n) => {
-                match ecs::describe_task_definition(&clients.ecs, &format!("{family}:{n}")).await {
-                    Ok(target)
-                        if target.definition.status()
-                            == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active) =>
-                    {
-                        obs.rollback_to = Some(target)
-                    }
-                    Ok(_) => {}
-                    Err(e) if e.code.as_deref() == Some("ClientException") => {}
-                    Err(e) => return Err(e),
+            Some(n) => match ecs::describe_task_definition(&clients.ecs, &format!("{family}:{n}")).await {
+                Ok(target) if target.definition.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active) => {
+                    obs.rollback_to = Some(target)
                 }
-            }
+                Ok(_) => {}
+                Err(e) if e.code.as_deref() == Some("ClientException") => {}
+                Err(e) => return Err(e),
+            },
             None => obs.family_revisions = ecs::list_revisions(&clients.ecs, &family).await?,
         }
         obs.current = Some(current);
@@ -753,13 +681,11 @@ async fn observe_revisions(
         if latest.definition.revision() == revision {
             obs.current = Some(latest);
         } else {
-            obs.current =
-                Some(ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?);
+            obs.current = Some(ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?);
             obs.latest = Some(latest);
         }
     } else {
-        obs.current =
-            Some(ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?);
+        obs.current = Some(ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?);
     }
     obs.service = Some(service);
     Ok(obs)
@@ -774,18 +700,14 @@ pub async fn apply(clients: &AwsClients, plan: AppPlan) -> DeployResult {
     let mut registered: Option<String> = None;
     for step in plan.steps {
         match step {
-            Step::Register(revision) => {
-                match ecs::register_task_definition(&clients.ecs, &revision).await {
-                    Ok(new) => registered = Some(new.arn().to_owned()),
-                    Err(err) => {
-                        result.outcome = Outcome::Failed;
-                        result.reason = Some(format!(
-                            "{err}; the service still runs its previous revision"
-                        ));
-                        return result;
-                    }
+            Step::Register(revision) => match ecs::register_task_definition(&clients.ecs, &revision).await {
+                Ok(new) => registered = Some(new.arn().to_owned()),
+                Err(err) => {
+                    result.outcome = Outcome::Failed;
+                    result.reason = Some(format!("{err}; the service still runs its previous revision"));
+                    return result;
                 }
-            }
+            },
             Step::UpdateService {
                 cluster,
                 service,
@@ -797,14 +719,8 @@ pub async fn apply(clients: &AwsClients, plan: AppPlan) -> DeployResult {
                     TaskDefinitionChoice::JustRegistered => registered.clone().unwrap_or_default(),
                 };
                 result.new_task_definition = Some(arn.clone());
-                if let Err(err) = ecs::update_service(
-                    &clients.ecs,
-                    &cluster,
-                    &service,
-                    &arn,
-                    deployment_configuration,
-                )
-                .await
+                if let Err(err) =
+                    ecs::update_service(&clients.ecs, &cluster, &service, &arn, deployment_configuration).await
                 {
                     result.outcome = Outcome::Failed;
                     result.reason = Some(format!(
@@ -840,14 +756,12 @@ pub async fn handle(
                 });
             }
         },
-        ImagePushRequest::Deploy { app, target, .. } => (
-            vec![find_app(config, app, "deploy.app")?],
-            Goal::Manual(target.clone()),
-        ),
-        ImagePushRequest::Rollback { app, revision, .. } => (
-            vec![find_app(config, app, "rollback.app")?],
-            Goal::Rollback(*revision),
-        ),
+        ImagePushRequest::Deploy { app, target, .. } => {
+            (vec![find_app(config, app, "deploy.app")?], Goal::Manual(target.clone()))
+        }
+        ImagePushRequest::Rollback { app, revision, .. } => {
+            (vec![find_app(config, app, "rollback.app")?], Goal::Rollback(*revision))
+        }
     };
     let observations = observe(clients, &apps, &goal, options.concurrency).await;
     let plans: Vec<Result<AppPlan, DeployResult>> = apps
@@ -975,20 +889,13 @@ mod tests {
             "other containers kept"
         );
         assert_eq!(*task_definition, TaskDefinitionChoice::JustRegistered);
-        assert_eq!(
-            *deployment_configuration, None,
-            "breaker untouched unless configured"
-        );
+        assert_eq!(*deployment_configuration, None, "breaker untouched unless configured");
         // Only the image and the managed tag differ from the current revision.
         let mut back = revision.clone();
-        back.definition.container_definitions.as_mut().unwrap()[0].image =
-            Some(format!("{REGISTRY}/orders:latest"));
+        back.definition.container_definitions.as_mut().unwrap()[0].image = Some(format!("{REGISTRY}/orders:latest"));
         back.tags.retain(|t| t.key() != Some(MANAGED_TAG_KEY));
         assert!(same_content(&back, obs.current.as_ref().unwrap()));
-        assert!(revision
-            .tags
-            .iter()
-            .any(|t| t.key() == Some(MANAGED_TAG_KEY)));
+        assert!(revision.tags.iter().any(|t| t.key() == Some(MANAGED_TAG_KEY)));
     }
 
     #[test]
@@ -1066,11 +973,7 @@ mod tests {
         let target = Some(image(&digest(2), &["latest"], 20));
         let plan = plan_app(&app(), &goal, &Observation::default(), "r");
         assert_eq!(plan.result.outcome, Outcome::Failed);
-        assert!(plan
-            .result
-            .reason
-            .unwrap()
-            .contains("not found in cluster `sss`"));
+        assert!(plan.result.reason.unwrap().contains("not found in cluster `sss`"));
 
         let mut draining = observed(&pinned(1), target.clone());
         draining.service.as_mut().unwrap().status = "DRAINING".into();
@@ -1084,11 +987,7 @@ mod tests {
         other.container = "web".into();
         let plan = plan_app(&other, &goal, &observed(&pinned(1), target), "r");
         assert_eq!(plan.result.outcome, Outcome::Failed);
-        assert!(plan
-            .result
-            .reason
-            .unwrap()
-            .contains("containers: app, log-router"));
+        assert!(plan.result.reason.unwrap().contains("containers: app, log-router"));
 
         let manual = Goal::Manual(DeployTarget::Digest(digest(9)));
         let plan = plan_app(&app(), &manual, &observed(&pinned(1), None), "r");
@@ -1116,11 +1015,7 @@ mod tests {
         assert!(breaker.enable() && breaker.rollback());
         svc.deployment_configuration = Some(change);
         assert_eq!(circuit_breaker_change(&guarded, &svc), None, "already on");
-        assert_eq!(
-            circuit_breaker_change(&app(), &service("x")),
-            None,
-            "not configured"
-        );
+        assert_eq!(circuit_breaker_change(&app(), &service("x")), None, "not configured");
     }
 
     #[test]
@@ -1135,10 +1030,7 @@ mod tests {
             (1, "arn:td/orders:1".into()),
         ];
         let plan = plan_app(&app(), &Goal::Rollback(None), &obs, "r");
-        assert_eq!(
-            plan.result.new_task_definition.as_deref(),
-            Some("arn:td/orders:2")
-        );
+        assert_eq!(plan.result.new_task_definition.as_deref(), Some("arn:td/orders:2"));
         assert!(
             plan.result.actions[0].contains("orders:3 -> orders:2"),
             "{:?}",
@@ -1150,11 +1042,7 @@ mod tests {
         assert_eq!(plan.result.outcome, Outcome::Failed);
 
         let plan = plan_app(&app(), &Goal::Rollback(Some(7)), &obs, "r");
-        assert!(plan
-            .result
-            .reason
-            .unwrap()
-            .contains("orders:7 does not exist"));
+        assert!(plan.result.reason.unwrap().contains("orders:7 does not exist"));
 
         obs.rollback_to = Some(full_revision("orders", 1, &pinned(1)));
         let plan = plan_app(&app(), &Goal::Rollback(Some(1)), &obs, "r");
@@ -1188,9 +1076,7 @@ mod tests {
         };
         assert_eq!(names("latest"), Ok(vec!["a".to_string()]));
         assert_eq!(names("release-9"), Ok(vec!["b".to_string()]));
-        assert!(names("dev")
-            .unwrap_err()
-            .contains("followed: latest, release-*"));
+        assert!(names("dev").unwrap_err().contains("followed: latest, release-*"));
         assert!(select_for_push(&config, &detail(None))
             .unwrap_err()
             .contains("without a tag"));

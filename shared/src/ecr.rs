@@ -25,9 +25,7 @@ impl ImageRef {
             None => (image, None),
         };
         let (registry, path) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
+            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
                 (Some(first.to_owned()), rest)
             }
             _ => (None, name),
@@ -201,10 +199,7 @@ mod tests {
 
     #[test]
     fn registry_host_follows_partition() {
-        assert_eq!(
-            registry_host("1", "eu-west-1"),
-            "1.dkr.ecr.eu-west-1.amazonaws.com"
-        );
+        assert_eq!(registry_host("1", "eu-west-1"), "1.dkr.ecr.eu-west-1.amazonaws.com");
         assert_eq!(
             registry_host("1", "cn-north-1"),
             "1.dkr.ecr.cn-north-1.amazonaws.com.cn"

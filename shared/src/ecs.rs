@@ -95,14 +95,7 @@ pub async fn describe_services(
             .set_services(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|e| {
-                AwsError::from_sdk(
-                    "ECS",
-                    "DescribeServices",
-                    format!("{cluster}/{}", chunk.join(",")),
-                    e,
-                )
-            })?;
+            .map_err(|e| AwsError::from_sdk("ECS", "DescribeServices", format!("{cluster}/{}", chunk.join(",")), e))?;
         for service in output.services() {
             found.push(ServiceState {
                 arn: service.service_arn().unwrap_or_default().to_owned(),
@@ -157,10 +150,7 @@ pub async fn describe_task_definition(
 /// read-only ones (ARN, revision, status, registration times, compatibilities, required
 /// attributes) are left out as the API requires.
 #[allow(deprecated)] // inference accelerators are retired, but old revisions may still carry them
-pub fn register_request(
-    client: &aws_sdk_ecs::Client,
-    revision: &Revision,
-) -> RegisterTaskDefinitionFluentBuilder {
+pub fn register_request(client: &aws_sdk_ecs::Client, revision: &Revision) -> RegisterTaskDefinitionFluentBuilder {
     let td = &revision.definition;
     client
         .register_task_definition()
@@ -185,10 +175,7 @@ pub fn register_request(
 }
 
 /// Registers `revision` as a new revision of its family and returns what ECS registered.
-pub async fn register_task_definition(
-    client: &aws_sdk_ecs::Client,
-    revision: &Revision,
-) -> Result<Revision, AwsError> {
+pub async fn register_task_definition(client: &aws_sdk_ecs::Client, revision: &Revision) -> Result<Revision, AwsError> {
     let family = revision.definition.family().unwrap_or_default().to_owned();
     let output = register_request(client, revision)
         .send()
@@ -271,10 +258,7 @@ pub async fn list_tags(client: &aws_sdk_ecs::Client, arn: &str) -> Result<Vec<Ta
 }
 
 /// Deregisters one revision (it stays usable by running tasks, but no new task starts on it).
-pub async fn deregister_task_definition(
-    client: &aws_sdk_ecs::Client,
-    arn: &str,
-) -> Result<(), AwsError> {
+pub async fn deregister_task_definition(client: &aws_sdk_ecs::Client, arn: &str) -> Result<(), AwsError> {
     client
         .deregister_task_definition()
         .task_definition(arn)
@@ -285,10 +269,7 @@ pub async fn deregister_task_definition(
 }
 
 /// ACTIVE revisions of a family as `(revision, ARN)`, newest first.
-pub async fn list_revisions(
-    client: &aws_sdk_ecs::Client,
-    family: &str,
-) -> Result<Vec<(i32, String)>, AwsError> {
+pub async fn list_revisions(client: &aws_sdk_ecs::Client, family: &str) -> Result<Vec<(i32, String)>, AwsError> {
     let mut pages = client
         .list_task_definitions()
         .family_prefix(family)

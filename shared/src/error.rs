@@ -39,11 +39,7 @@ pub struct AwsError {
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} on {} failed",
-            self.service, self.operation, self.resource
-        )?;
+        write!(f, "{} {} on {} failed", self.service, self.operation, self.resource)?;
         if let Some(code) = &self.code {
             write!(f, " ({code})")?;
         }

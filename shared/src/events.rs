@@ -100,8 +100,7 @@ impl ImagePushRequest {
     pub fn dry_run(&self) -> bool {
         match self {
             ImagePushRequest::Push { .. } => false,
-            ImagePushRequest::Deploy { dry_run, .. }
-            | ImagePushRequest::Rollback { dry_run, .. } => *dry_run,
+            ImagePushRequest::Deploy { dry_run, .. } | ImagePushRequest::Rollback { dry_run, .. } => *dry_run,
         }
     }
 }
@@ -208,12 +207,7 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
                         "a digest `sha256:` followed by 64 hex digits",
                     ))
                 }
-                _ => {
-                    return Err(InputError::new(
-                        "deploy",
-                        "exactly one of `tag` or `digest`",
-                    ))
-                }
+                _ => return Err(InputError::new("deploy", "exactly one of `tag` or `digest`")),
             };
             Ok(ImagePushRequest::Deploy {
                 app: deploy.app,
@@ -225,10 +219,7 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
             check_app_name(&rollback.app, "rollback.app")?;
             if let Some(revision) = rollback.revision {
                 if revision < 1 {
-                    return Err(InputError::new(
-                        "rollback.revision",
-                        "a revision number of at least 1",
-                    ));
+                    return Err(InputError::new("rollback.revision", "a revision number of at least 1"));
                 }
             }
             Ok(ImagePushRequest::Rollback {
@@ -246,9 +237,7 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
 
 /// True when the value looks like an EventBridge envelope rather than a manual payload.
 pub fn is_envelope(value: &Value) -> bool {
-    value.get("detail-type").is_some()
-        || value.get("source").is_some()
-        || value.get("detail").is_some()
+    value.get("detail-type").is_some() || value.get("source").is_some() || value.get("detail").is_some()
 }
 
 /// Parses the EventBridge envelope, naming the first bad field.
@@ -257,10 +246,7 @@ pub fn parse_envelope(value: &Value) -> Result<Envelope, InputError> {
 }
 
 /// Deserializes `value`, turning serde's error into one that names the field path.
-pub fn deserialize_at<T: serde::de::DeserializeOwned>(
-    value: &Value,
-    base: &str,
-) -> Result<T, InputError> {
+pub fn deserialize_at<T: serde::de::DeserializeOwned>(value: &Value, base: &str) -> Result<T, InputError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let inner = err.path().to_string();
         let field = match (base.is_empty(), inner == ".") {
@@ -311,29 +297,20 @@ fn describe_serde_message(message: &str) -> String {
 
 fn check_app_name(app: &str, field: &str) -> Result<(), InputError> {
     if app.is_empty() || app.len() > 64 {
-        return Err(InputError::new(
-            field,
-            "an application name of 1-64 characters",
-        ));
+        return Err(InputError::new(field, "an application name of 1-64 characters"));
     }
     Ok(())
 }
 
 /// True for `sha256:` followed by 64 lowercase hex digits.
 pub fn is_digest(s: &str) -> bool {
-    s.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    })
+    s.strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
 }
 
 /// True for a valid image tag.
 pub fn is_tag(s: &str) -> bool {
-    (1..=128).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    (1..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 #[cfg(test)]
@@ -352,9 +329,7 @@ mod tests {
 
     #[test]
     fn the_sample_events_parse() {
-        let ImagePushRequest::Push { detail, .. } =
-            parse_image_push(&sample("ecr-push.json")).unwrap()
-        else {
+        let ImagePushRequest::Push { detail, .. } = parse_image_push(&sample("ecr-push.json")).unwrap() else {
             panic!("not a push")
         };
         assert_eq!(
@@ -400,10 +375,7 @@ mod tests {
         event["detail"]["image-digest"] = json!("md5:1");
         assert_eq!(field_of(event), "detail.image-digest");
         let mut event = sample("ecr-push.json");
-        event["detail"]
-            .as_object_mut()
-            .unwrap()
-            .remove("action-type");
+        event["detail"].as_object_mut().unwrap().remove("action-type");
         assert_eq!(field_of(event), "detail.action-type");
         let mut event = sample("ecr-push.json");
         event["detail"]["result"] = json!(7);
@@ -437,10 +409,8 @@ mod tests {
 
     #[test]
     fn the_service_sync_samples_parse() {
-        let ServiceSyncRequest::Deployment {
-            service_arn,
-            detail,
-        } = parse_service_sync(&sample("ecs-deployment-completed.json")).unwrap()
+        let ServiceSyncRequest::Deployment { service_arn, detail } =
+            parse_service_sync(&sample("ecs-deployment-completed.json")).unwrap()
         else {
             panic!("not a deployment event")
         };
@@ -468,20 +438,12 @@ mod tests {
             .unwrap()
             .dry_run());
         assert_eq!(
-            parse_service_sync(&sample("ecr-push.json"))
-                .unwrap_err()
-                .field,
+            parse_service_sync(&sample("ecr-push.json")).unwrap_err().field,
             "detail-type"
         );
         let mut event = sample("ecs-deployment-completed.json");
-        event["detail"]
-            .as_object_mut()
-            .unwrap()
-            .remove("deploymentId");
-        assert_eq!(
-            parse_service_sync(&event).unwrap_err().field,
-            "detail.deploymentId"
-        );
+        event["detail"].as_object_mut().unwrap().remove("deploymentId");
+        assert_eq!(parse_service_sync(&event).unwrap_err().field, "detail.deploymentId");
     }
 
     #[test]
@@ -576,15 +538,9 @@ pub fn parse_service_sync(value: &Value) -> Result<ServiceSyncRequest, InputErro
                     .find(|r| r.starts_with("arn:") && r.contains(":service/"))
                     .cloned()
                     .ok_or_else(|| {
-                        InputError::new(
-                            "resources",
-                            "the ECS service ARN (`arn:...:service/cluster/name`)",
-                        )
+                        InputError::new("resources", "the ECS service ARN (`arn:...:service/cluster/name`)")
                     })?;
-                Ok(ServiceSyncRequest::Deployment {
-                    service_arn,
-                    detail,
-                })
+                Ok(ServiceSyncRequest::Deployment { service_arn, detail })
             }
             (SCHEDULED_EVENT, "aws.events") => Ok(ServiceSyncRequest::Scheduled),
             (ECS_DEPLOYMENT_STATE_CHANGE | SCHEDULED_EVENT, source) => Err(InputError::new(

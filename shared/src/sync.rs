@@ -264,10 +264,7 @@ pub fn plan_app(app: &AppConfig, obs: &SyncObservation) -> Result<SyncPlan, Stri
                         cm.record_type, cm.ttl, cm.failure_threshold
                     ),
                 );
-                registry = Some((
-                    CloudMapRef::Created,
-                    format!("new cloud map service {label}"),
-                ));
+                registry = Some((CloudMapRef::Created, format!("new cloud map service {label}")));
             }
             Some(existing) => {
                 let record_type = existing.record_type.as_deref().unwrap_or("(none)");
@@ -297,33 +294,21 @@ pub fn plan_app(app: &AppConfig, obs: &SyncObservation) -> Result<SyncPlan, Stri
                         cm.failure_threshold
                     ));
                 }
-                registry = Some((
-                    CloudMapRef::Existing(existing.arn.clone()),
-                    existing.arn.clone(),
-                ));
+                registry = Some((CloudMapRef::Existing(existing.arn.clone()), existing.arn.clone()));
             }
         }
-        let service = obs.service.as_ref().ok_or_else(|| {
-            format!(
-                "ECS service `{}` not found in cluster `{}`",
-                app.service, app.cluster
-            )
-        })?;
-        let container = (cm.record_type == "SRV").then(|| {
-            (
-                cm.container
-                    .clone()
-                    .unwrap_or_else(|| app.container.clone()),
-                cm.port,
-            )
-        });
+        let service = obs
+            .service
+            .as_ref()
+            .ok_or_else(|| format!("ECS service `{}` not found in cluster `{}`", app.service, app.cluster))?;
+        let container =
+            (cm.record_type == "SRV").then(|| (cm.container.clone().unwrap_or_else(|| app.container.clone()), cm.port));
         let (cm_ref, cm_label) = registry.clone().expect("set above");
         let in_place = match &cm_ref {
             CloudMapRef::Existing(arn) => {
                 service.registries.len() == 1
                     && service.registries[0].registry_arn() == Some(arn.as_str())
-                    && service.registries[0].container_name()
-                        == container.as_ref().map(|c| c.0.as_str())
+                    && service.registries[0].container_name() == container.as_ref().map(|c| c.0.as_str())
                     && service.registries[0].container_port() == container.as_ref().map(|c| c.1)
             }
             CloudMapRef::Created => false,
@@ -340,17 +325,13 @@ pub fn plan_app(app: &AppConfig, obs: &SyncObservation) -> Result<SyncPlan, Stri
                     registry: cm_ref,
                     container,
                 },
-                format!(
-                    "~ ecs service {}: service registry -> {target}",
-                    app.service_label()
-                ),
+                format!("~ ecs service {}: service registry -> {target}", app.service_label()),
             );
         }
     }
     if let Some(api) = &app.api {
-        let (cm_ref, cm_label) = registry.ok_or_else(|| {
-            "an `api` needs a `cloud_map` service for its integration to target".to_string()
-        })?;
+        let (cm_ref, cm_label) =
+            registry.ok_or_else(|| "an `api` needs a `cloud_map` service for its integration to target".to_string())?;
         let desired = DesiredIntegration {
             vpc_link_id: api.vpc_link_id.clone(),
             uri: match &cm_ref {
@@ -435,23 +416,13 @@ fn plan_routes(
         Some(id) => format!("JWT {id}"),
         None => "no authorization".into(),
     };
-    let ours = |r: &Route| {
-        matches!(integration, IntegrationRef::Existing(_))
-            && r.target.as_deref() == Some(target.as_str())
-    };
-    let wanted: BTreeSet<String> = api
-        .methods
-        .iter()
-        .map(|m| format!("{m} {}", api.path))
-        .collect();
+    let ours =
+        |r: &Route| matches!(integration, IntegrationRef::Existing(_)) && r.target.as_deref() == Some(target.as_str());
+    let wanted: BTreeSet<String> = api.methods.iter().map(|m| format!("{m} {}", api.path)).collect();
     for key in &wanted {
         let same_key: Vec<&Route> = routes.iter().filter(|r| &r.key == key).collect();
         // Prefer a route that is already ours; AWS allows one route per key, the emulator more.
-        let keep = same_key
-            .iter()
-            .find(|r| ours(r))
-            .or(same_key.first())
-            .copied();
+        let keep = same_key.iter().find(|r| ours(r)).or(same_key.first()).copied();
         match keep {
             None => plan.push(
                 SyncStep::CreateRoute {
@@ -491,19 +462,13 @@ fn plan_routes(
             }
         }
     }
-    for stale in routes
-        .iter()
-        .filter(|r| ours(r) && !wanted.contains(&r.key))
-    {
+    for stale in routes.iter().filter(|r| ours(r) && !wanted.contains(&r.key)) {
         plan.push(
             SyncStep::DeleteRoute {
                 api_id: api.api_id.clone(),
                 route_id: stale.id.clone(),
             },
-            format!(
-                "- route {} (no longer configured for {})",
-                stale.key, app.name
-            ),
+            format!("- route {} (no longer configured for {})", stale.key, app.name),
         );
     }
 }
@@ -519,10 +484,7 @@ fn plan_revision_cleanup(
     };
     // The running revision counts as kept; newer ones (a deploy on its way) are never touched.
     let mut kept = 1u32;
-    for info in revisions
-        .iter()
-        .filter(|r| r.revision < running.1 && r.managed)
-    {
+    for info in revisions.iter().filter(|r| r.revision < running.1 && r.managed) {
         if kept < app.keep_revisions {
             kept += 1;
         } else {
@@ -562,20 +524,13 @@ pub enum Selection<'a> {
 
 /// Picks the applications a request concerns; an unknown application in a manual payload is an
 /// input error.
-pub fn select<'a>(
-    config: &'a Config,
-    request: &ServiceSyncRequest,
-) -> Result<Selection<'a>, InputError> {
+pub fn select<'a>(config: &'a Config, request: &ServiceSyncRequest) -> Result<Selection<'a>, InputError> {
     match request {
-        ServiceSyncRequest::Scheduled | ServiceSyncRequest::Manual { apps: None, .. } => {
-            Ok(Selection::Sync {
-                apps: config.apps.iter().collect(),
-                completed: false,
-            })
-        }
-        ServiceSyncRequest::Manual {
-            apps: Some(names), ..
-        } => {
+        ServiceSyncRequest::Scheduled | ServiceSyncRequest::Manual { apps: None, .. } => Ok(Selection::Sync {
+            apps: config.apps.iter().collect(),
+            completed: false,
+        }),
+        ServiceSyncRequest::Manual { apps: Some(names), .. } => {
             let mut apps = Vec::new();
             for (i, name) in names.iter().enumerate() {
                 let app = config.app(name).ok_or_else(|| {
@@ -590,21 +545,12 @@ pub fn select<'a>(
                 })?;
                 apps.push(app);
             }
-            Ok(Selection::Sync {
-                apps,
-                completed: false,
-            })
+            Ok(Selection::Sync { apps, completed: false })
         }
-        ServiceSyncRequest::Deployment {
-            service_arn,
-            detail,
-        } => {
+        ServiceSyncRequest::Deployment { service_arn, detail } => {
             // arn:aws:ecs:region:account:service/cluster/name
             let mut parts = service_arn.rsplit('/');
-            let (service, cluster) = (
-                parts.next().unwrap_or_default(),
-                parts.next().unwrap_or_default(),
-            );
+            let (service, cluster) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
             let Some(app) = config
                 .apps
                 .iter()
@@ -624,10 +570,7 @@ pub fn select<'a>(
                     deployment_id: detail.deployment_id.clone(),
                     reason: detail.reason.clone(),
                 },
-                other => Selection::Ignored(format!(
-                    "{other} of {}: nothing to sync until it completes",
-                    app.name
-                )),
+                other => Selection::Ignored(format!("{other} of {}: nothing to sync until it completes", app.name)),
             })
         }
     }
@@ -656,9 +599,9 @@ pub async fn observe(
                 .iter()
                 .filter_map(|a| a.cloud_map.as_ref())
                 .filter_map(|cm| {
-                    namespaces.iter().find(|ns| {
-                        ns.id == cm.namespace || ns.name == cm.namespace.trim_end_matches('.')
-                    })
+                    namespaces
+                        .iter()
+                        .find(|ns| ns.id == cm.namespace || ns.name == cm.namespace.trim_end_matches('.'))
                 })
                 .map(|ns| ns.id.as_str())
                 .collect();
@@ -668,9 +611,7 @@ pub async fn observe(
                     &mut all,
                     cloudmap::list_services(&clients.cloud_map, namespace_id).await,
                 ) {
-                    (Ok(all), Ok(found)) => {
-                        all.extend(found.into_iter().filter(|s| s.namespace_id == namespace_id))
-                    }
+                    (Ok(all), Ok(found)) => all.extend(found.into_iter().filter(|s| s.namespace_id == namespace_id)),
                     (all, Err(err)) => *all = Err(err),
                     (Err(_), Ok(_)) => {}
                 }
@@ -688,10 +629,7 @@ pub async fn observe(
     }
     let mut services: BTreeMap<&str, Result<Vec<ServiceState>, AwsError>> = BTreeMap::new();
     for (cluster, names) in &by_cluster {
-        services.insert(
-            cluster,
-            ecs::describe_services(&clients.ecs, cluster, names).await,
-        );
+        services.insert(cluster, ecs::describe_services(&clients.ecs, cluster, names).await);
     }
     let api_ids: BTreeSet<&str> = apps
         .iter()
@@ -701,17 +639,13 @@ pub async fn observe(
     for api_id in api_ids {
         let read = async {
             let integrations = apigw::get_integrations(&clients.apigw, api_id).await?;
-            Ok((
-                integrations,
-                apigw::get_routes(&clients.apigw, api_id).await?,
-            ))
+            Ok((integrations, apigw::get_routes(&clients.apigw, api_id).await?))
         };
         apis.insert(api_id, read.await);
     }
 
     stream::iter(apps.iter().map(|app| {
-        let (namespaces, cm_services, services, apis) =
-            (&namespaces, &cm_services, &services, &apis);
+        let (namespaces, cm_services, services, apis) = (&namespaces, &cm_services, &services, &apis);
         async move {
             let mut obs = SyncObservation {
                 namespaces: namespaces.clone()?,
@@ -746,10 +680,7 @@ pub async fn observe(
 }
 
 /// ACTIVE revisions of the running family older than the running one, with their managed tag.
-async fn observe_revisions(
-    clients: &AwsClients,
-    service: &ServiceState,
-) -> Result<Vec<RevisionInfo>, AwsError> {
+async fn observe_revisions(clients: &AwsClients, service: &ServiceState) -> Result<Vec<RevisionInfo>, AwsError> {
     let Some((family, running)) = ecs::family_and_revision(&service.task_definition) else {
         return Ok(Vec::new());
     };
@@ -762,11 +693,7 @@ async fn observe_revisions(
             .await?
             .iter()
             .any(|t| t.key() == Some(MANAGED_TAG_KEY));
-        infos.push(RevisionInfo {
-            revision,
-            arn,
-            managed,
-        });
+        infos.push(RevisionInfo { revision, arn, managed });
     }
     Ok(infos)
 }
@@ -786,11 +713,7 @@ pub async fn apply(clients: &AwsClients, plan: &SyncPlan) -> Result<(), AwsError
     for step in &plan.steps {
         match step {
             SyncStep::CreateCloudMapService(desired) => {
-                cloud_map_arn = Some(
-                    cloudmap::create_service(&clients.cloud_map, desired)
-                        .await?
-                        .arn,
-                );
+                cloud_map_arn = Some(cloudmap::create_service(&clients.cloud_map, desired).await?.arn);
             }
             SyncStep::UpdateTtl {
                 service_id,
@@ -803,25 +726,18 @@ pub async fn apply(clients: &AwsClients, plan: &SyncPlan) -> Result<(), AwsError
                 registry,
                 container,
             } => {
-                let mut entry =
-                    ServiceRegistry::builder().registry_arn(resolve_cm(registry, &cloud_map_arn));
+                let mut entry = ServiceRegistry::builder().registry_arn(resolve_cm(registry, &cloud_map_arn));
                 if let Some((name, port)) = container {
                     entry = entry.container_name(name).container_port(*port);
                 }
-                ecs::update_service_registries(&clients.ecs, cluster, service, vec![entry.build()])
-                    .await?;
+                ecs::update_service_registries(&clients.ecs, cluster, service, vec![entry.build()]).await?;
             }
-            SyncStep::CreateIntegration {
-                api_id,
-                desired,
-                uri,
-            } => {
+            SyncStep::CreateIntegration { api_id, desired, uri } => {
                 let desired = DesiredIntegration {
                     uri: resolve_cm(uri, &cloud_map_arn),
                     ..desired.clone()
                 };
-                integration_id =
-                    Some(apigw::create_integration(&clients.apigw, api_id, &desired).await?);
+                integration_id = Some(apigw::create_integration(&clients.apigw, api_id, &desired).await?);
             }
             SyncStep::UpdateIntegration {
                 api_id,
@@ -859,12 +775,8 @@ pub async fn apply(clients: &AwsClients, plan: &SyncPlan) -> Result<(), AwsError
                 };
                 apigw::update_route(&clients.apigw, api_id, route_id, &settings).await?;
             }
-            SyncStep::DeleteRoute { api_id, route_id } => {
-                apigw::delete_route(&clients.apigw, api_id, route_id).await?
-            }
-            SyncStep::DeregisterRevision(arn) => {
-                ecs::deregister_task_definition(&clients.ecs, arn).await?
-            }
+            SyncStep::DeleteRoute { api_id, route_id } => apigw::delete_route(&clients.apigw, api_id, route_id).await?,
+            SyncStep::DeregisterRevision(arn) => ecs::deregister_task_definition(&clients.ecs, arn).await?,
         }
     }
     Ok(())
@@ -897,12 +809,7 @@ pub async fn handle(
                 Some(reason.unwrap_or_else(|| "ECS reported no reason".into())),
             );
             // One read to name the failed deployment's task definition; nothing is written.
-            let services = ecs::describe_services(
-                &clients.ecs,
-                &app.cluster,
-                std::slice::from_ref(&app.service),
-            )
-            .await;
+            let services = ecs::describe_services(&clients.ecs, &app.cluster, std::slice::from_ref(&app.service)).await;
             result.task_definition = services.ok().and_then(|found| {
                 let service = found.into_iter().next()?;
                 let by_id = service
@@ -917,14 +824,9 @@ pub async fn handle(
     };
     let observations = observe(clients, &apps, completed, concurrency).await;
     let results = stream::iter(apps.iter().zip(observations).map(|(app, obs)| async move {
-        let plan = match obs
-            .map_err(|e| e.to_string())
-            .and_then(|obs| plan_app(app, &obs))
-        {
+        let plan = match obs.map_err(|e| e.to_string()).and_then(|obs| plan_app(app, &obs)) {
             Ok(plan) => plan,
-            Err(reason) => {
-                return SyncResult::new(Some(&app.name), SyncOutcome::Failed, Some(reason))
-            }
+            Err(reason) => return SyncResult::new(Some(&app.name), SyncOutcome::Failed, Some(reason)),
         };
         let mut result = SyncResult::new(Some(&app.name), SyncOutcome::Unchanged, None);
         result.actions = plan.actions.clone();
@@ -997,10 +899,9 @@ mod tests {
 
     fn synced_app() -> AppConfig {
         let mut app = app();
-        app.cloud_map = serde_json::from_value(
-            serde_json::json!({"namespace": "sss.internal", "service": "orders", "port": 8080}),
-        )
-        .unwrap();
+        app.cloud_map =
+            serde_json::from_value(serde_json::json!({"namespace": "sss.internal", "service": "orders", "port": 8080}))
+                .unwrap();
         app.api = serde_json::from_value(serde_json::json!({
             "api_id": "api1", "vpc_link_id": "vl1", "authorizer_id": "au1", "methods": ["GET", "POST"]
         }))
@@ -1093,10 +994,7 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             })
             .collect();
-        assert_eq!(
-            kinds,
-            vec!["cloud map", "registry", "integration", "route", "route"]
-        );
+        assert_eq!(kinds, vec!["cloud map", "registry", "integration", "route", "route"]);
         assert_eq!(
             plan.actions[3],
             "+ route GET /{proxy+} -> the new integration (JWT au1)"
@@ -1139,10 +1037,7 @@ mod tests {
         obs.cloud_map_services[0].record_type = Some("SRV".into());
         obs.cloud_map_services[0].ttl = Some(60);
         let plan = plan_app(&synced_app(), &obs).unwrap();
-        assert!(matches!(
-            plan.steps[..],
-            [SyncStep::UpdateTtl { ttl: 300, .. }]
-        ));
+        assert!(matches!(plan.steps[..], [SyncStep::UpdateTtl { ttl: 300, .. }]));
     }
 
     #[test]
@@ -1210,10 +1105,7 @@ mod tests {
         let arn = "arn:aws:ecs:ap-northeast-1:1:service/sss/orders";
         assert!(matches!(
             select(&config, &event("SERVICE_DEPLOYMENT_COMPLETED", arn)),
-            Ok(Selection::Sync {
-                completed: true,
-                ..
-            })
+            Ok(Selection::Sync { completed: true, .. })
         ));
         assert!(matches!(
             select(&config, &event("SERVICE_DEPLOYMENT_FAILED", arn)),

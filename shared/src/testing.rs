@@ -2,10 +2,9 @@
 #![allow(deprecated)] // inference accelerators: still a field of old revisions
 
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, CpuArchitecture, EphemeralStorage, InferenceAccelerator,
-    IpcMode, NetworkMode, OsFamily, PidMode, ProxyConfiguration, RuntimePlatform, Tag,
-    TaskDefinition, TaskDefinitionPlacementConstraint, TaskDefinitionPlacementConstraintType,
-    TaskDefinitionStatus, Volume,
+    Compatibility, ContainerDefinition, CpuArchitecture, EphemeralStorage, InferenceAccelerator, IpcMode, NetworkMode,
+    OsFamily, PidMode, ProxyConfiguration, RuntimePlatform, Tag, TaskDefinition, TaskDefinitionPlacementConstraint,
+    TaskDefinitionPlacementConstraintType, TaskDefinitionStatus, Volume,
 };
 
 use crate::config::AppConfig;

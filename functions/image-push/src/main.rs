@@ -18,8 +18,7 @@ async fn main() -> Result<(), Error> {
         let (clients, options) = (&clients, &options);
         async move {
             // The source is read per invocation, so a changed variable or S3 object applies at once.
-            let source = ConfigSource::from_env()
-                .map_err(|e| refuse(&deploy::InvokeError::Config(e.into())))?;
+            let source = ConfigSource::from_env().map_err(|e| refuse(&deploy::InvokeError::Config(e.into())))?;
             match deploy::invoke(clients, &source, &event.payload, options).await {
                 Ok(response) => Ok(serde_json::to_value(response)?),
                 Err(err) => Err(refuse(&err)),

@@ -16,8 +16,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let clients = &clients;
         async move {
-            let source =
-                ConfigSource::from_env().map_err(|e| refuse(&SyncInvokeError::Config(e.into())))?;
+            let source = ConfigSource::from_env().map_err(|e| refuse(&SyncInvokeError::Config(e.into())))?;
             match sync::invoke(clients, &source, &event.payload, concurrency).await {
                 Ok(response) => Ok(serde_json::to_value(response)?),
                 Err(err) => Err(refuse(&err)),
