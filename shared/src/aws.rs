@@ -19,6 +19,8 @@ pub struct AwsClients {
     pub cloud_map: aws_sdk_servicediscovery::Client,
     /// API Gateway (HTTP APIs).
     pub apigw: aws_sdk_apigatewayv2::Client,
+    /// Elastic Load Balancing (NLB target groups).
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// The region the clients talk to.
     pub region: String,
 }
@@ -46,6 +48,7 @@ impl AwsClients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             cloud_map: aws_sdk_servicediscovery::Client::new(config),
             apigw: aws_sdk_apigatewayv2::Client::new(config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             region: config
                 .region()
                 .map(|r| r.to_string())

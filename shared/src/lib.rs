@@ -10,11 +10,14 @@ pub mod aws;
 pub mod cloudmap;
 pub mod config;
 pub mod deploy;
+pub mod dns;
 pub mod ecr;
 pub mod ecs;
 pub mod error;
 pub mod events;
 pub mod glob;
+pub mod nlb;
+pub mod state;
 pub mod sync;
 pub mod telemetry;
 #[cfg(test)]

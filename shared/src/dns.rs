@@ -1,0 +1,338 @@
+//! A small DNS client over UDP: A and NS look-ups, enough to follow an ALB's addresses.
+//!
+//! [`wire`] encodes and decodes DNS messages (RFC 1035) and is shared with the test DNS server.
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+
+/// Route 53 returns at most this many A records of a larger set in one answer.
+pub const ROUTE53_MAX_ANSWERS: usize = 8;
+/// How long one query waits for its answer.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a look-up gave no addresses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnsError {
+    /// The name does not exist.
+    #[error("{name}: NXDOMAIN")]
+    NxDomain {
+        /// The name asked for.
+        name: String,
+    },
+    /// The name exists but has no A record.
+    #[error("{name}: no A records in the answer")]
+    Empty {
+        /// The name asked for.
+        name: String,
+    },
+    /// No server answered in time, or a server failed.
+    #[error("{name}: {detail}")]
+    NoAnswer {
+        /// The name asked for.
+        name: String,
+        /// What each server did.
+        detail: String,
+    },
+}
+
+/// DNS wire format (RFC 1035): the subset the deployer and its test server use.
+pub mod wire {
+    /// Record type A.
+    pub const TYPE_A: u16 = 1;
+    /// Record type NS.
+    pub const TYPE_NS: u16 = 2;
+    /// Response code: no error.
+    pub const RCODE_OK: u8 = 0;
+    /// Response code: server failure.
+    pub const RCODE_SERVFAIL: u8 = 2;
+    /// Response code: name does not exist.
+    pub const RCODE_NXDOMAIN: u8 = 3;
+
+    /// A decoded message: header fields, the first question, and the answer records.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Message {
+        /// Transaction ID.
+        pub id: u16,
+        /// True for a response.
+        pub response: bool,
+        /// Response code.
+        pub rcode: u8,
+        /// First question: name and type.
+        pub question: Option<(String, u16)>,
+        /// Answer records: name, type, data.
+        pub answers: Vec<(String, u16, Vec<u8>)>,
+    }
+
+    /// A query for `name` of type `qtype`, recursion desired.
+    pub fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + name.len());
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        push_name(&mut out, name);
+        out.extend_from_slice(&qtype.to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out
+    }
+
+    /// A response to `request` with these records (`(type, data)` for the question's name).
+    pub fn response(request: &Message, rcode: u8, records: &[(u16, Vec<u8>)], ttl: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&request.id.to_be_bytes());
+        out.push(0x84 | 0x01); // response, authoritative, recursion desired
+        out.push(0x80 | (rcode & 0x0f)); // recursion available
+        let questions = u16::from(request.question.is_some());
+        out.extend_from_slice(&questions.to_be_bytes());
+        out.extend_from_slice(&(records.len() as u16).to_be_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0]);
+        if let Some((name, qtype)) = &request.question {
+            push_name(&mut out, name);
+            out.extend_from_slice(&qtype.to_be_bytes());
+            out.extend_from_slice(&1u16.to_be_bytes());
+        }
+        for (rtype, data) in records {
+            out.extend_from_slice(&[0xc0, 12]); // pointer to the question's name
+            out.extend_from_slice(&rtype.to_be_bytes());
+            out.extend_from_slice(&1u16.to_be_bytes());
+            out.extend_from_slice(&ttl.to_be_bytes());
+            out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            out.extend_from_slice(data);
+        }
+        out
+    }
+
+    /// Encodes a name as labels (for NS record data).
+    pub fn name_bytes(name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        push_name(&mut out, name);
+        out
+    }
+
+    fn push_name(out: &mut Vec<u8>, name: &str) {
+        for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+            out.push(label.len().min(63) as u8);
+            out.extend_from_slice(&label.as_bytes()[..label.len().min(63)]);
+        }
+        out.push(0);
+    }
+
+    /// Decodes a message; `None` when it is malformed.
+    pub fn decode(buf: &[u8]) -> Option<Message> {
+        let u16_at = |i: usize| Some(u16::from_be_bytes([*buf.get(i)?, *buf.get(i + 1)?]));
+        let id = u16_at(0)?;
+        let flags = u16_at(2)?;
+        let (qdcount, ancount) = (u16_at(4)?, u16_at(6)?);
+        let mut pos = 12;
+        let mut question = None;
+        for q in 0..qdcount {
+            let (name, next) = read_name(buf, pos)?;
+            let qtype = u16_at(next)?;
+            pos = next + 4;
+            if q == 0 {
+                question = Some((name, qtype));
+            }
+        }
+        let mut answers = Vec::new();
+        for _ in 0..ancount {
+            let (name, next) = read_name(buf, pos)?;
+            let rtype = u16_at(next)?;
+            let len = usize::from(u16_at(next + 8)?);
+            let start = next + 10;
+            let data = buf.get(start..start + len)?;
+            // NS data is a (possibly compressed) name: expand it so callers need no message.
+            let data = if rtype == TYPE_NS { name_bytes(&read_name(buf, start)?.0) } else { data.to_vec() };
+            answers.push((name, rtype, data));
+            pos = start + len;
+        }
+        Some(Message {
+            id,
+            response: flags & 0x8000 != 0,
+            rcode: (flags & 0x000f) as u8,
+            question,
+            answers,
+        })
+    }
+
+    /// Reads a name at `pos`, following compression pointers; returns it and the position after it.
+    pub fn read_name(buf: &[u8], mut pos: usize) -> Option<(String, usize)> {
+        let mut labels: Vec<String> = Vec::new();
+        let mut end = None;
+        for _hop in 0..64 {
+            let len = *buf.get(pos)?;
+            match len {
+                0 => {
+                    return Some((labels.join("."), end.unwrap_or(pos + 1)));
+                }
+                l if l & 0xc0 == 0xc0 => {
+                    let target = usize::from(u16::from_be_bytes([l & 0x3f, *buf.get(pos + 1)?]));
+                    end.get_or_insert(pos + 2);
+                    pos = target;
+                }
+                l => {
+                    let label = buf.get(pos + 1..pos + 1 + usize::from(l))?;
+                    labels.push(String::from_utf8_lossy(label).into_owned());
+                    pos += 1 + usize::from(l);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Sends one query to one server and waits for the matching answer.
+pub async fn query(server: SocketAddr, name: &str, qtype: u16) -> Result<wire::Message, String> {
+    let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("valid address");
+    let socket = UdpSocket::bind(bind).await.map_err(|e| format!("{server}: {e}"))?;
+    let id = query_id(name);
+    socket.send_to(&wire::query(id, name, qtype), server).await.map_err(|e| format!("{server}: {e}"))?;
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + QUERY_TIMEOUT;
+    loop {
+        let received = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await;
+        match received {
+            Err(_) => return Err(format!("{server}: no answer within {QUERY_TIMEOUT:?}")),
+            Ok(Err(e)) => return Err(format!("{server}: {e}")),
+            Ok(Ok((len, from))) if from == server => match wire::decode(&buf[..len]) {
+                Some(message) if message.response && message.id == id => return Ok(message),
+                _ => continue, // not ours: keep waiting
+            },
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+fn query_id(name: &str) -> u16 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (name, std::time::SystemTime::now()).hash(&mut hasher);
+    hasher.finish() as u16
+}
+
+/// The A records of `name`, asking `servers` in turn until one answers.
+pub async fn lookup_a(servers: &[SocketAddr], name: &str) -> Result<Vec<Ipv4Addr>, DnsError> {
+    let mut failures = Vec::new();
+    for server in servers {
+        match query(*server, name, wire::TYPE_A).await {
+            Ok(message) if message.rcode == wire::RCODE_NXDOMAIN => return Err(DnsError::NxDomain { name: name.into() }),
+            Ok(message) if message.rcode != wire::RCODE_OK => failures.push(format!("{server}: rcode {}", message.rcode)),
+            Ok(message) => {
+                let addresses: Vec<Ipv4Addr> = message
+                    .answers
+                    .iter()
+                    .filter(|(_, rtype, data)| *rtype == wire::TYPE_A && data.len() == 4)
+                    .map(|(_, _, d)| Ipv4Addr::new(d[0], d[1], d[2], d[3]))
+                    .collect();
+                if addresses.is_empty() {
+                    return Err(DnsError::Empty { name: name.into() });
+                }
+                return Ok(addresses);
+            }
+            Err(failure) => failures.push(failure),
+        }
+    }
+    Err(DnsError::NoAnswer {
+        name: name.into(),
+        detail: if failures.is_empty() { "no DNS server to ask".into() } else { failures.join("; ") },
+    })
+}
+
+/// Every address of `name`: repeated look-ups (at most `max_lookups`) whose answers are united,
+/// stopping early when an answer holds fewer than 8 records (then it was the whole set).
+/// Returns the addresses and the number of queries made.
+pub async fn resolve_all(servers: &[SocketAddr], name: &str, max_lookups: u32) -> (Result<BTreeSet<Ipv4Addr>, DnsError>, u32) {
+    let mut addresses = BTreeSet::new();
+    let mut lookups = 0;
+    while lookups < max_lookups.max(1) {
+        lookups += 1;
+        match lookup_a(servers, name).await {
+            Ok(answer) => {
+                let complete = answer.len() < ROUTE53_MAX_ANSWERS;
+                addresses.extend(answer);
+                if complete {
+                    break;
+                }
+            }
+            // One failed look-up spoils the run: better no change than a partial set.
+            Err(err) => return (Err(err), lookups),
+        }
+    }
+    (Ok(addresses), lookups)
+}
+
+/// The system resolvers from `/etc/resolv.conf` (port 53).
+pub fn system_resolvers() -> Vec<SocketAddr> {
+    std::fs::read_to_string("/etc/resolv.conf")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("nameserver"))
+        .filter_map(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
+}
+
+/// The authoritative servers of the zone `dns_name` lives in (its parent domain), found through
+/// `resolvers`, as the classic function does with `dig NS`.
+pub async fn authoritative_servers(resolvers: &[SocketAddr], dns_name: &str) -> Result<Vec<SocketAddr>, DnsError> {
+    let zone = dns_name.split_once('.').map_or(dns_name, |(_, parent)| parent);
+    let mut failures = Vec::new();
+    for resolver in resolvers {
+        match query(*resolver, zone, wire::TYPE_NS).await {
+            Ok(message) => {
+                let mut servers = Vec::new();
+                for (_, rtype, data) in &message.answers {
+                    if *rtype != wire::TYPE_NS {
+                        continue;
+                    }
+                    let Some((host, _)) = wire::read_name(data, 0) else { continue };
+                    if let Ok(addresses) = lookup_a(resolvers, &host).await {
+                        servers.extend(addresses.into_iter().map(|a| SocketAddr::new(a.into(), 53)));
+                    }
+                }
+                if !servers.is_empty() {
+                    return Ok(servers);
+                }
+                failures.push(format!("{resolver}: no NS records for {zone}"));
+            }
+            Err(failure) => failures.push(failure),
+        }
+    }
+    Err(DnsError::NoAnswer {
+        name: zone.into(),
+        detail: if failures.is_empty() { "no system resolver in /etc/resolv.conf".into() } else { failures.join("; ") },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire::*;
+
+    #[test]
+    fn a_query_and_its_answer_round_trip() {
+        let query_bytes = query(0x1234, "internal-api.elb.amazonaws.com", TYPE_A);
+        let request = decode(&query_bytes).unwrap();
+        assert_eq!(request.question, Some(("internal-api.elb.amazonaws.com".into(), TYPE_A)));
+        assert!(!request.response);
+        let records = vec![(TYPE_A, vec![10, 0, 1, 5]), (TYPE_A, vec![10, 0, 2, 6])];
+        let answer = decode(&response(&request, RCODE_OK, &records, 60)).unwrap();
+        assert!(answer.response);
+        assert_eq!(answer.id, 0x1234);
+        assert_eq!(answer.answers.len(), 2);
+        assert_eq!(answer.answers[1], ("internal-api.elb.amazonaws.com".into(), TYPE_A, vec![10, 0, 2, 6]));
+        let nx = decode(&response(&request, RCODE_NXDOMAIN, &[], 60)).unwrap();
+        assert_eq!(nx.rcode, RCODE_NXDOMAIN);
+    }
+
+    #[test]
+    fn ns_names_are_expanded_and_garbage_is_refused() {
+        let request = decode(&query(1, "elb.amazonaws.com", TYPE_NS)).unwrap();
+        let answer = decode(&response(&request, RCODE_OK, &[(TYPE_NS, name_bytes("ns-1.awsdns-01.org"))], 60)).unwrap();
+        assert_eq!(read_name(&answer.answers[0].2, 0).unwrap().0, "ns-1.awsdns-01.org");
+        assert_eq!(decode(&[0, 1, 2]), None);
+        let mut looped = query(1, "a", TYPE_A);
+        looped[12] = 0xc0;
+        looped[13] = 12; // a pointer to itself
+        assert_eq!(decode(&looped), None);
+    }
+}

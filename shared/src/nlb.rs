@@ -1,0 +1,550 @@
+//! `nlb-sync`: keep each NLB target group filled with the current IP addresses of an internal
+//! ALB ("static IP for ALB"), remembering per target group which addresses it registered.
+//!
+//! Rules: never deregister on an empty or failed DNS answer; deregister an address only after it
+//! has been missing for N runs; never more than a set share of the group in one run; never a
+//! target it did not register (unless told to); never twice.
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
+use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+
+use crate::aws::AwsClients;
+use crate::config::{ConfigSource, LoadConfigError, NlbConfig, TargetGroupConfig};
+use crate::dns;
+use crate::error::{AwsError, InputError};
+use crate::events::{deserialize_at, is_envelope, parse_envelope, SCHEDULED_EVENT};
+use crate::state::{self, Stored, TargetGroupState, WriteOutcome};
+
+/// CloudWatch namespace of the embedded metrics.
+pub const METRICS_NAMESPACE: &str = "EcsDeployer/NlbSync";
+
+/// A target of the group as ELB reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// IP address.
+    pub ip: String,
+    /// Port.
+    pub port: i32,
+    /// Health state (`healthy`, `initial`, `draining`, ...).
+    pub state: String,
+}
+
+impl Target {
+    fn draining(&self) -> bool {
+        self.state == TargetHealthStateEnum::Draining.as_str()
+    }
+}
+
+/// The target type of each group, in one call (20 ARNs a call).
+pub async fn target_types(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    arns: &[String],
+) -> Result<Vec<(String, String)>, AwsError> {
+    let mut types = Vec::new();
+    for chunk in arns.chunks(20) {
+        let output = client
+            .describe_target_groups()
+            .set_target_group_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ELBv2", "DescribeTargetGroups", chunk.join(","), e))?;
+        for group in output.target_groups() {
+            if let (Some(arn), Some(kind)) = (group.target_group_arn(), group.target_type()) {
+                types.push((arn.to_owned(), kind.as_str().to_owned()));
+            }
+        }
+    }
+    Ok(types)
+}
+
+/// The group's targets and their health.
+pub async fn targets(client: &aws_sdk_elasticloadbalancingv2::Client, arn: &str) -> Result<Vec<Target>, AwsError> {
+    let output = client
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ELBv2", "DescribeTargetHealth", arn, e))?;
+    Ok(output
+        .target_health_descriptions()
+        .iter()
+        .filter_map(|d| {
+            let target = d.target()?;
+            Some(Target {
+                ip: target.id()?.to_owned(),
+                port: target.port().unwrap_or_default(),
+                state: d.target_health().and_then(|h| h.state()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
+fn descriptions(ips: &[Ipv4Addr], port: i32, all_zones: bool) -> Vec<TargetDescription> {
+    ips.iter()
+        .map(|ip| {
+            let description = TargetDescription::builder().id(ip.to_string()).port(port);
+            let description = if all_zones { description.availability_zone("all") } else { description };
+            description.build()
+        })
+        .collect()
+}
+
+/// Registers addresses (AvailabilityZone `all` for addresses outside the NLB's VPC).
+pub async fn register(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+    ips: &[Ipv4Addr],
+    port: i32,
+    all_zones: bool,
+) -> Result<(), AwsError> {
+    client
+        .register_targets()
+        .target_group_arn(arn)
+        .set_targets(Some(descriptions(ips, port, all_zones)))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ELBv2", "RegisterTargets", arn, e))?;
+    Ok(())
+}
+
+/// Deregisters addresses.
+pub async fn deregister(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+    ips: &[Ipv4Addr],
+    port: i32,
+    all_zones: bool,
+) -> Result<(), AwsError> {
+    client
+        .deregister_targets()
+        .target_group_arn(arn)
+        .set_targets(Some(descriptions(ips, port, all_zones)))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ELBv2", "DeregisterTargets", arn, e))?;
+    Ok(())
+}
+
+/// The plan for one target group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NlbPlan {
+    /// Addresses to register.
+    pub register: Vec<Ipv4Addr>,
+    /// Addresses to deregister.
+    pub deregister: Vec<Ipv4Addr>,
+    /// Addresses due for deregistration but held back by the share limit.
+    pub held_back: Vec<Ipv4Addr>,
+    /// The state to remember after the ELB calls.
+    pub state: TargetGroupState,
+    /// True when `state` differs from what S3 holds.
+    pub state_changed: bool,
+}
+
+/// Plans one target group (pure). `stored` is none when the state object is missing or corrupt:
+/// then it is rebuilt from the group, and only targets the ALB resolves to count as its own.
+pub fn plan(
+    nlb: &NlbConfig,
+    group: &TargetGroupConfig,
+    resolved: &BTreeSet<Ipv4Addr>,
+    targets: &[Target],
+    stored: Option<&TargetGroupState>,
+    target_type: Option<&str>,
+) -> NlbPlan {
+    let on_port: Vec<&Target> = targets.iter().filter(|t| t.port == group.port).collect();
+    let present: BTreeSet<String> = on_port.iter().filter(|t| !t.draining()).map(|t| t.ip.clone()).collect();
+    let mut state = match stored {
+        Some(state) => state.clone(),
+        None => {
+            let mut rebuilt = TargetGroupState::new(&group.target_group_arn, &group.alb_dns_name, group.port);
+            for ip in present.iter().filter(|ip| ip.parse().is_ok_and(|ip: Ipv4Addr| resolved.contains(&ip))) {
+                rebuilt.registered.insert(ip.clone(), 0);
+            }
+            rebuilt
+        }
+    };
+    if let Some(kind) = target_type {
+        state.target_type = Some(kind.to_owned());
+    }
+    if nlb.remove_untracked {
+        for ip in &present {
+            state.registered.entry(ip.clone()).or_insert(0);
+        }
+    }
+
+    let resolved_text: BTreeSet<String> = resolved.iter().map(Ipv4Addr::to_string).collect();
+    let register: Vec<Ipv4Addr> = resolved.iter().filter(|ip| !present.contains(&ip.to_string())).copied().collect();
+    for ip in &resolved_text {
+        state.registered.insert(ip.clone(), 0);
+        state.deregistered.remove(ip);
+    }
+    let mut due = Vec::new();
+    let mut gone = Vec::new();
+    for (ip, missing) in state.registered.iter_mut() {
+        if resolved_text.contains(ip) {
+            continue;
+        }
+        if !present.contains(ip) {
+            // Already draining or removed by someone else: nothing to call, forget it.
+            gone.push(ip.clone());
+            continue;
+        }
+        *missing += 1;
+        if *missing >= nlb.missing_runs_before_deregister {
+            due.push((*missing, ip.clone()));
+        }
+    }
+    for ip in gone {
+        state.registered.remove(&ip);
+        state.deregistered.insert(ip);
+    }
+    // Longest missing first; the share limit holds back the rest for a later run.
+    due.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let limit = (nlb.max_deregister_share * present.len() as f64).floor() as usize;
+    let mut deregister = Vec::new();
+    let mut held_back = Vec::new();
+    for (i, (_, ip)) in due.into_iter().enumerate() {
+        let Ok(address) = ip.parse::<Ipv4Addr>() else { continue };
+        if i < limit {
+            state.registered.remove(&ip);
+            state.deregistered.insert(ip);
+            deregister.push(address);
+        } else {
+            held_back.push(address);
+        }
+    }
+    let state_changed = stored != Some(&state);
+    NlbPlan {
+        register,
+        deregister,
+        held_back,
+        state,
+        state_changed,
+    }
+}
+
+/// How one target group's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NlbOutcome {
+    /// Targets or state changed.
+    Synced,
+    /// Nothing to change.
+    Unchanged,
+    /// Dry run: the listed changes would have been made.
+    Planned,
+    /// DNS gave no usable answer: nothing was changed.
+    DnsFailed,
+    /// An `alb`-type target group: AWS keeps it in step itself.
+    Skipped,
+    /// An AWS call failed; `reason` says which.
+    Failed,
+}
+
+/// One entry of the response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NlbResult {
+    /// Target group ARN.
+    pub target_group: String,
+    /// How it ended.
+    pub outcome: NlbOutcome,
+    /// Addresses the ALB resolved to.
+    pub addresses_found: usize,
+    /// DNS queries made.
+    pub dns_queries: u32,
+    /// Addresses registered (or to register, in a dry run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub registered: Vec<String>,
+    /// Addresses deregistered (or to deregister).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deregistered: Vec<String>,
+    /// Addresses due but held back by the share limit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<String>,
+    /// Why nothing was done, or what failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The function's answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NlbResponse {
+    /// One entry per target group.
+    pub results: Vec<NlbResult>,
+    /// True when nothing was written.
+    pub dry_run: bool,
+}
+
+/// An invocation of `nlb-sync`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NlbSyncRequest {
+    /// Target groups to sync; none means all.
+    pub target_groups: Option<Vec<String>>,
+    /// Plan only.
+    pub dry_run: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualNlbSync {
+    sync: ManualTargetGroups,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualTargetGroups {
+    #[serde(default)]
+    target_groups: Option<Vec<String>>,
+}
+
+/// Parses an `nlb-sync` invocation: the schedule or a manual payload.
+pub fn parse_request(value: &serde_json::Value) -> Result<NlbSyncRequest, InputError> {
+    if is_envelope(value) {
+        let envelope = parse_envelope(value)?;
+        if envelope.detail_type != SCHEDULED_EVENT {
+            return Err(InputError::new(
+                "detail-type",
+                format!("`{SCHEDULED_EVENT}` (this function runs on a schedule), got `{}`", envelope.detail_type),
+            ));
+        }
+        return Ok(NlbSyncRequest {
+            target_groups: None,
+            dry_run: false,
+        });
+    }
+    if !value.is_object() {
+        return Err(InputError::new("$", "a scheduled event or {\"sync\": {\"target_groups\": [\"arn:...\"]}}"));
+    }
+    let manual: ManualNlbSync = deserialize_at(value, "")?;
+    if let Some(arns) = &manual.sync.target_groups {
+        for (i, arn) in arns.iter().enumerate() {
+            if !arn.starts_with("arn:") || !arn.contains(":targetgroup/") {
+                return Err(InputError::new(format!("sync.target_groups[{i}]"), "a target group ARN"));
+            }
+        }
+    }
+    Ok(NlbSyncRequest {
+        target_groups: manual.sync.target_groups,
+        dry_run: manual.dry_run,
+    })
+}
+
+/// Runs every selected target group concurrently.
+pub async fn handle(
+    clients: &AwsClients,
+    nlb: &NlbConfig,
+    request: &NlbSyncRequest,
+    concurrency: usize,
+) -> Result<NlbResponse, InputError> {
+    let groups: Vec<&TargetGroupConfig> = match &request.target_groups {
+        None => nlb.target_groups.iter().collect(),
+        Some(arns) => {
+            let mut picked = Vec::new();
+            for (i, arn) in arns.iter().enumerate() {
+                picked.push(nlb.target_groups.iter().find(|g| &g.target_group_arn == arn).ok_or_else(|| {
+                    InputError::new(format!("sync.target_groups[{i}]"), "a target group listed in the configuration's `nlb`")
+                })?);
+            }
+            picked
+        }
+    };
+    let servers = dns_servers(nlb);
+    let results = stream::iter(groups.into_iter().map(|group| {
+        let servers = &servers;
+        async move {
+            let result = sync_group(clients, nlb, group, servers, request.dry_run).await;
+            emit_metrics(&result);
+            result
+        }
+    }))
+    .buffer_unordered(concurrency.max(1))
+    .collect::<Vec<_>>()
+    .await;
+    Ok(NlbResponse {
+        results,
+        dry_run: request.dry_run,
+    })
+}
+
+/// The configured DNS servers; none means each ALB zone's authoritative servers.
+fn dns_servers(nlb: &NlbConfig) -> Option<Vec<SocketAddr>> {
+    (!nlb.dns_servers.is_empty()).then(|| nlb.dns_servers.iter().filter_map(|s| s.parse().ok()).collect())
+}
+
+async fn sync_group(
+    clients: &AwsClients,
+    nlb: &NlbConfig,
+    group: &TargetGroupConfig,
+    servers: &Option<Vec<SocketAddr>>,
+    dry_run: bool,
+) -> NlbResult {
+    let mut result = NlbResult {
+        target_group: group.target_group_arn.clone(),
+        outcome: NlbOutcome::Unchanged,
+        addresses_found: 0,
+        dns_queries: 0,
+        registered: Vec::new(),
+        deregistered: Vec::new(),
+        held_back: Vec::new(),
+        reason: None,
+    };
+    let servers = match servers {
+        Some(servers) => servers.clone(),
+        None => match dns::authoritative_servers(&dns::system_resolvers(), &group.alb_dns_name).await {
+            Ok(servers) => servers,
+            Err(err) => {
+                result.outcome = NlbOutcome::DnsFailed;
+                result.reason = Some(format!("{err}; nothing changed"));
+                return result;
+            }
+        },
+    };
+    let (resolved, queries) = dns::resolve_all(&servers, &group.alb_dns_name, nlb.lookups_per_run).await;
+    result.dns_queries = queries;
+    let resolved = match resolved {
+        Ok(resolved) => resolved,
+        Err(err) => {
+            result.outcome = NlbOutcome::DnsFailed;
+            result.reason = Some(format!("{err}; nothing changed"));
+            return result;
+        }
+    };
+    result.addresses_found = resolved.len();
+    // Two tries: a conditional-write conflict means another run overlapped; start over from what it left.
+    for _attempt in 0..2 {
+        match sync_resolved(clients, nlb, group, &resolved, dry_run, &mut result).await {
+            Ok(Some(WriteOutcome::Conflict)) => continue,
+            Ok(_) => return result,
+            Err(err) => {
+                result.outcome = NlbOutcome::Failed;
+                result.reason = Some(err.to_string());
+                return result;
+            }
+        }
+    }
+    result.outcome = NlbOutcome::Failed;
+    result.reason = Some("the state object kept changing under this run (overlapping runs); the next run retries".into());
+    result
+}
+
+async fn sync_resolved(
+    clients: &AwsClients,
+    nlb: &NlbConfig,
+    group: &TargetGroupConfig,
+    resolved: &BTreeSet<Ipv4Addr>,
+    dry_run: bool,
+    result: &mut NlbResult,
+) -> Result<Option<WriteOutcome>, AwsError> {
+    let key = state::state_key(&nlb.state_prefix, &group.target_group_arn, &group.alb_dns_name, group.port);
+    let stored = state::read(&clients.s3, &nlb.state_bucket, &key).await?;
+    let known = match &stored {
+        Stored::Found(state, _) => Some(state),
+        Stored::Missing | Stored::Corrupt(..) => None,
+    };
+    let target_type = match known.and_then(|s| s.target_type.clone()) {
+        Some(kind) => kind,
+        None => target_types(&clients.elb, std::slice::from_ref(&group.target_group_arn))
+            .await?
+            .into_iter()
+            .next()
+            .map(|(_, kind)| kind)
+            .unwrap_or_default(),
+    };
+    if target_type == "alb" {
+        result.outcome = NlbOutcome::Skipped;
+        result.reason = Some("an `alb`-type target group: AWS keeps it in step with the ALB itself".into());
+        return Ok(None);
+    }
+    let targets = targets(&clients.elb, &group.target_group_arn).await?;
+    let plan = plan(nlb, group, resolved, &targets, known, Some(&target_type));
+    if let Stored::Corrupt(reason, _) = &stored {
+        result.reason = Some(format!("state rebuilt from the target group ({reason})"));
+    }
+    result.registered = plan.register.iter().map(Ipv4Addr::to_string).collect();
+    result.deregistered = plan.deregister.iter().map(Ipv4Addr::to_string).collect();
+    result.held_back = plan.held_back.iter().map(Ipv4Addr::to_string).collect();
+    let changes = !plan.register.is_empty() || !plan.deregister.is_empty();
+    if dry_run {
+        result.outcome = if changes || plan.state_changed { NlbOutcome::Planned } else { NlbOutcome::Unchanged };
+        return Ok(None);
+    }
+    let all_zones = !group.same_vpc;
+    if !plan.register.is_empty() {
+        register(&clients.elb, &group.target_group_arn, &plan.register, group.port, all_zones).await?;
+    }
+    if !plan.deregister.is_empty() {
+        deregister(&clients.elb, &group.target_group_arn, &plan.deregister, group.port, all_zones).await?;
+    }
+    let written = if plan.state_changed {
+        Some(state::write(&clients.s3, &nlb.state_bucket, &key, &plan.state, stored.etag()).await?)
+    } else {
+        None
+    };
+    result.outcome = if changes || plan.state_changed { NlbOutcome::Synced } else { NlbOutcome::Unchanged };
+    Ok(written)
+}
+
+/// One CloudWatch embedded-metric-format line per target group (no PutMetricData call).
+fn emit_metrics(result: &NlbResult) {
+    let group = result.target_group.split(":targetgroup/").nth(1).unwrap_or(&result.target_group);
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [["TargetGroup"]],
+                "Metrics": [
+                    {"Name": "AddressesFound", "Unit": "Count"},
+                    {"Name": "Registered", "Unit": "Count"},
+                    {"Name": "Deregistered", "Unit": "Count"},
+                    {"Name": "DnsFailures", "Unit": "Count"},
+                    {"Name": "DnsQueries", "Unit": "Count"},
+                ],
+            }],
+        },
+        "TargetGroup": group,
+        "AddressesFound": result.addresses_found,
+        "Registered": if result.outcome == NlbOutcome::Planned { 0 } else { result.registered.len() },
+        "Deregistered": if result.outcome == NlbOutcome::Planned { 0 } else { result.deregistered.len() },
+        "DnsFailures": u32::from(result.outcome == NlbOutcome::DnsFailed),
+        "DnsQueries": result.dns_queries,
+        "outcome": result.outcome,
+    });
+    println!("{line}");
+}
+
+/// Why an `nlb-sync` invocation was refused before anything was done.
+#[derive(Debug, thiserror::Error)]
+pub enum NlbInvokeError {
+    /// The event or payload is malformed, or names a target group not configured.
+    #[error("InvalidInput: {0}")]
+    Input(#[from] InputError),
+    /// The configuration is missing, unreadable or invalid.
+    #[error("InvalidConfiguration: {0}")]
+    Config(#[from] LoadConfigError),
+}
+
+/// One `nlb-sync` invocation as the Lambda runs it.
+pub async fn invoke(
+    clients: &AwsClients,
+    source: &ConfigSource,
+    payload: &serde_json::Value,
+    concurrency: usize,
+) -> Result<NlbResponse, NlbInvokeError> {
+    let request = parse_request(payload)?;
+    let config = source.load(&clients.s3).await?;
+    let nlb = config
+        .nlb
+        .as_ref()
+        .ok_or_else(|| InputError::new("nlb", "an `nlb` section in the configuration (nothing to sync)"))?;
+    Ok(handle(clients, nlb, &request, concurrency).await?)
+}
