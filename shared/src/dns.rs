@@ -142,7 +142,11 @@ pub mod wire {
             let start = next + 10;
             let data = buf.get(start..start + len)?;
             // NS data is a (possibly compressed) name: expand it so callers need no message.
-            let data = if rtype == TYPE_NS { name_bytes(&read_name(buf, start)?.0) } else { data.to_vec() };
+            let data = if rtype == TYPE_NS {
+                name_bytes(&read_name(buf, start)?.0)
+            } else {
+                data.to_vec()
+            };
             answers.push((name, rtype, data));
             pos = start + len;
         }
@@ -183,10 +187,15 @@ pub mod wire {
 
 /// Sends one query to one server and waits for the matching answer.
 pub async fn query(server: SocketAddr, name: &str, qtype: u16) -> Result<wire::Message, String> {
-    let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("valid address");
+    let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
+        .parse()
+        .expect("valid address");
     let socket = UdpSocket::bind(bind).await.map_err(|e| format!("{server}: {e}"))?;
     let id = query_id(name);
-    socket.send_to(&wire::query(id, name, qtype), server).await.map_err(|e| format!("{server}: {e}"))?;
+    socket
+        .send_to(&wire::query(id, name, qtype), server)
+        .await
+        .map_err(|e| format!("{server}: {e}"))?;
     let mut buf = [0u8; 4096];
     let deadline = tokio::time::Instant::now() + QUERY_TIMEOUT;
     loop {
@@ -215,8 +224,12 @@ pub async fn lookup_a(servers: &[SocketAddr], name: &str) -> Result<Vec<Ipv4Addr
     let mut failures = Vec::new();
     for server in servers {
         match query(*server, name, wire::TYPE_A).await {
-            Ok(message) if message.rcode == wire::RCODE_NXDOMAIN => return Err(DnsError::NxDomain { name: name.into() }),
-            Ok(message) if message.rcode != wire::RCODE_OK => failures.push(format!("{server}: rcode {}", message.rcode)),
+            Ok(message) if message.rcode == wire::RCODE_NXDOMAIN => {
+                return Err(DnsError::NxDomain { name: name.into() })
+            }
+            Ok(message) if message.rcode != wire::RCODE_OK => {
+                failures.push(format!("{server}: rcode {}", message.rcode))
+            }
             Ok(message) => {
                 let addresses: Vec<Ipv4Addr> = message
                     .answers
@@ -234,14 +247,22 @@ pub async fn lookup_a(servers: &[SocketAddr], name: &str) -> Result<Vec<Ipv4Addr
     }
     Err(DnsError::NoAnswer {
         name: name.into(),
-        detail: if failures.is_empty() { "no DNS server to ask".into() } else { failures.join("; ") },
+        detail: if failures.is_empty() {
+            "no DNS server to ask".into()
+        } else {
+            failures.join("; ")
+        },
     })
 }
 
 /// Every address of `name`: repeated look-ups (at most `max_lookups`) whose answers are united,
 /// stopping early when an answer holds fewer than 8 records (then it was the whole set).
 /// Returns the addresses and the number of queries made.
-pub async fn resolve_all(servers: &[SocketAddr], name: &str, max_lookups: u32) -> (Result<BTreeSet<Ipv4Addr>, DnsError>, u32) {
+pub async fn resolve_all(
+    servers: &[SocketAddr],
+    name: &str,
+    max_lookups: u32,
+) -> (Result<BTreeSet<Ipv4Addr>, DnsError>, u32) {
     let mut addresses = BTreeSet::new();
     let mut lookups = 0;
     while lookups < max_lookups.max(1) {
@@ -285,7 +306,9 @@ pub async fn authoritative_servers(resolvers: &[SocketAddr], dns_name: &str) -> 
                     if *rtype != wire::TYPE_NS {
                         continue;
                     }
-                    let Some((host, _)) = wire::read_name(data, 0) else { continue };
+                    let Some((host, _)) = wire::read_name(data, 0) else {
+                        continue;
+                    };
                     if let Ok(addresses) = lookup_a(resolvers, &host).await {
                         servers.extend(addresses.into_iter().map(|a| SocketAddr::new(a.into(), 53)));
                     }
@@ -300,7 +323,11 @@ pub async fn authoritative_servers(resolvers: &[SocketAddr], dns_name: &str) -> 
     }
     Err(DnsError::NoAnswer {
         name: zone.into(),
-        detail: if failures.is_empty() { "no system resolver in /etc/resolv.conf".into() } else { failures.join("; ") },
+        detail: if failures.is_empty() {
+            "no system resolver in /etc/resolv.conf".into()
+        } else {
+            failures.join("; ")
+        },
     })
 }
 
@@ -312,14 +339,20 @@ mod tests {
     fn a_query_and_its_answer_round_trip() {
         let query_bytes = query(0x1234, "internal-api.elb.amazonaws.com", TYPE_A);
         let request = decode(&query_bytes).unwrap();
-        assert_eq!(request.question, Some(("internal-api.elb.amazonaws.com".into(), TYPE_A)));
+        assert_eq!(
+            request.question,
+            Some(("internal-api.elb.amazonaws.com".into(), TYPE_A))
+        );
         assert!(!request.response);
         let records = vec![(TYPE_A, vec![10, 0, 1, 5]), (TYPE_A, vec![10, 0, 2, 6])];
         let answer = decode(&response(&request, RCODE_OK, &records, 60)).unwrap();
         assert!(answer.response);
         assert_eq!(answer.id, 0x1234);
         assert_eq!(answer.answers.len(), 2);
-        assert_eq!(answer.answers[1], ("internal-api.elb.amazonaws.com".into(), TYPE_A, vec![10, 0, 2, 6]));
+        assert_eq!(
+            answer.answers[1],
+            ("internal-api.elb.amazonaws.com".into(), TYPE_A, vec![10, 0, 2, 6])
+        );
         let nx = decode(&response(&request, RCODE_NXDOMAIN, &[], 60)).unwrap();
         assert_eq!(nx.rcode, RCODE_NXDOMAIN);
     }
@@ -327,7 +360,13 @@ mod tests {
     #[test]
     fn ns_names_are_expanded_and_garbage_is_refused() {
         let request = decode(&query(1, "elb.amazonaws.com", TYPE_NS)).unwrap();
-        let answer = decode(&response(&request, RCODE_OK, &[(TYPE_NS, name_bytes("ns-1.awsdns-01.org"))], 60)).unwrap();
+        let answer = decode(&response(
+            &request,
+            RCODE_OK,
+            &[(TYPE_NS, name_bytes("ns-1.awsdns-01.org"))],
+            60,
+        ))
+        .unwrap();
         assert_eq!(read_name(&answer.answers[0].2, 0).unwrap().0, "ns-1.awsdns-01.org");
         assert_eq!(decode(&[0, 1, 2]), None);
         let mut looped = query(1, "a", TYPE_A);

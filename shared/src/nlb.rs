@@ -77,7 +77,11 @@ pub async fn targets(client: &aws_sdk_elasticloadbalancingv2::Client, arn: &str)
             Some(Target {
                 ip: target.id()?.to_owned(),
                 port: target.port().unwrap_or_default(),
-                state: d.target_health().and_then(|h| h.state()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                state: d
+                    .target_health()
+                    .and_then(|h| h.state())
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
             })
         })
         .collect())
@@ -87,7 +91,11 @@ fn descriptions(ips: &[Ipv4Addr], port: i32, all_zones: bool) -> Vec<TargetDescr
     ips.iter()
         .map(|ip| {
             let description = TargetDescription::builder().id(ip.to_string()).port(port);
-            let description = if all_zones { description.availability_zone("all") } else { description };
+            let description = if all_zones {
+                description.availability_zone("all")
+            } else {
+                description
+            };
             description.build()
         })
         .collect()
@@ -160,7 +168,10 @@ pub fn plan(
         Some(state) => state.clone(),
         None => {
             let mut rebuilt = TargetGroupState::new(&group.target_group_arn, &group.alb_dns_name, group.port);
-            for ip in present.iter().filter(|ip| ip.parse().is_ok_and(|ip: Ipv4Addr| resolved.contains(&ip))) {
+            for ip in present
+                .iter()
+                .filter(|ip| ip.parse().is_ok_and(|ip: Ipv4Addr| resolved.contains(&ip)))
+            {
                 rebuilt.registered.insert(ip.clone(), 0);
             }
             rebuilt
@@ -176,7 +187,11 @@ pub fn plan(
     }
 
     let resolved_text: BTreeSet<String> = resolved.iter().map(Ipv4Addr::to_string).collect();
-    let register: Vec<Ipv4Addr> = resolved.iter().filter(|ip| !present.contains(&ip.to_string())).copied().collect();
+    let register: Vec<Ipv4Addr> = resolved
+        .iter()
+        .filter(|ip| !present.contains(&ip.to_string()))
+        .copied()
+        .collect();
     for ip in &resolved_text {
         state.registered.insert(ip.clone(), 0);
         state.deregistered.remove(ip);
@@ -309,7 +324,10 @@ pub fn parse_request(value: &serde_json::Value) -> Result<NlbSyncRequest, InputE
         if envelope.detail_type != SCHEDULED_EVENT {
             return Err(InputError::new(
                 "detail-type",
-                format!("`{SCHEDULED_EVENT}` (this function runs on a schedule), got `{}`", envelope.detail_type),
+                format!(
+                    "`{SCHEDULED_EVENT}` (this function runs on a schedule), got `{}`",
+                    envelope.detail_type
+                ),
             ));
         }
         return Ok(NlbSyncRequest {
@@ -318,13 +336,19 @@ pub fn parse_request(value: &serde_json::Value) -> Result<NlbSyncRequest, InputE
         });
     }
     if !value.is_object() {
-        return Err(InputError::new("$", "a scheduled event or {\"sync\": {\"target_groups\": [\"arn:...\"]}}"));
+        return Err(InputError::new(
+            "$",
+            "a scheduled event or {\"sync\": {\"target_groups\": [\"arn:...\"]}}",
+        ));
     }
     let manual: ManualNlbSync = deserialize_at(value, "")?;
     if let Some(arns) = &manual.sync.target_groups {
         for (i, arn) in arns.iter().enumerate() {
             if !arn.starts_with("arn:") || !arn.contains(":targetgroup/") {
-                return Err(InputError::new(format!("sync.target_groups[{i}]"), "a target group ARN"));
+                return Err(InputError::new(
+                    format!("sync.target_groups[{i}]"),
+                    "a target group ARN",
+                ));
             }
         }
     }
@@ -346,9 +370,17 @@ pub async fn handle(
         Some(arns) => {
             let mut picked = Vec::new();
             for (i, arn) in arns.iter().enumerate() {
-                picked.push(nlb.target_groups.iter().find(|g| &g.target_group_arn == arn).ok_or_else(|| {
-                    InputError::new(format!("sync.target_groups[{i}]"), "a target group listed in the configuration's `nlb`")
-                })?);
+                picked.push(
+                    nlb.target_groups
+                        .iter()
+                        .find(|g| &g.target_group_arn == arn)
+                        .ok_or_else(|| {
+                            InputError::new(
+                                format!("sync.target_groups[{i}]"),
+                                "a target group listed in the configuration's `nlb`",
+                            )
+                        })?,
+                );
             }
             picked
         }
@@ -428,7 +460,8 @@ async fn sync_group(
         }
     }
     result.outcome = NlbOutcome::Failed;
-    result.reason = Some("the state object kept changing under this run (overlapping runs); the next run retries".into());
+    result.reason =
+        Some("the state object kept changing under this run (overlapping runs); the next run retries".into());
     result
 }
 
@@ -440,7 +473,12 @@ async fn sync_resolved(
     dry_run: bool,
     result: &mut NlbResult,
 ) -> Result<Option<WriteOutcome>, AwsError> {
-    let key = state::state_key(&nlb.state_prefix, &group.target_group_arn, &group.alb_dns_name, group.port);
+    let key = state::state_key(
+        &nlb.state_prefix,
+        &group.target_group_arn,
+        &group.alb_dns_name,
+        group.port,
+    );
     let stored = state::read(&clients.s3, &nlb.state_bucket, &key).await?;
     let known = match &stored {
         Stored::Found(state, _) => Some(state),
@@ -470,28 +508,54 @@ async fn sync_resolved(
     result.held_back = plan.held_back.iter().map(Ipv4Addr::to_string).collect();
     let changes = !plan.register.is_empty() || !plan.deregister.is_empty();
     if dry_run {
-        result.outcome = if changes || plan.state_changed { NlbOutcome::Planned } else { NlbOutcome::Unchanged };
+        result.outcome = if changes || plan.state_changed {
+            NlbOutcome::Planned
+        } else {
+            NlbOutcome::Unchanged
+        };
         return Ok(None);
     }
     let all_zones = !group.same_vpc;
     if !plan.register.is_empty() {
-        register(&clients.elb, &group.target_group_arn, &plan.register, group.port, all_zones).await?;
+        register(
+            &clients.elb,
+            &group.target_group_arn,
+            &plan.register,
+            group.port,
+            all_zones,
+        )
+        .await?;
     }
     if !plan.deregister.is_empty() {
-        deregister(&clients.elb, &group.target_group_arn, &plan.deregister, group.port, all_zones).await?;
+        deregister(
+            &clients.elb,
+            &group.target_group_arn,
+            &plan.deregister,
+            group.port,
+            all_zones,
+        )
+        .await?;
     }
     let written = if plan.state_changed {
         Some(state::write(&clients.s3, &nlb.state_bucket, &key, &plan.state, stored.etag()).await?)
     } else {
         None
     };
-    result.outcome = if changes || plan.state_changed { NlbOutcome::Synced } else { NlbOutcome::Unchanged };
+    result.outcome = if changes || plan.state_changed {
+        NlbOutcome::Synced
+    } else {
+        NlbOutcome::Unchanged
+    };
     Ok(written)
 }
 
 /// One CloudWatch embedded-metric-format line per target group (no PutMetricData call).
 fn emit_metrics(result: &NlbResult) {
-    let group = result.target_group.split(":targetgroup/").nth(1).unwrap_or(&result.target_group);
+    let group = result
+        .target_group
+        .split(":targetgroup/")
+        .nth(1)
+        .unwrap_or(&result.target_group);
     let timestamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

@@ -50,8 +50,15 @@ impl TargetGroupState {
 /// ALB name and the port, so groups of one ALB on two ports never share an object.
 pub fn state_key(prefix: &str, target_group_arn: &str, alb_dns_name: &str, port: i32) -> String {
     // arn:aws:elasticloadbalancing:region:account:targetgroup/name/id
-    let group = target_group_arn.split(":targetgroup/").nth(1).unwrap_or(target_group_arn).replace('/', "-");
-    format!("{prefix}{group}/{}-{port}.json", alb_dns_name.trim_end_matches('.').to_ascii_lowercase())
+    let group = target_group_arn
+        .split(":targetgroup/")
+        .nth(1)
+        .unwrap_or(target_group_arn)
+        .replace('/', "-");
+    format!(
+        "{prefix}{group}/{}-{port}.json",
+        alb_dns_name.trim_end_matches('.').to_ascii_lowercase()
+    )
 }
 
 /// What S3 held.
@@ -82,7 +89,11 @@ pub async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<St
         Ok(object) => object,
         Err(err) => {
             let err = AwsError::from_sdk("S3", "GetObject", &resource, err);
-            return if err.code.as_deref() == Some("NoSuchKey") { Ok(Stored::Missing) } else { Err(err) };
+            return if err.code.as_deref() == Some("NoSuchKey") {
+                Ok(Stored::Missing)
+            } else {
+                Err(err)
+            };
         }
     };
     let etag = object.e_tag().unwrap_or_default().to_owned();
@@ -118,7 +129,12 @@ pub async fn write(
     etag: Option<&str>,
 ) -> Result<WriteOutcome, AwsError> {
     let body = serde_json::to_vec_pretty(state).expect("state serializes");
-    let request = s3.put_object().bucket(bucket).key(key).content_type("application/json").body(body.into());
+    let request = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(body.into());
     let request = match etag {
         Some(etag) => request.if_match(etag),
         None => request.if_none_match("*"),
@@ -146,7 +162,10 @@ mod tests {
         let arn = "arn:aws:elasticloadbalancing:ap-northeast-1:1:targetgroup/nlb-443/abc123";
         let alb = "internal-api-1.ap-northeast-1.elb.amazonaws.com";
         let https = state_key("nlb-sync/", arn, alb, 443);
-        assert_eq!(https, "nlb-sync/nlb-443-abc123/internal-api-1.ap-northeast-1.elb.amazonaws.com-443.json");
+        assert_eq!(
+            https,
+            "nlb-sync/nlb-443-abc123/internal-api-1.ap-northeast-1.elb.amazonaws.com-443.json"
+        );
         assert_ne!(https, state_key("nlb-sync/", arn, alb, 80));
     }
 }
