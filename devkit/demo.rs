@@ -8,6 +8,9 @@
 //! deleted by hand comes back on the next scheduled run. Everything it started is stopped when it
 //! returns.
 
+use std::net::Ipv4Addr;
+
+use deployer_devkit::dns::{Answer, DnsServer};
 use deployer_devkit::emulator::{count_writes, repo_root};
 use deployer_devkit::lambda::LambdaWatch;
 use deployer_devkit::world::{self, World};
@@ -127,7 +130,48 @@ async fn main() {
     if completed["results"][0]["outcome"] != "synced" || repaired["results"][0]["outcome"] != "synced" {
         fail("expected service-sync to create and then repair the routes");
     }
-    step("done: deployed by digest, discoverable in Cloud Map, routed by the API; emulator and runtimes stopped");
+
+    step("nlb-sync: the NLB target group follows the internal ALB's addresses (DNS server on loopback)");
+    let dns = DnsServer::start();
+    world::create_bucket(clients, "deployer-state").await;
+    let tg = kit.target_group("nlb-443", 443).await;
+    let first: Vec<Ipv4Addr> = ["10.0.1.10", "10.0.2.20"].iter().map(|a| a.parse().unwrap()).collect();
+    dns.set(world::ALB_DNS_NAME, Answer::Addresses(first));
+    let nlb_config = serde_json::json!({"apps": [], "nlb": {
+        "state_bucket": "deployer-state", "dns_servers": [dns.addr.to_string()], "missing_runs_before_deregister": 2,
+        "target_groups": [{"target_group_arn": tg, "alb_dns_name": world::ALB_DNS_NAME, "port": 443}]}});
+    let mut nlb_env = emulator.env();
+    nlb_env.push(("DEPLOYER_CONFIG".into(), nlb_config.to_string()));
+    println!(
+        "    {} -> 10.0.1.10, 10.0.2.20 (missing_runs_before_deregister: 2)",
+        world::ALB_DNS_NAME
+    );
+    let nlb = LambdaWatch::start("nlb-sync", &nlb_env);
+    let minute = |label: &str| {
+        let answer = nlb.invoke_file("nlb-sync", &scheduled).unwrap_or_else(|e| fail(&e));
+        let result = &answer["results"][0];
+        let list = |v: &serde_json::Value| match v.as_array() {
+            Some(items) => items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(", "),
+            None => "-".into(),
+        };
+        println!(
+            "    {label:<28} {:<10} registered {:<22} deregistered {}",
+            result["outcome"].as_str().unwrap_or_default(),
+            list(&result["registered"]),
+            list(&result["deregistered"])
+        );
+        answer
+    };
+    minute("minute 1:");
+    minute("minute 2 (nothing changed):");
+    let moved: Vec<Ipv4Addr> = ["10.0.1.10", "10.0.2.30"].iter().map(|a| a.parse().unwrap()).collect();
+    dns.set(world::ALB_DNS_NAME, Answer::Addresses(moved));
+    println!("    the ALB moves: 10.0.2.20 -> 10.0.2.30");
+    minute("minute 3:");
+    minute("minute 4:");
+    println!("    targets now: {}", world::target_ips(clients, &tg).await.join(", "));
+
+    step("done: deployed by digest, discoverable in Cloud Map, routed by the API, NLB in step; everything stopped");
 }
 
 async fn show_service(when: &str, clients: &deployer::AwsClients) {

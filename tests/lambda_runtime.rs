@@ -106,3 +106,45 @@ async fn service_sync_answers_the_sample_events_through_the_lambda_runtime() {
         .expect("manual");
     assert_eq!(manual["results"][0]["outcome"], "unchanged", "{manual}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nlb_sync_runs_the_scheduled_event_through_the_lambda_runtime() {
+    use deployer_devkit::dns::{Answer, DnsServer};
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_bucket(&kit.clients, "deployer-state").await;
+    let tg = kit.target_group("nlb-443", 443).await;
+    let dns = DnsServer::start();
+    dns.set(
+        world::ALB_DNS_NAME,
+        Answer::Addresses(vec!["10.0.1.10".parse().unwrap(), "10.0.1.20".parse().unwrap()]),
+    );
+    let config = serde_json::json!({"apps": [], "nlb": {
+        "state_bucket": "deployer-state", "dns_servers": [dns.addr.to_string()],
+        "target_groups": [{"target_group_arn": tg, "alb_dns_name": world::ALB_DNS_NAME, "port": 443}]}});
+    let mut env = emulator.env();
+    env.push(("DEPLOYER_CONFIG".into(), config.to_string()));
+    let watch = tokio::task::spawn_blocking(move || LambdaWatch::start("nlb-sync", &env))
+        .await
+        .unwrap();
+
+    let first = watch
+        .invoke_file("nlb-sync", &repo_root().join("events/scheduled.json"))
+        .expect("first run");
+    assert_eq!(first["results"][0]["outcome"], "synced", "{first}");
+    assert_eq!(
+        world::target_ips(&kit.clients, &tg).await,
+        vec!["10.0.1.10:443", "10.0.1.20:443"]
+    );
+    emulator.start_recording();
+    let second = watch
+        .invoke_file("nlb-sync", &repo_root().join("events/scheduled.json"))
+        .expect("second run");
+    assert_eq!(second["results"][0]["outcome"], "unchanged", "{second}");
+    assert_eq!(count_writes(&emulator.stop_recording()), 0);
+    // The sample manual payload names a target group this configuration does not hold.
+    let err = watch
+        .invoke_file("nlb-sync", &repo_root().join("events/manual-nlb-sync-dry-run.json"))
+        .expect_err("refused");
+    assert!(err.contains("sync.target_groups[0]"), "{err}");
+}

@@ -612,3 +612,193 @@ pub async fn invoke(
         .ok_or_else(|| InputError::new("nlb", "an `nlb` section in the configuration (nothing to sync)"))?;
     Ok(handle(clients, nlb, &request, concurrency).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nlb(missing_runs: u32, share: f64, remove_untracked: bool) -> NlbConfig {
+        serde_json::from_value(serde_json::json!({
+            "state_bucket": "b", "missing_runs_before_deregister": missing_runs,
+            "max_deregister_share": share, "remove_untracked": remove_untracked, "target_groups": []
+        }))
+        .unwrap()
+    }
+
+    fn group() -> TargetGroupConfig {
+        TargetGroupConfig {
+            target_group_arn: "arn:aws:elasticloadbalancing:r:1:targetgroup/nlb/1".into(),
+            alb_dns_name: "internal-a.elb.amazonaws.com".into(),
+            port: 443,
+            same_vpc: true,
+        }
+    }
+
+    fn resolved(last: &[u8]) -> BTreeSet<Ipv4Addr> {
+        last.iter().map(|n| Ipv4Addr::new(10, 0, 0, *n)).collect()
+    }
+
+    fn present(last: &[u8], state: &str) -> Vec<Target> {
+        last.iter()
+            .map(|n| Target {
+                ip: format!("10.0.0.{n}"),
+                port: 443,
+                state: state.into(),
+            })
+            .collect()
+    }
+
+    fn ours(entries: &[(u8, u32)]) -> TargetGroupState {
+        let mut state = TargetGroupState::new(&group().target_group_arn, &group().alb_dns_name, 443);
+        state.target_type = Some("ip".into());
+        for (n, missing) in entries {
+            state.registered.insert(format!("10.0.0.{n}"), *missing);
+        }
+        state
+    }
+
+    #[test]
+    fn nothing_changed_means_no_register_and_an_unchanged_state() {
+        let state = ours(&[(1, 0), (2, 0)]);
+        let plan = plan(
+            &nlb(3, 0.5, false),
+            &group(),
+            &resolved(&[1, 2]),
+            &present(&[1, 2], "healthy"),
+            Some(&state),
+            Some("ip"),
+        );
+        assert!(plan.register.is_empty() && plan.deregister.is_empty());
+        assert!(!plan.state_changed);
+    }
+
+    #[test]
+    fn missing_addresses_count_up_and_reset_when_back() {
+        let config = nlb(3, 1.0, false);
+        let state = ours(&[(1, 0), (2, 1)]);
+        let plan1 = plan(
+            &config,
+            &group(),
+            &resolved(&[1]),
+            &present(&[1, 2], "healthy"),
+            Some(&state),
+            Some("ip"),
+        );
+        assert_eq!(plan1.state.registered["10.0.0.2"], 2);
+        assert!(plan1.deregister.is_empty());
+        let plan2 = plan(
+            &config,
+            &group(),
+            &resolved(&[1]),
+            &present(&[1, 2], "healthy"),
+            Some(&plan1.state),
+            Some("ip"),
+        );
+        assert_eq!(plan2.deregister, vec![Ipv4Addr::new(10, 0, 0, 2)]);
+        assert!(plan2.state.deregistered.contains("10.0.0.2"));
+        let back = plan(
+            &config,
+            &group(),
+            &resolved(&[1, 2]),
+            &present(&[1, 2], "healthy"),
+            Some(&plan1.state),
+            Some("ip"),
+        );
+        assert_eq!(back.state.registered["10.0.0.2"], 0);
+    }
+
+    #[test]
+    fn draining_targets_are_not_deregistered_again_but_re_registered_when_back() {
+        let config = nlb(1, 1.0, false);
+        let state = ours(&[(1, 0), (2, 5)]);
+        let mut targets = present(&[1], "healthy");
+        targets.extend(present(&[2], "draining"));
+        let plan1 = plan(&config, &group(), &resolved(&[1]), &targets, Some(&state), Some("ip"));
+        assert!(plan1.deregister.is_empty(), "already leaving");
+        assert!(!plan1.state.registered.contains_key("10.0.0.2"));
+        let plan2 = plan(
+            &config,
+            &group(),
+            &resolved(&[1, 2]),
+            &targets,
+            Some(&state),
+            Some("ip"),
+        );
+        assert_eq!(plan2.register, vec![Ipv4Addr::new(10, 0, 0, 2)]);
+    }
+
+    #[test]
+    fn a_rebuilt_state_owns_only_resolved_targets() {
+        let config = nlb(1, 1.0, false);
+        let plan = plan(
+            &config,
+            &group(),
+            &resolved(&[1]),
+            &present(&[1, 7], "healthy"),
+            None,
+            Some("ip"),
+        );
+        assert!(plan.deregister.is_empty());
+        assert_eq!(plan.state.registered.keys().collect::<Vec<_>>(), vec!["10.0.0.1"]);
+        assert!(plan.state_changed);
+        let told = plan_with_untracked();
+        assert_eq!(told.deregister, vec![Ipv4Addr::new(10, 0, 0, 7)]);
+    }
+
+    fn plan_with_untracked() -> NlbPlan {
+        plan(
+            &nlb(1, 1.0, true),
+            &group(),
+            &resolved(&[1]),
+            &present(&[1, 7], "healthy"),
+            Some(&ours(&[(1, 0)])),
+            Some("ip"),
+        )
+    }
+
+    #[test]
+    fn the_share_limit_rounds_down_and_never_empties_a_single_target_group() {
+        let config = nlb(1, 0.5, false);
+        let state = ours(&[(1, 0)]);
+        let plan1 = plan(
+            &config,
+            &group(),
+            &resolved(&[2]),
+            &present(&[1], "healthy"),
+            Some(&state),
+            Some("ip"),
+        );
+        assert!(plan1.deregister.is_empty());
+        assert_eq!(plan1.held_back, vec![Ipv4Addr::new(10, 0, 0, 1)]);
+        assert_eq!(plan1.register, vec![Ipv4Addr::new(10, 0, 0, 2)]);
+    }
+
+    #[test]
+    fn requests_parse_with_named_fields() {
+        let scheduled: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{}/../events/scheduled.json", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            parse_request(&scheduled).unwrap(),
+            NlbSyncRequest {
+                target_groups: None,
+                dry_run: false
+            }
+        );
+        let manual =
+            parse_request(&serde_json::json!({"sync": {"target_groups": [group().target_group_arn]}, "dry_run": true}))
+                .unwrap();
+        assert!(manual.dry_run && manual.target_groups.unwrap().len() == 1);
+        assert_eq!(
+            parse_request(&serde_json::json!({"sync": {"target_groups": ["x"]}}))
+                .unwrap_err()
+                .field,
+            "sync.target_groups[0]"
+        );
+        assert_eq!(
+            parse_request(&serde_json::json!({"sink": {}})).unwrap_err().field,
+            "sink"
+        );
+    }
+}
