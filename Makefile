@@ -25,7 +25,7 @@ lint: setup
 
 ## Figures: AWS calls per scenario, fan-out wall times, release binary size.
 bench: setup
-	cargo build --release -p image-push -p service-sync
+	cargo build --release -p image-push -p service-sync -p nlb-sync
 	cargo run --quiet --bin bench
 
 clean:

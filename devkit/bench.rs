@@ -7,7 +7,10 @@ use std::time::Instant;
 
 use deployer::deploy::{self, DeployOptions, Outcome};
 use deployer::events::{parse_image_push, parse_service_sync};
+use deployer::nlb;
 use deployer::sync::{self, SyncOutcome};
+use deployer_devkit::dns::{Answer, DnsServer};
+use deployer_devkit::lambda::LambdaWatch;
 use deployer::Config;
 use deployer_devkit::emulator::{count_writes, repo_root, Call};
 use deployer_devkit::world::{self, push_event, World};
@@ -15,6 +18,7 @@ use deployer_devkit::Emulator;
 
 const FAN_OUT: usize = 50;
 const SYNC_APPS: usize = 200;
+const NLB_GROUPS: usize = 20;
 
 #[tokio::main]
 async fn main() {
@@ -130,8 +134,59 @@ async fn main() {
         }
     }
 
+    // nlb-sync: NLB_GROUPS target groups, each following its own ALB name.
+    {
+        let emulator = Emulator::start();
+        let kit = World::new(&emulator).await;
+        world::create_bucket(&kit.clients, "deployer-state").await;
+        let dns = DnsServer::start();
+        let mut groups = Vec::new();
+        for i in 0..NLB_GROUPS {
+            let arn = kit.target_group(&format!("nlb-{i:02}"), 443).await;
+            let alb = format!("internal-api-{i:02}.ap-northeast-1.elb.amazonaws.com");
+            let addresses = (0..3u8).map(|n| std::net::Ipv4Addr::new(10, 0, 1 + i as u8, 10 + n)).collect();
+            dns.set(&alb, Answer::Addresses(addresses));
+            groups.push(serde_json::json!({"target_group_arn": arn, "alb_dns_name": alb, "port": 443}));
+        }
+        let config = serde_json::json!({"apps": [], "nlb": {
+            "state_bucket": "deployer-state", "dns_servers": [dns.addr.to_string()], "target_groups": groups}});
+        let config = Config::parse(&config.to_string(), "bench").unwrap();
+        let nlb_config = config.nlb.clone().unwrap();
+        let request = nlb::NlbSyncRequest { target_groups: None, dry_run: false };
+        for label in ["first run (registers all)", "nothing to change"] {
+            let queries_before = dns.queries();
+            let start = Instant::now();
+            let (calls, response) = recorded(&emulator, || nlb::handle(&kit.clients, &nlb_config, &request, 10)).await;
+            let elapsed = start.elapsed();
+            let response = response.unwrap();
+            let ok = response.results.iter().filter(|r| matches!(r.outcome, nlb::NlbOutcome::Synced | nlb::NlbOutcome::Unchanged)).count();
+            rows.push((
+                format!("nlb-sync of {NLB_GROUPS} target groups, {label}"),
+                format!("{:.2} s", elapsed.as_secs_f64()),
+                format!(
+                    "{ok}/{NLB_GROUPS} ok, {} AWS calls ({:.1} per group, {} writes), {} DNS queries: {}",
+                    calls.len(),
+                    calls.len() as f64 / NLB_GROUPS as f64,
+                    count_writes(&calls),
+                    dns.queries() - queries_before,
+                    distinct_ops(&calls)
+                ),
+            ));
+        }
+        // Peak memory of the function process (cargo-lambda's runtime) over one invocation.
+        let mut env = emulator.env();
+        env.push(("DEPLOYER_CONFIG".into(), serde_json::to_string(&config).unwrap()));
+        let watch = LambdaWatch::start("nlb-sync", &env);
+        watch.invoke_file("nlb-sync", &repo_root().join("events/scheduled.json")).expect("nlb-sync answers");
+        rows.push((
+            format!("peak memory, one nlb-sync invocation over {NLB_GROUPS} groups"),
+            peak_memory("nlb-sync").unwrap_or_else(|| "unknown".into()),
+            "VmHWM of the function process under cargo lambda watch (debug build)".into(),
+        ));
+    }
+
     // Release binary size.
-    for function in ["image-push", "service-sync"] {
+    for function in ["image-push", "service-sync", "nlb-sync"] {
         let binary = repo_root().join("target/release").join(function);
         let size = std::fs::metadata(&binary)
             .map(|m| format!("{:.2} MB", m.len() as f64 / 1_000_000.0))
@@ -176,6 +231,16 @@ where
     emulator.start_recording();
     let value = f().await;
     (emulator.stop_recording(), value)
+}
+
+/// The high-water mark of resident memory of the running function binary.
+fn peak_memory(binary: &str) -> Option<String> {
+    let output = std::process::Command::new("pgrep").args(["-f", &format!("target/debug/{binary}$")]).output().ok()?;
+    let pid = String::from_utf8_lossy(&output.stdout).lines().next()?.trim().to_owned();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{:.1} MB", kib / 1024.0))
 }
 
 fn distinct_ops(calls: &[Call]) -> String {
