@@ -9,10 +9,10 @@ use deployer::deploy::{self, DeployOptions, Outcome};
 use deployer::events::{parse_image_push, parse_service_sync};
 use deployer::nlb;
 use deployer::sync::{self, SyncOutcome};
-use deployer_devkit::dns::{Answer, DnsServer};
-use deployer_devkit::lambda::LambdaWatch;
 use deployer::Config;
+use deployer_devkit::dns::{Answer, DnsServer};
 use deployer_devkit::emulator::{count_writes, repo_root, Call};
+use deployer_devkit::lambda::LambdaWatch;
 use deployer_devkit::world::{self, push_event, World};
 use deployer_devkit::Emulator;
 
@@ -144,7 +144,9 @@ async fn main() {
         for i in 0..NLB_GROUPS {
             let arn = kit.target_group(&format!("nlb-{i:02}"), 443).await;
             let alb = format!("internal-api-{i:02}.ap-northeast-1.elb.amazonaws.com");
-            let addresses = (0..3u8).map(|n| std::net::Ipv4Addr::new(10, 0, 1 + i as u8, 10 + n)).collect();
+            let addresses = (0..3u8)
+                .map(|n| std::net::Ipv4Addr::new(10, 0, 1 + i as u8, 10 + n))
+                .collect();
             dns.set(&alb, Answer::Addresses(addresses));
             groups.push(serde_json::json!({"target_group_arn": arn, "alb_dns_name": alb, "port": 443}));
         }
@@ -152,14 +154,21 @@ async fn main() {
             "state_bucket": "deployer-state", "dns_servers": [dns.addr.to_string()], "target_groups": groups}});
         let config = Config::parse(&config.to_string(), "bench").unwrap();
         let nlb_config = config.nlb.clone().unwrap();
-        let request = nlb::NlbSyncRequest { target_groups: None, dry_run: false };
+        let request = nlb::NlbSyncRequest {
+            target_groups: None,
+            dry_run: false,
+        };
         for label in ["first run (registers all)", "nothing to change"] {
             let queries_before = dns.queries();
             let start = Instant::now();
             let (calls, response) = recorded(&emulator, || nlb::handle(&kit.clients, &nlb_config, &request, 10)).await;
             let elapsed = start.elapsed();
             let response = response.unwrap();
-            let ok = response.results.iter().filter(|r| matches!(r.outcome, nlb::NlbOutcome::Synced | nlb::NlbOutcome::Unchanged)).count();
+            let ok = response
+                .results
+                .iter()
+                .filter(|r| matches!(r.outcome, nlb::NlbOutcome::Synced | nlb::NlbOutcome::Unchanged))
+                .count();
             rows.push((
                 format!("nlb-sync of {NLB_GROUPS} target groups, {label}"),
                 format!("{:.2} s", elapsed.as_secs_f64()),
@@ -177,7 +186,9 @@ async fn main() {
         let mut env = emulator.env();
         env.push(("DEPLOYER_CONFIG".into(), serde_json::to_string(&config).unwrap()));
         let watch = LambdaWatch::start("nlb-sync", &env);
-        watch.invoke_file("nlb-sync", &repo_root().join("events/scheduled.json")).expect("nlb-sync answers");
+        watch
+            .invoke_file("nlb-sync", &repo_root().join("events/scheduled.json"))
+            .expect("nlb-sync answers");
         rows.push((
             format!("peak memory, one nlb-sync invocation over {NLB_GROUPS} groups"),
             peak_memory("nlb-sync").unwrap_or_else(|| "unknown".into()),
@@ -235,8 +246,15 @@ where
 
 /// The high-water mark of resident memory of the running function binary.
 fn peak_memory(binary: &str) -> Option<String> {
-    let output = std::process::Command::new("pgrep").args(["-f", &format!("target/debug/{binary}$")]).output().ok()?;
-    let pid = String::from_utf8_lossy(&output.stdout).lines().next()?.trim().to_owned();
+    let output = std::process::Command::new("pgrep")
+        .args(["-f", &format!("target/debug/{binary}$")])
+        .output()
+        .ok()?;
+    let pid = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .next()?
+        .trim()
+        .to_owned();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -438,7 +438,7 @@ pub async fn invoke_image_push(
     clients: &AwsClients,
     config: &str,
     payload: &serde_json::Value,
-) -> Result<deployer::deploy::Response, deployer::deploy::InvokeError> {
+) -> Result<deployer::deploy::Response, deployer::InvokeError> {
     let source = deployer::config::ConfigSource::Inline(config.to_owned());
     deployer::deploy::invoke(clients, &source, payload, &deployer::deploy::DeployOptions::default()).await
 }
@@ -565,7 +565,7 @@ pub async fn invoke_service_sync(
     clients: &AwsClients,
     config: &str,
     payload: &serde_json::Value,
-) -> Result<deployer::sync::SyncResponse, deployer::sync::SyncInvokeError> {
+) -> Result<deployer::sync::SyncResponse, deployer::InvokeError> {
     let source = deployer::config::ConfigSource::Inline(config.to_owned());
     deployer::sync::invoke(clients, &source, payload, deployer::deploy::DEFAULT_CONCURRENCY).await
 }
@@ -629,7 +629,7 @@ pub async fn invoke_nlb_sync(
     clients: &AwsClients,
     config: &str,
     payload: &serde_json::Value,
-) -> Result<deployer::nlb::NlbResponse, deployer::nlb::NlbInvokeError> {
+) -> Result<deployer::nlb::NlbResponse, deployer::InvokeError> {
     let source = deployer::config::ConfigSource::Inline(config.to_owned());
     deployer::nlb::invoke(clients, &source, payload, deployer::deploy::DEFAULT_CONCURRENCY).await
 }

@@ -14,10 +14,10 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::aws::AwsClients;
-use crate::config::{AppConfig, Config, ConfigSource, LoadConfigError};
+use crate::config::{AppConfig, Config, ConfigSource};
 use crate::ecr::{self, ImageDetail, ImageQuery, ImageRef};
 use crate::ecs::{self, Revision, ServiceState};
-use crate::error::{AwsError, InputError};
+use crate::error::{AwsError, InputError, InvokeError};
 use crate::events::{DeployTarget, EcrImageAction, ImagePushRequest};
 
 /// Tag put on every revision the deployer registers, so that later clean-ups touch only those.
@@ -797,17 +797,6 @@ fn find_app<'a>(config: &'a Config, name: &str, field: &str) -> Result<&'a AppCo
             ),
         )
     })
-}
-
-/// Why an invocation was refused before anything was done.
-#[derive(Debug, thiserror::Error)]
-pub enum InvokeError {
-    /// The event or payload is malformed, or names an unknown application.
-    #[error("InvalidInput: {0}")]
-    Input(#[from] InputError),
-    /// The configuration is missing, unreadable or invalid.
-    #[error("InvalidConfiguration: {0}")]
-    Config(#[from] LoadConfigError),
 }
 
 /// One `image-push` invocation as the Lambda runs it: parse the payload (a malformed one is

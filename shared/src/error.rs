@@ -88,3 +88,21 @@ impl AwsError {
         ) && !self.message.to_ascii_lowercase().contains("access")
     }
 }
+
+/// Why an invocation was refused before anything was done: the answer every function gives
+/// to a malformed event or payload, or to a configuration it cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// The event or payload is malformed, or names something not configured.
+    #[error("InvalidInput: {0}")]
+    Input(#[from] InputError),
+    /// The configuration is missing, unreadable or invalid.
+    #[error("InvalidConfiguration: {0}")]
+    Config(#[from] crate::config::LoadConfigError),
+}
+
+impl From<crate::config::ConfigError> for InvokeError {
+    fn from(err: crate::config::ConfigError) -> Self {
+        InvokeError::Config(err.into())
+    }
+}

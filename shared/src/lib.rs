@@ -16,6 +16,7 @@ pub mod ecs;
 pub mod error;
 pub mod events;
 pub mod glob;
+pub mod lambda;
 pub mod nlb;
 pub mod state;
 pub mod sync;
@@ -25,4 +26,4 @@ mod testing;
 
 pub use aws::AwsClients;
 pub use config::Config;
-pub use error::{AwsError, InputError};
+pub use error::{AwsError, InputError, InvokeError};

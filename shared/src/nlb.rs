@@ -13,9 +13,9 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::AwsClients;
-use crate::config::{ConfigSource, LoadConfigError, NlbConfig, TargetGroupConfig};
+use crate::config::{ConfigSource, NlbConfig, TargetGroupConfig};
 use crate::dns;
-use crate::error::{AwsError, InputError};
+use crate::error::{AwsError, InputError, InvokeError};
 use crate::events::{deserialize_at, is_envelope, parse_envelope, SCHEDULED_EVENT};
 use crate::state::{self, Stored, TargetGroupState, WriteOutcome};
 
@@ -586,24 +586,13 @@ fn emit_metrics(result: &NlbResult) {
     println!("{line}");
 }
 
-/// Why an `nlb-sync` invocation was refused before anything was done.
-#[derive(Debug, thiserror::Error)]
-pub enum NlbInvokeError {
-    /// The event or payload is malformed, or names a target group not configured.
-    #[error("InvalidInput: {0}")]
-    Input(#[from] InputError),
-    /// The configuration is missing, unreadable or invalid.
-    #[error("InvalidConfiguration: {0}")]
-    Config(#[from] LoadConfigError),
-}
-
 /// One `nlb-sync` invocation as the Lambda runs it.
 pub async fn invoke(
     clients: &AwsClients,
     source: &ConfigSource,
     payload: &serde_json::Value,
     concurrency: usize,
-) -> Result<NlbResponse, NlbInvokeError> {
+) -> Result<NlbResponse, InvokeError> {
     let request = parse_request(payload)?;
     let config = source.load(&clients.s3).await?;
     let nlb = config

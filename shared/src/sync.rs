@@ -17,10 +17,10 @@ use serde::Serialize;
 use crate::apigw::{self, DesiredIntegration, Integration, Route, RouteSettings};
 use crate::aws::AwsClients;
 use crate::cloudmap::{self, CloudMapService, DesiredService, Namespace};
-use crate::config::{short_name, AppConfig, Config, ConfigSource, LoadConfigError};
+use crate::config::{short_name, AppConfig, Config, ConfigSource};
 use crate::deploy::MANAGED_TAG_KEY;
 use crate::ecs::{self, ServiceState};
-use crate::error::{AwsError, InputError};
+use crate::error::{AwsError, InputError, InvokeError};
 use crate::events::ServiceSyncRequest;
 
 /// How one application's sync ended.
@@ -867,24 +867,13 @@ fn finish(results: Vec<SyncResult>, dry_run: bool) -> SyncResponse {
     SyncResponse { results, dry_run }
 }
 
-/// Why a `service-sync` invocation was refused before anything was done.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncInvokeError {
-    /// The event or payload is malformed, or names an unknown application.
-    #[error("InvalidInput: {0}")]
-    Input(#[from] InputError),
-    /// The configuration is missing, unreadable or invalid.
-    #[error("InvalidConfiguration: {0}")]
-    Config(#[from] LoadConfigError),
-}
-
 /// One `service-sync` invocation as the Lambda runs it.
 pub async fn invoke(
     clients: &AwsClients,
     source: &ConfigSource,
     payload: &serde_json::Value,
     concurrency: usize,
-) -> Result<SyncResponse, SyncInvokeError> {
+) -> Result<SyncResponse, InvokeError> {
     let request = crate::events::parse_service_sync(payload)?;
     let config = source.load(&clients.s3).await?;
     Ok(handle(clients, &config, &request, concurrency).await?)
