@@ -73,20 +73,6 @@ impl AwsError {
             message,
         }
     }
-
-    /// True when AWS answered that the resource does not exist.
-    pub fn is_not_found(&self) -> bool {
-        matches!(
-            self.code.as_deref(),
-            Some(
-                "ImageNotFoundException"
-                    | "RepositoryNotFoundException"
-                    | "ServiceNotFoundException"
-                    | "NoSuchKey"
-                    | "NotFound"
-            )
-        ) && !self.message.to_ascii_lowercase().contains("access")
-    }
 }
 
 /// Why an invocation was refused before anything was done: the answer every function gives
