@@ -9,16 +9,21 @@ use deployer::deploy::{self, DeployOptions, Outcome};
 use deployer::events::{parse_image_push, parse_service_sync};
 use deployer::nlb;
 use deployer::sync::{self, SyncOutcome};
+use deployer::AwsClients;
 use deployer::Config;
 use deployer_devkit::dns::{Answer, DnsServer};
+use deployer_devkit::emulator::sdk_config_for;
 use deployer_devkit::emulator::{count_writes, repo_root, Call};
 use deployer_devkit::lambda::LambdaWatch;
+use deployer_devkit::latency::LatencyProxy;
 use deployer_devkit::world::{self, push_event, World};
 use deployer_devkit::Emulator;
 
 const FAN_OUT: usize = 50;
 const SYNC_APPS: usize = 200;
 const NLB_GROUPS: usize = 20;
+/// Added to every request in the fan-out figures, roughly an AWS API call's latency.
+const LATENCY: std::time::Duration = std::time::Duration::from_millis(20);
 
 #[tokio::main]
 async fn main() {
@@ -31,13 +36,13 @@ async fn main() {
     let config = Config::parse(&world::config_for(&[&app]), "bench").unwrap();
     let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
     let event = push_event("orders", "latest", &digest);
-    let (calls, _) = recorded(&emulator, || run(&kit, &config, &event, 10)).await;
+    let (calls, _) = recorded(&emulator, || run(&kit.clients, &config, &event, 10)).await;
     rows.push((
         "AWS calls, one single-service deploy".into(),
         format!("{} ({} writes)", calls.len(), count_writes(&calls)),
         format!("moto recorder: {}", ops(&calls)),
     ));
-    let (calls, _) = recorded(&emulator, || run(&kit, &config, &event, 10)).await;
+    let (calls, _) = recorded(&emulator, || run(&kit.clients, &config, &event, 10)).await;
     rows.push((
         "AWS calls, the same event replayed".into(),
         format!("{} ({} writes)", calls.len(), count_writes(&calls)),
@@ -56,11 +61,13 @@ async fn main() {
         apps.push(kit.create_app("sss", "orders", &format!("orders-{i:03}")).await);
     }
     let config = Config::parse(&world::config_for(&apps.iter().collect::<Vec<_>>()), "bench").unwrap();
+    let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
+    let slow = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
     for (label, concurrency, seed) in [("sequential", 1, "v2"), ("concurrent (bound 10)", 10, "v3")] {
         let digest = world::push_image(&kit.clients, "orders", "latest", seed).await;
         let event = push_event("orders", "latest", &digest);
         let start = Instant::now();
-        let (calls, outcomes) = recorded(&emulator, || run(&kit, &config, &event, concurrency)).await;
+        let (calls, outcomes) = recorded(&emulator, || run(&slow, &config, &event, concurrency)).await;
         let elapsed = start.elapsed();
         let deployed = outcomes.iter().filter(|o| **o == Outcome::Deployed).count();
         rows.push((
@@ -226,9 +233,9 @@ async fn main() {
     }
 }
 
-async fn run(kit: &World, config: &Config, event: &serde_json::Value, concurrency: usize) -> Vec<Outcome> {
+async fn run(clients: &AwsClients, config: &Config, event: &serde_json::Value, concurrency: usize) -> Vec<Outcome> {
     let request = parse_image_push(event).unwrap();
-    let response = deploy::handle(&kit.clients, config, &request, &DeployOptions { concurrency })
+    let response = deploy::handle(clients, config, &request, &DeployOptions { concurrency })
         .await
         .unwrap();
     response.results.iter().map(|r| r.outcome).collect()
@@ -262,9 +269,14 @@ fn peak_memory(binary: &str) -> Option<String> {
 }
 
 fn distinct_ops(calls: &[Call]) -> String {
-    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for call in calls {
-        *counts.entry(call.operation.as_str()).or_default() += 1;
+        // REST calls (S3, API Gateway) are named by method and path: keep the method.
+        let op = match call.operation.split_once(' ') {
+            Some((method, _)) => format!("{} {method}", call.service),
+            None => call.operation.clone(),
+        };
+        *counts.entry(op).or_default() += 1;
     }
     counts
         .iter()

@@ -7,6 +7,7 @@
 pub mod dns;
 pub mod emulator;
 pub mod lambda;
+pub mod latency;
 pub mod world;
 
 pub use emulator::{Call, Emulator};
