@@ -74,9 +74,10 @@ async fn main() {
             format!("deploy one image to {FAN_OUT} services, {label}"),
             format!("{:.2} s", elapsed.as_secs_f64()),
             format!(
-                "{deployed}/{FAN_OUT} deployed, {} AWS calls ({} writes), in-process against moto",
+                "{deployed}/{FAN_OUT} deployed, {} AWS calls ({} writes), in-process, moto behind a {} ms latency proxy",
                 calls.len(),
-                count_writes(&calls)
+                count_writes(&calls),
+                LATENCY.as_millis()
             ),
         ));
     }
@@ -97,9 +98,10 @@ async fn main() {
         }
         let config = Config::parse(&serde_json::json!({ "apps": apps }).to_string(), "bench").unwrap();
         let request = parse_service_sync(&serde_json::json!({"sync": {}})).unwrap();
+        let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
+        let slow = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
         let start = Instant::now();
-        let (calls, response) =
-            recorded(&emulator, || sync::handle(&kit.clients, &config, &request, concurrency)).await;
+        let (calls, response) = recorded(&emulator, || sync::handle(&slow, &config, &request, concurrency)).await;
         let elapsed = start.elapsed();
         let synced = response
             .unwrap()
@@ -111,15 +113,15 @@ async fn main() {
             format!("service-sync of {SYNC_APPS} applications, fresh world, {label}"),
             format!("{:.2} s", elapsed.as_secs_f64()),
             format!(
-                "{synced}/{SYNC_APPS} synced, {} AWS calls ({} writes)",
+                "{synced}/{SYNC_APPS} synced, {} AWS calls ({} writes), moto behind a {} ms latency proxy",
                 calls.len(),
-                count_writes(&calls)
+                count_writes(&calls),
+                LATENCY.as_millis()
             ),
         ));
         if concurrency > 1 {
             let start = Instant::now();
-            let (calls, response) =
-                recorded(&emulator, || sync::handle(&kit.clients, &config, &request, concurrency)).await;
+            let (calls, response) = recorded(&emulator, || sync::handle(&slow, &config, &request, concurrency)).await;
             let elapsed = start.elapsed();
             let unchanged = response
                 .unwrap()
