@@ -12,6 +12,7 @@ setup:
 
 ## Runs image-push against the local AWS emulator and shows what it did.
 demo: setup
+	cargo build --quiet -p image-push -p service-sync -p nlb-sync
 	cargo run --quiet --bin demo
 
 ## Every test: formatting, clippy, unit tests, emulator and Lambda-runtime integration tests.
