@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench package clean
 
 setup:
 	@bash scripts/setup.sh
@@ -28,6 +28,10 @@ lint: setup
 bench: setup
 	cargo build --release -p image-push -p service-sync -p nlb-sync
 	cargo run --quiet --bin bench
+
+## arm64 Lambda builds of the three functions, with their sizes and an architecture check.
+package: setup
+	bash scripts/package.sh
 
 clean:
 	cargo clean
