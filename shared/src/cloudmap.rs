@@ -50,6 +50,13 @@ pub struct DesiredService {
     pub failure_threshold: i32,
 }
 
+/// The namespace a configuration names, by ID (`ns-...`) or DNS name (a trailing dot allowed).
+pub fn find_namespace<'a>(namespaces: &'a [Namespace], configured: &str) -> Option<&'a Namespace> {
+    namespaces
+        .iter()
+        .find(|ns| ns.id == configured || ns.name == configured.trim_end_matches('.'))
+}
+
 /// Every namespace of the account and region.
 pub async fn list_namespaces(client: &aws_sdk_servicediscovery::Client) -> Result<Vec<Namespace>, AwsError> {
     let mut pages = client.list_namespaces().into_paginator().send();

@@ -592,7 +592,7 @@ pub async fn observe(
     }
     let service_of = |app: &AppConfig| -> Result<Option<ServiceState>, AwsError> {
         match &services[app.cluster.as_str()] {
-            Ok(found) => Ok(found.iter().find(|s| service_matches(s, &app.service)).cloned()),
+            Ok(found) => Ok(found.iter().find(|s| s.is(&app.service)).cloned()),
             Err(e) => Err(e.clone()),
         }
     };
@@ -645,10 +645,6 @@ pub async fn observe(
             Ok(obs)
         })
         .collect()
-}
-
-fn service_matches(state: &ServiceState, configured: &str) -> bool {
-    state.arn == configured || state.name == configured || state.name == crate::config::short_name(configured)
 }
 
 fn running_digest(app: &AppConfig, obs: &Observation) -> Option<String> {

@@ -30,6 +30,13 @@ pub struct ServiceState {
     pub deployments: Vec<(String, String)>,
 }
 
+impl ServiceState {
+    /// True when this is the service a configuration names (by name or ARN).
+    pub fn is(&self, configured: &str) -> bool {
+        self.arn == configured || self.name == short_name(configured)
+    }
+}
+
 /// A task definition revision with its tags.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revision {

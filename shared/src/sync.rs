@@ -238,10 +238,7 @@ pub fn plan_app(app: &AppConfig, obs: &SyncObservation) -> Result<SyncPlan, Stri
     let mut plan = SyncPlan::default();
     let mut registry: Option<(CloudMapRef, String)> = None; // (ref, label)
     if let Some(cm) = &app.cloud_map {
-        let namespace = obs
-            .namespaces
-            .iter()
-            .find(|ns| ns.id == cm.namespace || ns.name == cm.namespace.trim_end_matches('.'))
+        let namespace = cloudmap::find_namespace(&obs.namespaces, &cm.namespace)
             .ok_or_else(|| format!("Cloud Map namespace `{}` not found", cm.namespace))?;
         let desired = DesiredService {
             namespace_id: namespace.id.clone(),
@@ -598,11 +595,7 @@ pub async fn observe(
             let used: BTreeSet<&str> = apps
                 .iter()
                 .filter_map(|a| a.cloud_map.as_ref())
-                .filter_map(|cm| {
-                    namespaces
-                        .iter()
-                        .find(|ns| ns.id == cm.namespace || ns.name == cm.namespace.trim_end_matches('.'))
-                })
+                .filter_map(|cm| cloudmap::find_namespace(namespaces, &cm.namespace))
                 .map(|ns| ns.id.as_str())
                 .collect();
             let mut all = Ok(Vec::new());
@@ -657,7 +650,7 @@ pub async fn observe(
                     .as_ref()
                     .map_err(Clone::clone)?
                     .iter()
-                    .find(|s| s.name == short_name(&app.service) || s.arn == app.service)
+                    .find(|s| s.is(&app.service))
                     .cloned();
             }
             if let Some(api) = &app.api {
