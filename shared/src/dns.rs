@@ -293,10 +293,16 @@ pub fn system_resolvers() -> Vec<SocketAddr> {
         .collect()
 }
 
+/// The zone a name lives in: its parent domain (`internal-a.eu-west-1.elb.amazonaws.com` gives
+/// `eu-west-1.elb.amazonaws.com`).
+pub fn zone_of(dns_name: &str) -> &str {
+    dns_name.split_once('.').map_or(dns_name, |(_, parent)| parent)
+}
+
 /// The authoritative servers of the zone `dns_name` lives in (its parent domain), found through
 /// `resolvers`, as the classic function does with `dig NS`.
 pub async fn authoritative_servers(resolvers: &[SocketAddr], dns_name: &str) -> Result<Vec<SocketAddr>, DnsError> {
-    let zone = dns_name.split_once('.').map_or(dns_name, |(_, parent)| parent);
+    let zone = zone_of(dns_name);
     let mut failures = Vec::new();
     for resolver in resolvers {
         match query(*resolver, zone, wire::TYPE_NS).await {

@@ -5,7 +5,7 @@
 //! has been missing for N runs; never more than a set share of the group in one run; never a
 //! target it did not register (unless told to); never twice.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::AwsClients;
 use crate::config::{ConfigSource, NlbConfig, TargetGroupConfig};
-use crate::dns;
+use crate::dns::{self, DnsError};
 use crate::error::{AwsError, InputError, InvokeError};
 use crate::events::{deserialize_at, is_envelope, parse_envelope, SCHEDULED_EVENT};
 use crate::state::{self, Stored, TargetGroupState, WriteOutcome};
@@ -385,9 +385,9 @@ pub async fn handle(
             picked
         }
     };
-    let servers = dns_servers(nlb);
+    let servers = dns_servers(nlb, &groups).await;
     let results = stream::iter(groups.into_iter().map(|group| {
-        let servers = &servers;
+        let servers = &servers[dns::zone_of(&group.alb_dns_name)];
         async move {
             let result = sync_group(clients, nlb, group, servers, request.dry_run).await;
             emit_metrics(&result);
@@ -403,16 +403,39 @@ pub async fn handle(
     })
 }
 
-/// The configured DNS servers; none means each ALB zone's authoritative servers.
-fn dns_servers(nlb: &NlbConfig) -> Option<Vec<SocketAddr>> {
-    (!nlb.dns_servers.is_empty()).then(|| nlb.dns_servers.iter().filter_map(|s| s.parse().ok()).collect())
+/// The servers to ask, per ALB zone: the configured ones, or else each zone's authoritative
+/// servers, looked up once per run however many groups share the zone.
+async fn dns_servers<'a>(
+    nlb: &NlbConfig,
+    groups: &[&'a TargetGroupConfig],
+) -> BTreeMap<&'a str, Result<Vec<SocketAddr>, DnsError>> {
+    let configured: Vec<SocketAddr> = nlb.dns_servers.iter().filter_map(|s| s.parse().ok()).collect();
+    let resolvers = if configured.is_empty() {
+        dns::system_resolvers()
+    } else {
+        Vec::new()
+    };
+    let mut servers = BTreeMap::new();
+    for group in groups {
+        let zone = dns::zone_of(&group.alb_dns_name);
+        if servers.contains_key(zone) {
+            continue;
+        }
+        let found = if configured.is_empty() {
+            dns::authoritative_servers(&resolvers, &group.alb_dns_name).await
+        } else {
+            Ok(configured.clone())
+        };
+        servers.insert(zone, found);
+    }
+    servers
 }
 
 async fn sync_group(
     clients: &AwsClients,
     nlb: &NlbConfig,
     group: &TargetGroupConfig,
-    servers: &Option<Vec<SocketAddr>>,
+    servers: &Result<Vec<SocketAddr>, DnsError>,
     dry_run: bool,
 ) -> NlbResult {
     let mut result = NlbResult {
@@ -426,17 +449,14 @@ async fn sync_group(
         reason: None,
     };
     let servers = match servers {
-        Some(servers) => servers.clone(),
-        None => match dns::authoritative_servers(&dns::system_resolvers(), &group.alb_dns_name).await {
-            Ok(servers) => servers,
-            Err(err) => {
-                result.outcome = NlbOutcome::DnsFailed;
-                result.reason = Some(format!("{err}; nothing changed"));
-                return result;
-            }
-        },
+        Ok(servers) => servers,
+        Err(err) => {
+            result.outcome = NlbOutcome::DnsFailed;
+            result.reason = Some(format!("{err}; nothing changed"));
+            return result;
+        }
     };
-    let (resolved, queries) = dns::resolve_all(&servers, &group.alb_dns_name, nlb.lookups_per_run).await;
+    let (resolved, queries) = dns::resolve_all(servers, &group.alb_dns_name, nlb.lookups_per_run).await;
     result.dns_queries = queries;
     let resolved = match resolved {
         Ok(resolved) => resolved,
