@@ -92,7 +92,7 @@ pub struct SyncObservation {
     pub service: Option<ServiceState>,
     /// Every Cloud Map namespace.
     pub namespaces: Vec<Namespace>,
-    /// Every Cloud Map service.
+    /// The Cloud Map services named like the application's (in any namespace in use).
     pub cloud_map_services: Vec<CloudMapService>,
     /// The application's API's integrations.
     pub integrations: Vec<Integration>,
@@ -642,7 +642,15 @@ pub async fn observe(
         async move {
             let mut obs = SyncObservation {
                 namespaces: namespaces.clone()?,
-                cloud_map_services: cm_services.clone()?,
+                // Only the services named like this application's: 200 applications need not
+                // each carry a copy of every service.
+                cloud_map_services: cm_services
+                    .as_ref()
+                    .map_err(Clone::clone)?
+                    .iter()
+                    .filter(|s| app.cloud_map.as_ref().is_some_and(|cm| cm.service == s.name))
+                    .cloned()
+                    .collect(),
                 ..SyncObservation::default()
             };
             if let Some(found) = services.get(app.cluster.as_str()) {
