@@ -15,9 +15,12 @@ demo: setup
 	cargo build --quiet -p image-push -p service-sync -p nlb-sync
 	cargo run --quiet --bin demo
 
-## Every test: formatting, clippy, unit tests, emulator and Lambda-runtime integration tests.
+## Every test: formatting, clippy, template lint, unit tests, emulator and Lambda-runtime
+## integration tests; then the IAM check against the AWS calls those tests recorded.
 test: setup lint
+	rm -rf target/aws-calls
 	cargo test --workspace --all-targets
+	cargo test --test iam_policy -- --ignored
 
 lint: setup
 	cargo fmt --all -- --check

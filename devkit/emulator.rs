@@ -1,5 +1,6 @@
 //! The moto server as a child process, and its request recorder.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -18,6 +19,12 @@ pub const ACCOUNT: &str = "123456789012";
 /// The repository root (where `.venv` lives).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where the emulators keep the ledger of AWS calls each function made
+/// (`<function>.<pid>-<port>.txt`, lines of `service<TAB>operation`).
+pub fn calls_dir() -> PathBuf {
+    repo_root().join("target/aws-calls")
 }
 
 /// A free TCP port on loopback (bound, then released for the child to take).
@@ -63,6 +70,8 @@ impl Emulator {
                 recording: recording.clone(),
             };
             if emulator.wait_ready(Duration::from_secs(30)) {
+                // Always on: every function call is kept for the IAM check (see `harvest`).
+                emulator.post("/moto-api/recorder/start-recording");
                 return emulator;
             }
             let _ = emulator.child.kill();
@@ -116,18 +125,22 @@ impl Emulator {
     /// Clears every resource and the recording.
     pub fn reset(&self) {
         self.post("/moto-api/reset");
+        self.harvest();
         self.post("/moto-api/recorder/reset-recording");
     }
 
-    /// Starts recording requests, from an empty recording.
+    /// Starts a fresh recording of requests (the emulator records from its start).
     pub fn start_recording(&self) {
+        self.harvest();
         self.post("/moto-api/recorder/reset-recording");
-        self.post("/moto-api/recorder/start-recording");
     }
 
-    /// Stops recording and returns the calls recorded since [`Emulator::start_recording`].
+    /// The calls recorded since [`Emulator::start_recording`] (recording goes on).
     pub fn stop_recording(&self) -> Vec<Call> {
-        self.post("/moto-api/recorder/stop-recording");
+        self.recorded()
+    }
+
+    fn recorded(&self) -> Vec<Call> {
         let (_, body) = self
             .http("GET", "/moto-api/recorder/download-recording", "")
             .expect("recording downloads");
@@ -135,6 +148,34 @@ impl Emulator {
             .filter(|l| !l.trim().is_empty())
             .map(Call::from_recorded)
             .collect()
+    }
+
+    /// Adds the calls the deployer's functions made (their user agent names them) to the ledger
+    /// in `target/aws-calls/`, one file per function and emulator, before the recording is cleared.
+    /// The IAM test (`tests/iam_policy.rs`) checks the template against the ledger.
+    fn harvest(&self) {
+        let mut by_function: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for call in self.recorded() {
+            if let Some(function) = call.function {
+                by_function
+                    .entry(function)
+                    .or_default()
+                    .insert(format!("{}\t{}", call.service, call.operation));
+            }
+        }
+        let dir = calls_dir();
+        for (function, calls) in by_function {
+            let _ = std::fs::create_dir_all(&dir);
+            let path = dir.join(format!("{function}.{}-{}.txt", std::process::id(), self.port));
+            let mut known: BTreeSet<String> = std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            known.extend(calls);
+            let text: String = known.into_iter().map(|line| line + "\n").collect();
+            std::fs::write(&path, text).expect("the call ledger is writable");
+        }
     }
 
     fn post(&self, path: &str) {
@@ -168,6 +209,9 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.harvest();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.recording);
@@ -208,6 +252,8 @@ pub struct Call {
     pub service: String,
     /// Operation (`RegisterTaskDefinition`; for S3, `GET /bucket/key`).
     pub operation: String,
+    /// The deployer function that made the call, from its user agent (`app/<function>`).
+    pub function: Option<String>,
 }
 
 impl Call {
@@ -246,7 +292,16 @@ impl Call {
                 path.split('?').next().unwrap_or(path)
             )
         };
-        Call { service, operation }
+        let agent = header("X-Amz-User-Agent") + " " + &header("User-Agent");
+        let function = agent
+            .split_whitespace()
+            .find_map(|part| part.strip_prefix("app/"))
+            .map(str::to_owned);
+        Call {
+            service,
+            operation,
+            function,
+        }
     }
 
     /// True for calls that change something (everything but Describe/List/Get/Head and HTTP GET/HEAD).

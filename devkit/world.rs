@@ -440,7 +440,13 @@ pub async fn invoke_image_push(
     payload: &serde_json::Value,
 ) -> Result<deployer::deploy::Response, deployer::InvokeError> {
     let source = deployer::config::ConfigSource::Inline(config.to_owned());
-    deployer::deploy::invoke(clients, &source, payload, &deployer::deploy::DeployOptions::default()).await
+    deployer::deploy::invoke(
+        &clients.for_function(deployer::lambda::Function::ImagePush.name()),
+        &source,
+        payload,
+        &deployer::deploy::DeployOptions::default(),
+    )
+    .await
 }
 
 /// Creates an S3 bucket in the emulator's region.
@@ -456,6 +462,25 @@ pub async fn create_bucket(clients: &AwsClients, name: &str) {
         .send()
         .await
         .expect("CreateBucket");
+}
+
+/// Stores a configuration document in a new bucket, as the template's `DEPLOYER_CONFIG_S3`
+/// expects it, and returns the environment variable that points a function at it.
+pub async fn config_in_s3(clients: &AwsClients, bucket: &str, config: &str) -> (String, String) {
+    create_bucket(clients, bucket).await;
+    clients
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key("deployer/config.json")
+        .body(config.as_bytes().to_vec().into())
+        .send()
+        .await
+        .expect("PutObject");
+    (
+        "DEPLOYER_CONFIG_S3".into(),
+        format!("s3://{bucket}/deployer/config.json"),
+    )
 }
 
 /// The API side of a world: a Cloud Map namespace, an HTTP API, a VPC link, JWT authorizers.
@@ -567,7 +592,13 @@ pub async fn invoke_service_sync(
     payload: &serde_json::Value,
 ) -> Result<deployer::sync::SyncResponse, deployer::InvokeError> {
     let source = deployer::config::ConfigSource::Inline(config.to_owned());
-    deployer::sync::invoke(clients, &source, payload, deployer::deploy::DEFAULT_CONCURRENCY).await
+    deployer::sync::invoke(
+        &clients.for_function(deployer::lambda::Function::ServiceSync.name()),
+        &source,
+        payload,
+        deployer::deploy::DEFAULT_CONCURRENCY,
+    )
+    .await
 }
 
 /// An `ECS Deployment State Change` event for a service of the world.
@@ -631,7 +662,13 @@ pub async fn invoke_nlb_sync(
     payload: &serde_json::Value,
 ) -> Result<deployer::nlb::NlbResponse, deployer::InvokeError> {
     let source = deployer::config::ConfigSource::Inline(config.to_owned());
-    deployer::nlb::invoke(clients, &source, payload, deployer::deploy::DEFAULT_CONCURRENCY).await
+    deployer::nlb::invoke(
+        &clients.for_function(deployer::lambda::Function::NlbSync.name()),
+        &source,
+        payload,
+        deployer::deploy::DEFAULT_CONCURRENCY,
+    )
+    .await
 }
 
 /// The IP addresses registered in a target group, sorted.

@@ -522,7 +522,10 @@ async fn the_configuration_can_live_in_s3() {
     let invoke = |location: &str| {
         let source = deployer::config::ConfigSource::S3(location.into());
         let event = event.clone();
-        async move { deployer::deploy::invoke(clients, &source, &event, &Default::default()).await }
+        async move {
+            let clients = clients.for_function(deployer::lambda::Function::ImagePush.name());
+            deployer::deploy::invoke(&clients, &source, &event, &Default::default()).await
+        }
     };
 
     emulator.start_recording();

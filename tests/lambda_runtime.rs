@@ -1,4 +1,4 @@
-//! `image-push` through cargo-lambda's local Lambda runtime (the real Runtime API), fed the
+//! The three functions through cargo-lambda's local Lambda runtime (the real Runtime API), fed the
 //! sample files in `events/`, against the AWS emulator.
 
 use deployer_devkit::emulator::{count_writes, repo_root};
@@ -74,7 +74,8 @@ async fn service_sync_answers_the_sample_events_through_the_lambda_runtime() {
     let api = kit.api().await;
     let config = serde_json::json!({"apps": [api.app_config(&app, &["GET", "POST"], "/orders/{proxy+}")]}).to_string();
     let mut env = emulator.env();
-    env.push(("DEPLOYER_CONFIG".into(), config));
+    // As deployed by the template: the configuration is read from S3.
+    env.push(world::config_in_s3(&kit.clients, "deployer-config", &config).await);
     let watch = tokio::task::spawn_blocking(move || LambdaWatch::start("service-sync", &env))
         .await
         .unwrap();
@@ -123,7 +124,7 @@ async fn nlb_sync_runs_the_scheduled_event_through_the_lambda_runtime() {
         "state_bucket": "deployer-state", "dns_servers": [dns.addr.to_string()],
         "target_groups": [{"target_group_arn": tg, "alb_dns_name": world::ALB_DNS_NAME, "port": 443}]}});
     let mut env = emulator.env();
-    env.push(("DEPLOYER_CONFIG".into(), config.to_string()));
+    env.push(world::config_in_s3(&kit.clients, "deployer-config", &config.to_string()).await);
     let watch = tokio::task::spawn_blocking(move || LambdaWatch::start("nlb-sync", &env))
         .await
         .unwrap();

@@ -1,7 +1,7 @@
 //! The set of AWS clients the functions use, built once per cold start.
 
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{AppName, BehaviorVersion, SdkConfig};
 
 /// Attempts per AWS call (first try included), with the SDK's exponential backoff and jitter.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -27,13 +27,35 @@ pub struct AwsClients {
 
 impl AwsClients {
     /// Clients from the environment: the SDK's usual credential chain, region and
-    /// `AWS_ENDPOINT_URL` override, with standard retries.
-    pub async fn from_env() -> Self {
+    /// `AWS_ENDPOINT_URL` override, with standard retries. Every request names `function` in its
+    /// user agent (`app/<function>`), so CloudTrail tells which of the deployer's functions made it.
+    pub async fn from_env(function: &str) -> Self {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .app_name(app_name(function))
             .load()
             .await;
         Self::from_sdk_config(&config)
+    }
+
+    /// The same clients, naming `function` in every request's user agent (`app/<function>`).
+    pub fn for_function(&self, function: &str) -> Self {
+        let app = app_name(function);
+        Self {
+            ecs: aws_sdk_ecs::Client::from_conf(self.ecs.config().to_builder().app_name(app.clone()).build()),
+            ecr: aws_sdk_ecr::Client::from_conf(self.ecr.config().to_builder().app_name(app.clone()).build()),
+            s3: aws_sdk_s3::Client::from_conf(self.s3.config().to_builder().app_name(app.clone()).build()),
+            cloud_map: aws_sdk_servicediscovery::Client::from_conf(
+                self.cloud_map.config().to_builder().app_name(app.clone()).build(),
+            ),
+            apigw: aws_sdk_apigatewayv2::Client::from_conf(
+                self.apigw.config().to_builder().app_name(app.clone()).build(),
+            ),
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                self.elb.config().to_builder().app_name(app).build(),
+            ),
+            region: self.region.clone(),
+        }
     }
 
     /// Clients sharing one SDK configuration. S3 uses path-style addressing when an endpoint
@@ -55,6 +77,11 @@ impl AwsClients {
                 .unwrap_or_else(|| "us-east-1".into()),
         }
     }
+}
+
+/// The user-agent application name of a function (`image-push` → `app/image-push`).
+fn app_name(function: &str) -> AppName {
+    AppName::new(function.to_owned()).expect("function names are valid user-agent app names")
 }
 
 /// Splits `s3://bucket/key` into bucket and key.

@@ -48,7 +48,7 @@ impl Function {
 /// Runs `function` under the Lambda runtime until the runtime stops it.
 pub async fn serve(function: Function) -> Result<(), Error> {
     telemetry::init();
-    let clients = AwsClients::from_env().await;
+    let clients = AwsClients::from_env(function.name()).await;
     let concurrency = concurrency_from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let clients = &clients;

@@ -1,0 +1,176 @@
+//! Least privilege, checked: the IAM actions `template.yaml` grants each function against the
+//! AWS calls that function made in the integration tests (the emulators' ledger in
+//! `target/aws-calls/`, see [`crate::emulator::calls_dir`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_yaml::Value;
+
+/// Actions a function needs besides the one named by a call, because AWS authorizes them as
+/// part of that call.
+const IMPLIED: &[(&str, &str, &str)] = &[
+    (
+        "ecs:RegisterTaskDefinition",
+        "ecs:TagResource",
+        "revisions are registered with tags: ECS authorizes tag-on-create as ecs:TagResource",
+    ),
+    (
+        "ecs:RegisterTaskDefinition",
+        "iam:PassRole",
+        "a revision with a task or execution role passes that role to ECS",
+    ),
+];
+
+/// Grants no call names but a documented path needs, per function.
+pub const DOCUMENTED: &[(&str, &str, &str)] = &[(
+    "nlb-sync",
+    "s3:ListBucket",
+    "without it S3 answers AccessDenied instead of NoSuchKey for a state object not written yet",
+)];
+
+/// The IAM actions one recorded call needs (`service`, `operation` as in the ledger).
+pub fn actions_of(service: &str, operation: &str) -> Vec<String> {
+    let named = match (service, operation.split_once(' ')) {
+        ("s3", Some((method, path))) => {
+            let has_key = path.trim_start_matches('/').contains('/');
+            let action = match (method, has_key) {
+                ("GET" | "HEAD", true) => "GetObject",
+                ("PUT", true) => "PutObject",
+                ("DELETE", true) => "DeleteObject",
+                ("GET", false) => "ListBucket",
+                _ => "UnknownS3Request",
+            };
+            format!("s3:{action}")
+        }
+        // API Gateway's management API is authorized by HTTP method.
+        ("apigateway", Some((method, _))) => format!("apigateway:{method}"),
+        // JSON and query protocols: the signing name is the IAM prefix for these services.
+        (service, _) => format!("{service}:{operation}"),
+    };
+    let mut actions = vec![named.clone()];
+    actions.extend(
+        IMPLIED
+            .iter()
+            .filter(|(call, _, _)| *call == named)
+            .map(|(_, implied, _)| (*implied).to_owned()),
+    );
+    actions
+}
+
+/// The ledger: for each function, the `(service, operation)` pairs it called.
+pub fn read_ledger(dir: &Path) -> BTreeMap<String, BTreeSet<(String, String)>> {
+    let mut ledger: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return ledger;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((function, _)) = name.split_once('.') else {
+            continue;
+        };
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let calls = ledger.entry(function.to_owned()).or_default();
+        for line in text.lines() {
+            if let Some((service, operation)) = line.split_once('\t') {
+                calls.insert((service.to_owned(), operation.to_owned()));
+            }
+        }
+    }
+    ledger
+}
+
+/// One function's grants: action → the statement ids that allow it.
+pub type Grants = BTreeMap<String, Vec<String>>;
+
+/// The actions each function's inline policies allow, keyed by the function's binary name.
+/// Fails on a policy form this check cannot read (a managed policy or SAM policy template),
+/// so nothing is granted behind its back.
+pub fn template_grants(template: &str) -> Result<BTreeMap<String, Grants>, String> {
+    let doc: Value = serde_yaml::from_str(template).map_err(|e| format!("template.yaml: {e}"))?;
+    let resources = doc["Resources"].as_mapping().ok_or("template.yaml has no Resources")?;
+    let mut grants = BTreeMap::new();
+    for (id, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let id = id.as_str().unwrap_or_default();
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .ok_or(format!("{id}: Metadata.BuildProperties.Binary missing"))?;
+        let mut function: Grants = BTreeMap::new();
+        let policies = resource["Properties"]["Policies"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default();
+        for policy in &policies {
+            let statements = policy["Statement"]
+                .as_sequence()
+                .ok_or(format!("{id}: a policy without an inline Statement list: {policy:?}"))?;
+            for statement in statements {
+                let sid = statement["Sid"].as_str().unwrap_or("(no Sid)").to_owned();
+                if statement["Effect"].as_str() != Some("Allow") {
+                    continue;
+                }
+                let actions = match &statement["Action"] {
+                    Value::String(action) => vec![action.clone()],
+                    Value::Sequence(list) => list.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+                    other => return Err(format!("{id}/{sid}: Action is neither a string nor a list: {other:?}")),
+                };
+                for action in actions {
+                    function.entry(action).or_default().push(sid.clone());
+                }
+            }
+        }
+        grants.insert(binary.to_owned(), function);
+    }
+    Ok(grants)
+}
+
+/// What is wrong with one function's grants, as readable lines (empty: exactly right).
+pub fn check_function(function: &str, grants: &Grants, calls: &BTreeSet<(String, String)>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut needed: BTreeMap<String, String> = BTreeMap::new();
+    for (service, operation) in calls {
+        for action in actions_of(service, operation) {
+            needed.entry(action).or_insert_with(|| format!("{service} {operation}"));
+        }
+    }
+    for (action, call) in &needed {
+        if !grants.contains_key(action) {
+            problems.push(format!("{function}: calls {call} but the template grants no {action}"));
+        }
+    }
+    for (action, sids) in grants {
+        if action.contains('*') {
+            problems.push(format!("{function}: wildcard action {action} in {sids:?}"));
+        }
+        let documented = DOCUMENTED.iter().any(|(f, a, _)| *f == function && a == action);
+        if !needed.contains_key(action) && !documented {
+            problems.push(format!(
+                "{function}: the template grants {action} ({sids:?}) but no test called it and no documented path needs it"
+            ));
+        }
+    }
+    problems
+}
+
+/// Every `Resource: "*"` in the template must carry a comment above its statement saying why.
+pub fn uncommented_wildcard_resources(template: &str) -> Vec<String> {
+    let lines: Vec<&str> = template.lines().collect();
+    let mut problems = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        if line.trim() != r#"Resource: "*""# {
+            continue;
+        }
+        let start = (0..n).rev().find(|&i| lines[i].trim_start().starts_with("- Sid:"));
+        let commented = start.is_some_and(|i| i > 0 && lines[i - 1].trim_start().starts_with('#'));
+        if !commented {
+            problems.push(format!(
+                "template.yaml:{}: Resource \"*\" without a comment saying why",
+                n + 1
+            ));
+        }
+    }
+    problems
+}

@@ -1,0 +1,115 @@
+//! Least privilege, proven: `template.yaml` grants each function every AWS action it called in
+//! the integration tests, and nothing that neither a test nor a documented path uses.
+
+use std::collections::BTreeSet;
+
+use deployer_devkit::emulator::{calls_dir, repo_root};
+use deployer_devkit::iam::{actions_of, check_function, read_ledger, template_grants, uncommented_wildcard_resources};
+
+const FUNCTIONS: [&str; 3] = ["image-push", "service-sync", "nlb-sync"];
+
+fn template() -> String {
+    std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml")
+}
+
+#[test]
+#[ignore = "reads the AWS calls the other integration tests record: `make test` runs it after them"]
+fn template_grants_each_function_exactly_what_the_tests_called() {
+    let ledger = read_ledger(&calls_dir());
+    let grants = template_grants(&template()).unwrap();
+    let mut problems = Vec::new();
+    for function in FUNCTIONS {
+        let calls = ledger.get(function).cloned().unwrap_or_default();
+        assert!(
+            calls.len() >= 3,
+            "only {} recorded calls of {function} in {}: run the integration tests first (make test)",
+            calls.len(),
+            calls_dir().display()
+        );
+        let function_grants = grants
+            .get(function)
+            .unwrap_or_else(|| panic!("no function {function} in the template"));
+        problems.extend(check_function(function, function_grants, &calls));
+        let actions: BTreeSet<String> = calls.iter().flat_map(|(s, o)| actions_of(s, o)).collect();
+        println!("{function}: {} recorded operations need {actions:?}", calls.len());
+    }
+    assert!(
+        problems.is_empty(),
+        "template.yaml IAM does not match the calls:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn a_policy_missing_an_action_fails_the_check() {
+    let template = template();
+    let grants = template_grants(&template).unwrap();
+    let calls: BTreeSet<(String, String)> = [("ecs", "DescribeServices"), ("ecs", "UpdateService")]
+        .into_iter()
+        .map(|(s, o)| (s.to_owned(), o.to_owned()))
+        .collect();
+    let without_update = template.replacen("                - ecs:UpdateService\n", "", 1);
+    assert_ne!(
+        without_update, template,
+        "the template grants image-push ecs:UpdateService"
+    );
+    let weakened = template_grants(&without_update).unwrap();
+    let problems = check_function("image-push", &weakened["image-push"], &calls);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("calls ecs UpdateService") && p.contains("ecs:UpdateService")),
+        "{problems:?}"
+    );
+    // And the unweakened grants report the actions these two calls do not use as unused.
+    let problems = check_function("image-push", &grants["image-push"], &calls);
+    assert!(
+        problems.iter().any(|p| p.contains("grants ecr:DescribeImages")),
+        "{problems:?}"
+    );
+    assert!(!problems.iter().any(|p| p.contains("UpdateService")), "{problems:?}");
+}
+
+#[test]
+fn recorded_calls_map_to_the_iam_actions_aws_authorizes() {
+    assert_eq!(actions_of("s3", "GET /deployer-config/config.json"), ["s3:GetObject"]);
+    assert_eq!(actions_of("s3", "PUT /state/tg/alb-80.json"), ["s3:PutObject"]);
+    assert_eq!(actions_of("s3", "GET /state"), ["s3:ListBucket"]);
+    assert_eq!(
+        actions_of("apigateway", "PATCH /v2/apis/a1/routes/r1"),
+        ["apigateway:PATCH"]
+    );
+    assert_eq!(
+        actions_of("elasticloadbalancing", "RegisterTargets"),
+        ["elasticloadbalancing:RegisterTargets"]
+    );
+    assert_eq!(
+        actions_of("ecs", "RegisterTaskDefinition"),
+        ["ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"]
+    );
+}
+
+#[test]
+fn wildcard_resources_are_commented_and_no_action_is_a_wildcard() {
+    let template = template();
+    assert_eq!(uncommented_wildcard_resources(&template), Vec::<String>::new());
+    let uncommented = template.replacen(
+        "            # DescribeTaskDefinition, RegisterTaskDefinition and ListTaskDefinitions support no\n            \
+         # resource-level permissions: AWS only accepts \"*\" for them.\n",
+        "",
+        1,
+    );
+    assert_eq!(
+        uncommented_wildcard_resources(&uncommented).len(),
+        1,
+        "removing a comment is noticed"
+    );
+    for (function, grants) in template_grants(&template).unwrap() {
+        for action in grants.keys() {
+            assert!(
+                !action.contains('*'),
+                "{function} is granted the wildcard action {action}"
+            );
+        }
+    }
+}
