@@ -26,6 +26,7 @@ lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --region ap-northeast-1
 
 ## Figures: AWS calls per scenario, fan-out wall times, release binary size.
 bench: setup
@@ -38,4 +39,4 @@ package: setup
 
 clean:
 	cargo clean
-	rm -rf .venv
+	rm -rf .venv .venv-sam
