@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup demo test lint bench package clean
+.PHONY: setup demo test lint bench package fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -36,6 +36,10 @@ bench: setup
 ## arm64 Lambda builds of the three functions, with their sizes and an architecture check.
 package: setup
 	bash scripts/package.sh
+
+## The input fuzzers for longer (release build; FUZZ_CASES cases per parser and property).
+fuzz: setup
+	FUZZ_CASES=$${FUZZ_CASES:-1000000} cargo test --release --test fuzz_inputs
 
 clean:
 	cargo clean

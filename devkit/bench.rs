@@ -237,9 +237,17 @@ async fn main() {
 
 async fn run(clients: &AwsClients, config: &Config, event: &serde_json::Value, concurrency: usize) -> Vec<Outcome> {
     let request = parse_image_push(event).unwrap();
-    let response = deploy::handle(clients, config, &request, &DeployOptions { concurrency })
-        .await
-        .unwrap();
+    let response = deploy::handle(
+        clients,
+        config,
+        &request,
+        &DeployOptions {
+            concurrency,
+            lease: None,
+        },
+    )
+    .await
+    .unwrap();
     response.results.iter().map(|r| r.outcome).collect()
 }
 

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::parse_s3_location;
-use crate::error::AwsError;
+use crate::error::{AwsError, InputError};
 use crate::glob;
 
 /// Environment variable holding the configuration inline.
@@ -360,7 +360,7 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
     for key in object.keys() {
         if key != "apps" && key != "nlb" {
             problems.push(Problem {
-                path: key.clone(),
+                path: crate::events::key_in_path(key),
                 message: "unknown field, expected `apps` or `nlb`".into(),
             });
         }
@@ -368,7 +368,7 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
     match object.get("apps") {
         Some(serde_json::Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                match parse_part::<AppConfig>(item, &format!("apps[{i}]")) {
+                match parse_part::<AppConfig>(item, &format!("apps[{i}]"), &["cloud_map", "api"]) {
                     Ok(app) => {
                         config.apps.push(app);
                         positions.push(i);
@@ -388,7 +388,7 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
     }
     match object.get("nlb") {
         None | Some(serde_json::Value::Null) => {}
-        Some(item) => match parse_part::<NlbConfig>(item, "nlb") {
+        Some(item) => match parse_part::<NlbConfig>(item, "nlb", &[]) {
             Ok(nlb) => config.nlb = Some(nlb),
             Err(problem) => problems.push(problem),
         },
@@ -396,11 +396,36 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
     (config, positions)
 }
 
-fn parse_part<T: serde::de::DeserializeOwned>(value: &serde_json::Value, base: &str) -> Result<T, Problem> {
-    crate::events::deserialize_at(value, base).map_err(|e| Problem {
+/// Parses one part (an application, the `nlb` block) that must be an object, whose `nested`
+/// keys hold objects too, and each of whose `target_groups` is an object.
+fn parse_part<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    base: &str,
+    nested: &[&str],
+) -> Result<T, Problem> {
+    use crate::events::{json_kind, require_objects};
+    let problem = |e: InputError| Problem {
         path: e.field,
         message: format!("expected {}", e.expected),
-    })
+    };
+    if !value.is_object() {
+        return Err(Problem {
+            path: base.to_owned(),
+            message: format!("expected an object (got {})", json_kind(value)),
+        });
+    }
+    require_objects(value, base, nested).map_err(problem)?;
+    if let Some(serde_json::Value::Array(groups)) = value.get("target_groups") {
+        for (i, group) in groups.iter().enumerate() {
+            if !group.is_object() {
+                return Err(Problem {
+                    path: format!("{base}.target_groups[{i}]"),
+                    message: format!("expected an object (got {})", json_kind(group)),
+                });
+            }
+        }
+    }
+    crate::events::deserialize_at(value, base).map_err(problem)
 }
 
 fn validate_cloud_map(cm: &CloudMapConfig, base: &str, push: &mut impl FnMut(String, String)) {

@@ -19,6 +19,7 @@ use crate::ecr::{self, ImageDetail, ImageQuery, ImageRef};
 use crate::ecs::{self, Revision, ServiceState};
 use crate::error::{AwsError, InputError, InvokeError};
 use crate::events::{DeployTarget, EcrImageAction, ImagePushRequest};
+use crate::lease::{self, LeaseConfig};
 
 /// Tag put on every revision the deployer registers, so that later clean-ups touch only those.
 pub const MANAGED_TAG_KEY: &str = "ecs-deployer:managed";
@@ -115,12 +116,15 @@ pub struct Response {
 pub struct DeployOptions {
     /// Applications handled at once.
     pub concurrency: usize,
+    /// Per-service leases that keep overlapping deploys of one service apart; none: unguarded.
+    pub lease: Option<LeaseConfig>,
 }
 
 impl Default for DeployOptions {
     fn default() -> Self {
         Self {
             concurrency: DEFAULT_CONCURRENCY,
+            lease: None,
         }
     }
 }
@@ -250,16 +254,28 @@ pub struct AppPlan {
     pub result: DeployResult,
     /// The writes, in order; empty means nothing to do.
     pub steps: Vec<Step>,
+    /// The task definition the service ran when observed (none: no service).
+    pub observed_task_definition: Option<String>,
 }
 
 /// Plans a deploy of one application (pure).
 pub fn plan_app(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) -> AppPlan {
-    match plan_app_inner(app, goal, obs, region) {
+    let mut plan = match plan_app_inner(app, goal, obs, region) {
         Ok(plan) => plan,
-        Err(result) => AppPlan {
+        Err(result) => AppPlan::nothing(result),
+    };
+    plan.observed_task_definition = obs.service.as_ref().map(|s| s.task_definition.clone());
+    plan
+}
+
+impl AppPlan {
+    /// A plan without steps that reports `result`.
+    pub fn nothing(result: DeployResult) -> Self {
+        Self {
             result,
             steps: Vec::new(),
-        },
+            observed_task_definition: None,
+        }
     }
 }
 
@@ -397,6 +413,7 @@ fn plan_app_inner(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str)
             actions,
         },
         steps,
+        observed_task_definition: None,
     })
 }
 
@@ -459,6 +476,7 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, obs: &Observation) 
             task_definition: choice,
             deployment_configuration,
         }],
+        observed_task_definition: None,
     })
 }
 
@@ -768,11 +786,14 @@ pub async fn handle(
             Err(err) => Err(DeployResult::skipped(app, Outcome::Failed, err.to_string())),
         })
         .collect();
-    let results: Vec<DeployResult> = stream::iter(plans.into_iter().map(|plan| async move {
-        match plan {
-            Err(result) => result,
-            Ok(plan) if dry_run || plan.steps.is_empty() => plan.result,
-            Ok(plan) => apply(clients, plan).await,
+    let owner = lease::new_owner();
+    let (goal, owner) = (&goal, owner.as_str());
+    let results: Vec<DeployResult> = stream::iter(apps.iter().zip(plans).map(|(app, plan)| async move {
+        match (plan, &options.lease) {
+            (Err(result), _) => result,
+            (Ok(plan), _) if dry_run || plan.steps.is_empty() => plan.result,
+            (Ok(plan), None) => apply(clients, plan).await,
+            (Ok(plan), Some(leases)) => apply_under_lease(clients, leases, owner, app, goal, plan).await,
         }
     }))
     .buffered(options.concurrency.max(1))
@@ -780,6 +801,53 @@ pub async fn handle(
     .await;
     results.iter().for_each(log_result);
     Ok(Response { results, dry_run })
+}
+
+/// Applies a plan while holding the service's lease. The plan was made from the service as it
+/// was before the lease: when another deploy changed the service's task definition meanwhile,
+/// the application is observed and planned again, so an older image never replaces a newer one
+/// and the last of two overlapping deploys decides.
+async fn apply_under_lease(
+    clients: &AwsClients,
+    leases: &LeaseConfig,
+    owner: &str,
+    app: &AppConfig,
+    goal: &Goal,
+    plan: AppPlan,
+) -> DeployResult {
+    let key = leases.key(&app.cluster, &app.service);
+    let purpose = format!("{} {}", app.name, plan.result.image.as_deref().unwrap_or("rollback"));
+    let lease = match lease::acquire(&clients.s3, leases, &key, owner, &purpose).await {
+        Ok(lease) => lease,
+        Err(err) => return DeployResult::skipped(app, Outcome::Failed, err.to_string()),
+    };
+    let planned_from = plan.observed_task_definition.clone();
+    let now = match ecs::describe_services(&clients.ecs, &app.cluster, std::slice::from_ref(&app.service)).await {
+        Ok(found) => found
+            .into_iter()
+            .find(|s| s.is(&app.service))
+            .map(|s| s.task_definition),
+        Err(err) => Some(format!("unknown ({err})")),
+    };
+    let plan = if now == planned_from {
+        plan
+    } else {
+        tracing::info!(app = %app.name, "the service changed while waiting for its lease: planning again");
+        match observe(clients, &[app], goal, 1).await.pop() {
+            Some(Ok(obs)) => plan_app(app, goal, &obs, &clients.region),
+            Some(Err(err)) => AppPlan::nothing(DeployResult::skipped(app, Outcome::Failed, err.to_string())),
+            None => unreachable!("one application observed"),
+        }
+    };
+    let result = if plan.steps.is_empty() {
+        plan.result
+    } else {
+        apply(clients, plan).await
+    };
+    if let Err(err) = lease::release(&clients.s3, leases, &lease).await {
+        tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
+    }
+    result
 }
 
 fn find_app<'a>(config: &'a Config, name: &str, field: &str) -> Result<&'a AppConfig, InputError> {

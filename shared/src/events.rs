@@ -188,6 +188,7 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
             "an EventBridge `ECR Image Action` event or a manual payload object such as {\"deploy\": {\"app\": \"orders\", \"tag\": \"v42\"}}",
         ));
     }
+    require_objects(value, "", &["deploy", "rollback"])?;
     let manual: ManualImagePush = deserialize_at(value, "")?;
     match (manual.deploy, manual.rollback) {
         (Some(deploy), None) => {
@@ -242,7 +243,49 @@ pub fn is_envelope(value: &Value) -> bool {
 
 /// Parses the EventBridge envelope, naming the first bad field.
 pub fn parse_envelope(value: &Value) -> Result<Envelope, InputError> {
+    require_objects(value, "", &["detail"])?;
     deserialize_at(value, "")
+}
+
+/// Serde fills a struct from an array too (`{"sync": [["x"]]}` reads as `sync.apps`), which
+/// would name fields the input does not have: where a struct is expected under one of `keys`,
+/// only an object (or null) is accepted.
+pub fn require_objects(value: &Value, base: &str, keys: &[&str]) -> Result<(), InputError> {
+    for key in keys {
+        match value.get(*key) {
+            None | Some(Value::Null) | Some(Value::Object(_)) => {}
+            Some(other) => {
+                let field = if base.is_empty() {
+                    (*key).to_owned()
+                } else {
+                    format!("{base}.{key}")
+                };
+                return Err(InputError::new(field, format!("an object (got {})", json_kind(other))));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `a string`, `an array`, ... for messages.
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A key as it appears in an error's field path (an empty key is shown as `""`).
+pub fn key_in_path(key: &str) -> String {
+    if key.is_empty() {
+        "\"\"".to_owned()
+    } else {
+        key.to_owned()
+    }
 }
 
 /// Deserializes `value`, turning serde's error into one that names the field path.
@@ -272,7 +315,7 @@ fn missing_or_unknown_field(message: &str) -> Option<String> {
     let rest = message
         .strip_prefix("missing field `")
         .or_else(|| message.strip_prefix("unknown field `"))?;
-    Some(rest.split('`').next()?.to_owned())
+    Some(key_in_path(rest.split('`').next()?))
 }
 
 /// Turns serde's "invalid type: X, expected Y" into "Y (got X)", the shape of every message here.
@@ -559,6 +602,7 @@ pub fn parse_service_sync(value: &Value) -> Result<ServiceSyncRequest, InputErro
             "an EventBridge event or a manual payload such as {\"sync\": {\"apps\": [\"orders\"]}}",
         ));
     }
+    require_objects(value, "", &["sync"])?;
     let manual: ManualSync = deserialize_at(value, "")?;
     if let Some(apps) = &manual.sync.apps {
         for (i, app) in apps.iter().enumerate() {

@@ -35,7 +35,10 @@ impl Function {
         let source = ConfigSource::from_env()?;
         let answer = match self {
             Function::ImagePush => {
-                let options = deploy::DeployOptions { concurrency };
+                let options = deploy::DeployOptions {
+                    concurrency,
+                    lease: crate::lease::LeaseConfig::from_env(),
+                };
                 serde_json::to_value(deploy::invoke(clients, &source, payload, &options).await?)
             }
             Function::ServiceSync => serde_json::to_value(sync::invoke(clients, &source, payload, concurrency).await?),

@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod glob;
 pub mod lambda;
+pub mod lease;
 pub mod nlb;
 pub mod state;
 pub mod sync;

@@ -341,6 +341,7 @@ pub fn parse_request(value: &serde_json::Value) -> Result<NlbSyncRequest, InputE
             "a scheduled event or {\"sync\": {\"target_groups\": [\"arn:...\"]}}",
         ));
     }
+    crate::events::require_objects(value, "", &["sync"])?;
     let manual: ManualNlbSync = deserialize_at(value, "")?;
     if let Some(arns) = &manual.sync.target_groups {
         for (i, arn) in arns.iter().enumerate() {

@@ -1,0 +1,258 @@
+//! Leases that keep two deploys of one service from overlapping: one small S3 object per
+//! service, taken and given back with conditional writes (`If-None-Match: *` to create,
+//! `If-Match: <etag>` to take over an expired or released lease). Reserved concurrency alone
+//! does not do this: manual invokes, retries and a second stack still overlap.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AwsError;
+
+/// Environment variable naming the bucket for leases (the template sets it to its state bucket).
+pub const ENV_BUCKET: &str = "DEPLOYER_LEASE_BUCKET";
+
+/// Where leases live and how long they last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseConfig {
+    /// Bucket of the lease objects.
+    pub bucket: String,
+    /// Key prefix (`leases/`).
+    pub prefix: String,
+    /// How long a lease holds without being given back (a crashed holder's lease expires).
+    pub ttl: Duration,
+    /// How long to wait for another deploy's lease before giving up.
+    pub wait: Duration,
+}
+
+impl LeaseConfig {
+    /// Leases in `bucket` under `leases/`, held at most 2 minutes, waited for at most 60 s.
+    pub fn in_bucket(bucket: &str) -> Self {
+        Self {
+            bucket: bucket.to_owned(),
+            prefix: "leases/".into(),
+            ttl: Duration::from_secs(120),
+            wait: Duration::from_secs(60),
+        }
+    }
+
+    /// From `DEPLOYER_LEASE_BUCKET`; `None` when unset or empty.
+    pub fn from_env() -> Option<Self> {
+        std::env::var(ENV_BUCKET)
+            .ok()
+            .filter(|b| !b.trim().is_empty())
+            .map(|b| Self::in_bucket(b.trim()))
+    }
+
+    /// The object key of one service's lease.
+    pub fn key(&self, cluster: &str, service: &str) -> String {
+        format!("{}{cluster}/{service}.json", self.prefix)
+    }
+}
+
+/// The lease document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseDocument {
+    /// Who holds it (one invocation).
+    pub owner: String,
+    /// What for (shown to whoever waits).
+    pub purpose: String,
+    /// Seconds since the epoch after which anyone may take it; 0 once given back.
+    pub expires_at: u64,
+}
+
+/// A lease held by this invocation.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    /// Its object key.
+    pub key: String,
+    owner: String,
+    etag: String,
+}
+
+/// Why a lease was not taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LeaseError {
+    /// Another deploy held it for the whole wait.
+    #[error("another deploy ({purpose}, {owner}) holds the lease s3://{bucket}/{key} for {remaining_seconds} s more; nothing was changed, a retry continues")]
+    Busy {
+        /// Bucket of the lease.
+        bucket: String,
+        /// Its key.
+        key: String,
+        /// The holder.
+        owner: String,
+        /// The holder's purpose.
+        purpose: String,
+        /// Seconds until it expires.
+        remaining_seconds: u64,
+    },
+    /// S3 failed.
+    #[error("{0}")]
+    Aws(AwsError),
+}
+
+/// A fresh owner id for one invocation.
+pub fn new_owner() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(now_nanos());
+    format!("{}-{:016x}", std::process::id(), hasher.finish())
+}
+
+fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn now_seconds() -> u64 {
+    (now_nanos() / 1_000_000_000) as u64
+}
+
+/// Takes the lease at `key`, waiting (with backoff) while another owner holds an unexpired one.
+pub async fn acquire(
+    s3: &aws_sdk_s3::Client,
+    config: &LeaseConfig,
+    key: &str,
+    owner: &str,
+    purpose: &str,
+) -> Result<Lease, LeaseError> {
+    let deadline = tokio::time::Instant::now() + config.wait;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let document = LeaseDocument {
+            owner: owner.to_owned(),
+            purpose: purpose.to_owned(),
+            expires_at: now_seconds() + config.ttl.as_secs(),
+        };
+        let held = read(s3, &config.bucket, key).await.map_err(LeaseError::Aws)?;
+        let condition = match &held {
+            None => None,
+            // Ours already: an earlier attempt's write landed but its answer was lost.
+            Some((current, etag)) if current.owner == owner => {
+                return Ok(Lease {
+                    key: key.to_owned(),
+                    owner: owner.to_owned(),
+                    etag: etag.clone(),
+                })
+            }
+            Some((current, etag)) if current.expires_at <= now_seconds() => Some(etag.as_str()),
+            Some((current, _)) => {
+                if tokio::time::Instant::now() + pause > deadline {
+                    return Err(LeaseError::Busy {
+                        bucket: config.bucket.clone(),
+                        key: key.to_owned(),
+                        owner: current.owner.clone(),
+                        purpose: current.purpose.clone(),
+                        remaining_seconds: current.expires_at.saturating_sub(now_seconds()),
+                    });
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+                continue;
+            }
+        };
+        match put(s3, &config.bucket, key, &document, condition)
+            .await
+            .map_err(LeaseError::Aws)?
+        {
+            Some(etag) => {
+                return Ok(Lease {
+                    key: key.to_owned(),
+                    owner: owner.to_owned(),
+                    etag,
+                })
+            }
+            // Someone else wrote between our read and our write (or our own write landed and its
+            // answer was lost): read again.
+            None => continue,
+        }
+    }
+}
+
+/// Gives the lease back (marks it expired), unless someone took it over after it expired.
+pub async fn release(s3: &aws_sdk_s3::Client, config: &LeaseConfig, lease: &Lease) -> Result<(), AwsError> {
+    let released = LeaseDocument {
+        owner: lease.owner.clone(),
+        purpose: "released".into(),
+        expires_at: 0,
+    };
+    if put(s3, &config.bucket, &lease.key, &released, Some(&lease.etag))
+        .await?
+        .is_none()
+    {
+        // Either a retry of our own release that had landed, or a newer holder: both are fine,
+        // but never overwrite a lease that is not ours.
+        if let Some((current, etag)) = read(s3, &config.bucket, &lease.key).await? {
+            if current.owner == lease.owner && current.expires_at != 0 {
+                put(s3, &config.bucket, &lease.key, &released, Some(&etag)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<(LeaseDocument, String)>, AwsError> {
+    let resource = format!("s3://{bucket}/{key}");
+    let object = match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(object) => object,
+        Err(err) => {
+            let err = AwsError::from_sdk("S3", "GetObject", &resource, err);
+            return if err.code.as_deref() == Some("NoSuchKey") {
+                Ok(None)
+            } else {
+                Err(err)
+            };
+        }
+    };
+    let etag = object.e_tag().unwrap_or_default().to_owned();
+    let bytes = object.body.collect().await.map_err(|e| AwsError {
+        service: "S3",
+        operation: "GetObject",
+        resource,
+        code: None,
+        message: e.to_string(),
+    })?;
+    // An unreadable lease object is treated as expired: it is taken over with its ETag.
+    let document = serde_json::from_slice(&bytes.into_bytes()).unwrap_or(LeaseDocument {
+        owner: String::new(),
+        purpose: "unreadable".into(),
+        expires_at: 0,
+    });
+    Ok(Some((document, etag)))
+}
+
+/// Conditional write; `Ok(None)` when the condition failed (someone else wrote first).
+async fn put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    document: &LeaseDocument,
+    etag: Option<&str>,
+) -> Result<Option<String>, AwsError> {
+    let body = serde_json::to_vec(document).expect("lease serializes");
+    let request = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(body.into());
+    let request = match etag {
+        Some(etag) => request.if_match(etag),
+        None => request.if_none_match("*"),
+    };
+    match request.send().await {
+        Ok(output) => Ok(Some(output.e_tag().unwrap_or_default().to_owned())),
+        Err(err) => {
+            let status = err.raw_response().map(|r| r.status().as_u16());
+            let err = AwsError::from_sdk("S3", "PutObject", format!("s3://{bucket}/{key}"), err);
+            if status == Some(412) || status == Some(409) || err.code.as_deref() == Some("PreconditionFailed") {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
