@@ -23,11 +23,18 @@ const IMPLIED: &[(&str, &str, &str)] = &[
 ];
 
 /// Grants no call names but a documented path needs, per function.
-pub const DOCUMENTED: &[(&str, &str, &str)] = &[(
-    "nlb-sync",
-    "s3:ListBucket",
-    "without it S3 answers AccessDenied instead of NoSuchKey for a state object not written yet",
-)];
+pub const DOCUMENTED: &[(&str, &str, &str)] = &[
+    (
+        "nlb-sync",
+        "s3:ListBucket",
+        "without it S3 answers AccessDenied instead of NoSuchKey for a state object not written yet",
+    ),
+    (
+        "image-push",
+        "s3:ListBucket",
+        "without it S3 answers AccessDenied instead of NoSuchKey for a lease not written yet",
+    ),
+];
 
 /// The IAM actions one recorded call needs (`service`, `operation` as in the ledger).
 pub fn actions_of(service: &str, operation: &str) -> Vec<String> {

@@ -439,14 +439,19 @@ pub async fn invoke_image_push(
     config: &str,
     payload: &serde_json::Value,
 ) -> Result<deployer::deploy::Response, deployer::InvokeError> {
+    invoke_image_push_with(clients, config, payload, &deployer::deploy::DeployOptions::default()).await
+}
+
+/// Runs one `image-push` invocation in-process with these options (leases, concurrency).
+pub async fn invoke_image_push_with(
+    clients: &AwsClients,
+    config: &str,
+    payload: &serde_json::Value,
+    options: &deployer::deploy::DeployOptions,
+) -> Result<deployer::deploy::Response, deployer::InvokeError> {
     let source = deployer::config::ConfigSource::Inline(config.to_owned());
-    deployer::deploy::invoke(
-        &clients.for_function(deployer::lambda::Function::ImagePush.name()),
-        &source,
-        payload,
-        &deployer::deploy::DeployOptions::default(),
-    )
-    .await
+    let clients = clients.for_function(deployer::lambda::Function::ImagePush.name());
+    deployer::deploy::invoke(&clients, &source, payload, options).await
 }
 
 /// Creates an S3 bucket in the emulator's region.

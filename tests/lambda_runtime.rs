@@ -22,8 +22,11 @@ async fn image_push_deploys_the_sample_push_event_through_the_lambda_runtime() {
     let digest = sample_push_digest();
     world::push_image_with_digest(clients, "orders", "latest", &digest).await;
 
+    world::create_bucket(clients, "deployer-state").await;
     let mut env = emulator.env();
     env.push(("DEPLOYER_CONFIG".into(), world::config_for(&[&app])));
+    // As the template sets it: deploys of one service take a lease in the state bucket.
+    env.push((deployer::lease::ENV_BUCKET.into(), "deployer-state".into()));
     let watch = tokio::task::spawn_blocking(move || LambdaWatch::start("image-push", &env))
         .await
         .unwrap();
@@ -40,6 +43,17 @@ async fn image_push_deploys_the_sample_push_event_through_the_lambda_runtime() {
     assert_eq!(answer["results"][0]["image"], format!("{}/orders@{digest}", registry()));
     let running = world::service_task_definition(clients, "sss", "orders").await;
     assert_eq!(answer["results"][0]["new_task_definition"], running.as_str());
+    // The deploy held the service's lease and gave it back.
+    let lease = clients
+        .s3
+        .get_object()
+        .bucket("deployer-state")
+        .key("leases/sss/orders.json")
+        .send()
+        .await
+        .expect("the lease object exists");
+    let lease: serde_json::Value = serde_json::from_slice(&lease.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(lease["expires_at"], 0, "given back: {lease}");
 
     // The same file again is a replay: unchanged, no write.
     emulator.start_recording();
