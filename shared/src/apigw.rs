@@ -2,6 +2,7 @@
 
 use aws_sdk_apigatewayv2::types::{AuthorizationType, ConnectionType, IntegrationType};
 
+use crate::aws::at_most_once;
 use crate::error::AwsError;
 
 /// Payload format version API Gateway requires for private (VPC link) HTTP integrations.
@@ -172,25 +173,33 @@ pub async fn get_routes(client: &aws_sdk_apigatewayv2::Client, api_id: &str) -> 
     }
 }
 
+fn no_retries_config() -> aws_sdk_apigatewayv2::config::Builder {
+    aws_sdk_apigatewayv2::config::Builder::default().retry_config(crate::aws::no_retries())
+}
+
 /// Creates the HTTP_PROXY integration over the VPC link and returns its ID.
 pub async fn create_integration(
     client: &aws_sdk_apigatewayv2::Client,
     api_id: &str,
     desired: &DesiredIntegration,
 ) -> Result<String, AwsError> {
-    let output = client
-        .create_integration()
-        .api_id(api_id)
-        .integration_type(IntegrationType::HttpProxy)
-        .connection_type(ConnectionType::VpcLink)
-        .connection_id(&desired.vpc_link_id)
-        .integration_uri(&desired.uri)
-        .integration_method("ANY")
-        .payload_format_version(PRIVATE_PAYLOAD_FORMAT)
-        .description(&desired.description)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ApiGatewayV2", "CreateIntegration", api_id, e))?;
+    let output = at_most_once(|| {
+        client
+            .create_integration()
+            .api_id(api_id)
+            .integration_type(IntegrationType::HttpProxy)
+            .connection_type(ConnectionType::VpcLink)
+            .connection_id(&desired.vpc_link_id)
+            .integration_uri(&desired.uri)
+            .integration_method("ANY")
+            .payload_format_version(PRIVATE_PAYLOAD_FORMAT)
+            .description(&desired.description)
+            .customize()
+            .config_override(no_retries_config())
+            .send()
+    })
+    .await
+    .map_err(|e| AwsError::from_sdk("ApiGatewayV2", "CreateIntegration", api_id, e))?;
     Ok(output.integration_id().unwrap_or_default().to_owned())
 }
 
@@ -232,16 +241,20 @@ pub async fn create_route(
     key: &str,
     settings: &RouteSettings,
 ) -> Result<(), AwsError> {
-    client
-        .create_route()
-        .api_id(api_id)
-        .route_key(key)
-        .target(&settings.target)
-        .authorization_type(AuthorizationType::from(settings.authorization_type()))
-        .set_authorizer_id(settings.authorizer_id.clone())
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ApiGatewayV2", "CreateRoute", format!("{api_id} {key}"), e))?;
+    at_most_once(|| {
+        client
+            .create_route()
+            .api_id(api_id)
+            .route_key(key)
+            .target(&settings.target)
+            .authorization_type(AuthorizationType::from(settings.authorization_type()))
+            .set_authorizer_id(settings.authorizer_id.clone())
+            .customize()
+            .config_override(no_retries_config())
+            .send()
+    })
+    .await
+    .map_err(|e| AwsError::from_sdk("ApiGatewayV2", "CreateRoute", format!("{api_id} {key}"), e))?;
     Ok(())
 }
 

@@ -1,7 +1,11 @@
 //! The set of AWS clients the functions use, built once per cold start.
 
+use std::future::Future;
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
 use aws_config::{AppName, BehaviorVersion, SdkConfig};
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 
 /// Attempts per AWS call (first try included), with the SDK's exponential backoff and jitter.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -77,6 +81,54 @@ impl AwsClients {
                 .unwrap_or_else(|| "us-east-1".into()),
         }
     }
+}
+
+/// Error codes of throttling: the request was refused, not carried out, so sending it again is safe.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+];
+
+/// True when AWS refused the call for its rate (nothing was carried out).
+pub fn is_throttling<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.code().is_some_and(|code| THROTTLING_CODES.contains(&code))
+}
+
+/// Sends a call that creates something and has no idempotency token (ECS RegisterTaskDefinition,
+/// API Gateway CreateIntegration and CreateRoute, Cloud Map CreateService as used here). The SDK
+/// retries every 5xx and lost connection, and a retry of a call that was carried out but whose
+/// answer was lost creates a second one. So `send` must turn the SDK's retries off (see
+/// [`no_retries`]), and the call is sent again here only when AWS throttled it. Any other
+/// failure is returned: it may have been carried out, and the next run finds what was created
+/// instead of creating it again.
+pub async fn at_most_once<T, E, R, F, Fut>(mut send: F) -> Result<T, SdkError<E, R>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata,
+{
+    let mut pause = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match send().await {
+            Err(err) if attempt < MAX_ATTEMPTS && is_throttling(&err) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                attempt += 1;
+            }
+            answer => return answer,
+        }
+    }
+}
+
+/// Retry settings for [`at_most_once`] calls: none.
+pub fn no_retries() -> RetryConfig {
+    RetryConfig::disabled()
 }
 
 /// The user-agent application name of a function (`image-push` → `app/image-push`).

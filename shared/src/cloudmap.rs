@@ -129,20 +129,26 @@ pub async fn create_service(
         .dns_records(dns_record(&desired.record_type, desired.ttl))
         .build()
         .expect("records are set");
-    let output = client
-        .create_service()
-        .name(&desired.name)
-        .namespace_id(&desired.namespace_id)
-        .description("managed by ecs-deployer")
-        .dns_config(dns)
-        .health_check_custom_config(
-            HealthCheckCustomConfig::builder()
-                .failure_threshold(desired.failure_threshold)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ServiceDiscovery", "CreateService", &desired.name, e))?;
+    let output = crate::aws::at_most_once(|| {
+        client
+            .create_service()
+            .name(&desired.name)
+            .namespace_id(&desired.namespace_id)
+            .description("managed by ecs-deployer")
+            .dns_config(dns.clone())
+            .health_check_custom_config(
+                HealthCheckCustomConfig::builder()
+                    .failure_threshold(desired.failure_threshold)
+                    .build(),
+            )
+            .customize()
+            .config_override(
+                aws_sdk_servicediscovery::config::Builder::default().retry_config(crate::aws::no_retries()),
+            )
+            .send()
+    })
+    .await
+    .map_err(|e| AwsError::from_sdk("ServiceDiscovery", "CreateService", &desired.name, e))?;
     let service = output.service().ok_or_else(|| AwsError {
         service: "ServiceDiscovery",
         operation: "CreateService",

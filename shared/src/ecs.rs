@@ -184,10 +184,14 @@ pub fn register_request(client: &aws_sdk_ecs::Client, revision: &Revision) -> Re
 /// Registers `revision` as a new revision of its family and returns what ECS registered.
 pub async fn register_task_definition(client: &aws_sdk_ecs::Client, revision: &Revision) -> Result<Revision, AwsError> {
     let family = revision.definition.family().unwrap_or_default().to_owned();
-    let output = register_request(client, revision)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ECS", "RegisterTaskDefinition", &family, e))?;
+    let output = crate::aws::at_most_once(|| {
+        register_request(client, revision)
+            .customize()
+            .config_override(aws_sdk_ecs::config::Builder::default().retry_config(crate::aws::no_retries()))
+            .send()
+    })
+    .await
+    .map_err(|e| AwsError::from_sdk("ECS", "RegisterTaskDefinition", &family, e))?;
     let definition = output.task_definition().cloned().ok_or_else(|| AwsError {
         service: "ECS",
         operation: "RegisterTaskDefinition",

@@ -1,0 +1,426 @@
+//! A fault-injecting HTTP proxy on loopback, between the functions and the AWS emulator. At a
+//! set rate it answers a request with a throttling error in the shape of the request's AWS
+//! protocol, with HTTP 500 or 503, resets the connection, or delays it; some faults strike after
+//! the emulator has carried the request out (the write happened, the answer is lost), which is
+//! what makes retries dangerous for calls that create things.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One kind of fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fault {
+    /// Throttling, as the protocol reports it (JSON `ThrottlingException`, query `Throttling`,
+    /// API Gateway 429 `TooManyRequestsException`, S3 503 `SlowDown`); not carried out.
+    Throttle,
+    /// HTTP 500; not carried out.
+    ServerError,
+    /// HTTP 503; not carried out.
+    Unavailable,
+    /// Connection reset before the request reaches the emulator.
+    ResetBefore,
+    /// Answer held back 50-300 ms, then forwarded.
+    Delay,
+    /// Carried out by the emulator, then answered with HTTP 500.
+    ServerErrorAfter,
+    /// Carried out by the emulator, then the connection is reset.
+    ResetAfter,
+}
+
+impl Fault {
+    /// Every kind, in the order the proxy draws from.
+    pub const ALL: [Fault; 7] = [
+        Fault::Throttle,
+        Fault::ServerError,
+        Fault::Unavailable,
+        Fault::ResetBefore,
+        Fault::Delay,
+        Fault::ServerErrorAfter,
+        Fault::ResetAfter,
+    ];
+}
+
+/// Counts of what the proxy did.
+#[derive(Debug, Default)]
+pub struct FaultStats {
+    /// Requests seen.
+    pub requests: AtomicUsize,
+    faults: [AtomicUsize; 7],
+}
+
+impl FaultStats {
+    /// How many requests got `fault`.
+    pub fn count(&self, fault: Fault) -> usize {
+        self.faults[Fault::ALL.iter().position(|f| *f == fault).unwrap()].load(Ordering::Relaxed)
+    }
+
+    /// Faulted requests in all.
+    pub fn faulted(&self) -> usize {
+        Fault::ALL.iter().map(|f| self.count(*f)).sum()
+    }
+
+    /// `kind=count` for each kind, for messages.
+    pub fn summary(&self) -> String {
+        let kinds: Vec<String> = Fault::ALL.iter().map(|f| format!("{f:?}={}", self.count(*f))).collect();
+        format!(
+            "{} requests, {} faulted ({})",
+            self.requests.load(Ordering::Relaxed),
+            self.faulted(),
+            kinds.join(" ")
+        )
+    }
+}
+
+/// What to fault.
+#[derive(Debug, Clone)]
+pub struct FaultPlan {
+    /// Share of the eligible requests faulted (0-1).
+    pub rate: f64,
+    /// Seed of the draws, so a failing run can be repeated.
+    pub seed: u64,
+    /// Kinds drawn from.
+    pub kinds: Vec<Fault>,
+    /// Only requests whose request line or `X-Amz-Target` contains this are eligible.
+    pub only: Option<String>,
+}
+
+impl FaultPlan {
+    /// Every kind, on every request, at `rate`.
+    pub fn any(rate: f64, seed: u64) -> Self {
+        Self {
+            rate,
+            seed,
+            kinds: Fault::ALL.to_vec(),
+            only: None,
+        }
+    }
+}
+
+/// The running proxy; stopped on drop.
+pub struct FaultProxy {
+    /// Loopback port clients connect to.
+    pub port: u16,
+    /// What it did so far.
+    pub stats: Arc<FaultStats>,
+    rate: Arc<Mutex<f64>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Proxies `127.0.0.1:PORT` to `127.0.0.1:upstream`, faulting `rate` (0-1) of the requests
+    /// with any kind of fault, drawn from a generator seeded with `seed`.
+    pub async fn start(upstream: u16, rate: f64, seed: u64) -> FaultProxy {
+        Self::start_with(upstream, FaultPlan::any(rate, seed)).await
+    }
+
+    /// Proxies to `127.0.0.1:upstream` following `plan`.
+    pub async fn start_with(upstream: u16, plan: FaultPlan) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let port = listener.local_addr().expect("address").port();
+        let stats = Arc::new(FaultStats::default());
+        let rate = Arc::new(Mutex::new(plan.rate));
+        let random = Arc::new(Mutex::new(plan.seed | 1));
+        let plan = Arc::new(plan);
+        let task = {
+            let (stats, rate) = (stats.clone(), rate.clone());
+            tokio::spawn(async move {
+                while let Ok((client, _)) = listener.accept().await {
+                    let (stats, rate, random, plan) = (stats.clone(), rate.clone(), random.clone(), plan.clone());
+                    tokio::spawn(async move {
+                        let _ = serve(client, upstream, &stats, &rate, &random, &plan).await;
+                    });
+                }
+            })
+        };
+        FaultProxy {
+            port,
+            stats,
+            rate,
+            task,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Changes the fault rate (0 turns faults off).
+    pub fn set_rate(&self, rate: f64) {
+        *self.rate.lock().unwrap() = rate;
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// xorshift64*: enough randomness for fault draws, and repeatable from a seed.
+fn next(random: &Mutex<u64>) -> u64 {
+    let mut state = random.lock().unwrap();
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// One request per connection: read it whole, then fault it or forward it.
+async fn serve(
+    mut client: TcpStream,
+    upstream: u16,
+    stats: &FaultStats,
+    rate: &Mutex<f64>,
+    random: &Mutex<u64>,
+    plan: &FaultPlan,
+) -> std::io::Result<()> {
+    let Some((head, body)) = read_request(&mut client).await? else {
+        return Ok(());
+    };
+    stats.requests.fetch_add(1, Ordering::Relaxed);
+    let eligible = plan.only.as_deref().is_none_or(|only| {
+        head.lines().next().is_some_and(|line| line.contains(only))
+            || header(&head, "x-amz-target").is_some_and(|t| t.contains(only))
+    });
+    // Only eligible requests draw, so a narrow plan's draws do not depend on other traffic.
+    let fault = if eligible && !plan.kinds.is_empty() {
+        let draw = (next(random) % 1_000_000) as f64 / 1_000_000.0;
+        (draw < *rate.lock().unwrap()).then(|| plan.kinds[(next(random) % plan.kinds.len() as u64) as usize])
+    } else {
+        None
+    };
+    if let Some(fault) = fault {
+        stats.faults[Fault::ALL.iter().position(|f| *f == fault).unwrap()].fetch_add(1, Ordering::Relaxed);
+    }
+    let protocol = Protocol::of(&head);
+    match fault {
+        Some(Fault::Throttle) => client.write_all(&protocol.throttle()).await?,
+        Some(Fault::ServerError) => client.write_all(&protocol.error(500)).await?,
+        Some(Fault::Unavailable) => client.write_all(&protocol.error(503)).await?,
+        Some(Fault::ResetBefore) => reset(client),
+        Some(Fault::ServerErrorAfter) => {
+            forward(&head, &body, upstream).await?;
+            client.write_all(&protocol.error(500)).await?;
+        }
+        Some(Fault::ResetAfter) => {
+            forward(&head, &body, upstream).await?;
+            reset(client);
+        }
+        Some(Fault::Delay) => {
+            tokio::time::sleep(Duration::from_millis(50 + next(random) % 250)).await;
+            let answer = forward(&head, &body, upstream).await?;
+            client.write_all(&answer).await?;
+        }
+        None => {
+            let answer = forward(&head, &body, upstream).await?;
+            client.write_all(&answer).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Closes with a TCP reset (linger 0) instead of an orderly close. (Deprecated in tokio because a
+/// non-zero linger blocks on drop; a zero linger does not.)
+#[allow(deprecated)]
+fn reset(client: TcpStream) {
+    let _ = client.set_linger(Some(Duration::ZERO));
+    drop(client);
+}
+
+/// The request head (up to the blank line) and its body (by Content-Length or chunked).
+async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<(String, Vec<u8>)>> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let head_end = loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = client.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+    let mut body = raw[head_end..].to_vec();
+    if let Some(length) = header(&head, "content-length").and_then(|v| v.parse::<usize>().ok()) {
+        while body.len() < length {
+            let n = client.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buf[..n]);
+        }
+    } else if header(&head, "transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        while !body.ends_with(b"0\r\n\r\n") {
+            let n = client.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buf[..n]);
+        }
+    }
+    Ok(Some((head, body)))
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Sends the request to the emulator on a connection of its own and returns the whole answer.
+async fn forward(head: &str, body: &[u8], upstream: u16) -> std::io::Result<Vec<u8>> {
+    let mut server = TcpStream::connect(("127.0.0.1", upstream)).await?;
+    // One request per connection: ask the emulator to close, so the answer ends at EOF.
+    let mut lines: Vec<&str> = head
+        .trim_end_matches("\r\n")
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    lines.push("Connection: close");
+    let mut request = lines.join("\r\n").into_bytes();
+    request.extend_from_slice(b"\r\n\r\n");
+    request.extend_from_slice(body);
+    server.write_all(&request).await?;
+    let mut answer = Vec::new();
+    server.read_to_end(&mut answer).await?;
+    Ok(answer)
+}
+
+/// The AWS protocol of a request, for error shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// awsJson1.1 (ECS, ECR, Cloud Map): `X-Amz-Target`.
+    Json,
+    /// awsQuery (ELBv2): a form body with `Action=`.
+    Query,
+    /// restJson1 (API Gateway v2): `/v2/...` paths.
+    RestJson,
+    /// restXml (S3).
+    RestXml,
+}
+
+impl Protocol {
+    fn of(head: &str) -> Protocol {
+        let path = head.split_whitespace().nth(1).unwrap_or("/");
+        if header(head, "x-amz-target").is_some() {
+            Protocol::Json
+        } else if header(head, "content-type").is_some_and(|v| v.contains("x-www-form-urlencoded")) {
+            Protocol::Query
+        } else if path.starts_with("/v2/") {
+            Protocol::RestJson
+        } else {
+            Protocol::RestXml
+        }
+    }
+
+    fn throttle(self) -> Vec<u8> {
+        match self {
+            Protocol::Json => response(
+                400,
+                "application/x-amz-json-1.1",
+                &[],
+                r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+            ),
+            Protocol::Query => response(
+                400,
+                "text/xml",
+                &[],
+                "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>",
+            ),
+            Protocol::RestJson => response(
+                429,
+                "application/json",
+                &[("x-amzn-ErrorType", "TooManyRequestsException")],
+                r#"{"message":"Too Many Requests"}"#,
+            ),
+            Protocol::RestXml => response(
+                503,
+                "application/xml",
+                &[],
+                "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>fault-proxy</RequestId></Error>",
+            ),
+        }
+    }
+
+    fn error(self, status: u16) -> Vec<u8> {
+        let code = if status == 503 {
+            "ServiceUnavailable"
+        } else {
+            "InternalFailure"
+        };
+        match self {
+            Protocol::Json => response(
+                status,
+                "application/x-amz-json-1.1",
+                &[],
+                &format!(r#"{{"__type":"{code}","message":"injected"}}"#),
+            ),
+            Protocol::RestJson => response(
+                status,
+                "application/json",
+                &[("x-amzn-ErrorType", code)],
+                r#"{"message":"injected"}"#,
+            ),
+            Protocol::Query => response(
+                status,
+                "text/xml",
+                &[],
+                &format!("<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>injected</Message></Error></ErrorResponse>"),
+            ),
+            Protocol::RestXml => response(
+                status,
+                "application/xml",
+                &[],
+                &format!("<Error><Code>{code}</Code><Message>injected</Message></Error>"),
+            ),
+        }
+    }
+}
+
+fn response(status: u16, content_type: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let reason = match status {
+        400 => "Bad Request",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        _ => "Service Unavailable",
+    };
+    let mut text = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        text.push_str(&format!("{k}: {v}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    text.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocols_are_told_apart_by_their_requests() {
+        let json = "POST / HTTP/1.1\r\nX-Amz-Target: AmazonEC2ContainerServiceV20141113.UpdateService\r\n\r\n";
+        let query = "POST / HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n";
+        let rest_json = "GET /v2/apis/a1/routes HTTP/1.1\r\n\r\n";
+        let rest_xml = "PUT /bucket/key HTTP/1.1\r\n\r\n";
+        assert_eq!(Protocol::of(json), Protocol::Json);
+        assert_eq!(Protocol::of(query), Protocol::Query);
+        assert_eq!(Protocol::of(rest_json), Protocol::RestJson);
+        assert_eq!(Protocol::of(rest_xml), Protocol::RestXml);
+        let throttle = String::from_utf8(Protocol::RestJson.throttle()).unwrap();
+        assert!(throttle.starts_with("HTTP/1.1 429") && throttle.contains("TooManyRequestsException"));
+    }
+}

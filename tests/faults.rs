@@ -1,0 +1,354 @@
+//! Each function with 20% of its AWS requests faulted (throttling in each protocol's shape, 500,
+//! 503, resets, delays, and faults after the emulator carried a write out), through
+//! `devkit::faults::FaultProxy`. A run either finishes or fails clearly; repeated runs reach the
+//! state one clean run reaches: no duplicated revision, no lost state, no target deregistered
+//! that should stay, no route missing. A clean run afterwards then writes nothing.
+
+use deployer::deploy::{DeployOptions, Outcome};
+use deployer::lease::LeaseConfig;
+use deployer::nlb::NlbOutcome;
+use deployer::sync::SyncOutcome;
+use deployer::AwsClients;
+use deployer_devkit::dns::{Answer, DnsServer};
+use deployer_devkit::emulator::{count_writes, sdk_config_for};
+use deployer_devkit::faults::{Fault, FaultPlan, FaultProxy};
+use deployer_devkit::world::{
+    self, invoke_image_push_with, invoke_nlb_sync, invoke_service_sync, push_event, registry, target_ips, World,
+    ALB_DNS_NAME,
+};
+use deployer_devkit::Emulator;
+use serde_json::json;
+
+/// Share of requests faulted.
+const RATE: f64 = 0.2;
+/// Runs allowed to reach each end state.
+const RUNS: usize = 15;
+/// Changes made (and reached) one after another in each test.
+const ROUNDS: usize = 6;
+
+async fn faulty(emulator: &Emulator, seed: u64) -> (FaultProxy, AwsClients) {
+    let proxy = FaultProxy::start(emulator.port, RATE, seed).await;
+    let clients = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
+    (proxy, clients)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn image_push_under_faults_deploys_each_service_once() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (orders, _) = kit.orders().await;
+    let mut apps = vec![orders];
+    for name in ["orders-eu", "orders-us"] {
+        apps.push(kit.create_app("sss", "orders", name).await);
+    }
+    world::create_bucket(&kit.clients, "deployer-state").await;
+    let config = world::config_for(&apps.iter().collect::<Vec<_>>());
+    let options = DeployOptions {
+        lease: Some(LeaseConfig::in_bucket("deployer-state")),
+        ..DeployOptions::default()
+    };
+    let (proxy, clients) = faulty(&emulator, 7).await;
+
+    let mut runs = 0;
+    for round in 1..=ROUNDS {
+        let digest = world::push_image(&kit.clients, "orders", "latest", &format!("round-{round}")).await;
+        let event = push_event("orders", "latest", &digest);
+        let mut round_runs = 0;
+        loop {
+            round_runs += 1;
+            let response = invoke_image_push_with(&clients, &config, &event, &options)
+                .await
+                .unwrap();
+            for result in &response.results {
+                if result.outcome == Outcome::Failed {
+                    let reason = result.reason.as_deref().unwrap_or_default();
+                    assert!(!reason.is_empty(), "a failure says why: {result:?}");
+                }
+            }
+            if response
+                .results
+                .iter()
+                .all(|r| matches!(r.outcome, Outcome::Deployed | Outcome::Unchanged))
+            {
+                break;
+            }
+            assert!(
+                round_runs < RUNS,
+                "round {round}: not done after {round_runs} runs; {}",
+                proxy.stats.summary()
+            );
+        }
+        runs += round_runs;
+
+        let image = format!("{}/orders@{digest}", registry());
+        for app in &apps {
+            let running = world::service_task_definition(&kit.clients, "sss", &app.name).await;
+            assert_eq!(world::container_image(&kit.clients, &running, "app").await, image);
+            let revisions = world::family_revisions(&kit.clients, &app.name).await;
+            assert_eq!(
+                revisions.len(),
+                1 + round,
+                "{}: no duplicated revision: {revisions:?}",
+                app.name
+            );
+        }
+        emulator.start_recording();
+        let clean = invoke_image_push_with(&kit.clients, &config, &event, &options)
+            .await
+            .unwrap();
+        assert!(
+            clean.results.iter().all(|r| r.outcome == Outcome::Unchanged),
+            "{clean:?}"
+        );
+        assert_eq!(count_writes(&emulator.stop_recording()), 0);
+    }
+    println!(
+        "image-push: {runs} runs over {ROUNDS} deploys; {}",
+        proxy.stats.summary()
+    );
+    assert!(proxy.stats.faulted() > 0, "faults were injected");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_sync_under_faults_ends_with_every_route_once() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (orders, _) = kit.orders().await;
+    let billing = kit.create_app("sss", "orders", "billing").await;
+    let api = kit.api().await;
+    let (proxy, clients) = faulty(&emulator, 11).await;
+    let method_sets: [&[&str]; ROUNDS] = [
+        &["GET", "POST"],
+        &["GET", "POST", "DELETE"],
+        &["GET"],
+        &["GET", "PUT", "PATCH"],
+        &["ANY"],
+        &["GET", "POST"],
+    ];
+
+    let mut runs = 0;
+    for methods in method_sets {
+        let config = json!({"apps": [
+            api.app_config(&orders, methods, "/orders/{proxy+}"),
+            api.app_config(&billing, &["GET"], "/billing/{proxy+}"),
+        ]})
+        .to_string();
+        let mut round_runs = 0;
+        loop {
+            round_runs += 1;
+            let response = invoke_service_sync(&clients, &config, &json!({"sync": {}}))
+                .await
+                .unwrap();
+            for result in &response.results {
+                if result.outcome == SyncOutcome::Failed {
+                    assert!(result.reason.as_deref().is_some_and(|r| !r.is_empty()), "{result:?}");
+                }
+            }
+            if response.results.iter().all(|r| r.outcome == SyncOutcome::Unchanged) {
+                break;
+            }
+            assert!(
+                round_runs < RUNS,
+                "{methods:?}: not done after {round_runs} runs; {}",
+                proxy.stats.summary()
+            );
+        }
+        runs += round_runs;
+
+        let routes = deployer::apigw::get_routes(&kit.clients.apigw, &api.api_id)
+            .await
+            .unwrap();
+        let mut keys: Vec<String> = routes.iter().map(|r| r.key.clone()).collect();
+        keys.sort();
+        let mut wanted: Vec<String> = methods.iter().map(|m| format!("{m} /orders/{{proxy+}}")).collect();
+        wanted.push("GET /billing/{proxy+}".into());
+        wanted.sort();
+        assert_eq!(keys, wanted, "every route once, none missing");
+        let integrations = deployer::apigw::get_integrations(&kit.clients.apigw, &api.api_id)
+            .await
+            .unwrap();
+        assert_eq!(
+            integrations.len(),
+            2,
+            "one integration per application: {integrations:?}"
+        );
+
+        emulator.start_recording();
+        let clean = invoke_service_sync(&kit.clients, &config, &json!({"sync": {}}))
+            .await
+            .unwrap();
+        assert!(
+            clean.results.iter().all(|r| r.outcome == SyncOutcome::Unchanged),
+            "{clean:?}"
+        );
+        assert_eq!(count_writes(&emulator.stop_recording()), 0);
+    }
+    println!(
+        "service-sync: {runs} runs over {ROUNDS} changes; {}",
+        proxy.stats.summary()
+    );
+    assert!(proxy.stats.faulted() > 0, "faults were injected");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nlb_sync_under_faults_never_drops_a_live_target() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_bucket(&kit.clients, "deployer-state").await;
+    let tg = kit.target_group("nlb-443", 443).await;
+    let dns = DnsServer::start();
+    let config = json!({"apps": [], "nlb": {
+        "state_bucket": "deployer-state", "dns_servers": [dns.addr.to_string()],
+        "target_groups": [{"target_group_arn": tg, "alb_dns_name": ALB_DNS_NAME, "port": 443}]}})
+    .to_string();
+    let ip = |n: u8| std::net::Ipv4Addr::new(10, 0, 1, n);
+    let target = |n: u8| format!("10.0.1.{n}:443");
+
+    // A clean start: three addresses registered.
+    dns.set(ALB_DNS_NAME, Answer::Addresses(vec![ip(10), ip(20), ip(30)]));
+    let first = invoke_nlb_sync(&kit.clients, &config, &json!({"sync": {}}))
+        .await
+        .unwrap();
+    assert_eq!(first.results[0].outcome, NlbOutcome::Synced);
+
+    // Each round the ALB moves one address: .10 .20 .30 -> .20 .30 .40 -> .30 .40 .50 ...
+    let (proxy, clients) = faulty(&emulator, 23).await;
+    let mut runs = 0;
+    for round in 1..=ROUNDS as u8 {
+        let answer: Vec<u8> = (round + 1..=round + 3).map(|n| n * 10).collect();
+        let stay: Vec<u8> = answer[..2].to_vec();
+        dns.set(ALB_DNS_NAME, Answer::Addresses(answer.iter().map(|n| ip(*n)).collect()));
+        let mut wanted: Vec<String> = answer.iter().map(|n| target(*n)).collect();
+        wanted.sort();
+        let mut round_runs = 0;
+        loop {
+            round_runs += 1;
+            let response = invoke_nlb_sync(&clients, &config, &json!({"sync": {}})).await.unwrap();
+            let result = &response.results[0];
+            if result.outcome == NlbOutcome::Failed {
+                assert!(result.reason.as_deref().is_some_and(|r| !r.is_empty()), "{result:?}");
+            }
+            let now = target_ips(&kit.clients, &tg).await;
+            for live in stay.iter().map(|n| target(*n)) {
+                assert!(
+                    now.contains(&live),
+                    "round {round} run {round_runs} dropped live {live}: {now:?}"
+                );
+            }
+            if now == wanted && result.outcome == NlbOutcome::Unchanged {
+                break;
+            }
+            assert!(
+                round_runs < RUNS,
+                "round {round}: not done ({now:?}); {}",
+                proxy.stats.summary()
+            );
+        }
+        runs += round_runs;
+        emulator.start_recording();
+        let clean = invoke_nlb_sync(&kit.clients, &config, &json!({"sync": {}}))
+            .await
+            .unwrap();
+        assert_eq!(clean.results[0].outcome, NlbOutcome::Unchanged, "{clean:?}");
+        assert_eq!(count_writes(&emulator.stop_recording()), 0);
+    }
+    println!(
+        "nlb-sync: {runs} runs over {ROUNDS} address changes; {}",
+        proxy.stats.summary()
+    );
+    assert!(proxy.stats.faulted() > 0, "faults were injected");
+}
+
+/// Half the answers of one kind of call lost after the emulator carried it out.
+async fn losing_answers_of(emulator: &Emulator, call: &str, seed: u64) -> (FaultProxy, AwsClients) {
+    let plan = FaultPlan {
+        rate: 0.5,
+        seed,
+        kinds: vec![Fault::ServerErrorAfter, Fault::ResetAfter],
+        only: Some(call.to_owned()),
+    };
+    let proxy = FaultProxy::start_with(emulator.port, plan).await;
+    let clients = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
+    (proxy, clients)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registration_whose_answer_is_lost_is_not_made_twice() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let (proxy, clients) = losing_answers_of(&emulator, "RegisterTaskDefinition", 5).await;
+    for round in 1..=ROUNDS {
+        let digest = world::push_image(&kit.clients, "orders", "latest", &format!("round-{round}")).await;
+        let event = push_event("orders", "latest", &digest);
+        let mut runs = 0;
+        loop {
+            runs += 1;
+            let response = invoke_image_push_with(&clients, &config, &event, &DeployOptions::default())
+                .await
+                .unwrap();
+            if response.results[0].outcome == Outcome::Deployed {
+                break;
+            }
+            assert!(runs < RUNS, "round {round}: {response:?}");
+        }
+        let revisions = world::family_revisions(&kit.clients, "orders").await;
+        assert_eq!(
+            revisions.len(),
+            1 + round,
+            "round {round}: one revision per image: {revisions:?}"
+        );
+    }
+    println!("lost register answers: {}", proxy.stats.summary());
+    assert!(proxy.stats.faulted() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_integrations_and_cloud_map_services_whose_answers_are_lost_are_not_made_twice() {
+    for (call, seed) in [("POST /v2/apis/", 3), ("CreateService", 9)] {
+        let emulator = Emulator::start();
+        let kit = World::new(&emulator).await;
+        let (orders, _) = kit.orders().await;
+        let billing = kit.create_app("sss", "orders", "billing").await;
+        let api = kit.api().await;
+        let config = json!({"apps": [
+            api.app_config(&orders, &["GET", "POST", "DELETE"], "/orders/{proxy+}"),
+            api.app_config(&billing, &["GET", "PUT"], "/billing/{proxy+}"),
+        ]})
+        .to_string();
+        let (proxy, clients) = losing_answers_of(&emulator, call, seed).await;
+        let mut runs = 0;
+        loop {
+            runs += 1;
+            let response = invoke_service_sync(&clients, &config, &json!({"sync": {}}))
+                .await
+                .unwrap();
+            if response.results.iter().all(|r| r.outcome == SyncOutcome::Unchanged) {
+                break;
+            }
+            assert!(runs < RUNS, "{call}: {response:?}; {}", proxy.stats.summary());
+        }
+        let routes = deployer::apigw::get_routes(&kit.clients.apigw, &api.api_id)
+            .await
+            .unwrap();
+        assert_eq!(routes.len(), 5, "{call}: {routes:?}");
+        let integrations = deployer::apigw::get_integrations(&kit.clients.apigw, &api.api_id)
+            .await
+            .unwrap();
+        assert_eq!(integrations.len(), 2, "{call}: {integrations:?}");
+        let namespace = deployer::cloudmap::list_namespaces(&kit.clients.cloud_map)
+            .await
+            .unwrap();
+        let mut services = 0;
+        for ns in &namespace {
+            services += deployer::cloudmap::list_services(&kit.clients.cloud_map, &ns.id)
+                .await
+                .unwrap()
+                .len();
+        }
+        assert_eq!(services, 2, "{call}: one Cloud Map service per application");
+        println!("{call}: {runs} runs; {}", proxy.stats.summary());
+        assert!(proxy.stats.faulted() > 0, "{call}");
+    }
+}
