@@ -1,4 +1,5 @@
-//! `make bench`: figures for image-push against the local AWS emulator, printed as a table.
+//! `make bench`: figures for the three functions against the local AWS emulator, printed as one
+//! table (BENCHMARKS.md keeps the last one).
 //!
 //! Each row says how it was measured. Wall times are of this machine against moto, so they
 //! compare the deployer's strategies (concurrent against sequential), not AWS latencies.
@@ -7,6 +8,7 @@ use std::time::Instant;
 
 use deployer::deploy::{self, DeployOptions, Outcome};
 use deployer::events::{parse_image_push, parse_service_sync};
+use deployer::lease::LeaseConfig;
 use deployer::nlb;
 use deployer::sync::{self, SyncOutcome};
 use deployer::AwsClients;
@@ -14,14 +16,16 @@ use deployer::Config;
 use deployer_devkit::dns::{Answer, DnsServer};
 use deployer_devkit::emulator::sdk_config_for;
 use deployer_devkit::emulator::{count_writes, repo_root, Call};
-use deployer_devkit::lambda::LambdaWatch;
 use deployer_devkit::latency::LatencyProxy;
+use deployer_devkit::runtime_api::{median, FunctionAnswer, RuntimeRun};
 use deployer_devkit::world::{self, push_event, World};
 use deployer_devkit::Emulator;
 
-const FAN_OUT: usize = 50;
+const FAN_OUT: [usize; 2] = [50, 200];
 const SYNC_APPS: usize = 200;
 const NLB_GROUPS: usize = 20;
+/// Cold starts measured per function (the median is reported).
+const COLD_STARTS: usize = 10;
 /// Added to every request in the fan-out figures, roughly an AWS API call's latency.
 const LATENCY: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -48,40 +52,67 @@ async fn main() {
         format!("{} ({} writes)", calls.len(), count_writes(&calls)),
         format!("moto recorder: {}", ops(&calls)),
     ));
+    world::create_bucket(&kit.clients, "deployer-state").await;
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v3").await;
+    let guarded = DeployOptions {
+        concurrency: 10,
+        lease: Some(LeaseConfig::in_bucket("deployer-state")),
+    };
+    let request = parse_image_push(&push_event("orders", "latest", &digest)).unwrap();
+    let (calls, _) = recorded(&emulator, || deploy::handle(&kit.clients, &config, &request, &guarded)).await;
+    rows.push((
+        "AWS calls, one deploy holding the service's lease".into(),
+        format!("{} ({} writes)", calls.len(), count_writes(&calls)),
+        format!("moto recorder: {}", ops(&calls)),
+    ));
+
+    // Cold start and peak memory of the image-push binary, serving that world.
+    let mut env = emulator.env();
+    env.push(("DEPLOYER_CONFIG".into(), world::config_for(&[&app])));
+    env.push((deployer::lease::ENV_BUCKET.into(), "deployer-state".into()));
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v4").await;
+    measure_function(
+        &mut rows,
+        "image-push",
+        &env,
+        &push_event("orders", "latest", &digest),
+        "a one-service deploy",
+    );
     drop(emulator);
 
-    // Fan-out: one image followed by FAN_OUT services.
-    let emulator = Emulator::start();
-    let kit = World::new(&emulator).await;
-    world::create_cluster(&kit.clients, "sss").await;
-    world::create_repository(&kit.clients, "orders").await;
-    world::push_image(&kit.clients, "orders", "latest", "v1").await;
-    let mut apps = Vec::new();
-    for i in 0..FAN_OUT {
-        apps.push(kit.create_app("sss", "orders", &format!("orders-{i:03}")).await);
+    // Fan-out: one image followed by 50, then 200 services.
+    for fan_out in FAN_OUT {
+        let emulator = Emulator::start();
+        let kit = World::new(&emulator).await;
+        world::create_cluster(&kit.clients, "sss").await;
+        world::create_repository(&kit.clients, "orders").await;
+        world::push_image(&kit.clients, "orders", "latest", "v1").await;
+        let mut apps = Vec::new();
+        for i in 0..fan_out {
+            apps.push(kit.create_app("sss", "orders", &format!("orders-{i:03}")).await);
+        }
+        let config = Config::parse(&world::config_for(&apps.iter().collect::<Vec<_>>()), "bench").unwrap();
+        let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
+        let slow = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
+        for (label, concurrency, seed) in [("sequential", 1, "v2"), ("concurrent (bound 10)", 10, "v3")] {
+            let digest = world::push_image(&kit.clients, "orders", "latest", seed).await;
+            let event = push_event("orders", "latest", &digest);
+            let start = Instant::now();
+            let (calls, outcomes) = recorded(&emulator, || run(&slow, &config, &event, concurrency)).await;
+            let elapsed = start.elapsed();
+            let deployed = outcomes.iter().filter(|o| **o == Outcome::Deployed).count();
+            rows.push((
+                format!("deploy one image to {fan_out} services, {label}"),
+                format!("{:.2} s", elapsed.as_secs_f64()),
+                format!(
+                    "{deployed}/{fan_out} deployed, {} AWS calls ({} writes), in-process, moto behind a {} ms latency proxy",
+                    calls.len(),
+                    count_writes(&calls),
+                    LATENCY.as_millis()
+                ),
+            ));
+        }
     }
-    let config = Config::parse(&world::config_for(&apps.iter().collect::<Vec<_>>()), "bench").unwrap();
-    let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
-    let slow = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
-    for (label, concurrency, seed) in [("sequential", 1, "v2"), ("concurrent (bound 10)", 10, "v3")] {
-        let digest = world::push_image(&kit.clients, "orders", "latest", seed).await;
-        let event = push_event("orders", "latest", &digest);
-        let start = Instant::now();
-        let (calls, outcomes) = recorded(&emulator, || run(&slow, &config, &event, concurrency)).await;
-        let elapsed = start.elapsed();
-        let deployed = outcomes.iter().filter(|o| **o == Outcome::Deployed).count();
-        rows.push((
-            format!("deploy one image to {FAN_OUT} services, {label}"),
-            format!("{:.2} s", elapsed.as_secs_f64()),
-            format!(
-                "{deployed}/{FAN_OUT} deployed, {} AWS calls ({} writes), in-process, moto behind a {} ms latency proxy",
-                calls.len(),
-                count_writes(&calls),
-                LATENCY.as_millis()
-            ),
-        ));
-    }
-    drop(emulator);
 
     // service-sync of SYNC_APPS applications on one API, sequential then concurrent.
     for (label, concurrency) in [("sequential", 1), ("concurrent (bound 10)", 10)] {
@@ -142,6 +173,34 @@ async fn main() {
             ));
         }
     }
+    {
+        // Cold start and peak memory of the service-sync binary: drift repair of 20 applications.
+        let emulator = Emulator::start();
+        let kit = World::new(&emulator).await;
+        world::create_cluster(&kit.clients, "sss").await;
+        world::create_repository(&kit.clients, "orders").await;
+        world::push_image(&kit.clients, "orders", "latest", "v1").await;
+        let api = kit.api().await;
+        let mut apps = Vec::new();
+        for i in 0..20 {
+            let app = kit.create_app("sss", "orders", &format!("app-{i:03}")).await;
+            apps.push(api.app_config(&app, &["GET", "POST"], &format!("/app-{i:03}/{{proxy+}}")));
+        }
+        let mut env = emulator.env();
+        env.push((
+            "DEPLOYER_CONFIG".into(),
+            serde_json::json!({ "apps": apps }).to_string(),
+        ));
+        let scheduled: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(repo_root().join("events/scheduled.json")).unwrap()).unwrap();
+        measure_function(
+            &mut rows,
+            "service-sync",
+            &env,
+            &scheduled,
+            "drift repair creating 20 applications' Cloud Map services, integrations and routes",
+        );
+    }
 
     // nlb-sync: NLB_GROUPS target groups, each following its own ALB name.
     {
@@ -191,18 +250,18 @@ async fn main() {
                 ),
             ));
         }
-        // Peak memory of the function process (cargo-lambda's runtime) over one invocation.
+        // Cold start and peak memory of the nlb-sync binary over the same groups.
         let mut env = emulator.env();
         env.push(("DEPLOYER_CONFIG".into(), serde_json::to_string(&config).unwrap()));
-        let watch = LambdaWatch::start("nlb-sync", &env);
-        watch
-            .invoke_file("nlb-sync", &repo_root().join("events/scheduled.json"))
-            .expect("nlb-sync answers");
-        rows.push((
-            format!("peak memory, one nlb-sync invocation over {NLB_GROUPS} groups"),
-            peak_memory("nlb-sync").unwrap_or_else(|| "unknown".into()),
-            "VmHWM of the function process under cargo lambda watch (debug build)".into(),
-        ));
+        let scheduled: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(repo_root().join("events/scheduled.json")).unwrap()).unwrap();
+        measure_function(
+            &mut rows,
+            "nlb-sync",
+            &env,
+            &scheduled,
+            &format!("a scheduled run over {NLB_GROUPS} groups"),
+        );
     }
 
     // Release binary size.
@@ -235,6 +294,51 @@ async fn main() {
     }
 }
 
+/// Cold start (median of COLD_STARTS) and peak memory of one invocation of a release binary,
+/// under the bench's own minimal Lambda Runtime API.
+fn measure_function(
+    rows: &mut Vec<(String, String, String)>,
+    function: &str,
+    env: &[(String, String)],
+    event: &serde_json::Value,
+    invocation: &str,
+) {
+    let binary = repo_root().join("target/release").join(function);
+    let limit = std::time::Duration::from_secs(30);
+    let starts: Vec<std::time::Duration> = (0..COLD_STARTS)
+        .filter_map(|_| RuntimeRun::start(&binary, env, None).until_first_next(limit))
+        .collect();
+    let cold = median(starts.clone())
+        .map(|d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
+        .unwrap_or_else(|| "unknown".into());
+    rows.push((
+        format!("cold start, {function}"),
+        cold,
+        format!(
+            "median of {} runs: process start until its first GET .../invocation/next, release x86_64 binary, the bench's Runtime API on loopback",
+            starts.len()
+        ),
+    ));
+    let run = RuntimeRun::start(&binary, env, Some(event.to_string()));
+    let answer = run
+        .until_first_next(limit)
+        .and_then(|_| run.answer(std::time::Duration::from_secs(300)));
+    let peak = run
+        .peak_memory()
+        .map(|b| format!("{:.1} MB", b as f64 / 1_000_000.0))
+        .unwrap_or_else(|| "unknown".into());
+    let answered = match &answer {
+        Some(FunctionAnswer::Response(body)) => format!("answered {} bytes", body.len()),
+        Some(FunctionAnswer::Error(body)) => format!("answered an error: {body}"),
+        None => "no answer".into(),
+    };
+    rows.push((
+        format!("peak memory, one {function} invocation"),
+        peak,
+        format!("VmHWM of the release binary after {invocation} ({answered})"),
+    ));
+}
+
 async fn run(clients: &AwsClients, config: &Config, event: &serde_json::Value, concurrency: usize) -> Vec<Outcome> {
     let request = parse_image_push(event).unwrap();
     let response = deploy::handle(
@@ -259,23 +363,6 @@ where
     emulator.start_recording();
     let value = f().await;
     (emulator.stop_recording(), value)
-}
-
-/// The high-water mark of resident memory of the running function binary.
-fn peak_memory(binary: &str) -> Option<String> {
-    let output = std::process::Command::new("pgrep")
-        .args(["-f", &format!("target/debug/{binary}$")])
-        .output()
-        .ok()?;
-    let pid = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .next()?
-        .trim()
-        .to_owned();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(format!("{:.1} MB", kib / 1024.0))
 }
 
 fn distinct_ops(calls: &[Call]) -> String {

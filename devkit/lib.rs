@@ -10,6 +10,7 @@ pub mod faults;
 pub mod iam;
 pub mod lambda;
 pub mod latency;
+pub mod runtime_api;
 pub mod world;
 
 pub use emulator::{Call, Emulator};
