@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AwsError;
+use crate::state::{put_if, read_object};
 
 /// Environment variable naming the bucket for leases (the template sets it to its state bucket).
 pub const ENV_BUCKET: &str = "DEPLOYER_LEASE_BUCKET";
@@ -195,28 +196,11 @@ pub async fn release(s3: &aws_sdk_s3::Client, config: &LeaseConfig, lease: &Leas
 }
 
 async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<(LeaseDocument, String)>, AwsError> {
-    let resource = format!("s3://{bucket}/{key}");
-    let object = match s3.get_object().bucket(bucket).key(key).send().await {
-        Ok(object) => object,
-        Err(err) => {
-            let err = AwsError::from_sdk("S3", "GetObject", &resource, err);
-            return if err.code.as_deref() == Some("NoSuchKey") {
-                Ok(None)
-            } else {
-                Err(err)
-            };
-        }
+    let Some((bytes, etag)) = read_object(s3, bucket, key).await? else {
+        return Ok(None);
     };
-    let etag = object.e_tag().unwrap_or_default().to_owned();
-    let bytes = object.body.collect().await.map_err(|e| AwsError {
-        service: "S3",
-        operation: "GetObject",
-        resource,
-        code: None,
-        message: e.to_string(),
-    })?;
     // An unreadable lease object is treated as expired: it is taken over with its ETag.
-    let document = serde_json::from_slice(&bytes.into_bytes()).unwrap_or(LeaseDocument {
+    let document = serde_json::from_slice(&bytes).unwrap_or(LeaseDocument {
         owner: String::new(),
         purpose: "unreadable".into(),
         expires_at: 0,
@@ -224,7 +208,7 @@ async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option
     Ok(Some((document, etag)))
 }
 
-/// Conditional write; `Ok(None)` when the condition failed (someone else wrote first).
+/// Conditional write of a lease document; `Ok(None)` when someone else wrote first.
 async fn put(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -232,27 +216,12 @@ async fn put(
     document: &LeaseDocument,
     etag: Option<&str>,
 ) -> Result<Option<String>, AwsError> {
-    let body = serde_json::to_vec(document).expect("lease serializes");
-    let request = s3
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type("application/json")
-        .body(body.into());
-    let request = match etag {
-        Some(etag) => request.if_match(etag),
-        None => request.if_none_match("*"),
-    };
-    match request.send().await {
-        Ok(output) => Ok(Some(output.e_tag().unwrap_or_default().to_owned())),
-        Err(err) => {
-            let status = err.raw_response().map(|r| r.status().as_u16());
-            let err = AwsError::from_sdk("S3", "PutObject", format!("s3://{bucket}/{key}"), err);
-            if status == Some(412) || status == Some(409) || err.code.as_deref() == Some("PreconditionFailed") {
-                Ok(None)
-            } else {
-                Err(err)
-            }
-        }
-    }
+    put_if(
+        s3,
+        bucket,
+        key,
+        serde_json::to_vec(document).expect("lease serializes"),
+        etag,
+    )
+    .await
 }
