@@ -53,6 +53,12 @@ pub async fn serve(function: Function) -> Result<(), Error> {
     telemetry::init();
     let clients = AwsClients::from_env(function.name()).await;
     let concurrency = concurrency_from_env();
+    if function == Function::ImagePush && crate::lease::LeaseConfig::from_env().is_none() {
+        tracing::warn!(
+            variable = crate::lease::ENV_BUCKET,
+            "no lease bucket: overlapping deploys of one service are not kept apart"
+        );
+    }
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let clients = &clients;
         async move {
