@@ -225,3 +225,38 @@ async fn put(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_key_per_service_and_owners_differ() {
+        let config = LeaseConfig::in_bucket("state");
+        assert_eq!(config.key("sss", "orders"), "leases/sss/orders.json");
+        assert_ne!(config.key("sss", "orders"), config.key("other", "orders"));
+        assert!(config.ttl > Duration::from_secs(60) && config.wait < config.ttl);
+        assert_ne!(new_owner(), new_owner());
+    }
+
+    #[test]
+    fn a_busy_lease_says_who_holds_it_and_what_to_expect() {
+        let err = LeaseError::Busy {
+            bucket: "state".into(),
+            key: "leases/sss/orders.json".into(),
+            owner: "42-abc".into(),
+            purpose: "orders rollback".into(),
+            remaining_seconds: 90,
+        };
+        let text = err.to_string();
+        for part in [
+            "42-abc",
+            "orders rollback",
+            "s3://state/leases/sss/orders.json",
+            "90 s",
+            "a retry continues",
+        ] {
+            assert!(text.contains(part), "{text}");
+        }
+    }
+}
