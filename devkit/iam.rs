@@ -87,8 +87,64 @@ pub fn read_ledger(dir: &Path) -> BTreeMap<String, BTreeSet<(String, String)>> {
     ledger
 }
 
-/// One function's grants: action → the statement ids that allow it.
-pub type Grants = BTreeMap<String, Vec<String>>;
+/// One statement's grant of an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The statement's `Sid`.
+    pub sid: String,
+    /// Its resources as IAM wildcard patterns: CloudFormation parameters, references and
+    /// attributes (`${ConfigBucket}`, `!GetAtt StateBucket.Arn`) become `*`.
+    pub resources: Vec<String>,
+}
+
+/// One function's grants: action → the statements that allow it.
+pub type Grants = BTreeMap<String, Vec<Grant>>;
+
+/// A template value (string, `!Sub`, `!If`, list...) as resource patterns.
+fn resource_patterns(value: &Value, out: &mut Vec<String>) {
+    let template_string = |s: &str| {
+        let mut pattern = String::new();
+        let mut rest = s;
+        while let Some(start) = rest.find("${") {
+            pattern.push_str(&rest[..start]);
+            pattern.push('*');
+            rest = rest[start..].split_once('}').map_or("", |(_, tail)| tail);
+        }
+        pattern.push_str(rest);
+        pattern
+    };
+    match value {
+        Value::String(s) => out.push(template_string(s)),
+        Value::Sequence(items) => items.iter().for_each(|item| resource_patterns(item, out)),
+        Value::Tagged(tagged) => match (tagged.tag.to_string().as_str(), &tagged.value) {
+            ("!Sub", Value::String(s)) => out.push(template_string(s)),
+            ("!Sub", Value::Sequence(parts)) => {
+                if let Some(Value::String(s)) = parts.first() {
+                    out.push(template_string(s));
+                }
+            }
+            // Both branches may apply; `AWS::NoValue` adds nothing narrower than its sibling.
+            ("!If", Value::Sequence(parts)) => parts.iter().skip(1).for_each(|p| resource_patterns(p, out)),
+            _ => out.push("*".into()),
+        },
+        _ => out.push("*".into()),
+    }
+}
+
+/// The ARN a recorded REST call acts on (S3 and API Gateway, whose paths name the resource);
+/// `None` for JSON and query protocols, whose resource is in the body.
+pub fn resource_of(service: &str, operation: &str) -> Option<String> {
+    let (_, path) = operation.split_once(' ')?;
+    match service {
+        "s3" => Some(format!("arn:aws:s3:::{}", path.trim_start_matches('/'))),
+        "apigateway" => Some(format!(
+            "arn:aws:apigateway:{}::{}",
+            crate::emulator::REGION,
+            path.strip_prefix("/v2").unwrap_or(path)
+        )),
+        _ => None,
+    }
+}
 
 /// The actions each function's inline policies allow, keyed by the function's binary name.
 /// Fails on a policy form this check cannot read (a managed policy or SAM policy template),
@@ -124,8 +180,13 @@ pub fn template_grants(template: &str) -> Result<BTreeMap<String, Grants>, Strin
                     Value::Sequence(list) => list.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
                     other => return Err(format!("{id}/{sid}: Action is neither a string nor a list: {other:?}")),
                 };
+                let mut resources = Vec::new();
+                resource_patterns(&statement["Resource"], &mut resources);
                 for action in actions {
-                    function.entry(action).or_default().push(sid.clone());
+                    function.entry(action).or_default().push(Grant {
+                        sid: sid.clone(),
+                        resources: resources.clone(),
+                    });
                 }
             }
         }
@@ -148,7 +209,29 @@ pub fn check_function(function: &str, grants: &Grants, calls: &BTreeSet<(String,
             problems.push(format!("{function}: calls {call} but the template grants no {action}"));
         }
     }
-    for (action, sids) in grants {
+    // Where the call names its resource (S3, API Gateway), a statement must cover it.
+    for (service, operation) in calls {
+        let (Some(arn), Some(action)) = (
+            resource_of(service, operation),
+            actions_of(service, operation).first().cloned(),
+        ) else {
+            continue;
+        };
+        let Some(statements) = grants.get(&action) else {
+            continue;
+        };
+        if !statements
+            .iter()
+            .any(|g| g.resources.iter().any(|pattern| deployer::glob::matches(pattern, &arn)))
+        {
+            let scopes: Vec<&Vec<String>> = statements.iter().map(|g| &g.resources).collect();
+            problems.push(format!(
+                "{function}: calls {service} {operation} ({arn}) but grants {action} only on {scopes:?}"
+            ));
+        }
+    }
+    for (action, statements) in grants {
+        let sids: Vec<&str> = statements.iter().map(|g| g.sid.as_str()).collect();
         if action.contains('*') {
             problems.push(format!("{function}: wildcard action {action} in {sids:?}"));
         }

@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 
 use deployer_devkit::emulator::{calls_dir, repo_root};
-use deployer_devkit::iam::{actions_of, check_function, read_ledger, template_grants, uncommented_wildcard_resources};
+use deployer_devkit::iam::{
+    actions_of, check_function, read_ledger, resource_of, template_grants, uncommented_wildcard_resources,
+};
 
 const FUNCTIONS: [&str; 3] = ["image-push", "service-sync", "nlb-sync"];
 
@@ -71,6 +73,29 @@ fn a_policy_missing_an_action_fails_the_check() {
 }
 
 #[test]
+fn a_policy_scoped_to_the_wrong_resource_fails_the_check() {
+    let template = template();
+    let calls: BTreeSet<(String, String)> = [("s3", "PUT /deployer-state/leases/sss/orders.json")]
+        .into_iter()
+        .map(|(s, o)| (s.to_owned(), o.to_owned()))
+        .collect();
+    let grants = template_grants(&template).unwrap();
+    let problems = check_function("image-push", &grants["image-push"], &calls);
+    assert!(!problems.iter().any(|p| p.contains("PutObject")), "{problems:?}");
+    let narrowed = template.replacen(
+        r#"Resource: !Sub "${StateBucket.Arn}/leases/*""#,
+        r#"Resource: !Sub "${StateBucket.Arn}/locks/*""#,
+        1,
+    );
+    assert_ne!(narrowed, template, "the template scopes the leases to leases/*");
+    let problems = check_function("image-push", &template_grants(&narrowed).unwrap()["image-push"], &calls);
+    assert!(
+        problems.iter().any(|p| p.contains("grants s3:PutObject only on")),
+        "{problems:?}"
+    );
+}
+
+#[test]
 fn recorded_calls_map_to_the_iam_actions_aws_authorizes() {
     assert_eq!(actions_of("s3", "GET /deployer-config/config.json"), ["s3:GetObject"]);
     assert_eq!(actions_of("s3", "PUT /state/tg/alb-80.json"), ["s3:PutObject"]);
@@ -83,6 +108,11 @@ fn recorded_calls_map_to_the_iam_actions_aws_authorizes() {
         actions_of("elasticloadbalancing", "RegisterTargets"),
         ["elasticloadbalancing:RegisterTargets"]
     );
+    assert_eq!(
+        resource_of("apigateway", "PATCH /v2/apis/a1/routes/r1").as_deref(),
+        Some("arn:aws:apigateway:ap-northeast-1::/apis/a1/routes/r1")
+    );
+    assert_eq!(resource_of("ecs", "UpdateService"), None);
     assert_eq!(
         actions_of("ecs", "RegisterTaskDefinition"),
         ["ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"]
