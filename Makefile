@@ -37,9 +37,9 @@ bench: setup
 package: setup
 	bash scripts/package.sh
 
-## The input fuzzers for longer (release build; FUZZ_CASES cases per parser and property).
+## The input fuzzers for longer (optimized build; FUZZ_CASES cases per parser and property).
 fuzz: setup
-	FUZZ_CASES=$${FUZZ_CASES:-1000000} cargo test --release --test fuzz_inputs
+	FUZZ_CASES=$${FUZZ_CASES:-1000000} cargo test -p deployer --profile fuzz --test fuzz_inputs
 
 clean:
 	cargo clean

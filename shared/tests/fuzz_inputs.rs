@@ -2,12 +2,11 @@
 //! configuration document) gets random JSON and mutations of valid documents. None may panic;
 //! every refusal must name a field that is in the input (or the field missing from it) and say
 //! what was expected. `FUZZ_CASES` sets the cases per property (10,000 in `make test`; `make
-//! fuzz` runs a million). Hand-written nasty cases live in `tests/corpus/nasty.jsonl`.
+//! fuzz` runs a million). Hand-written nasty cases live in `shared/tests/corpus/nasty.jsonl`.
 
 use deployer::config::Config;
 use deployer::events::{parse_image_push, parse_service_sync};
 use deployer::nlb::parse_request;
-use deployer_devkit::emulator::repo_root;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestRunner};
 use serde_json::{json, Value};
@@ -103,6 +102,18 @@ const SPECIAL_STRINGS: &[&str] = &[
     "\u{202e}evil",
     "a.b[0]",
 ];
+
+/// The repository root (the sample events live in `events/`).
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// This crate's test corpus.
+fn corpus(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(name)
+}
 
 type Parser = fn(&Value) -> Result<(), Vec<(String, String)>>;
 
@@ -255,7 +266,7 @@ fn samples_for(parser: &str) -> Vec<Value> {
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{path:?}: {e}"))
     };
     if parser == "config" {
-        return vec![read(repo_root().join("tests/corpus/config-valid.json"))];
+        return vec![read(corpus("config-valid.json"))];
     }
     let mut samples = Vec::new();
     for entry in std::fs::read_dir(repo_root().join("events")).unwrap() {
@@ -395,7 +406,7 @@ fn the_valid_samples_parse() {
 
 #[test]
 fn the_nasty_corpus_is_refused_naming_the_field() {
-    let text = std::fs::read_to_string(repo_root().join("tests/corpus/nasty.jsonl")).unwrap();
+    let text = std::fs::read_to_string(corpus("nasty.jsonl")).unwrap();
     let mut cases: Vec<(String, String, String, Value)> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
