@@ -118,15 +118,7 @@ async fn main() {
     for (label, concurrency) in [("sequential", 1), ("concurrent (bound 10)", 10)] {
         let emulator = Emulator::start();
         let kit = World::new(&emulator).await;
-        world::create_cluster(&kit.clients, "sss").await;
-        world::create_repository(&kit.clients, "orders").await;
-        world::push_image(&kit.clients, "orders", "latest", "v1").await;
-        let api = kit.api().await;
-        let mut apps = Vec::new();
-        for i in 0..SYNC_APPS {
-            let app = kit.create_app("sss", "orders", &format!("app-{i:03}")).await;
-            apps.push(api.app_config(&app, &["GET", "POST"], &format!("/app-{i:03}/{{proxy+}}")));
-        }
+        let apps = api_apps(&kit, SYNC_APPS).await;
         let config = Config::parse(&serde_json::json!({ "apps": apps }).to_string(), "bench").unwrap();
         let request = parse_service_sync(&serde_json::json!({"sync": {}})).unwrap();
         let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
@@ -177,15 +169,7 @@ async fn main() {
         // Cold start and peak memory of the service-sync binary: drift repair of 20 applications.
         let emulator = Emulator::start();
         let kit = World::new(&emulator).await;
-        world::create_cluster(&kit.clients, "sss").await;
-        world::create_repository(&kit.clients, "orders").await;
-        world::push_image(&kit.clients, "orders", "latest", "v1").await;
-        let api = kit.api().await;
-        let mut apps = Vec::new();
-        for i in 0..20 {
-            let app = kit.create_app("sss", "orders", &format!("app-{i:03}")).await;
-            apps.push(api.app_config(&app, &["GET", "POST"], &format!("/app-{i:03}/{{proxy+}}")));
-        }
+        let apps = api_apps(&kit, 20).await;
         let mut env = emulator.env();
         env.push((
             "DEPLOYER_CONFIG".into(),
@@ -292,6 +276,20 @@ async fn main() {
     for (figure, value, how) in rows {
         println!("| {figure:<w0$} | {value:<w1$} | {how} |", w0 = widths.0, w1 = widths.1);
     }
+}
+
+/// `count` services following `orders`, each routed on one HTTP API; their configuration entries.
+async fn api_apps(kit: &World, count: usize) -> Vec<serde_json::Value> {
+    world::create_cluster(&kit.clients, "sss").await;
+    world::create_repository(&kit.clients, "orders").await;
+    world::push_image(&kit.clients, "orders", "latest", "v1").await;
+    let api = kit.api().await;
+    let mut apps = Vec::new();
+    for i in 0..count {
+        let app = kit.create_app("sss", "orders", &format!("app-{i:03}")).await;
+        apps.push(api.app_config(&app, &["GET", "POST"], &format!("/app-{i:03}/{{proxy+}}")));
+    }
+    apps
 }
 
 /// Cold start (median of COLD_STARTS) and peak memory of one invocation of a release binary,

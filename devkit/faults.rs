@@ -32,6 +32,14 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Position in [`Fault::ALL`] (and in the counters).
+    fn index(self) -> usize {
+        Fault::ALL
+            .iter()
+            .position(|f| *f == self)
+            .expect("every kind is in ALL")
+    }
+
     /// Every kind, in the order the proxy draws from.
     pub const ALL: [Fault; 7] = [
         Fault::Throttle,
@@ -55,7 +63,7 @@ pub struct FaultStats {
 impl FaultStats {
     /// How many requests got `fault`.
     pub fn count(&self, fault: Fault) -> usize {
-        self.faults[Fault::ALL.iter().position(|f| *f == fault).unwrap()].load(Ordering::Relaxed)
+        self.faults[fault.index()].load(Ordering::Relaxed)
     }
 
     /// Faulted requests in all.
@@ -197,7 +205,7 @@ async fn serve(
         None
     };
     if let Some(fault) = fault {
-        stats.faults[Fault::ALL.iter().position(|f| *f == fault).unwrap()].fetch_add(1, Ordering::Relaxed);
+        stats.faults[fault.index()].fetch_add(1, Ordering::Relaxed);
     }
     let protocol = Protocol::of(&head);
     match fault {
