@@ -6,11 +6,12 @@
 
 use std::time::Instant;
 
-use deployer::deploy::{self, DeployOptions, Outcome};
-use deployer::events::{parse_image_push, parse_service_sync};
+use deployer::image_push::{self, Outcome};
+use deployer::input::events::{parse_image_push, parse_service_sync, NlbSyncRequest};
+use deployer::job::Settings;
 use deployer::lease::LeaseConfig;
-use deployer::nlb;
-use deployer::sync::{self, SyncOutcome};
+use deployer::nlb_sync::{self, Outcome as NlbOutcome};
+use deployer::service_sync::{self, Outcome as SyncOutcome};
 use deployer::AwsClients;
 use deployer::Config;
 use deployer_devkit::dns::{Answer, DnsServer};
@@ -40,13 +41,14 @@ async fn main() {
     let config = Config::parse(&world::config_for(&[&app]), "bench").unwrap();
     let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
     let event = push_event("orders", "latest", &digest);
-    let (calls, _) = recorded(&emulator, || run(&kit.clients, &config, &event, 10)).await;
+    let clients = image_push::Clients::from(&kit.clients);
+    let (calls, _) = recorded(&emulator, || run(&clients, &config, &event, 10)).await;
     rows.push((
         "AWS calls, one single-service deploy".into(),
         format!("{} ({} writes)", calls.len(), count_writes(&calls)),
         format!("moto recorder: {}", ops(&calls)),
     ));
-    let (calls, _) = recorded(&emulator, || run(&kit.clients, &config, &event, 10)).await;
+    let (calls, _) = recorded(&emulator, || run(&clients, &config, &event, 10)).await;
     rows.push((
         "AWS calls, the same event replayed".into(),
         format!("{} ({} writes)", calls.len(), count_writes(&calls)),
@@ -54,12 +56,12 @@ async fn main() {
     ));
     world::create_bucket(&kit.clients, "deployer-state").await;
     let digest = world::push_image(&kit.clients, "orders", "latest", "v3").await;
-    let guarded = DeployOptions {
+    let guarded = Settings {
         concurrency: 10,
         lease: Some(LeaseConfig::in_bucket("deployer-state")),
     };
     let request = parse_image_push(&push_event("orders", "latest", &digest)).unwrap();
-    let (calls, _) = recorded(&emulator, || deploy::handle(&kit.clients, &config, &request, &guarded)).await;
+    let (calls, _) = recorded(&emulator, || image_push::handle(&clients, &config, &request, &guarded)).await;
     rows.push((
         "AWS calls, one deploy holding the service's lease".into(),
         format!("{} ({} writes)", calls.len(), count_writes(&calls)),
@@ -93,7 +95,7 @@ async fn main() {
         }
         let config = Config::parse(&world::config_for(&apps.iter().collect::<Vec<_>>()), "bench").unwrap();
         let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
-        let slow = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
+        let slow = image_push::Clients::from(&AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await));
         for (label, concurrency, seed) in [("sequential", 1, "v2"), ("concurrent (bound 10)", 10, "v3")] {
             let digest = world::push_image(&kit.clients, "orders", "latest", seed).await;
             let event = push_event("orders", "latest", &digest);
@@ -122,9 +124,13 @@ async fn main() {
         let config = Config::parse(&serde_json::json!({ "apps": apps }).to_string(), "bench").unwrap();
         let request = parse_service_sync(&serde_json::json!({"sync": {}})).unwrap();
         let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
-        let slow = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
+        let slow = service_sync::Clients::from(&AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await));
+        let settings = Settings {
+            concurrency,
+            ..Settings::default()
+        };
         let start = Instant::now();
-        let (calls, response) = recorded(&emulator, || sync::handle(&slow, &config, &request, concurrency)).await;
+        let (calls, response) = recorded(&emulator, || service_sync::handle(&slow, &config, &request, &settings)).await;
         let elapsed = start.elapsed();
         let synced = response
             .unwrap()
@@ -144,7 +150,8 @@ async fn main() {
         ));
         if concurrency > 1 {
             let start = Instant::now();
-            let (calls, response) = recorded(&emulator, || sync::handle(&slow, &config, &request, concurrency)).await;
+            let (calls, response) =
+                recorded(&emulator, || service_sync::handle(&slow, &config, &request, &settings)).await;
             let elapsed = start.elapsed();
             let unchanged = response
                 .unwrap()
@@ -206,20 +213,24 @@ async fn main() {
             "state_bucket": "deployer-state", "dns_servers": [dns.addr.to_string()], "target_groups": groups}});
         let config = Config::parse(&config.to_string(), "bench").unwrap();
         let nlb_config = config.nlb.clone().unwrap();
-        let request = nlb::NlbSyncRequest {
+        let request = NlbSyncRequest {
             target_groups: None,
             dry_run: false,
         };
+        let (clients, settings) = (nlb_sync::Clients::from(&kit.clients), Settings::default());
         for label in ["first run (registers all)", "nothing to change"] {
             let queries_before = dns.queries();
             let start = Instant::now();
-            let (calls, response) = recorded(&emulator, || nlb::handle(&kit.clients, &nlb_config, &request, 10)).await;
+            let (calls, response) = recorded(&emulator, || {
+                nlb_sync::handle(&clients, &nlb_config, &request, &settings)
+            })
+            .await;
             let elapsed = start.elapsed();
             let response = response.unwrap();
             let ok = response
                 .results
                 .iter()
-                .filter(|r| matches!(r.outcome, nlb::NlbOutcome::Synced | nlb::NlbOutcome::Unchanged))
+                .filter(|r| matches!(r.outcome, NlbOutcome::Synced | NlbOutcome::Unchanged))
                 .count();
             rows.push((
                 format!("nlb-sync of {NLB_GROUPS} target groups, {label}"),
@@ -337,13 +348,18 @@ fn measure_function(
     ));
 }
 
-async fn run(clients: &AwsClients, config: &Config, event: &serde_json::Value, concurrency: usize) -> Vec<Outcome> {
+async fn run(
+    clients: &image_push::Clients,
+    config: &Config,
+    event: &serde_json::Value,
+    concurrency: usize,
+) -> Vec<Outcome> {
     let request = parse_image_push(event).unwrap();
-    let response = deploy::handle(
+    let response = image_push::handle(
         clients,
         config,
         &request,
-        &DeployOptions {
+        &Settings {
             concurrency,
             lease: None,
         },

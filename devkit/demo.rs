@@ -96,7 +96,9 @@ async fn main() {
     print_sync(&completed);
 
     step("someone deletes the GET route by hand; the drift-repair schedule runs (events/scheduled.json)");
-    let routes = deployer::apigw::get_routes(&clients.apigw, &api.api_id).await.unwrap();
+    let routes = deployer::aws::apigw::get_routes(&clients.apigw, &api.api_id)
+        .await
+        .unwrap();
     let get = routes.iter().find(|r| r.key.starts_with("GET ")).expect("GET route");
     clients
         .apigw
@@ -176,7 +178,7 @@ async fn main() {
 
 async fn show_service(when: &str, clients: &deployer::AwsClients) {
     let task_definition = world::service_task_definition(clients, "sss", "orders").await;
-    let revision = deployer::ecs::describe_task_definition(&clients.ecs, &task_definition)
+    let revision = deployer::aws::ecs::describe_task_definition(&clients.ecs, &task_definition)
         .await
         .unwrap();
     println!("    {when:<6} service sss/orders -> {}", revision.label());

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use deployer::dns::wire;
+use deployer::aws::dns::wire;
 
 /// What the server answers for a name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +111,7 @@ fn serve(
             Answer::ServerFailure => wire::response(&request, wire::RCODE_SERVFAIL, &[], 60),
             Answer::Empty => wire::response(&request, wire::RCODE_OK, &[], 60),
             Answer::Addresses(addresses) => {
-                let shown = deployer::dns::ROUTE53_MAX_ANSWERS.min(addresses.len());
+                let shown = deployer::aws::dns::ROUTE53_MAX_ANSWERS.min(addresses.len());
                 let records: Vec<(u16, Vec<u8>)> = (0..shown)
                     .map(|i| addresses[(rotation + i) % addresses.len()])
                     .map(|a| (wire::TYPE_A, a.octets().to_vec()))

@@ -11,13 +11,15 @@ use aws_sdk_ecs::types::{
     ProxyConfigurationType, RuntimePlatform, Secret, Tag, TaskDefinitionPlacementConstraint,
     TaskDefinitionPlacementConstraintType, TransportProtocol, Ulimit, UlimitName, Volume,
 };
-use deployer::AwsClients;
+use deployer::input::config::ConfigSource;
+use deployer::job::{Answer, Job, Settings};
+use deployer::{image_push, nlb_sync, service_sync, AwsClients, InvokeError};
 
 use crate::emulator::{Emulator, ACCOUNT, REGION};
 
 /// The ECR registry host of the emulator's account.
 pub fn registry() -> String {
-    deployer::ecr::registry_host(ACCOUNT, REGION)
+    deployer::aws::ecr::registry_host(ACCOUNT, REGION)
 }
 
 /// A digest that looks like ECR's, derived from `seed`.
@@ -420,7 +422,7 @@ pub async fn service_task_definition(clients: &AwsClients, cluster: &str, servic
 
 /// The image of a container in a task definition.
 pub async fn container_image(clients: &AwsClients, task_definition: &str, container: &str) -> String {
-    let revision = deployer::ecs::describe_task_definition(&clients.ecs, task_definition)
+    let revision = deployer::aws::ecs::describe_task_definition(&clients.ecs, task_definition)
         .await
         .expect("DescribeTaskDefinition");
     revision.container_image(container).expect("container").to_owned()
@@ -428,9 +430,25 @@ pub async fn container_image(clients: &AwsClients, task_definition: &str, contai
 
 /// ARNs of the revisions of a family.
 pub async fn family_revisions(clients: &AwsClients, family: &str) -> Vec<(i32, String)> {
-    deployer::ecs::list_revisions(&clients.ecs, family)
+    deployer::aws::ecs::list_revisions(&clients.ecs, family)
         .await
         .expect("ListTaskDefinitions")
+}
+
+/// Runs one invocation of the function `J` in-process, exactly as the Lambda handler does: its
+/// own clients (named as the function in the user agent), the configuration inline.
+pub async fn invoke_job<J: Job>(
+    clients: &AwsClients,
+    config: &str,
+    payload: &serde_json::Value,
+    settings: &Settings,
+) -> Result<Answer<J::Report>, InvokeError>
+where
+    for<'a> J::Clients: From<&'a AwsClients>,
+{
+    let source = ConfigSource::Inline(config.to_owned());
+    let clients = J::Clients::from(&clients.for_function(J::NAME));
+    J::invoke(&clients, &source, payload, settings).await
 }
 
 /// Runs one `image-push` invocation in-process, exactly as the Lambda handler does.
@@ -438,20 +456,18 @@ pub async fn invoke_image_push(
     clients: &AwsClients,
     config: &str,
     payload: &serde_json::Value,
-) -> Result<deployer::deploy::Response, deployer::InvokeError> {
-    invoke_image_push_with(clients, config, payload, &deployer::deploy::DeployOptions::default()).await
+) -> Result<image_push::Answer, InvokeError> {
+    invoke_image_push_with(clients, config, payload, &Settings::default()).await
 }
 
-/// Runs one `image-push` invocation in-process with these options (leases, concurrency).
+/// Runs one `image-push` invocation in-process with these settings (leases, concurrency).
 pub async fn invoke_image_push_with(
     clients: &AwsClients,
     config: &str,
     payload: &serde_json::Value,
-    options: &deployer::deploy::DeployOptions,
-) -> Result<deployer::deploy::Response, deployer::InvokeError> {
-    let source = deployer::config::ConfigSource::Inline(config.to_owned());
-    let clients = clients.for_function(deployer::lambda::Function::ImagePush.name());
-    deployer::deploy::invoke(&clients, &source, payload, options).await
+    settings: &Settings,
+) -> Result<image_push::Answer, InvokeError> {
+    invoke_job::<image_push::ImagePush>(clients, config, payload, settings).await
 }
 
 /// Creates an S3 bucket in the emulator's region.
@@ -518,7 +534,7 @@ impl World {
             .send()
             .await
             .expect("CreatePrivateDnsNamespace");
-        let namespaces = deployer::cloudmap::list_namespaces(&clients.cloud_map)
+        let namespaces = deployer::aws::cloudmap::list_namespaces(&clients.cloud_map)
             .await
             .expect("ListNamespaces");
         let namespace_id = namespaces
@@ -595,15 +611,8 @@ pub async fn invoke_service_sync(
     clients: &AwsClients,
     config: &str,
     payload: &serde_json::Value,
-) -> Result<deployer::sync::SyncResponse, deployer::InvokeError> {
-    let source = deployer::config::ConfigSource::Inline(config.to_owned());
-    deployer::sync::invoke(
-        &clients.for_function(deployer::lambda::Function::ServiceSync.name()),
-        &source,
-        payload,
-        deployer::deploy::DEFAULT_CONCURRENCY,
-    )
-    .await
+) -> Result<service_sync::Answer, InvokeError> {
+    invoke_job::<service_sync::ServiceSync>(clients, config, payload, &Settings::default()).await
 }
 
 /// An `ECS Deployment State Change` event for a service of the world.
@@ -665,20 +674,13 @@ pub async fn invoke_nlb_sync(
     clients: &AwsClients,
     config: &str,
     payload: &serde_json::Value,
-) -> Result<deployer::nlb::NlbResponse, deployer::InvokeError> {
-    let source = deployer::config::ConfigSource::Inline(config.to_owned());
-    deployer::nlb::invoke(
-        &clients.for_function(deployer::lambda::Function::NlbSync.name()),
-        &source,
-        payload,
-        deployer::deploy::DEFAULT_CONCURRENCY,
-    )
-    .await
+) -> Result<nlb_sync::Answer, InvokeError> {
+    invoke_job::<nlb_sync::NlbSync>(clients, config, payload, &Settings::default()).await
 }
 
 /// The IP addresses registered in a target group, sorted.
 pub async fn target_ips(clients: &AwsClients, arn: &str) -> Vec<String> {
-    let mut ips: Vec<String> = deployer::nlb::targets(&clients.elb, arn)
+    let mut ips: Vec<String> = deployer::aws::elb::targets(&clients.elb, arn)
         .await
         .expect("DescribeTargetHealth")
         .into_iter()

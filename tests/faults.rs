@@ -4,10 +4,11 @@
 //! state one clean run reaches: no duplicated revision, no lost state, no target deregistered
 //! that should stay, no route missing. A clean run afterwards then writes nothing.
 
-use deployer::deploy::{DeployOptions, Outcome};
+use deployer::image_push::Outcome;
+use deployer::job::Settings;
 use deployer::lease::LeaseConfig;
-use deployer::nlb::NlbOutcome;
-use deployer::sync::SyncOutcome;
+use deployer::nlb_sync::Outcome as NlbOutcome;
+use deployer::service_sync::Outcome as SyncOutcome;
 use deployer::AwsClients;
 use deployer_devkit::dns::{Answer, DnsServer};
 use deployer_devkit::emulator::{count_writes, sdk_config_for};
@@ -43,9 +44,9 @@ async fn image_push_under_faults_deploys_each_service_once() {
     }
     world::create_bucket(&kit.clients, "deployer-state").await;
     let config = world::config_for(&apps.iter().collect::<Vec<_>>());
-    let options = DeployOptions {
+    let options = Settings {
         lease: Some(LeaseConfig::in_bucket("deployer-state")),
-        ..DeployOptions::default()
+        ..Settings::default()
     };
     let (proxy, clients) = faulty(&emulator, 7).await;
 
@@ -155,7 +156,7 @@ async fn service_sync_under_faults_ends_with_every_route_once() {
         }
         runs += round_runs;
 
-        let routes = deployer::apigw::get_routes(&kit.clients.apigw, &api.api_id)
+        let routes = deployer::aws::apigw::get_routes(&kit.clients.apigw, &api.api_id)
             .await
             .unwrap();
         let mut keys: Vec<String> = routes.iter().map(|r| r.key.clone()).collect();
@@ -164,7 +165,7 @@ async fn service_sync_under_faults_ends_with_every_route_once() {
         wanted.push("GET /billing/{proxy+}".into());
         wanted.sort();
         assert_eq!(keys, wanted, "every route once, none missing");
-        let integrations = deployer::apigw::get_integrations(&kit.clients.apigw, &api.api_id)
+        let integrations = deployer::aws::apigw::get_integrations(&kit.clients.apigw, &api.api_id)
             .await
             .unwrap();
         assert_eq!(
@@ -285,7 +286,7 @@ async fn a_registration_whose_answer_is_lost_is_not_made_twice() {
         let mut runs = 0;
         loop {
             runs += 1;
-            let response = invoke_image_push_with(&clients, &config, &event, &DeployOptions::default())
+            let response = invoke_image_push_with(&clients, &config, &event, &Settings::default())
                 .await
                 .unwrap();
             if response.results[0].outcome == Outcome::Deployed {
@@ -329,20 +330,20 @@ async fn routes_integrations_and_cloud_map_services_whose_answers_are_lost_are_n
             }
             assert!(runs < RUNS, "{call}: {response:?}; {}", proxy.stats.summary());
         }
-        let routes = deployer::apigw::get_routes(&kit.clients.apigw, &api.api_id)
+        let routes = deployer::aws::apigw::get_routes(&kit.clients.apigw, &api.api_id)
             .await
             .unwrap();
         assert_eq!(routes.len(), 5, "{call}: {routes:?}");
-        let integrations = deployer::apigw::get_integrations(&kit.clients.apigw, &api.api_id)
+        let integrations = deployer::aws::apigw::get_integrations(&kit.clients.apigw, &api.api_id)
             .await
             .unwrap();
         assert_eq!(integrations.len(), 2, "{call}: {integrations:?}");
-        let namespace = deployer::cloudmap::list_namespaces(&kit.clients.cloud_map)
+        let namespace = deployer::aws::cloudmap::list_namespaces(&kit.clients.cloud_map)
             .await
             .unwrap();
         let mut services = 0;
         for ns in &namespace {
-            services += deployer::cloudmap::list_services(&kit.clients.cloud_map, &ns.id)
+            services += deployer::aws::cloudmap::list_services(&kit.clients.cloud_map, &ns.id)
                 .await
                 .unwrap()
                 .len();

@@ -1,7 +1,9 @@
 //! `image-push` against the AWS emulator (moto server): each test starts its own emulator on a
 //! free loopback port, builds a small world and counts the AWS calls with moto's recorder.
 
-use deployer::deploy::{copy_with_image, same_content, Outcome};
+use deployer::aws::revision::same_content;
+use deployer::image_push::plan::copy_with_image;
+use deployer::image_push::Outcome;
 use deployer_devkit::emulator::{count_op, count_writes};
 use deployer_devkit::world::{self, invoke_image_push, push_event, registry, World};
 use deployer_devkit::Emulator;
@@ -14,7 +16,7 @@ async fn a_push_deploys_a_digest_pinned_faithful_copy() {
     let clients = &kit.clients;
     let (app, _) = kit.orders().await;
     let config = world::config_for(&[&app]);
-    let before = deployer::ecs::describe_task_definition(&clients.ecs, &app.task_definition)
+    let before = deployer::aws::ecs::describe_task_definition(&clients.ecs, &app.task_definition)
         .await
         .unwrap();
     let digest = world::push_image(clients, "orders", "latest", "v2").await;
@@ -34,12 +36,12 @@ async fn a_push_deploys_a_digest_pinned_faithful_copy() {
     assert!(running.ends_with("task-definition/orders:2"), "service runs {running}");
 
     // Everything but the followed container's image (and the managed tag) is as before.
-    let after = deployer::ecs::describe_task_definition(&clients.ecs, &running)
+    let after = deployer::aws::ecs::describe_task_definition(&clients.ecs, &running)
         .await
         .unwrap();
     assert_eq!(after.container_image("app"), Some(expected_image.as_str()));
     assert!(same_content(&copy_with_image(&before, "app", &expected_image), &after));
-    let sidecar = |r: &deployer::ecs::Revision| {
+    let sidecar = |r: &deployer::aws::revision::Revision| {
         r.definition
             .container_definitions()
             .iter()
@@ -388,17 +390,22 @@ async fn a_retry_after_an_interrupted_deploy_reuses_the_registered_revision() {
     let event = push_event("orders", "latest", &digest);
 
     // First attempt: the revision is registered, then the run dies before UpdateService.
-    let request = deployer::events::parse_image_push(&event).unwrap();
-    let deployer::events::ImagePushRequest::Push { detail, .. } = &request else {
+    let request = deployer::input::events::parse_image_push(&event).unwrap();
+    let deployer::input::events::ImagePushRequest::Push { detail, .. } = &request else {
         unreachable!()
     };
-    let (apps, goal) = deployer::deploy::select_for_push(&config, detail).unwrap();
-    let observed = deployer::deploy::observe(clients, &apps, &goal, 1).await;
-    let plan = deployer::deploy::plan_app(apps[0], &goal, observed[0].as_ref().unwrap(), &clients.region);
-    let deployer::deploy::Step::Register(revision) = &plan.steps[0] else {
+    let deployer::image_push::Selection::Apps { apps, goal } =
+        deployer::image_push::select::select_for_push(&config, detail)
+    else {
+        panic!("the push concerns no application")
+    };
+    let image_push_clients = deployer::image_push::Clients::from(clients);
+    let observed = deployer::image_push::observe(&image_push_clients, &apps, &goal, 1).await;
+    let plan = deployer::image_push::plan_app(apps[0], &goal, observed[0].as_ref().unwrap(), &clients.region);
+    let deployer::image_push::Step::Register(revision) = &plan.steps[0] else {
         panic!("{plan:?}")
     };
-    let registered = deployer::ecs::register_task_definition(&clients.ecs, revision)
+    let registered = deployer::aws::ecs::register_task_definition(&clients.ecs, revision)
         .await
         .unwrap();
 
@@ -520,11 +527,11 @@ async fn the_configuration_can_live_in_s3() {
     let digest = world::push_image(clients, "orders", "latest", "v2").await;
     let event = push_event("orders", "latest", &digest);
     let invoke = |location: &str| {
-        let source = deployer::config::ConfigSource::S3(location.into());
+        let source = deployer::input::config::ConfigSource::S3(location.into());
         let event = event.clone();
         async move {
-            let clients = clients.for_function(deployer::lambda::Function::ImagePush.name());
-            deployer::deploy::invoke(&clients, &source, &event, &Default::default()).await
+            let clients = deployer::image_push::Clients::from(&clients.for_function(deployer::image_push::NAME));
+            deployer::image_push::invoke(&clients, &source, &event, &Default::default()).await
         }
     };
 

@@ -2,7 +2,7 @@
 
 use std::net::Ipv4Addr;
 
-use deployer::nlb::NlbOutcome;
+use deployer::nlb_sync::Outcome as NlbOutcome;
 use deployer_devkit::dns::{Answer, DnsServer};
 use deployer_devkit::emulator::{count_op, count_writes};
 use deployer_devkit::world::{self, invoke_nlb_sync, target_ips, World, ALB_DNS_NAME};
@@ -52,14 +52,14 @@ impl Setup {
         json!({"apps": [], "nlb": nlb}).to_string()
     }
 
-    async fn run_with(&self, config: &str) -> deployer::nlb::NlbResult {
+    async fn run_with(&self, config: &str) -> deployer::nlb_sync::Report {
         let response = invoke_nlb_sync(&self.kit.clients, config, &json!({"sync": {}}))
             .await
             .unwrap();
         response.results.into_iter().next().unwrap()
     }
 
-    async fn run(&self) -> deployer::nlb::NlbResult {
+    async fn run(&self) -> deployer::nlb_sync::Report {
         self.run_with(&self.config(json!({}))).await
     }
 
@@ -150,7 +150,7 @@ async fn corrupt_state_is_rebuilt_without_deregistering() {
     let s = setup().await;
     s.dns.set(ALB_DNS_NAME, Answer::Addresses(ips(&[10, 20])));
     s.run().await;
-    let key = deployer::state::state_key("nlb-sync/", &s.tg, ALB_DNS_NAME, 443);
+    let key = deployer::nlb_sync::state::state_key("nlb-sync/", &s.tg, ALB_DNS_NAME, 443);
     s.kit
         .clients
         .s3
@@ -175,10 +175,13 @@ async fn corrupt_state_is_rebuilt_without_deregistering() {
         targets(&[10, 20], 443),
         "20 is unknown after the rebuild: left alone"
     );
-    let stored = deployer::state::read(&s.kit.clients.s3, "deployer-state", &key)
+    let stored = deployer::nlb_sync::state::read(&s.kit.clients.s3, "deployer-state", &key)
         .await
         .unwrap();
-    assert!(matches!(stored, deployer::state::Stored::Found(..)), "{stored:?}");
+    assert!(
+        matches!(stored, deployer::nlb_sync::state::Stored::Found(..)),
+        "{stored:?}"
+    );
 }
 
 #[tokio::test]
@@ -259,7 +262,7 @@ async fn the_share_limit_holds_when_most_addresses_vanish() {
 #[tokio::test]
 async fn targets_it_did_not_register_are_left_alone_unless_told() {
     let s = setup().await;
-    deployer::nlb::register(&s.kit.clients.elb, &s.tg, &ips(&[99]), 443, false)
+    deployer::aws::elb::register(&s.kit.clients.elb, &s.tg, &ips(&[99]), 443, false)
         .await
         .unwrap();
     s.dns.set(ALB_DNS_NAME, Answer::Addresses(ips(&[10])));

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use deployer::deploy::{DeployOptions, Outcome};
+use deployer::image_push::Outcome;
+use deployer::job::Settings;
 use deployer::lease::{self, LeaseConfig};
 use deployer::AwsClients;
 use deployer_devkit::emulator::{count_op, sdk_config_for};
@@ -15,10 +16,10 @@ use serde_json::json;
 
 const BUCKET: &str = "deployer-leases";
 
-fn guarded() -> DeployOptions {
-    DeployOptions {
+fn guarded() -> Settings {
+    Settings {
         lease: Some(LeaseConfig::in_bucket(BUCKET)),
-        ..DeployOptions::default()
+        ..Settings::default()
     }
 }
 
@@ -171,12 +172,12 @@ async fn a_held_lease_is_waited_for_then_refused_clearly_and_an_expired_one_is_t
     let held = lease::acquire(&clients.s3, &holder, &key, "someone-else", "orders manual deploy")
         .await
         .unwrap();
-    let impatient = DeployOptions {
+    let impatient = Settings {
         lease: Some(LeaseConfig {
             wait: Duration::from_millis(500),
             ..LeaseConfig::in_bucket(BUCKET)
         }),
-        ..DeployOptions::default()
+        ..Settings::default()
     };
     emulator.start_recording();
     let refused = invoke_image_push_with(clients, &config, &event, &impatient)

@@ -1,8 +1,8 @@
 //! `service-sync` against the AWS emulator: a fresh world, every drift repaired, a second run
 //! with zero writes, other applications' routes untouched.
 
-use deployer::apigw::Route;
-use deployer::sync::SyncOutcome;
+use deployer::aws::apigw::Route;
+use deployer::service_sync::Outcome as SyncOutcome;
 use deployer_devkit::emulator::{count_op, count_writes};
 use deployer_devkit::world::{deployment_event, invoke_service_sync, ApiWorld, AppWorld, World};
 use deployer_devkit::Emulator;
@@ -32,7 +32,7 @@ async fn setup() -> Setup {
 }
 
 impl Setup {
-    async fn sync(&self) -> deployer::sync::SyncResult {
+    async fn sync(&self) -> deployer::service_sync::Report {
         let response = invoke_service_sync(&self.kit.clients, &self.config, &json!({"sync": {}}))
             .await
             .unwrap();
@@ -40,7 +40,7 @@ impl Setup {
     }
 
     /// Syncs and checks the run after it writes nothing.
-    async fn sync_then_quiet(&self) -> deployer::sync::SyncResult {
+    async fn sync_then_quiet(&self) -> deployer::service_sync::Report {
         let result = self.sync().await;
         self.emulator.start_recording();
         let again = self.sync().await;
@@ -51,7 +51,7 @@ impl Setup {
     }
 
     async fn routes(&self) -> Vec<Route> {
-        deployer::apigw::get_routes(&self.kit.clients.apigw, &self.api.api_id)
+        deployer::aws::apigw::get_routes(&self.kit.clients.apigw, &self.api.api_id)
             .await
             .unwrap()
     }
@@ -62,8 +62,8 @@ impl Setup {
         matching.into_iter().next().unwrap()
     }
 
-    async fn integration(&self) -> deployer::apigw::Integration {
-        let all = deployer::apigw::get_integrations(&self.kit.clients.apigw, &self.api.api_id)
+    async fn integration(&self) -> deployer::aws::apigw::Integration {
+        let all = deployer::aws::apigw::get_integrations(&self.kit.clients.apigw, &self.api.api_id)
             .await
             .unwrap();
         let ours: Vec<_> = all
@@ -75,7 +75,7 @@ impl Setup {
     }
 
     async fn cloud_map_arn(&self) -> String {
-        let services = deployer::cloudmap::list_services(&self.kit.clients.cloud_map, &self.api.namespace_id)
+        let services = deployer::aws::cloudmap::list_services(&self.kit.clients.cloud_map, &self.api.namespace_id)
             .await
             .unwrap();
         services
@@ -86,7 +86,7 @@ impl Setup {
     }
 
     async fn registries(&self) -> Vec<(Option<String>, Option<String>, Option<i32>)> {
-        let found = deployer::ecs::describe_services(&self.kit.clients.ecs, "sss", &["orders".into()])
+        let found = deployer::aws::ecs::describe_services(&self.kit.clients.ecs, "sss", &["orders".into()])
             .await
             .unwrap();
         found[0]
@@ -433,7 +433,7 @@ async fn a_completed_deploy_deregisters_only_old_revisions_the_deployer_register
         let response = deployer_devkit::world::invoke_image_push(clients, &image_config, &event)
             .await
             .unwrap();
-        assert_eq!(response.results[0].outcome, deployer::deploy::Outcome::Deployed);
+        assert_eq!(response.results[0].outcome, deployer::image_push::Outcome::Deployed);
     }
     let response = invoke_service_sync(
         clients,

@@ -1,94 +1,92 @@
-//! Error types shared by every function.
+//! How an invocation fails: one variant per failure class, each with a stable `errorType` that
+//! Lambda reports, CloudWatch and the failure queue keep, and alarms and users can filter on.
+//! The types are part of the contract (README, "Errors"): renaming one breaks users' filters.
 
-use std::fmt;
+use lambda_runtime::Diagnostic;
 
-/// A malformed event, payload or configuration value: names the field and what was expected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid input at `{field}`: expected {expected}")]
-pub struct InputError {
-    /// Path of the offending field, such as `detail.image-digest` or `deploy.tag`.
-    pub field: String,
-    /// What the field should have held.
-    pub expected: String,
-}
+use crate::aws::AwsError;
+use crate::input::config::{ConfigError, LoadConfigError};
+use crate::input::InputError;
 
-impl InputError {
-    /// Builds an error for `field` that should have held `expected`.
-    pub fn new(field: impl Into<String>, expected: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            expected: expected.into(),
-        }
-    }
-}
-
-/// A failed AWS call, naming the service, the operation and the resource it was about.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct AwsError {
-    /// AWS service, such as `ECS`.
-    pub service: &'static str,
-    /// API operation, such as `UpdateService`.
-    pub operation: &'static str,
-    /// The resource the call was about (ARN, name or `cluster/service`).
-    pub resource: String,
-    /// The AWS error code, when the service sent one (`ThrottlingException`, ...).
-    pub code: Option<String>,
-    /// The error message with its causes.
-    pub message: String,
-}
-
-impl fmt::Display for AwsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} on {} failed", self.service, self.operation, self.resource)?;
-        if let Some(code) = &self.code {
-            write!(f, " ({code})")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl AwsError {
-    /// Wraps an SDK error with the service, operation and resource it was about.
-    pub fn from_sdk<E, R>(
-        service: &'static str,
-        operation: &'static str,
-        resource: impl Into<String>,
-        err: aws_sdk_ecs::error::SdkError<E, R>,
-    ) -> Self
-    where
-        E: std::error::Error + aws_sdk_ecs::error::ProvideErrorMetadata + Send + Sync + 'static,
-        R: fmt::Debug + Send + Sync + 'static,
-    {
-        use aws_sdk_ecs::error::ProvideErrorMetadata;
-        let code = err.code().map(str::to_owned);
-        let message = match err.message() {
-            Some(message) => message.to_owned(),
-            None => aws_sdk_ecs::error::DisplayErrorContext(&err).to_string(),
-        };
-        Self {
-            service,
-            operation,
-            resource: resource.into(),
-            code,
-            message,
-        }
-    }
-}
-
-/// Why an invocation was refused before anything was done: the answer every function gives
-/// to a malformed event or payload, or to a configuration it cannot use.
+/// Why an invocation failed before doing anything.
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
-    /// The event or payload is malformed, or names something not configured.
-    #[error("InvalidInput: {0}")]
-    Input(#[from] InputError),
-    /// The configuration is missing, unreadable or invalid.
-    #[error("InvalidConfiguration: {0}")]
-    Config(#[from] crate::config::LoadConfigError),
+    /// The event or payload is malformed, or names something that is not configured.
+    #[error(transparent)]
+    EventInvalid(#[from] InputError),
+    /// The configuration is missing or invalid; every problem is listed by JSON path.
+    #[error(transparent)]
+    ConfigInvalid(#[from] ConfigError),
+    /// The configuration could not be read (S3 failed).
+    #[error("the configuration could not be read: {0}")]
+    ConfigUnreadable(AwsError),
 }
 
-impl From<crate::config::ConfigError> for InvokeError {
-    fn from(err: crate::config::ConfigError) -> Self {
-        InvokeError::Config(err.into())
+/// Every `errorType` the functions report, for documentation and tests.
+pub const ERROR_TYPES: [&str; 3] = ["EventInvalid", "ConfigInvalid", "ConfigUnreadable"];
+
+impl InvokeError {
+    /// The stable `errorType` of this failure class.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            InvokeError::EventInvalid(_) => ERROR_TYPES[0],
+            InvokeError::ConfigInvalid(_) => ERROR_TYPES[1],
+            InvokeError::ConfigUnreadable(_) => ERROR_TYPES[2],
+        }
+    }
+}
+
+impl From<LoadConfigError> for InvokeError {
+    fn from(err: LoadConfigError) -> Self {
+        match err {
+            LoadConfigError::Invalid(err) => InvokeError::ConfigInvalid(err),
+            LoadConfigError::Aws(err) => InvokeError::ConfigUnreadable(err),
+        }
+    }
+}
+
+impl From<InvokeError> for Diagnostic {
+    fn from(err: InvokeError) -> Self {
+        Diagnostic {
+            error_type: err.error_type().to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::config::Problem;
+
+    #[test]
+    fn each_failure_class_has_its_own_stable_error_type() {
+        let event = InvokeError::from(InputError::new("deploy.tag", "a tag"));
+        let config = InvokeError::from(ConfigError {
+            source_name: "DEPLOYER_CONFIG".into(),
+            problems: vec![Problem {
+                path: "apps".into(),
+                message: "missing".into(),
+            }],
+        });
+        let unreadable = InvokeError::from(LoadConfigError::Aws(AwsError {
+            service: "S3",
+            operation: "GetObject",
+            resource: "s3://b/k".into(),
+            code: Some("AccessDenied".into()),
+            message: "denied".into(),
+        }));
+        let diagnostics: Vec<Diagnostic> = vec![event.into(), config.into(), unreadable.into()];
+        let types: Vec<&str> = diagnostics.iter().map(|d| d.error_type.as_str()).collect();
+        assert_eq!(types, ERROR_TYPES);
+        assert!(diagnostics[0].error_message.contains("`deploy.tag`"), "{diagnostics:?}");
+        assert!(
+            diagnostics[1].error_message.contains("apps: missing"),
+            "{diagnostics:?}"
+        );
+        assert!(
+            diagnostics[2].error_message.contains("S3 GetObject on s3://b/k"),
+            "{diagnostics:?}"
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::AwsError;
-use crate::state::{put_if, read_object};
+use crate::aws::s3::{put_if, read_object};
+use crate::aws::AwsError;
 
 /// Environment variable naming the bucket for leases (the template sets it to its state bucket).
 pub const ENV_BUCKET: &str = "DEPLOYER_LEASE_BUCKET";

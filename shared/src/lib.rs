@@ -1,30 +1,34 @@
 //! Library of the serverless ECS deployer.
 //!
-//! Every function works in three steps, and the modules follow them:
-//! **observe** (the adapters [`ecr`], [`ecs`]), **plan** (pure functions in [`deploy`]) and
-//! **apply** (the adapters again, driven by the plan). The binaries in `functions/` only parse
-//! their event with [`events`], load the [`config`], call the library and shape the response.
+//! Laid out by what things are, imports going one way (down this list; `make lint` checks it):
+//!
+//! - [`lambda`]: the runtime glue every binary calls.
+//! - one module per function (job): [`image_push`], [`service_sync`], [`nlb_sync`], each with
+//!   the same steps and names: `select` → `observe` → `plan` (pure) → `apply`, reporting
+//!   `Report`s with an `Outcome` in an `Answer`. Jobs never import each other.
+//! - what jobs share: [`job`] (the [`job::Job`] trait, answer, settings), [`lease`],
+//!   [`ownership`] (how the deployer marks what it made), [`error`] (failures with a stable
+//!   `errorType`).
+//! - [`input`]: the configuration, events and payloads users and AWS send.
+//! - [`aws`]: one adapter per AWS service (and DNS).
+//! - [`glob`], [`telemetry`]: small helpers.
 
-pub mod apigw;
 pub mod aws;
-pub mod cloudmap;
-pub mod config;
-pub mod deploy;
-pub mod dns;
-pub mod ecr;
-pub mod ecs;
 pub mod error;
-pub mod events;
 pub mod glob;
+pub mod image_push;
+pub mod input;
+pub mod job;
 pub mod lambda;
 pub mod lease;
-pub mod nlb;
-pub mod state;
-pub mod sync;
+pub mod nlb_sync;
+pub mod ownership;
+pub mod service_sync;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;
 
 pub use aws::AwsClients;
-pub use config::Config;
-pub use error::{AwsError, InputError, InvokeError};
+pub use error::InvokeError;
+pub use input::config::Config;
+pub use input::InputError;

@@ -7,9 +7,10 @@ use aws_sdk_ecs::types::{
     TaskDefinitionPlacementConstraintType, TaskDefinitionStatus, Volume,
 };
 
-use crate::config::AppConfig;
-use crate::ecr::ImageDetail;
-use crate::ecs::{Revision, ServiceState};
+use crate::aws::ecr::ImageDetail;
+use crate::aws::ecs::ServiceState;
+use crate::aws::revision::Revision;
+use crate::input::config::AppConfig;
 
 pub const REGISTRY: &str = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com";
 

@@ -4,9 +4,9 @@
 //! what was expected. `FUZZ_CASES` sets the cases per property (10,000 in `make test`; `make
 //! fuzz` runs a million). Hand-written nasty cases live in `shared/tests/corpus/nasty.jsonl`.
 
-use deployer::config::Config;
-use deployer::events::{parse_image_push, parse_service_sync};
-use deployer::nlb::parse_request;
+use deployer::input::config::Config;
+use deployer::input::events::parse_nlb_sync as parse_request;
+use deployer::input::events::{parse_image_push, parse_service_sync};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestRunner};
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 
 use aws_sdk_ecr::types::ImageIdentifier;
 
-use crate::error::AwsError;
+use crate::aws::AwsError;
 
 /// A container image reference split into its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]

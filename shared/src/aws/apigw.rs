@@ -3,7 +3,7 @@
 use aws_sdk_apigatewayv2::types::{AuthorizationType, ConnectionType, IntegrationType};
 
 use crate::aws::at_most_once;
-use crate::error::AwsError;
+use crate::aws::AwsError;
 
 /// Payload format version API Gateway requires for private (VPC link) HTTP integrations.
 pub const PRIVATE_PAYLOAD_FORMAT: &str = "1.0";

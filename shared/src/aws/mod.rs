@@ -1,4 +1,22 @@
-//! The set of AWS clients the functions use, built once per cold start.
+//! Adapters, one file per AWS service (and DNS), over the SDK: each turns SDK types into the
+//! few fields the deployer needs and every failure into an [`AwsError`] naming the service, the
+//! operation and the resource. Nothing here knows of jobs or configuration.
+//!
+//! This file holds what every adapter shares: the SDK configuration, retries and the
+//! at-most-once rule for calls that create something.
+
+pub mod apigw;
+pub mod arn;
+pub mod cloudmap;
+pub mod dns;
+pub mod ecr;
+pub mod ecs;
+pub mod elb;
+mod error;
+pub mod revision;
+pub mod s3;
+
+pub use error::AwsError;
 
 use std::future::Future;
 use std::time::Duration;
@@ -10,7 +28,28 @@ use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 /// Attempts per AWS call (first try included), with the SDK's exponential backoff and jitter.
 pub const MAX_ATTEMPTS: u32 = 5;
 
-/// AWS clients for every service the deployer talks to.
+/// The SDK configuration of a function, from the environment: the SDK's usual credential chain,
+/// region and `AWS_ENDPOINT_URL` override, with standard retries. Every request names `function`
+/// in its user agent (`app/<function>`), so CloudTrail tells which of the deployer's functions
+/// made it. Each function builds from it only the clients it uses.
+pub async fn sdk_config(function: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .app_name(app_name(function))
+        .load()
+        .await
+}
+
+/// The region of `config` (`us-east-1` when none is set, as the SDK assumes).
+pub fn region_of(config: &SdkConfig) -> String {
+    config
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into())
+}
+
+/// Every client the deployer has, for tools and tests that touch all services (the emulator
+/// harness, the demo). The functions do not use it: each builds only its own clients.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     /// Elastic Container Service.
@@ -30,18 +69,6 @@ pub struct AwsClients {
 }
 
 impl AwsClients {
-    /// Clients from the environment: the SDK's usual credential chain, region and
-    /// `AWS_ENDPOINT_URL` override, with standard retries. Every request names `function` in its
-    /// user agent (`app/<function>`), so CloudTrail tells which of the deployer's functions made it.
-    pub async fn from_env(function: &str) -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .app_name(app_name(function))
-            .load()
-            .await;
-        Self::from_sdk_config(&config)
-    }
-
     /// The same clients, naming `function` in every request's user agent (`app/<function>`).
     pub fn for_function(&self, function: &str) -> Self {
         let app = app_name(function);
@@ -62,23 +89,16 @@ impl AwsClients {
         }
     }
 
-    /// Clients sharing one SDK configuration. S3 uses path-style addressing when an endpoint
-    /// override is set (local emulators do not serve virtual-hosted buckets).
+    /// Clients sharing one SDK configuration.
     pub fn from_sdk_config(config: &SdkConfig) -> Self {
-        let s3_config = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(config.endpoint_url().is_some())
-            .build();
         Self {
             ecs: aws_sdk_ecs::Client::new(config),
             ecr: aws_sdk_ecr::Client::new(config),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            s3: s3::client(config),
             cloud_map: aws_sdk_servicediscovery::Client::new(config),
             apigw: aws_sdk_apigatewayv2::Client::new(config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
-            region: config
-                .region()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "us-east-1".into()),
+            region: region_of(config),
         }
     }
 }
@@ -134,11 +154,4 @@ pub fn no_retries() -> RetryConfig {
 /// The user-agent application name of a function (`image-push` → `app/image-push`).
 fn app_name(function: &str) -> AppName {
     AppName::new(function.to_owned()).expect("function names are valid user-agent app names")
-}
-
-/// Splits `s3://bucket/key` into bucket and key.
-pub fn parse_s3_location(location: &str) -> Option<(&str, &str)> {
-    let rest = location.strip_prefix("s3://")?;
-    let (bucket, key) = rest.split_once('/')?;
-    (!bucket.is_empty() && !key.is_empty()).then_some((bucket, key))
 }

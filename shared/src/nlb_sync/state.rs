@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::AwsError;
+use crate::aws::s3::{put_if, read_object};
+use crate::aws::AwsError;
 
 /// Version of the state document's shape.
 pub const STATE_VERSION: u32 = 1;
@@ -116,69 +117,6 @@ pub async fn write(
         Some(_) => WriteOutcome::Written,
         None => WriteOutcome::Conflict,
     })
-}
-
-/// An object's bytes and ETag; `None` when there is no such key.
-pub async fn read_object(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-) -> Result<Option<(Vec<u8>, String)>, AwsError> {
-    let resource = format!("s3://{bucket}/{key}");
-    let object = match s3.get_object().bucket(bucket).key(key).send().await {
-        Ok(object) => object,
-        Err(err) => {
-            let err = AwsError::from_sdk("S3", "GetObject", &resource, err);
-            return if err.code.as_deref() == Some("NoSuchKey") {
-                Ok(None)
-            } else {
-                Err(err)
-            };
-        }
-    };
-    let etag = object.e_tag().unwrap_or_default().to_owned();
-    let bytes = object.body.collect().await.map_err(|e| AwsError {
-        service: "S3",
-        operation: "GetObject",
-        resource,
-        code: None,
-        message: e.to_string(),
-    })?;
-    Ok(Some((bytes.into_bytes().to_vec(), etag)))
-}
-
-/// Stores a JSON object only if it still has `etag` (`If-Match`), or, without one, only if it
-/// does not exist (`If-None-Match: *`). `Ok(None)` when that condition failed: someone else
-/// wrote first, and nothing was stored. On success, the new ETag.
-pub async fn put_if(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    body: Vec<u8>,
-    etag: Option<&str>,
-) -> Result<Option<String>, AwsError> {
-    let request = s3
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type("application/json")
-        .body(body.into());
-    let request = match etag {
-        Some(etag) => request.if_match(etag),
-        None => request.if_none_match("*"),
-    };
-    match request.send().await {
-        Ok(output) => Ok(Some(output.e_tag().unwrap_or_default().to_owned())),
-        Err(err) => {
-            let status = err.raw_response().map(|r| r.status().as_u16());
-            let err = AwsError::from_sdk("S3", "PutObject", format!("s3://{bucket}/{key}"), err);
-            if status == Some(412) || status == Some(409) || err.code.as_deref() == Some("PreconditionFailed") {
-                Ok(None)
-            } else {
-                Err(err)
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use aws_sdk_servicediscovery::types::{
     ServiceChange, ServiceFilter, ServiceFilterName,
 };
 
-use crate::error::AwsError;
+use crate::aws::AwsError;
 
 /// A namespace: ID and name.
 #[derive(Debug, Clone, PartialEq, Eq)]

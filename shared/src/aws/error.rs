@@ -1,0 +1,56 @@
+//! The error of a failed AWS call: which service, which operation, on what.
+
+use std::fmt;
+
+/// A failed AWS call, naming the service, the operation and the resource it was about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct AwsError {
+    /// AWS service, such as `ECS`.
+    pub service: &'static str,
+    /// API operation, such as `UpdateService`.
+    pub operation: &'static str,
+    /// The resource the call was about (ARN, name or `cluster/service`).
+    pub resource: String,
+    /// The AWS error code, when the service sent one (`ThrottlingException`, ...).
+    pub code: Option<String>,
+    /// The error message with its causes.
+    pub message: String,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} on {} failed", self.service, self.operation, self.resource)?;
+        if let Some(code) = &self.code {
+            write!(f, " ({code})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl AwsError {
+    /// Wraps an SDK error with the service, operation and resource it was about.
+    pub fn from_sdk<E, R>(
+        service: &'static str,
+        operation: &'static str,
+        resource: impl Into<String>,
+        err: aws_sdk_ecs::error::SdkError<E, R>,
+    ) -> Self
+    where
+        E: std::error::Error + aws_sdk_ecs::error::ProvideErrorMetadata + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        use aws_sdk_ecs::error::ProvideErrorMetadata;
+        let code = err.code().map(str::to_owned);
+        let message = match err.message() {
+            Some(message) => message.to_owned(),
+            None => aws_sdk_ecs::error::DisplayErrorContext(&err).to_string(),
+        };
+        Self {
+            service,
+            operation,
+            resource: resource.into(),
+            code,
+            message,
+        }
+    }
+}

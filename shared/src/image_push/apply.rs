@@ -1,0 +1,98 @@
+//! Carrying out an image-push plan: register, then update the service; under the service's
+//! lease when one is configured, re-planning if another deploy changed the service meanwhile.
+
+use super::{observe, plan_app, Clients, Goal, Outcome, Plan, Report, Step, TaskDefinitionChoice};
+use crate::aws::ecs;
+use crate::input::config::AppConfig;
+use crate::lease::{self, LeaseConfig};
+
+/// Carries out one application's plan and reports how it ended.
+pub async fn apply(clients: &Clients, plan: Plan) -> Report {
+    let mut report = plan.report;
+    if plan.steps.is_empty() {
+        return report;
+    }
+    let mut registered: Option<String> = None;
+    for step in plan.steps {
+        match step {
+            Step::Register(revision) => match ecs::register_task_definition(&clients.ecs, &revision).await {
+                Ok(new) => registered = Some(new.arn().to_owned()),
+                Err(err) => {
+                    report.outcome = Outcome::Failed;
+                    report.reason = Some(format!("{err}; the service still runs its previous revision"));
+                    return report;
+                }
+            },
+            Step::UpdateService {
+                cluster,
+                service,
+                task_definition,
+                deployment_configuration,
+            } => {
+                let arn = match task_definition {
+                    TaskDefinitionChoice::Existing(arn) => arn,
+                    TaskDefinitionChoice::JustRegistered => registered.clone().unwrap_or_default(),
+                };
+                report.new_task_definition = Some(arn.clone());
+                if let Err(err) =
+                    ecs::update_service(&clients.ecs, &cluster, &service, &arn, deployment_configuration).await
+                {
+                    report.outcome = Outcome::Failed;
+                    report.reason = Some(format!(
+                        "{err}; the service still runs its previous revision, and a retry reuses {arn}"
+                    ));
+                    return report;
+                }
+            }
+        }
+    }
+    report.outcome = Outcome::Deployed;
+    report
+}
+
+/// Applies a plan while holding the service's lease. The plan was made from the service as it
+/// was before the lease: when another deploy changed the service's task definition meanwhile,
+/// the application is observed and planned again, so an older image never replaces a newer one
+/// and the last of two overlapping deploys decides.
+pub async fn apply_under_lease(
+    clients: &Clients,
+    leases: &LeaseConfig,
+    owner: &str,
+    app: &AppConfig,
+    goal: &Goal,
+    plan: Plan,
+) -> Report {
+    let key = leases.key(&app.cluster, &app.service);
+    let purpose = format!("{} {}", app.name, plan.report.image.as_deref().unwrap_or("rollback"));
+    let lease = match lease::acquire(&clients.s3, leases, &key, owner, &purpose).await {
+        Ok(lease) => lease,
+        Err(err) => return Report::skipped(app, Outcome::Failed, err.to_string()),
+    };
+    let planned_from = plan.observed_task_definition.clone();
+    let now = match ecs::describe_services(&clients.ecs, &app.cluster, std::slice::from_ref(&app.service)).await {
+        Ok(found) => found
+            .into_iter()
+            .find(|s| s.is(&app.service))
+            .map(|s| s.task_definition),
+        Err(err) => Some(format!("unknown ({err})")),
+    };
+    let plan = if now == planned_from {
+        plan
+    } else {
+        tracing::info!(app = %app.name, "the service changed while waiting for its lease: planning again");
+        match observe(clients, &[app], goal, 1).await.pop() {
+            Some(Ok(obs)) => plan_app(app, goal, &obs, &clients.region),
+            Some(Err(err)) => Plan::nothing(Report::skipped(app, Outcome::Failed, err.to_string())),
+            None => unreachable!("one application observed"),
+        }
+    };
+    let report = if plan.steps.is_empty() {
+        plan.report
+    } else {
+        apply(clients, plan).await
+    };
+    if let Err(err) = lease::release(&clients.s3, leases, &lease).await {
+        tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
+    }
+    report
+}

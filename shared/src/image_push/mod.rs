@@ -1,0 +1,266 @@
+//! `image-push`: deploy an image to the services that follow it, or roll a service back.
+//!
+//! [`select`] picks the applications an event or payload concerns, [`observe`] reads ECS and ECR
+//! with as few calls as the APIs allow, [`plan`] decides (pure, no I/O) and [`apply`] carries
+//! the plan out, under a per-service lease when one is configured.
+
+pub mod apply;
+pub mod observe;
+pub mod plan;
+pub mod select;
+
+use aws_config::SdkConfig;
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::aws::ecr::ImageQuery;
+use crate::aws::{self, AwsClients};
+use crate::error::InvokeError;
+use crate::input::config::{AppConfig, Config, ConfigSource};
+use crate::input::events::{parse_image_push, DeployTarget, ImagePushRequest};
+use crate::input::InputError;
+use crate::job::{self, Job, Settings};
+use crate::lease;
+
+pub use observe::{observe, Observation};
+pub use plan::{plan_app, Plan, Step, TaskDefinitionChoice};
+pub use select::{select, Selection};
+
+/// The function's name.
+pub const NAME: &str = "image-push";
+
+/// The function's answer.
+pub type Answer = job::Answer<Report>;
+
+/// The AWS clients image-push uses.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// ECS: services and revisions.
+    pub ecs: aws_sdk_ecs::Client,
+    /// ECR: which digest a tag points to.
+    pub ecr: aws_sdk_ecr::Client,
+    /// S3: the configuration and the deploy leases.
+    pub s3: aws_sdk_s3::Client,
+    /// The region (the registry host of pinned images).
+    pub region: String,
+}
+
+impl From<&AwsClients> for Clients {
+    fn from(all: &AwsClients) -> Self {
+        Self {
+            ecs: all.ecs.clone(),
+            ecr: all.ecr.clone(),
+            s3: all.s3.clone(),
+            region: all.region.clone(),
+        }
+    }
+}
+
+/// The `image-push` function.
+pub struct ImagePush;
+
+impl Job for ImagePush {
+    const NAME: &'static str = NAME;
+    type Clients = Clients;
+    type Report = Report;
+
+    fn clients(config: &SdkConfig) -> Clients {
+        Clients {
+            ecs: aws_sdk_ecs::Client::new(config),
+            ecr: aws_sdk_ecr::Client::new(config),
+            s3: aws::s3::client(config),
+            region: aws::region_of(config),
+        }
+    }
+
+    fn cold_start(settings: &Settings) {
+        if settings.lease.is_none() {
+            tracing::warn!(
+                variable = lease::ENV_BUCKET,
+                "no lease bucket: overlapping deploys of one service are not kept apart"
+            );
+        }
+    }
+
+    async fn invoke(
+        clients: &Clients,
+        source: &ConfigSource,
+        payload: &serde_json::Value,
+        settings: &Settings,
+    ) -> Result<Answer, InvokeError> {
+        invoke(clients, source, payload, settings).await
+    }
+}
+
+/// How one application ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The service now runs the new (or rolled-back) revision.
+    Deployed,
+    /// Dry run: the actions listed would have been taken.
+    Planned,
+    /// The service already runs the image (or revision): nothing to do.
+    Unchanged,
+    /// The event is older than what ECR or the service hold now: skipped.
+    Stale,
+    /// Nothing follows this image, or the event is not a successful push.
+    Ignored,
+    /// Something went wrong; `reason` says what, and the service is left on a working revision.
+    Failed,
+}
+
+/// One entry of the response: one application (or the event, when ignored as a whole).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Application name; absent when the event as a whole was ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// `cluster/service`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The task definition the service ran before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_task_definition: Option<String>,
+    /// The task definition the service runs now (or would run, in a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_task_definition: Option<String>,
+    /// The image deployed (digest-pinned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Why nothing was done, or what failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The planned actions, readable (`+ register ...`, `~ service ...`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+}
+
+impl Report {
+    pub(crate) fn skipped(app: &AppConfig, outcome: Outcome, reason: impl Into<String>) -> Self {
+        Report {
+            app: Some(app.name.clone()),
+            service: Some(app.service_label()),
+            outcome,
+            old_task_definition: None,
+            new_task_definition: None,
+            image: None,
+            reason: Some(reason.into()),
+            actions: Vec::new(),
+        }
+    }
+
+    pub(crate) fn ignored(reason: impl Into<String>) -> Self {
+        Report {
+            app: None,
+            service: None,
+            outcome: Outcome::Ignored,
+            old_task_definition: None,
+            new_task_definition: None,
+            image: None,
+            reason: Some(reason.into()),
+            actions: Vec::new(),
+        }
+    }
+}
+
+/// What a deploy asks for, once the event or payload is understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Goal {
+    /// A push event: deploy `digest` if it is still what `tag` points to.
+    Push {
+        /// Pushed tag.
+        tag: String,
+        /// Pushed digest.
+        digest: String,
+    },
+    /// A manual deploy of a tag's or digest's image.
+    Manual(DeployTarget),
+    /// A manual rollback to a revision (none: the one before the current).
+    Rollback(Option<i32>),
+}
+
+impl Goal {
+    /// The ECR query that finds the image to deploy (none for a rollback).
+    pub fn image_query(&self) -> Option<ImageQuery> {
+        match self {
+            Goal::Push { tag, .. } | Goal::Manual(DeployTarget::Tag(tag)) => Some(ImageQuery::Tag(tag.clone())),
+            Goal::Manual(DeployTarget::Digest(digest)) => Some(ImageQuery::Digest(digest.clone())),
+            Goal::Rollback(_) => None,
+        }
+    }
+}
+
+/// Handles one `image-push` invocation end to end: select, observe, plan, apply (unless a dry
+/// run), and report. Input errors (an unknown application) are returned before any call.
+pub async fn handle(
+    clients: &Clients,
+    config: &Config,
+    request: &ImagePushRequest,
+    settings: &Settings,
+) -> Result<Answer, InputError> {
+    let dry_run = request.dry_run();
+    let (apps, goal) = match select(config, request)? {
+        Selection::Apps { apps, goal } => (apps, goal),
+        Selection::Ignored(reason) => {
+            let report = Report::ignored(reason);
+            log_report(&report);
+            return Ok(Answer {
+                results: vec![report],
+                dry_run,
+            });
+        }
+    };
+    let observations = observe(clients, &apps, &goal, settings.concurrency).await;
+    let plans: Vec<Plan> = apps
+        .iter()
+        .zip(observations)
+        .map(|(app, obs)| match obs {
+            Ok(obs) => plan_app(app, &goal, &obs, &clients.region),
+            Err(err) => Plan::nothing(Report::skipped(app, Outcome::Failed, err.to_string())),
+        })
+        .collect();
+    let owner = lease::new_owner();
+    let (goal, owner) = (&goal, owner.as_str());
+    let results: Vec<Report> = stream::iter(apps.iter().zip(plans).map(|(app, plan)| async move {
+        match &settings.lease {
+            _ if dry_run || plan.steps.is_empty() => plan.report,
+            None => apply::apply(clients, plan).await,
+            Some(leases) => apply::apply_under_lease(clients, leases, owner, app, goal, plan).await,
+        }
+    }))
+    .buffered(settings.concurrency.max(1))
+    .collect()
+    .await;
+    results.iter().for_each(log_report);
+    Ok(Answer { results, dry_run })
+}
+
+/// One `image-push` invocation as the Lambda runs it: parse the payload (a malformed one is
+/// refused before any AWS call), load the configuration, then [`handle`].
+pub async fn invoke(
+    clients: &Clients,
+    source: &ConfigSource,
+    payload: &serde_json::Value,
+    settings: &Settings,
+) -> Result<Answer, InvokeError> {
+    let request = parse_image_push(payload)?;
+    let config = source.load(&clients.s3).await?;
+    Ok(handle(clients, &config, &request, settings).await?)
+}
+
+/// One structured summary line per application.
+fn log_report(result: &Report) {
+    tracing::info!(
+        app = result.app.as_deref().unwrap_or("-"),
+        service = result.service.as_deref().unwrap_or("-"),
+        outcome = ?result.outcome,
+        old_task_definition = result.old_task_definition.as_deref().unwrap_or("-"),
+        new_task_definition = result.new_task_definition.as_deref().unwrap_or("-"),
+        image = result.image.as_deref().unwrap_or("-"),
+        reason = result.reason.as_deref().unwrap_or("-"),
+        "image-push result"
+    );
+}

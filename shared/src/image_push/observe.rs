@@ -1,0 +1,150 @@
+//! What image-push reads before it plans: services in batches per cluster, their task
+//! definitions, and one ECR look-up per repository for the target and running images.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::stream::{self, StreamExt};
+
+use super::{Clients, Goal};
+use crate::aws::arn::family_and_revision;
+use crate::aws::ecr::{self, ImageDetail, ImageQuery, ImageRef};
+use crate::aws::ecs::{self, ServiceState};
+use crate::aws::revision::Revision;
+use crate::aws::AwsError;
+use crate::input::config::AppConfig;
+
+/// What was read for one application.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observation {
+    /// The service; none when it does not exist.
+    pub service: Option<ServiceState>,
+    /// The revision the service runs.
+    pub current: Option<Revision>,
+    /// The family's latest ACTIVE revision, when it is not the current one.
+    pub latest: Option<Revision>,
+    /// The image to deploy; none when the tag or digest is not in ECR.
+    pub target_image: Option<ImageDetail>,
+    /// The image the service runs, when it is a digest of the same repository.
+    pub running_image: Option<ImageDetail>,
+    /// Rollback: the revision to return to; none when it does not exist.
+    pub rollback_to: Option<Revision>,
+    /// Rollback: ACTIVE revisions of the family, newest first (when no revision was named).
+    pub family_revisions: Vec<(i32, String)>,
+}
+
+/// Reads what the plan needs for these applications: services in batches per cluster, their
+/// task definitions, then one ECR look-up per repository for the target and running images.
+pub async fn observe(
+    clients: &Clients,
+    apps: &[&AppConfig],
+    goal: &Goal,
+    concurrency: usize,
+) -> Vec<Result<Observation, AwsError>> {
+    // 1. Services, batched per cluster.
+    let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for app in apps {
+        by_cluster
+            .entry(app.cluster.as_str())
+            .or_default()
+            .push(app.service.clone());
+    }
+    let mut services: BTreeMap<&str, Result<Vec<ServiceState>, AwsError>> = BTreeMap::new();
+    for (cluster, names) in &by_cluster {
+        services.insert(cluster, ecs::describe_services(&clients.ecs, cluster, names).await);
+    }
+    let service_of = |app: &AppConfig| -> Result<Option<ServiceState>, AwsError> {
+        match &services[app.cluster.as_str()] {
+            Ok(found) => Ok(found.iter().find(|s| s.is(&app.service)).cloned()),
+            Err(e) => Err(e.clone()),
+        }
+    };
+
+    // 2. Task definitions, per application, concurrently.
+    let observations: Vec<Result<Observation, AwsError>> = stream::iter(apps.iter().map(|app| {
+        let service = service_of(app);
+        async move {
+            let Some(service) = service? else {
+                return Ok(Observation::default());
+            };
+            observe_revisions(clients, goal, service).await
+        }
+    }))
+    .buffered(concurrency.max(1))
+    .collect()
+    .await;
+
+    // 3. ECR: one call per repository for the target image and the running images.
+    let Some(target_query) = goal.image_query() else {
+        return observations;
+    };
+    let mut queries: BTreeMap<&str, BTreeSet<ImageQuery>> = BTreeMap::new();
+    for (app, obs) in apps.iter().zip(&observations) {
+        let entry = queries.entry(app.repository.as_str()).or_default();
+        entry.insert(target_query.clone());
+        if let (Goal::Push { .. }, Ok(obs)) = (goal, obs) {
+            if let Some(digest) = running_digest(app, obs) {
+                entry.insert(ImageQuery::Digest(digest));
+            }
+        }
+    }
+    let mut images: BTreeMap<&str, Result<Vec<ImageDetail>, AwsError>> = BTreeMap::new();
+    for (repository, queries) in &queries {
+        let queries: Vec<ImageQuery> = queries.iter().cloned().collect();
+        images.insert(
+            repository,
+            ecr::describe_images(&clients.ecr, repository, &queries).await,
+        );
+    }
+    apps.iter()
+        .zip(observations)
+        .map(|(app, obs)| {
+            let mut obs = obs?;
+            let found = images[app.repository.as_str()].as_ref().map_err(Clone::clone)?;
+            obs.target_image = found.iter().find(|i| target_query.answered_by(i)).cloned();
+            if let Some(digest) = running_digest(app, &obs) {
+                obs.running_image = found.iter().find(|i| i.digest == digest).cloned();
+            }
+            Ok(obs)
+        })
+        .collect()
+}
+
+fn running_digest(app: &AppConfig, obs: &Observation) -> Option<String> {
+    let image = ImageRef::parse(obs.current.as_ref()?.container_image(&app.container)?);
+    (image.repository == app.repository).then_some(image.digest).flatten()
+}
+
+async fn observe_revisions(clients: &Clients, goal: &Goal, service: ServiceState) -> Result<Observation, AwsError> {
+    let mut obs = Observation::default();
+    let running = family_and_revision(&service.task_definition);
+    if let Goal::Rollback(revision) = goal {
+        let current = ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?;
+        let family = current.definition.family().unwrap_or_default().to_owned();
+        match revision {
+            Some(n) => match ecs::describe_task_definition(&clients.ecs, &format!("{family}:{n}")).await {
+                Ok(target) if target.definition.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active) => {
+                    obs.rollback_to = Some(target)
+                }
+                Ok(_) => {}
+                Err(e) if e.code.as_deref() == Some("ClientException") => {}
+                Err(e) => return Err(e),
+            },
+            None => obs.family_revisions = ecs::list_revisions(&clients.ecs, &family).await?,
+        }
+        obs.current = Some(current);
+    } else if let Some((family, revision)) = running {
+        // The family's latest revision is usually the running one: one call answers both, and
+        // when it is not, it may be a revision an interrupted earlier attempt registered.
+        let latest = ecs::describe_task_definition(&clients.ecs, &family).await?;
+        if latest.definition.revision() == revision {
+            obs.current = Some(latest);
+        } else {
+            obs.current = Some(ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?);
+            obs.latest = Some(latest);
+        }
+    } else {
+        obs.current = Some(ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?);
+    }
+    obs.service = Some(service);
+    Ok(obs)
+}

@@ -1,0 +1,570 @@
+//! How image-push decides (pure, no I/O): deploy a digest-pinned copy of the running revision,
+//! reuse one an interrupted attempt left, or roll back; or nothing, with the outcome and why.
+
+use aws_sdk_ecs::types::{DeploymentCircuitBreaker, DeploymentConfiguration};
+
+use super::{Goal, Observation, Outcome, Report};
+use crate::aws::ecr::{self, ImageRef};
+use crate::aws::ecs::ServiceState;
+use crate::aws::revision::{same_content, Revision};
+use crate::input::config::AppConfig;
+use crate::input::events::DeployTarget;
+use crate::ownership::{is_managed, managed_tag};
+
+/// One write the plan asks for.
+#[allow(clippy::large_enum_variant)] // a plan holds two steps at most
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Register this revision (a copy of the current one with the new image).
+    Register(Revision),
+    /// Point the service at a task definition.
+    UpdateService {
+        /// Cluster name or ARN.
+        cluster: String,
+        /// Service name or ARN.
+        service: String,
+        /// Which task definition.
+        task_definition: TaskDefinitionChoice,
+        /// Deployment configuration to set (circuit breaker), if it must change.
+        deployment_configuration: Option<DeploymentConfiguration>,
+    },
+}
+
+/// The task definition an [`Step::UpdateService`] points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskDefinitionChoice {
+    /// The one registered by the preceding [`Step::Register`].
+    JustRegistered,
+    /// An existing revision, by ARN.
+    Existing(String),
+}
+
+/// The plan for one application: the steps to take, or none and why (a value, not an error:
+/// `unchanged` and `stale` are ordinary answers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// What to report if nothing is done (outcome and reason), or the base of the report.
+    pub report: Report,
+    /// The writes, in order; empty means nothing to do.
+    pub steps: Vec<Step>,
+    /// The task definition the service ran when observed (none: no service).
+    pub observed_task_definition: Option<String>,
+}
+
+/// Plans a deploy or rollback of one application (pure).
+pub fn plan_app(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) -> Plan {
+    let mut plan = match goal {
+        Goal::Rollback(revision) => plan_rollback(app, *revision, obs),
+        Goal::Push { .. } | Goal::Manual(_) => plan_deploy(app, goal, obs, region),
+    };
+    plan.observed_task_definition = obs.service.as_ref().map(|s| s.task_definition.clone());
+    plan
+}
+
+impl Plan {
+    /// A plan without steps that reports `report`.
+    pub fn nothing(report: Report) -> Self {
+        Self {
+            report,
+            steps: Vec::new(),
+            observed_task_definition: None,
+        }
+    }
+}
+
+fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) -> Plan {
+    let (service, current) = match service_and_current(app, obs) {
+        Ok(found) => found,
+        Err(reason) => return Plan::nothing(Report::skipped(app, Outcome::Failed, reason)),
+    };
+    let old = Some(current.arn().to_owned());
+    let with_old = |outcome, reason: String| Report {
+        old_task_definition: old.clone(),
+        ..Report::skipped(app, outcome, reason)
+    };
+    let Some(running) = current.container_image(&app.container) else {
+        return Plan::nothing(with_old(
+            Outcome::Failed,
+            format!(
+                "container `{}` is not in {} (containers: {})",
+                app.container,
+                current.label(),
+                current.container_names().join(", ")
+            ),
+        ));
+    };
+    let running = ImageRef::parse(running);
+    let target = match (&obs.target_image, goal) {
+        (Some(image), _) => image,
+        (None, Goal::Push { tag, .. }) => {
+            return Plan::nothing(with_old(
+                Outcome::Stale,
+                format!("tag `{tag}` no longer exists in `{}`", app.repository),
+            ))
+        }
+        (None, _) => {
+            let what = match goal {
+                Goal::Manual(DeployTarget::Tag(tag)) => format!("tag `{tag}`"),
+                Goal::Manual(DeployTarget::Digest(digest)) => format!("image {digest}"),
+                _ => "image".into(),
+            };
+            return Plan::nothing(with_old(
+                Outcome::Failed,
+                format!("{what} not found in repository `{}`", app.repository),
+            ));
+        }
+    };
+    if let Goal::Push { tag, digest } = goal {
+        if &target.digest != digest {
+            return Plan::nothing(with_old(
+                Outcome::Stale,
+                format!(
+                    "tag `{tag}` now points to {}, not to this event's {digest}",
+                    target.digest
+                ),
+            ));
+        }
+    }
+    let image = ecr::pinned_image(
+        &ecr::registry_host(&target.registry_id, region),
+        &app.repository,
+        &target.digest,
+    );
+    if running.is_digest_of(&app.repository, &target.digest) {
+        return Plan::nothing(Report {
+            image: Some(image),
+            new_task_definition: old.clone(),
+            ..with_old(
+                Outcome::Unchanged,
+                format!("{} already runs {}", current.label(), target.digest),
+            )
+        });
+    }
+    if let (Goal::Push { .. }, Some(running_image)) = (goal, &obs.running_image) {
+        if let (Some(running_at), Some(target_at)) = (running_image.pushed_at, target.pushed_at) {
+            if running_at > target_at {
+                return Plan::nothing(with_old(
+                    Outcome::Stale,
+                    format!(
+                        "the service runs {}, pushed after {} (a late event never rolls a service back)",
+                        running_image.digest, target.digest
+                    ),
+                ));
+            }
+        }
+    }
+
+    let desired = copy_with_image(current, &app.container, &image);
+    let deployment_configuration = circuit_breaker_change(app, service);
+    let mut actions = Vec::new();
+    let mut steps = Vec::new();
+    let choice = match obs.latest.as_ref().filter(|latest| same_content(latest, &desired)) {
+        Some(latest) => {
+            actions.push(format!(
+                "= reuse {} (already registered with this image)",
+                latest.label()
+            ));
+            TaskDefinitionChoice::Existing(latest.arn().to_owned())
+        }
+        None => {
+            actions.push(format!(
+                "+ register {} revision: {} {} -> {}",
+                desired.definition.family().unwrap_or_default(),
+                app.container,
+                current.container_image(&app.container).unwrap_or_default(),
+                image
+            ));
+            steps.push(Step::Register(desired));
+            TaskDefinitionChoice::JustRegistered
+        }
+    };
+    actions.push(update_action_text(
+        app,
+        current,
+        &choice,
+        deployment_configuration.is_some(),
+    ));
+    let new_task_definition = match &choice {
+        TaskDefinitionChoice::Existing(arn) => Some(arn.clone()),
+        TaskDefinitionChoice::JustRegistered => None,
+    };
+    steps.push(Step::UpdateService {
+        cluster: app.cluster.clone(),
+        service: app.service.clone(),
+        task_definition: choice,
+        deployment_configuration,
+    });
+    Plan {
+        report: Report {
+            app: Some(app.name.clone()),
+            service: Some(app.service_label()),
+            outcome: Outcome::Planned,
+            old_task_definition: old,
+            new_task_definition,
+            image: Some(image),
+            reason: None,
+            actions,
+        },
+        steps,
+        observed_task_definition: None,
+    }
+}
+
+/// Plans a rollback of one application (pure).
+pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, obs: &Observation) -> Plan {
+    let (service, current) = match service_and_current(app, obs) {
+        Ok(found) => found,
+        Err(reason) => return Plan::nothing(Report::skipped(app, Outcome::Failed, reason)),
+    };
+    let old = Some(current.arn().to_owned());
+    let fail = |reason: String| Report {
+        old_task_definition: old.clone(),
+        ..Report::skipped(app, Outcome::Failed, reason)
+    };
+    let family = current.definition.family().unwrap_or_default();
+    let current_revision = current.definition.revision();
+    let (target_arn, target_label, target_image) = match (revision, &obs.rollback_to) {
+        (Some(_), Some(target)) => (
+            target.arn().to_owned(),
+            target.label(),
+            target.container_image(&app.container).map(str::to_owned),
+        ),
+        (Some(n), None) => {
+            return Plan::nothing(fail(format!("revision {family}:{n} does not exist or is not ACTIVE")))
+        }
+        (None, _) => match obs.family_revisions.iter().find(|(n, _)| *n < current_revision) {
+            Some((n, arn)) => (arn.clone(), format!("{family}:{n}"), None),
+            None => {
+                return Plan::nothing(fail(format!(
+                    "no ACTIVE revision of `{family}` older than the current {family}:{current_revision}"
+                )))
+            }
+        },
+    };
+    if target_arn == current.arn() {
+        return Plan::nothing(Report {
+            new_task_definition: old.clone(),
+            ..Report::skipped(
+                app,
+                Outcome::Unchanged,
+                format!("the service already runs {target_label}"),
+            )
+        });
+    }
+    let deployment_configuration = circuit_breaker_change(app, service);
+    let choice = TaskDefinitionChoice::Existing(target_arn.clone());
+    let actions = vec![
+        update_action_text(app, current, &choice, deployment_configuration.is_some())
+            .replace(&target_arn, &target_label),
+    ];
+    Plan {
+        report: Report {
+            app: Some(app.name.clone()),
+            service: Some(app.service_label()),
+            outcome: Outcome::Planned,
+            old_task_definition: old,
+            new_task_definition: Some(target_arn),
+            image: target_image,
+            reason: None,
+            actions,
+        },
+        steps: vec![Step::UpdateService {
+            cluster: app.cluster.clone(),
+            service: app.service.clone(),
+            task_definition: choice,
+            deployment_configuration,
+        }],
+        observed_task_definition: None,
+    }
+}
+
+/// The service and the revision it runs; `Err` says why the application cannot be deployed.
+fn service_and_current<'a>(app: &AppConfig, obs: &'a Observation) -> Result<(&'a ServiceState, &'a Revision), String> {
+    let Some(service) = obs.service.as_ref() else {
+        return Err(format!(
+            "service `{}` not found in cluster `{}`",
+            app.service, app.cluster
+        ));
+    };
+    if service.status != "ACTIVE" {
+        return Err(format!(
+            "service `{}` is {}, not ACTIVE",
+            app.service_label(),
+            service.status
+        ));
+    }
+    let Some(current) = obs.current.as_ref() else {
+        return Err(format!(
+            "task definition `{}` could not be read",
+            service.task_definition
+        ));
+    };
+    Ok((service, current))
+}
+
+fn update_action_text(app: &AppConfig, current: &Revision, choice: &TaskDefinitionChoice, breaker: bool) -> String {
+    let to = match choice {
+        TaskDefinitionChoice::JustRegistered => "the new revision".to_owned(),
+        TaskDefinitionChoice::Existing(arn) => arn.clone(),
+    };
+    let mut text = format!(
+        "~ service {}: task definition {} -> {to}",
+        app.service_label(),
+        current.label()
+    );
+    if breaker {
+        text.push_str(", circuit breaker on with rollback");
+    }
+    text
+}
+
+/// A copy of `current` that differs only in the followed container's image, tagged as managed.
+pub fn copy_with_image(current: &Revision, container: &str, image: &str) -> Revision {
+    let mut copy = current.clone();
+    if let Some(containers) = copy.definition.container_definitions.as_mut() {
+        for c in containers.iter_mut().filter(|c| c.name.as_deref() == Some(container)) {
+            c.image = Some(image.to_owned());
+        }
+    }
+    if !is_managed(&copy.tags) {
+        copy.tags.push(managed_tag());
+    }
+    copy
+}
+
+/// The deployment configuration to set when the app asks for the circuit breaker and the
+/// service does not have it (enabled, with rollback) yet; the rest of it is kept.
+pub fn circuit_breaker_change(app: &AppConfig, service: &ServiceState) -> Option<DeploymentConfiguration> {
+    if !app.circuit_breaker {
+        return None;
+    }
+    let current = service
+        .deployment_configuration
+        .clone()
+        .unwrap_or_else(|| DeploymentConfiguration::builder().build());
+    let on = current
+        .deployment_circuit_breaker()
+        .is_some_and(|b| b.enable() && b.rollback());
+    if on {
+        return None;
+    }
+    let mut wanted = current;
+    wanted.deployment_circuit_breaker = Some(DeploymentCircuitBreaker::builder().enable(true).rollback(true).build());
+    Some(wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::ecr::ImageDetail;
+    use crate::ownership::MANAGED_TAG_KEY;
+    use crate::testing::{app, digest, full_revision, image, service, REGISTRY};
+
+    fn push(tag: &str, n: u8) -> Goal {
+        Goal::Push {
+            tag: tag.into(),
+            digest: digest(n),
+        }
+    }
+
+    /// The service runs `orders:1`, whose `app` container runs `running`.
+    fn observed(running: &str, target: Option<ImageDetail>) -> Observation {
+        let current = full_revision("orders", 1, running);
+        Observation {
+            service: Some(service(current.arn())),
+            current: Some(current),
+            target_image: target,
+            ..Observation::default()
+        }
+    }
+
+    fn pinned(n: u8) -> String {
+        format!("{REGISTRY}/orders@{}", digest(n))
+    }
+
+    #[test]
+    fn a_current_push_registers_a_pinned_copy_then_updates_the_service() {
+        let obs = observed(
+            &format!("{REGISTRY}/orders:latest"),
+            Some(image(&digest(2), &["latest"], 20)),
+        );
+        let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
+
+        assert_eq!(plan.report.outcome, Outcome::Planned);
+        assert_eq!(plan.report.image.as_deref(), Some(pinned(2).as_str()));
+        let [Step::Register(revision), Step::UpdateService {
+            task_definition,
+            deployment_configuration,
+            ..
+        }] = plan.steps.as_slice()
+        else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(revision.container_image("app"), Some(pinned(2).as_str()));
+        assert_eq!(
+            revision.container_image("log-router"),
+            Some("fluent-bit:2"),
+            "other containers kept"
+        );
+        assert_eq!(*task_definition, TaskDefinitionChoice::JustRegistered);
+        assert_eq!(*deployment_configuration, None, "breaker untouched unless configured");
+        // Only the image and the managed tag differ from the current revision.
+        let mut back = revision.clone();
+        back.definition.container_definitions.as_mut().unwrap()[0].image = Some(format!("{REGISTRY}/orders:latest"));
+        back.tags.retain(|t| t.key() != Some(MANAGED_TAG_KEY));
+        assert!(same_content(&back, obs.current.as_ref().unwrap()));
+        assert!(revision.tags.iter().any(|t| t.key() == Some(MANAGED_TAG_KEY)));
+    }
+
+    #[test]
+    fn a_push_of_what_already_runs_is_unchanged() {
+        let obs = observed(&pinned(2), Some(image(&digest(2), &["latest"], 20)));
+        let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
+        assert_eq!(plan.report.outcome, Outcome::Unchanged);
+        assert!(plan.steps.is_empty());
+    }
+
+    #[test]
+    fn a_push_whose_tag_moved_on_is_stale() {
+        let obs = observed(&pinned(1), Some(image(&digest(3), &["latest"], 30)));
+        let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
+        assert_eq!(plan.report.outcome, Outcome::Stale);
+        assert!(plan.report.reason.unwrap().contains(&digest(3)));
+        assert!(plan.steps.is_empty());
+    }
+
+    #[test]
+    fn a_push_whose_tag_is_gone_is_stale() {
+        let plan = plan_app(
+            &app(),
+            &push("latest", 2),
+            &observed(&pinned(1), None),
+            "ap-northeast-1",
+        );
+        assert_eq!(plan.report.outcome, Outcome::Stale);
+    }
+
+    #[test]
+    fn a_push_older_than_the_running_image_is_stale() {
+        let mut obs = observed(&pinned(5), Some(image(&digest(4), &["release-4"], 40)));
+        obs.running_image = Some(image(&digest(5), &["release-5"], 50));
+        let plan = plan_app(&app(), &push("release-4", 4), &obs, "ap-northeast-1");
+        assert_eq!(plan.report.outcome, Outcome::Stale);
+        // A manual deploy of the same older image is the user's explicit wish.
+        let manual = plan_app(
+            &app(),
+            &Goal::Manual(DeployTarget::Tag("release-4".into())),
+            &obs,
+            "ap-northeast-1",
+        );
+        assert_eq!(manual.report.outcome, Outcome::Planned);
+    }
+
+    #[test]
+    fn a_revision_left_by_an_interrupted_attempt_is_reused() {
+        let mut obs = observed(&pinned(1), Some(image(&digest(2), &["latest"], 20)));
+        let mut left = copy_with_image(obs.current.as_ref().unwrap(), "app", &pinned(2));
+        left.definition.revision = 2;
+        left.definition.task_definition_arn =
+            Some("arn:aws:ecs:ap-northeast-1:123456789012:task-definition/orders:2".into());
+        obs.latest = Some(left.clone());
+        let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
+        assert_eq!(
+            plan.steps,
+            vec![Step::UpdateService {
+                cluster: "sss".into(),
+                service: "orders".into(),
+                task_definition: TaskDefinitionChoice::Existing(left.arn().into()),
+                deployment_configuration: None,
+            }]
+        );
+        // A latest revision with other content (say, Terraform's) is not reused.
+        left.definition.cpu = Some("1024".into());
+        obs.latest = Some(left);
+        let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
+        assert!(matches!(plan.steps[0], Step::Register(_)));
+    }
+
+    #[test]
+    fn missing_service_container_or_image_fail_with_reasons() {
+        let goal = push("latest", 2);
+        let target = Some(image(&digest(2), &["latest"], 20));
+        let plan = plan_app(&app(), &goal, &Observation::default(), "r");
+        assert_eq!(plan.report.outcome, Outcome::Failed);
+        assert!(plan.report.reason.unwrap().contains("not found in cluster `sss`"));
+
+        let mut draining = observed(&pinned(1), target.clone());
+        draining.service.as_mut().unwrap().status = "DRAINING".into();
+        assert!(plan_app(&app(), &goal, &draining, "r")
+            .report
+            .reason
+            .unwrap()
+            .contains("DRAINING"));
+
+        let mut other = app();
+        other.container = "web".into();
+        let plan = plan_app(&other, &goal, &observed(&pinned(1), target), "r");
+        assert_eq!(plan.report.outcome, Outcome::Failed);
+        assert!(plan.report.reason.unwrap().contains("containers: app, log-router"));
+
+        let manual = Goal::Manual(DeployTarget::Digest(digest(9)));
+        let plan = plan_app(&app(), &manual, &observed(&pinned(1), None), "r");
+        assert_eq!(plan.report.outcome, Outcome::Failed);
+    }
+
+    #[test]
+    fn the_circuit_breaker_is_turned_on_only_when_asked_and_off() {
+        let mut guarded = app();
+        guarded.circuit_breaker = true;
+        let mut svc = service("x");
+        svc.deployment_configuration = Some(
+            DeploymentConfiguration::builder()
+                .maximum_percent(200)
+                .minimum_healthy_percent(100)
+                .build(),
+        );
+        let change = circuit_breaker_change(&guarded, &svc).expect("a change");
+        assert_eq!(
+            change.maximum_percent(),
+            Some(200),
+            "the rest of the configuration is kept"
+        );
+        let breaker = change.deployment_circuit_breaker().unwrap();
+        assert!(breaker.enable() && breaker.rollback());
+        svc.deployment_configuration = Some(change);
+        assert_eq!(circuit_breaker_change(&guarded, &svc), None, "already on");
+        assert_eq!(circuit_breaker_change(&app(), &service("x")), None, "not configured");
+    }
+
+    #[test]
+    fn rollbacks_pick_the_previous_or_named_revision() {
+        let mut obs = observed(&pinned(3), None);
+        let current = obs.current.as_mut().unwrap();
+        current.definition.revision = 3;
+        current.definition.task_definition_arn = Some("arn:td/orders:3".into());
+        obs.family_revisions = vec![
+            (3, "arn:td/orders:3".into()),
+            (2, "arn:td/orders:2".into()),
+            (1, "arn:td/orders:1".into()),
+        ];
+        let plan = plan_app(&app(), &Goal::Rollback(None), &obs, "r");
+        assert_eq!(plan.report.new_task_definition.as_deref(), Some("arn:td/orders:2"));
+        assert!(
+            plan.report.actions[0].contains("orders:3 -> orders:2"),
+            "{:?}",
+            plan.report.actions
+        );
+
+        obs.family_revisions = vec![(3, "arn:td/orders:3".into())];
+        let plan = plan_app(&app(), &Goal::Rollback(None), &obs, "r");
+        assert_eq!(plan.report.outcome, Outcome::Failed);
+
+        let plan = plan_app(&app(), &Goal::Rollback(Some(7)), &obs, "r");
+        assert!(plan.report.reason.unwrap().contains("orders:7 does not exist"));
+
+        obs.rollback_to = Some(full_revision("orders", 1, &pinned(1)));
+        let plan = plan_app(&app(), &Goal::Rollback(Some(1)), &obs, "r");
+        assert_eq!(plan.report.image.as_deref(), Some(pinned(1).as_str()));
+        assert_eq!(plan.steps.len(), 1);
+    }
+}

@@ -1,0 +1,127 @@
+//! Which applications an `image-push` invocation concerns, and what it asks of them.
+
+use std::collections::BTreeSet;
+
+use super::Goal;
+use crate::input::config::{AppConfig, Config};
+use crate::input::events::{EcrImageAction, ImagePushRequest};
+use crate::input::InputError;
+
+/// The applications an invocation concerns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selection<'a> {
+    /// Deploy (or roll back) these applications toward `goal`.
+    Apps {
+        /// The applications.
+        apps: Vec<&'a AppConfig>,
+        /// What they should run.
+        goal: Goal,
+    },
+    /// Nothing follows the event, and why.
+    Ignored(String),
+}
+
+/// Picks the applications a request concerns; a manual payload naming an unknown application is
+/// an input error.
+pub fn select<'a>(config: &'a Config, request: &ImagePushRequest) -> Result<Selection<'a>, InputError> {
+    Ok(match request {
+        ImagePushRequest::Push { detail, .. } => select_for_push(config, detail),
+        ImagePushRequest::Deploy { app, target, .. } => Selection::Apps {
+            apps: vec![config.find_app(app, "deploy.app")?],
+            goal: Goal::Manual(target.clone()),
+        },
+        ImagePushRequest::Rollback { app, revision, .. } => Selection::Apps {
+            apps: vec![config.find_app(app, "rollback.app")?],
+            goal: Goal::Rollback(*revision),
+        },
+    })
+}
+
+/// Picks the applications a push event concerns, or says why the event is ignored.
+pub fn select_for_push<'a>(config: &'a Config, detail: &EcrImageAction) -> Selection<'a> {
+    if detail.action_type != "PUSH" {
+        return Selection::Ignored(format!("action `{}` is not a push", detail.action_type));
+    }
+    if detail.result != "SUCCESS" {
+        return Selection::Ignored(format!("push result is `{}`, not SUCCESS", detail.result));
+    }
+    let Some(digest) = detail.image_digest.clone() else {
+        return Selection::Ignored("the event names no image digest".into());
+    };
+    let Some(tag) = detail.image_tag.clone().filter(|t| !t.is_empty()) else {
+        return Selection::Ignored(format!("push of {digest} without a tag: applications follow tags"));
+    };
+    let following_repo: Vec<&AppConfig> = config
+        .apps
+        .iter()
+        .filter(|app| app.repository == detail.repository_name)
+        .collect();
+    if following_repo.is_empty() {
+        return Selection::Ignored(format!(
+            "no application follows repository `{}`",
+            detail.repository_name
+        ));
+    }
+    let apps: Vec<&AppConfig> = following_repo
+        .iter()
+        .copied()
+        .filter(|app| app.follows_tag(&tag))
+        .collect();
+    if apps.is_empty() {
+        let followed: BTreeSet<&str> = following_repo
+            .iter()
+            .flat_map(|a| a.tags.iter().map(String::as_str))
+            .collect();
+        return Selection::Ignored(format!(
+            "no application follows tag `{tag}` of `{}` (followed: {})",
+            detail.repository_name,
+            followed.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Selection::Apps {
+        apps,
+        goal: Goal::Push { tag, digest },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::digest;
+
+    #[test]
+    fn push_selection_follows_repositories_and_tag_patterns() {
+        let config = Config::parse(
+            r#"{"apps": [
+                {"name": "a", "cluster": "c", "service": "a", "container": "app", "repository": "orders", "tags": ["latest"]},
+                {"name": "b", "cluster": "c", "service": "b", "container": "app", "repository": "orders", "tags": ["release-*"]},
+                {"name": "c", "cluster": "c", "service": "c", "container": "app", "repository": "payments", "tags": ["latest"]}
+            ]}"#,
+            "test",
+        )
+        .unwrap();
+        let detail = |tag: Option<&str>| EcrImageAction {
+            action_type: "PUSH".into(),
+            result: "SUCCESS".into(),
+            repository_name: "orders".into(),
+            image_digest: Some(digest(1)),
+            image_tag: tag.map(str::to_owned),
+            manifest_media_type: None,
+            artifact_media_type: None,
+        };
+        let names = |tag| match select_for_push(&config, &detail(Some(tag))) {
+            Selection::Apps { apps, .. } => Ok(apps.iter().map(|a| a.name.clone()).collect::<Vec<_>>()),
+            Selection::Ignored(reason) => Err(reason),
+        };
+        assert_eq!(names("latest"), Ok(vec!["a".to_string()]));
+        assert_eq!(names("release-9"), Ok(vec!["b".to_string()]));
+        assert!(names("dev").unwrap_err().contains("followed: latest, release-*"));
+        assert!(matches!(
+            select_for_push(&config, &detail(None)),
+            Selection::Ignored(reason) if reason.contains("without a tag")
+        ));
+        let mut delete = detail(Some("latest"));
+        delete.action_type = "DELETE".into();
+        assert!(matches!(select_for_push(&config, &delete), Selection::Ignored(_)));
+    }
+}

@@ -1,0 +1,359 @@
+//! The configuration document: which applications the deployer manages and how.
+//!
+//! It is read from `DEPLOYER_CONFIG` (inline JSON) or `DEPLOYER_CONFIG_S3` (`s3://bucket/key`),
+//! and validated as a whole on load: a bad document fails with every problem listed by its JSON
+//! path, before anything is changed.
+
+mod source;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use source::{ConfigSource, LoadConfigError, ENV_INLINE, ENV_S3};
+pub use validate::{is_dns_name, HTTP_METHODS};
+
+use crate::aws::arn::short_name;
+use crate::glob;
+use crate::input::json::{deserialize_at, json_kind, key_in_path, require_objects};
+use crate::input::InputError;
+
+/// The whole configuration document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The applications, each one ECS service following one ECR repository.
+    pub apps: Vec<AppConfig>,
+    /// NLB target groups kept in step with internal ALBs (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nlb: Option<NlbConfig>,
+}
+
+/// One application: an ECS service, the image it follows and how it is reached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// Unique name, used in manual payloads and results.
+    pub name: String,
+    /// ECS cluster name or ARN.
+    pub cluster: String,
+    /// ECS service name or ARN.
+    pub service: String,
+    /// The container in the task definition whose image is deployed.
+    pub container: String,
+    /// The ECR repository name the application follows.
+    pub repository: String,
+    /// Tags followed: exact names or glob patterns (`release-*`).
+    pub tags: Vec<String>,
+    /// Enforce the deployment circuit breaker with rollback on every deploy.
+    #[serde(default)]
+    pub circuit_breaker: bool,
+    /// Task definition revisions registered by the deployer that are kept.
+    #[serde(default = "default_keep_revisions")]
+    pub keep_revisions: u32,
+    /// Cloud Map service of the application (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_map: Option<CloudMapConfig>,
+    /// API Gateway HTTP API routes of the application (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiConfig>,
+}
+
+fn default_keep_revisions() -> u32 {
+    10
+}
+
+/// Cloud Map service of an application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudMapConfig {
+    /// Namespace name (a DNS name) or ID (`ns-...`).
+    pub namespace: String,
+    /// Cloud Map service name.
+    pub service: String,
+    /// DNS record type: `SRV` (default) or `A`.
+    #[serde(default = "default_record_type")]
+    pub record_type: String,
+    /// DNS record TTL in seconds.
+    #[serde(default = "default_ttl")]
+    pub ttl: i64,
+    /// Custom health check failure threshold.
+    #[serde(default = "default_failure_threshold")]
+    pub failure_threshold: i32,
+    /// Container port registered for SRV records.
+    pub port: i32,
+    /// Container registered (defaults to the application's container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+}
+
+fn default_record_type() -> String {
+    "SRV".into()
+}
+fn default_ttl() -> i64 {
+    300
+}
+fn default_failure_threshold() -> i32 {
+    1
+}
+
+/// API Gateway HTTP API routes of an application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// HTTP API ID.
+    pub api_id: String,
+    /// VPC link ID of the private integration.
+    pub vpc_link_id: String,
+    /// JWT authorizer ID; none means routes without authorization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer_id: Option<String>,
+    /// HTTP methods, one route each.
+    pub methods: Vec<String>,
+    /// Route path.
+    #[serde(default = "default_path")]
+    pub path: String,
+}
+
+fn default_path() -> String {
+    "/{proxy+}".into()
+}
+
+/// NLB target groups kept filled with an internal ALB's addresses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NlbConfig {
+    /// Bucket holding the per-target-group state.
+    pub state_bucket: String,
+    /// Key prefix of the state objects.
+    #[serde(default = "default_state_prefix")]
+    pub state_prefix: String,
+    /// DNS lookups per run at most.
+    #[serde(default = "default_lookups")]
+    pub lookups_per_run: u32,
+    /// Runs an address must be missing before it is deregistered.
+    #[serde(default = "default_missing_runs")]
+    pub missing_runs_before_deregister: u32,
+    /// Largest share of a group's targets one run may deregister.
+    #[serde(default = "default_share")]
+    pub max_deregister_share: f64,
+    /// Whether targets the deployer did not register may be removed.
+    #[serde(default)]
+    pub remove_untracked: bool,
+    /// DNS servers (`host:port`); empty means the ALB zone's authoritative servers.
+    #[serde(default)]
+    pub dns_servers: Vec<String>,
+    /// The target groups.
+    pub target_groups: Vec<TargetGroupConfig>,
+}
+
+fn default_state_prefix() -> String {
+    "nlb-sync/".into()
+}
+fn default_lookups() -> u32 {
+    50
+}
+fn default_missing_runs() -> u32 {
+    3
+}
+fn default_share() -> f64 {
+    0.5
+}
+
+/// One NLB target group and the ALB whose addresses fill it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetGroupConfig {
+    /// Target group ARN.
+    pub target_group_arn: String,
+    /// DNS name of the internal ALB.
+    pub alb_dns_name: String,
+    /// Target port.
+    pub port: i32,
+    /// False registers targets with AvailabilityZone `all`.
+    #[serde(default = "default_true")]
+    pub same_vpc: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// One problem in a configuration document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// JSON path, such as `apps[2].tags[0]`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A configuration that cannot be used, with every problem found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// Where the document came from (`DEPLOYER_CONFIG`, `s3://...`).
+    pub source_name: String,
+    /// Every problem, in document order.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid configuration from {} ({} problem{})",
+            self.source_name,
+            self.problems.len(),
+            if self.problems.len() == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.problems {
+            write!(f, "; {}: {}", problem.path, problem.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Parses and validates a document; `source_name` says where it came from in errors.
+    pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
+        let fail = |problems: Vec<Problem>| ConfigError {
+            source_name: source_name.to_owned(),
+            problems,
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            fail(vec![Problem {
+                path: "$".into(),
+                message: format!("not valid JSON: {e}"),
+            }])
+        })?;
+        let mut problems = Vec::new();
+        let (config, positions) = parse_parts(&value, &mut problems);
+        // Validate what did parse, so one bad application does not hide another's problems.
+        validate::validate(&config, &positions, &mut problems);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(fail(problems))
+        }
+    }
+
+    /// The application with this name.
+    pub fn app(&self, name: &str) -> Option<&AppConfig> {
+        self.apps.iter().find(|app| app.name == name)
+    }
+
+    /// The application a payload names at `field`; an unknown name is an input error listing
+    /// the configured ones.
+    pub fn find_app(&self, name: &str, field: &str) -> Result<&AppConfig, InputError> {
+        self.app(name).ok_or_else(|| {
+            let names: Vec<&str> = self.apps.iter().map(|a| a.name.as_str()).collect();
+            InputError::new(
+                field,
+                format!(
+                    "one of the configured applications ({}), got `{name}`",
+                    names.join(", ")
+                ),
+            )
+        })
+    }
+}
+
+impl AppConfig {
+    /// True when the application follows this tag (exact name or pattern).
+    pub fn follows_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|pattern| glob::matches(pattern, tag))
+    }
+
+    /// `cluster/service` with short names, for messages.
+    pub fn service_label(&self) -> String {
+        format!("{}/{}", short_name(&self.cluster), short_name(&self.service))
+    }
+}
+
+/// Parses each part on its own, so that one bad application does not hide the others' problems.
+/// Returns what parsed and, for each parsed application, its index in the document.
+fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Config, Vec<usize>) {
+    let mut config = Config {
+        apps: Vec::new(),
+        nlb: None,
+    };
+    let mut positions = Vec::new();
+    let Some(object) = value.as_object() else {
+        problems.push(Problem {
+            path: "$".into(),
+            message: "expected a JSON object with `apps`".into(),
+        });
+        return (config, positions);
+    };
+    for key in object.keys() {
+        if key != "apps" && key != "nlb" {
+            problems.push(Problem {
+                path: key_in_path(key),
+                message: "unknown field, expected `apps` or `nlb`".into(),
+            });
+        }
+    }
+    match object.get("apps") {
+        Some(serde_json::Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                match parse_part::<AppConfig>(item, &format!("apps[{i}]"), &["cloud_map", "api"]) {
+                    Ok(app) => {
+                        config.apps.push(app);
+                        positions.push(i);
+                    }
+                    Err(problem) => problems.push(problem),
+                }
+            }
+        }
+        Some(_) => problems.push(Problem {
+            path: "apps".into(),
+            message: "expected an array of applications".into(),
+        }),
+        None => problems.push(Problem {
+            path: "apps".into(),
+            message: "missing field, expected an array of applications".into(),
+        }),
+    }
+    match object.get("nlb") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(item) => match parse_part::<NlbConfig>(item, "nlb", &[]) {
+            Ok(nlb) => config.nlb = Some(nlb),
+            Err(problem) => problems.push(problem),
+        },
+    }
+    (config, positions)
+}
+
+/// Parses one part (an application, the `nlb` block) that must be an object, whose `nested`
+/// keys hold objects too, and each of whose `target_groups` is an object.
+fn parse_part<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    base: &str,
+    nested: &[&str],
+) -> Result<T, Problem> {
+    let problem = |e: InputError| Problem {
+        path: e.field,
+        message: format!("expected {}", e.expected),
+    };
+    if !value.is_object() {
+        return Err(Problem {
+            path: base.to_owned(),
+            message: format!("expected an object (got {})", json_kind(value)),
+        });
+    }
+    require_objects(value, base, nested).map_err(problem)?;
+    if let Some(serde_json::Value::Array(groups)) = value.get("target_groups") {
+        for (i, group) in groups.iter().enumerate() {
+            if !group.is_object() {
+                return Err(Problem {
+                    path: format!("{base}.target_groups[{i}]"),
+                    message: format!("expected an object (got {})", json_kind(group)),
+                });
+            }
+        }
+    }
+    deserialize_at(value, base).map_err(problem)
+}

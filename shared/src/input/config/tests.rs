@@ -1,0 +1,126 @@
+//! Parsing and validation of whole documents.
+
+use super::*;
+
+const GOOD: &str = r#"{
+  "apps": [{
+    "name": "orders", "cluster": "sss", "service": "orders", "container": "app",
+    "repository": "orders", "tags": ["latest", "release-*"], "circuit_breaker": true,
+    "cloud_map": {"namespace": "sss.internal", "service": "orders", "port": 8080},
+    "api": {"api_id": "a1b2c3d4", "vpc_link_id": "vl1234", "authorizer_id": "au5678", "methods": ["GET", "POST"]}
+  }],
+  "nlb": {"state_bucket": "deployer-state", "target_groups": [{
+    "target_group_arn": "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/nlb-443/abc",
+    "alb_dns_name": "internal-api-123.ap-northeast-1.elb.amazonaws.com", "port": 443}]}
+}"#;
+
+fn paths(err: ConfigError) -> Vec<String> {
+    err.problems.into_iter().map(|p| p.path).collect()
+}
+
+#[test]
+fn a_good_document_parses_with_defaults() {
+    let config = Config::parse(GOOD, "test").unwrap();
+    let app = &config.apps[0];
+    assert!(app.circuit_breaker);
+    assert_eq!(app.keep_revisions, 10);
+    let cloud_map = app.cloud_map.as_ref().unwrap();
+    assert_eq!(
+        (
+            cloud_map.record_type.as_str(),
+            cloud_map.ttl,
+            cloud_map.failure_threshold
+        ),
+        ("SRV", 300, 1)
+    );
+    assert_eq!(app.api.as_ref().unwrap().path, "/{proxy+}");
+    let nlb = config.nlb.unwrap();
+    assert_eq!(
+        (
+            nlb.lookups_per_run,
+            nlb.missing_runs_before_deregister,
+            nlb.max_deregister_share
+        ),
+        (50, 3, 0.5)
+    );
+    assert!(nlb.target_groups[0].same_vpc);
+    assert!(app.follows_tag("release-7") && !app.follows_tag("dev"));
+}
+
+#[test]
+fn every_problem_is_listed_by_path() {
+    let bad = r#"{
+      "apps": [
+        {"name": "orders", "cluster": "sss", "service": "orders", "container": "app",
+         "repository": "Orders", "tags": [], "keep_revisions": 0,
+         "cloud_map": {"namespace": "sss_internal", "service": "orders", "port": 70000}},
+        {"name": "orders", "cluster": "sss", "service": "orders", "container": "app",
+         "repository": "orders", "tags": ["bad tag"]},
+        {"name": "x", "cluster": "sss", "service": "x", "container": "app", "repository": "x", "tags": "latest"}
+      ],
+      "extra": 1
+    }"#;
+    let err = Config::parse(bad, "test").unwrap_err();
+    let text = err.to_string();
+    let paths = paths(err);
+    for expected in [
+        "extra",
+        "apps[2].tags",
+        "apps[0].repository",
+        "apps[0].tags",
+        "apps[0].keep_revisions",
+        "apps[0].cloud_map.namespace",
+        "apps[0].cloud_map.port",
+        "apps[1].name",
+        "apps[1].service",
+        "apps[1].tags[0]",
+    ] {
+        assert!(paths.iter().any(|p| p == expected), "{expected} missing from {paths:?}");
+    }
+    assert!(text.contains("`sss_internal` is not a valid DNS name"), "{text}");
+}
+
+#[test]
+fn unknown_fields_and_bad_json_are_named() {
+    let err = Config::parse(r#"{"apps": [{"name": "a", "clster": "x"}]}"#, "test").unwrap_err();
+    assert_eq!(err.problems.len(), 1);
+    assert!(err.problems[0].message.contains("unknown field `clster`"), "{err}");
+    let err = Config::parse("{\"apps\": [", "DEPLOYER_CONFIG").unwrap_err();
+    assert_eq!(paths(err.clone()), vec!["$"]);
+    assert!(err.to_string().contains("DEPLOYER_CONFIG"));
+    assert_eq!(paths(Config::parse("[]", "t").unwrap_err()), vec!["$"]);
+    assert_eq!(paths(Config::parse("{}", "t").unwrap_err()), vec!["apps"]);
+}
+
+#[test]
+fn api_and_nlb_values_are_checked() {
+    let bad = r#"{"apps": [{"name": "a", "cluster": "c", "service": "a", "container": "app", "repository": "a",
+        "tags": ["latest"], "api": {"api_id": "a-1", "vpc_link_id": "v", "methods": ["GET", "GET", "FETCH"], "path": "x"}}],
+      "nlb": {"state_bucket": "B", "max_deregister_share": 1.5, "dns_servers": ["nowhere"],
+        "target_groups": [{"target_group_arn": "tg", "alb_dns_name": "bad_name", "port": 0}]}}"#;
+    let paths = paths(Config::parse(bad, "t").unwrap_err());
+    for expected in [
+        "apps[0].api.api_id",
+        "apps[0].api.methods[1]",
+        "apps[0].api.methods[2]",
+        "apps[0].api.path",
+        "nlb.state_bucket",
+        "nlb.max_deregister_share",
+        "nlb.dns_servers[0]",
+        "nlb.target_groups[0].target_group_arn",
+        "nlb.target_groups[0].alb_dns_name",
+        "nlb.target_groups[0].port",
+    ] {
+        assert!(paths.iter().any(|p| p == expected), "{expected} missing from {paths:?}");
+    }
+}
+
+#[test]
+fn dns_names_reject_underscores_and_bad_labels() {
+    assert!(is_dns_name("sss.internal"));
+    assert!(is_dns_name("a-b.c."));
+    assert!(!is_dns_name("sss_internal"));
+    assert!(!is_dns_name("-a.b"));
+    assert!(!is_dns_name("a..b"));
+    assert!(!is_dns_name(""));
+}

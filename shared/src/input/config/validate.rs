@@ -1,0 +1,267 @@
+//! Value checks of the configuration: names AWS constrains, ranges, and claims two applications
+//! must not share. Every problem is collected with its JSON path; nothing stops at the first.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{ApiConfig, CloudMapConfig, Config, NlbConfig, Problem};
+use crate::aws::arn::short_name;
+
+/// Checks every value of a parsed document; `positions[i]` is the index in the document of `config.apps[i]`.
+pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<Problem>) {
+    let mut push = |path: String, message: String| problems.push(Problem { path, message });
+    let mut names = HashSet::new();
+    let mut services = HashSet::new();
+    for (&i, app) in positions.iter().zip(&config.apps) {
+        let at = |field: &str| format!("apps[{i}].{field}");
+        if !is_app_name(&app.name) {
+            push(at("name"), "expected 1-64 letters, digits, `-`, `_` or `.`".into());
+        } else if !names.insert(app.name.as_str()) {
+            push(at("name"), format!("duplicate application name `{}`", app.name));
+        }
+        for (field, value) in [("cluster", &app.cluster), ("service", &app.service)] {
+            if !is_name_or_arn(value) {
+                push(
+                    at(field),
+                    "expected a name (letters, digits, `-`, `_`) or an ARN".into(),
+                );
+            }
+        }
+        if !services.insert((short_name(&app.cluster), short_name(&app.service))) {
+            push(
+                at("service"),
+                format!(
+                    "service `{}` of cluster `{}` is already configured by another application",
+                    app.service, app.cluster
+                ),
+            );
+        }
+        if app.container.is_empty() || app.container.len() > 255 {
+            push(at("container"), "expected a container name of 1-255 characters".into());
+        }
+        if !is_repository_name(&app.repository) {
+            push(
+                at("repository"),
+                "expected an ECR repository name (lowercase letters, digits, `.`, `_`, `-`, `/`)".into(),
+            );
+        }
+        if app.tags.is_empty() {
+            push(at("tags"), "expected at least one tag or pattern".into());
+        }
+        for (t, tag) in app.tags.iter().enumerate() {
+            if !is_tag_pattern(tag) {
+                push(
+                    format!("apps[{i}].tags[{t}]"),
+                    "expected a tag of 1-128 letters, digits, `_`, `.`, `-`, with `*` or `?` as wildcards".into(),
+                );
+            }
+        }
+        if app.keep_revisions == 0 {
+            push(at("keep_revisions"), "expected at least 1".into());
+        }
+        if let Some(cloud_map) = &app.cloud_map {
+            validate_cloud_map(cloud_map, &format!("apps[{i}].cloud_map"), &mut push);
+        }
+        if let Some(api) = &app.api {
+            validate_api(api, &format!("apps[{i}].api"), &mut push);
+        }
+    }
+    // Two applications must not claim one route of one API.
+    let mut route_owners: HashMap<(String, String), usize> = HashMap::new();
+    for (&i, app) in positions.iter().zip(&config.apps) {
+        let Some(api) = &app.api else { continue };
+        if app.cloud_map.is_none() {
+            push(
+                format!("apps[{i}].api"),
+                "needs `cloud_map`: the integration targets the application's Cloud Map service".into(),
+            );
+        }
+        for method in &api.methods {
+            let key = (api.api_id.clone(), format!("{method} {}", api.path));
+            if let Some(other) = route_owners.insert(key.clone(), i) {
+                push(
+                    format!("apps[{i}].api.methods"),
+                    format!(
+                        "route `{}` of API {} is already configured by apps[{other}]",
+                        key.1, key.0
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(nlb) = &config.nlb {
+        validate_nlb(nlb, &mut push);
+    }
+}
+
+fn validate_cloud_map(cm: &CloudMapConfig, base: &str, push: &mut impl FnMut(String, String)) {
+    if !(cm.namespace.starts_with("ns-") || is_dns_name(&cm.namespace)) {
+        push(
+            format!("{base}.namespace"),
+            format!(
+                "`{}` is not a valid DNS name: expected labels of letters, digits and `-` separated by `.` (no `_`), or a namespace ID `ns-...`",
+                cm.namespace
+            ),
+        );
+    }
+    if !is_dns_label(&cm.service) {
+        push(
+            format!("{base}.service"),
+            "expected a DNS label: letters, digits and `-`, 1-63 characters".into(),
+        );
+    }
+    if cm.record_type != "SRV" && cm.record_type != "A" {
+        push(format!("{base}.record_type"), "expected `SRV` or `A`".into());
+    }
+    if !(0..=2_147_483_647).contains(&cm.ttl) {
+        push(format!("{base}.ttl"), "expected seconds from 0 to 2147483647".into());
+    }
+    if !(1..=10).contains(&cm.failure_threshold) {
+        push(format!("{base}.failure_threshold"), "expected 1 to 10".into());
+    }
+    if !(1..=65535).contains(&cm.port) {
+        push(format!("{base}.port"), "expected a port from 1 to 65535".into());
+    }
+}
+
+/// HTTP methods an application may route.
+pub const HTTP_METHODS: [&str; 8] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"];
+
+fn validate_api(api: &ApiConfig, base: &str, push: &mut impl FnMut(String, String)) {
+    if !is_aws_id(&api.api_id) {
+        push(
+            format!("{base}.api_id"),
+            "expected an API ID of letters and digits".into(),
+        );
+    }
+    if !is_aws_id(&api.vpc_link_id) {
+        push(
+            format!("{base}.vpc_link_id"),
+            "expected a VPC link ID of letters and digits".into(),
+        );
+    }
+    if let Some(authorizer) = &api.authorizer_id {
+        if !is_aws_id(authorizer) {
+            push(
+                format!("{base}.authorizer_id"),
+                "expected an authorizer ID of letters and digits".into(),
+            );
+        }
+    }
+    if api.methods.is_empty() {
+        push(format!("{base}.methods"), "expected at least one method".into());
+    }
+    let mut seen = HashSet::new();
+    for (m, method) in api.methods.iter().enumerate() {
+        if !HTTP_METHODS.contains(&method.as_str()) {
+            push(
+                format!("{base}.methods[{m}]"),
+                format!("expected one of {}", HTTP_METHODS.join(", ")),
+            );
+        } else if !seen.insert(method) {
+            push(format!("{base}.methods[{m}]"), format!("duplicate method `{method}`"));
+        }
+    }
+    if !api.path.starts_with('/') || api.path.contains(char::is_whitespace) {
+        push(
+            format!("{base}.path"),
+            "expected a path starting with `/`, without spaces".into(),
+        );
+    }
+}
+
+fn validate_nlb(nlb: &NlbConfig, push: &mut impl FnMut(String, String)) {
+    if !is_bucket_name(&nlb.state_bucket) {
+        push("nlb.state_bucket".into(), "expected an S3 bucket name".into());
+    }
+    if nlb.lookups_per_run == 0 {
+        push("nlb.lookups_per_run".into(), "expected at least 1".into());
+    }
+    if nlb.missing_runs_before_deregister == 0 {
+        push(
+            "nlb.missing_runs_before_deregister".into(),
+            "expected at least 1".into(),
+        );
+    }
+    if !(nlb.max_deregister_share > 0.0 && nlb.max_deregister_share <= 1.0) {
+        push(
+            "nlb.max_deregister_share".into(),
+            "expected a share above 0 and at most 1".into(),
+        );
+    }
+    for (d, server) in nlb.dns_servers.iter().enumerate() {
+        if server.parse::<std::net::SocketAddr>().is_err() {
+            push(
+                format!("nlb.dns_servers[{d}]"),
+                "expected `ip:port`, such as `10.0.0.2:53`".into(),
+            );
+        }
+    }
+    let mut seen = HashSet::new();
+    for (t, tg) in nlb.target_groups.iter().enumerate() {
+        let base = format!("nlb.target_groups[{t}]");
+        if !tg.target_group_arn.starts_with("arn:") || !tg.target_group_arn.contains(":targetgroup/") {
+            push(format!("{base}.target_group_arn"), "expected a target group ARN".into());
+        } else if !seen.insert(&tg.target_group_arn) {
+            push(format!("{base}.target_group_arn"), "duplicate target group".into());
+        }
+        if !is_dns_name(&tg.alb_dns_name) {
+            push(format!("{base}.alb_dns_name"), "expected a DNS name".into());
+        }
+        if !(1..=65535).contains(&tg.port) {
+            push(format!("{base}.port"), "expected a port from 1 to 65535".into());
+        }
+    }
+}
+
+fn is_app_name(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn is_name_or_arn(s: &str) -> bool {
+    if s.starts_with("arn:") {
+        return s.len() <= 2048 && !s.contains(char::is_whitespace);
+    }
+    (1..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn is_repository_name(s: &str) -> bool {
+    (2..=256).contains(&s.len())
+        && s.split('/').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+                && part.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && part.ends_with(|c: char| c.is_ascii_alphanumeric())
+        })
+}
+
+fn is_tag_pattern(s: &str) -> bool {
+    (1..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-*?".contains(c))
+}
+
+/// A DNS label: letters, digits and inner hyphens, 1-63 characters.
+fn is_dns_label(s: &str) -> bool {
+    (1..=63).contains(&s.len())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A DNS name: labels separated by dots, at most 253 characters, no underscore.
+pub fn is_dns_name(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+fn is_aws_id(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+fn is_bucket_name(s: &str) -> bool {
+    (3..=63).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}

@@ -1,0 +1,209 @@
+//! `image-push` input: the `ECR Image Action` event and the manual `deploy` and `rollback` payloads.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{check_app_name, is_digest, is_envelope, is_tag, parse_envelope, ECR_IMAGE_ACTION};
+use crate::input::json::{deserialize_at, require_objects};
+use crate::input::InputError;
+
+/// `detail` of an `ECR Image Action` event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct EcrImageAction {
+    /// `PUSH` or `DELETE`.
+    pub action_type: String,
+    /// `SUCCESS` or `FAILURE`.
+    pub result: String,
+    /// Repository name.
+    pub repository_name: String,
+    /// Image digest (`sha256:...`).
+    #[serde(default)]
+    pub image_digest: Option<String>,
+    /// Image tag; absent or empty for a push by digest.
+    #[serde(default)]
+    pub image_tag: Option<String>,
+    /// Media type of the manifest.
+    #[serde(default)]
+    pub manifest_media_type: Option<String>,
+    /// Media type of the artifact.
+    #[serde(default)]
+    pub artifact_media_type: Option<String>,
+}
+
+/// What to deploy in a manual `deploy` payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployTarget {
+    /// The tag's current digest.
+    Tag(String),
+    /// A digest (`sha256:...`).
+    Digest(String),
+}
+
+/// An invocation of `image-push`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImagePushRequest {
+    /// An `ECR Image Action` event from EventBridge.
+    Push {
+        /// Event ID.
+        id: String,
+        /// The event's detail.
+        detail: EcrImageAction,
+    },
+    /// A manual deploy of one application.
+    Deploy {
+        /// Application name.
+        app: String,
+        /// Tag or digest.
+        target: DeployTarget,
+        /// Plan only.
+        dry_run: bool,
+    },
+    /// A manual rollback of one application.
+    Rollback {
+        /// Application name.
+        app: String,
+        /// Revision of the service's family; none means the one before the current.
+        revision: Option<i32>,
+        /// Plan only.
+        dry_run: bool,
+    },
+}
+
+impl ImagePushRequest {
+    /// True when the request asks for the plan only.
+    pub fn dry_run(&self) -> bool {
+        match self {
+            ImagePushRequest::Push { .. } => false,
+            ImagePushRequest::Deploy { dry_run, .. } | ImagePushRequest::Rollback { dry_run, .. } => *dry_run,
+        }
+    }
+}
+
+/// Parses an `image-push` invocation: an `ECR Image Action` event or a manual payload.
+pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
+    if is_envelope(value) {
+        let envelope = parse_envelope(value)?;
+        if envelope.detail_type != ECR_IMAGE_ACTION {
+            return Err(InputError::new(
+                "detail-type",
+                format!(
+                    "`{ECR_IMAGE_ACTION}` (this function takes ECR events), got `{}`",
+                    envelope.detail_type
+                ),
+            ));
+        }
+        if envelope.source != "aws.ecr" {
+            return Err(InputError::new(
+                "source",
+                format!("`aws.ecr`, got `{}`", envelope.source),
+            ));
+        }
+        let detail: EcrImageAction = deserialize_at(&envelope.detail, "detail")?;
+        if let Some(digest) = &detail.image_digest {
+            if !is_digest(digest) {
+                return Err(InputError::new(
+                    "detail.image-digest",
+                    "a digest `sha256:` followed by 64 hex digits",
+                ));
+            }
+        }
+        if let Some(tag) = detail.image_tag.as_deref().filter(|t| !t.is_empty()) {
+            if !is_tag(tag) {
+                return Err(InputError::new(
+                    "detail.image-tag",
+                    "a tag of 1-128 letters, digits, `_`, `.`, `-`",
+                ));
+            }
+        }
+        return Ok(ImagePushRequest::Push {
+            id: envelope.id,
+            detail,
+        });
+    }
+    parse_manual(value)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualImagePush {
+    #[serde(default)]
+    deploy: Option<ManualDeploy>,
+    #[serde(default)]
+    rollback: Option<ManualRollback>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualDeploy {
+    app: String,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    digest: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualRollback {
+    app: String,
+    #[serde(default)]
+    revision: Option<i32>,
+}
+
+fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
+    if !value.is_object() {
+        return Err(InputError::new(
+            "$",
+            "an EventBridge `ECR Image Action` event or a manual payload object such as {\"deploy\": {\"app\": \"orders\", \"tag\": \"v42\"}}",
+        ));
+    }
+    require_objects(value, "", &["deploy", "rollback"])?;
+    let manual: ManualImagePush = deserialize_at(value, "")?;
+    match (manual.deploy, manual.rollback) {
+        (Some(deploy), None) => {
+            check_app_name(&deploy.app, "deploy.app")?;
+            let target = match (deploy.tag, deploy.digest) {
+                (Some(tag), None) if is_tag(&tag) => DeployTarget::Tag(tag),
+                (Some(_), None) => {
+                    return Err(InputError::new(
+                        "deploy.tag",
+                        "a tag of 1-128 letters, digits, `_`, `.`, `-`",
+                    ))
+                }
+                (None, Some(digest)) if is_digest(&digest) => DeployTarget::Digest(digest),
+                (None, Some(_)) => {
+                    return Err(InputError::new(
+                        "deploy.digest",
+                        "a digest `sha256:` followed by 64 hex digits",
+                    ))
+                }
+                _ => return Err(InputError::new("deploy", "exactly one of `tag` or `digest`")),
+            };
+            Ok(ImagePushRequest::Deploy {
+                app: deploy.app,
+                target,
+                dry_run: manual.dry_run,
+            })
+        }
+        (None, Some(rollback)) => {
+            check_app_name(&rollback.app, "rollback.app")?;
+            if let Some(revision) = rollback.revision {
+                if revision < 1 {
+                    return Err(InputError::new("rollback.revision", "a revision number of at least 1"));
+                }
+            }
+            Ok(ImagePushRequest::Rollback {
+                app: rollback.app,
+                revision: rollback.revision,
+                dry_run: manual.dry_run,
+            })
+        }
+        _ => Err(InputError::new(
+            "$",
+            "exactly one of `deploy` or `rollback` (and optionally `dry_run`)",
+        )),
+    }
+}

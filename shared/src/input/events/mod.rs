@@ -1,0 +1,82 @@
+//! Typed events and manual payloads, parsed strictly: every error names the field and what was
+//! expected, and nothing is done with an input that does not parse. One file per function's
+//! input; the EventBridge envelope and the checks they share are here.
+
+mod image_push;
+mod nlb_sync;
+mod service_sync;
+#[cfg(test)]
+mod tests;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use image_push::{parse_image_push, DeployTarget, EcrImageAction, ImagePushRequest};
+pub use nlb_sync::{parse_nlb_sync, NlbSyncRequest};
+pub use service_sync::{parse_service_sync, EcsDeploymentDetail, ServiceSyncRequest};
+
+use crate::input::json::{deserialize_at, require_objects};
+use crate::input::InputError;
+
+/// Detail type of ECR image events.
+pub const ECR_IMAGE_ACTION: &str = "ECR Image Action";
+
+/// Detail type of ECS deployment events.
+pub const ECS_DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
+/// Detail type of EventBridge schedules.
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
+
+/// The EventBridge envelope shared by every event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Envelope {
+    /// Event ID (stable across redeliveries of one event).
+    pub id: String,
+    /// Kind of event, such as `ECR Image Action`.
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    /// Emitting service, such as `aws.ecr`.
+    pub source: String,
+    /// Account the event happened in.
+    #[serde(default)]
+    pub account: String,
+    /// When the event happened (RFC 3339).
+    #[serde(default)]
+    pub time: String,
+    /// Region the event happened in.
+    #[serde(default)]
+    pub region: String,
+    /// ARNs of the resources concerned.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// The event's own fields.
+    pub detail: Value,
+}
+
+/// True when the value looks like an EventBridge envelope rather than a manual payload.
+pub fn is_envelope(value: &Value) -> bool {
+    value.get("detail-type").is_some() || value.get("source").is_some() || value.get("detail").is_some()
+}
+
+/// Parses the EventBridge envelope, naming the first bad field.
+pub fn parse_envelope(value: &Value) -> Result<Envelope, InputError> {
+    require_objects(value, "", &["detail"])?;
+    deserialize_at(value, "")
+}
+
+pub(crate) fn check_app_name(app: &str, field: &str) -> Result<(), InputError> {
+    if app.is_empty() || app.len() > 64 {
+        return Err(InputError::new(field, "an application name of 1-64 characters"));
+    }
+    Ok(())
+}
+
+/// True for `sha256:` followed by 64 lowercase hex digits.
+pub fn is_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
+}
+
+/// True for a valid image tag.
+pub fn is_tag(s: &str) -> bool {
+    (1..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}

@@ -1,0 +1,143 @@
+//! Parsing tests over the sample files in `events/` and hand-made bad inputs.
+
+use super::*;
+use serde_json::json;
+
+fn sample(name: &str) -> Value {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn field_of(value: Value) -> String {
+    parse_image_push(&value).unwrap_err().field
+}
+
+#[test]
+fn the_sample_events_parse() {
+    let ImagePushRequest::Push { detail, .. } = parse_image_push(&sample("ecr-push.json")).unwrap() else {
+        panic!("not a push")
+    };
+    assert_eq!(
+        (detail.action_type.as_str(), detail.repository_name.as_str()),
+        ("PUSH", "orders")
+    );
+    assert_eq!(detail.image_tag.as_deref(), Some("latest"));
+    assert!(matches!(
+        parse_image_push(&sample("ecr-delete.json")),
+        Ok(ImagePushRequest::Push { .. })
+    ));
+    assert_eq!(
+        parse_image_push(&sample("manual-deploy-tag.json")).unwrap(),
+        ImagePushRequest::Deploy {
+            app: "orders".into(),
+            target: DeployTarget::Tag("latest".into()),
+            dry_run: false
+        }
+    );
+    assert!(parse_image_push(&sample("manual-deploy-dry-run.json"))
+        .unwrap()
+        .dry_run());
+    assert!(matches!(
+        parse_image_push(&sample("manual-deploy-digest.json")).unwrap(),
+        ImagePushRequest::Deploy {
+            target: DeployTarget::Digest(_),
+            ..
+        }
+    ));
+    assert_eq!(
+        parse_image_push(&sample("manual-rollback-revision-dry-run.json")).unwrap(),
+        ImagePushRequest::Rollback {
+            app: "orders".into(),
+            revision: Some(1),
+            dry_run: true
+        }
+    );
+}
+
+#[test]
+fn errors_name_the_field() {
+    let mut event = sample("ecr-push.json");
+    event["detail"]["image-digest"] = json!("md5:1");
+    assert_eq!(field_of(event), "detail.image-digest");
+    let mut event = sample("ecr-push.json");
+    event["detail"].as_object_mut().unwrap().remove("action-type");
+    assert_eq!(field_of(event), "detail.action-type");
+    let mut event = sample("ecr-push.json");
+    event["detail"]["result"] = json!(7);
+    assert_eq!(field_of(event), "detail.result");
+    let mut event = sample("ecr-push.json");
+    event["source"] = json!("aws.s3");
+    assert_eq!(field_of(event), "source");
+    let mut event = sample("ecr-push.json");
+    event.as_object_mut().unwrap().remove("detail");
+    assert_eq!(field_of(event), "detail");
+    assert_eq!(field_of(json!({"deploy": {"tag": "x"}})), "deploy.app");
+    assert_eq!(
+        field_of(json!({"deploy": {"app": "a", "tag": "bad tag"}})),
+        "deploy.tag"
+    );
+    assert_eq!(
+        field_of(json!({"deploy": {"app": "a", "digest": "sha256:12"}})),
+        "deploy.digest"
+    );
+    assert_eq!(
+        field_of(json!({"deploy": {"app": "a", "tag": "v", "extra": 1}})),
+        "deploy.extra"
+    );
+    assert_eq!(
+        field_of(json!({"rollback": {"app": "a", "revision": 0}})),
+        "rollback.revision"
+    );
+    assert_eq!(field_of(json!({"dry_run": true})), "$");
+    assert_eq!(field_of(json!("deploy")), "$");
+}
+
+#[test]
+fn the_service_sync_samples_parse() {
+    let ServiceSyncRequest::Deployment { service_arn, detail } =
+        parse_service_sync(&sample("ecs-deployment-completed.json")).unwrap()
+    else {
+        panic!("not a deployment event")
+    };
+    assert_eq!(
+        service_arn,
+        "arn:aws:ecs:ap-northeast-1:123456789012:service/sss/orders"
+    );
+    assert_eq!(detail.event_name, "SERVICE_DEPLOYMENT_COMPLETED");
+    let failed = parse_service_sync(&sample("ecs-deployment-failed.json")).unwrap();
+    assert!(
+        matches!(failed, ServiceSyncRequest::Deployment { detail, .. } if detail.reason.as_deref().is_some_and(|r| r.contains("circuit breaker")))
+    );
+    assert_eq!(
+        parse_service_sync(&sample("scheduled.json")).unwrap(),
+        ServiceSyncRequest::Scheduled
+    );
+    assert_eq!(
+        parse_service_sync(&sample("manual-sync.json")).unwrap(),
+        ServiceSyncRequest::Manual {
+            apps: Some(vec!["orders".into()]),
+            dry_run: false
+        }
+    );
+    assert!(parse_service_sync(&sample("manual-sync-dry-run.json"))
+        .unwrap()
+        .dry_run());
+    assert_eq!(
+        parse_service_sync(&sample("ecr-push.json")).unwrap_err().field,
+        "detail-type"
+    );
+    let mut event = sample("ecs-deployment-completed.json");
+    event["detail"].as_object_mut().unwrap().remove("deploymentId");
+    assert_eq!(parse_service_sync(&event).unwrap_err().field, "detail.deploymentId");
+}
+
+#[test]
+fn digests_and_tags_are_checked() {
+    assert!(is_digest(&format!("sha256:{}", "a".repeat(64))));
+    assert!(!is_digest(&format!("sha256:{}", "A".repeat(64))));
+    assert!(!is_digest("sha256:abc"));
+    assert!(is_tag("release-1.2_3"));
+    assert!(!is_tag(""));
+    assert!(!is_tag(&"x".repeat(129)));
+    assert!(!is_tag("a/b"));
+}

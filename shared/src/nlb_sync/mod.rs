@@ -1,0 +1,217 @@
+//! `nlb-sync`: keep each NLB target group filled with the current IP addresses of an internal
+//! ALB ("static IP for ALB"), remembering per target group which addresses it registered.
+//!
+//! Rules: never deregister on an empty or failed DNS answer; deregister an address only after it
+//! has been missing for N runs; never more than a set share of the group in one run; never a
+//! target it did not register (unless told to); never twice. [`run`] observes (DNS, the group,
+//! its [`state`]) and applies; [`plan`] decides (pure).
+
+pub mod plan;
+pub mod run;
+pub mod state;
+
+use aws_config::SdkConfig;
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::aws::{self, dns, AwsClients};
+use crate::error::InvokeError;
+use crate::input::config::{ConfigSource, NlbConfig, TargetGroupConfig};
+use crate::input::events::{parse_nlb_sync, NlbSyncRequest};
+use crate::input::InputError;
+use crate::job::{self, Job, Settings};
+
+pub use plan::{plan_group, Plan};
+
+/// The function's name.
+pub const NAME: &str = "nlb-sync";
+
+/// CloudWatch namespace of the embedded metrics.
+pub const METRICS_NAMESPACE: &str = "EcsDeployer/NlbSync";
+
+/// The function's answer.
+pub type Answer = job::Answer<Report>;
+
+/// The AWS clients nlb-sync uses.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// Elastic Load Balancing: target groups and their targets.
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// S3: the configuration and the per-group state.
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl From<&AwsClients> for Clients {
+    fn from(all: &AwsClients) -> Self {
+        Self {
+            elb: all.elb.clone(),
+            s3: all.s3.clone(),
+        }
+    }
+}
+
+/// The `nlb-sync` function.
+pub struct NlbSync;
+
+impl Job for NlbSync {
+    const NAME: &'static str = NAME;
+    type Clients = Clients;
+    type Report = Report;
+
+    fn clients(config: &SdkConfig) -> Clients {
+        Clients {
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            s3: aws::s3::client(config),
+        }
+    }
+
+    async fn invoke(
+        clients: &Clients,
+        source: &ConfigSource,
+        payload: &serde_json::Value,
+        settings: &Settings,
+    ) -> Result<Answer, InvokeError> {
+        invoke(clients, source, payload, settings).await
+    }
+}
+
+/// How one target group's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Targets or state changed.
+    Synced,
+    /// Nothing to change.
+    Unchanged,
+    /// Dry run: the listed changes would have been made.
+    Planned,
+    /// DNS gave no usable answer: nothing was changed.
+    DnsFailed,
+    /// An `alb`-type target group: AWS keeps it in step itself.
+    Skipped,
+    /// An AWS call failed; `reason` says which.
+    Failed,
+}
+
+/// One entry of the response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Target group ARN.
+    pub target_group: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Addresses the ALB resolved to.
+    pub addresses_found: usize,
+    /// DNS queries made.
+    pub dns_queries: u32,
+    /// Addresses registered (or to register, in a dry run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub registered: Vec<String>,
+    /// Addresses deregistered (or to deregister).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deregistered: Vec<String>,
+    /// Addresses due but held back by the share limit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<String>,
+    /// Why nothing was done, or what failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Runs every selected target group concurrently.
+pub async fn handle(
+    clients: &Clients,
+    nlb: &NlbConfig,
+    request: &NlbSyncRequest,
+    settings: &Settings,
+) -> Result<Answer, InputError> {
+    let groups: Vec<&TargetGroupConfig> = match &request.target_groups {
+        None => nlb.target_groups.iter().collect(),
+        Some(arns) => {
+            let mut picked = Vec::new();
+            for (i, arn) in arns.iter().enumerate() {
+                picked.push(
+                    nlb.target_groups
+                        .iter()
+                        .find(|g| &g.target_group_arn == arn)
+                        .ok_or_else(|| {
+                            InputError::new(
+                                format!("sync.target_groups[{i}]"),
+                                "a target group listed in the configuration's `nlb`",
+                            )
+                        })?,
+                );
+            }
+            picked
+        }
+    };
+    let servers = run::dns_servers(nlb, &groups).await;
+    let results = stream::iter(groups.into_iter().map(|group| {
+        let servers = &servers[dns::zone_of(&group.alb_dns_name)];
+        async move {
+            let result = run::sync_group(clients, nlb, group, servers, request.dry_run).await;
+            emit_metrics(&result);
+            result
+        }
+    }))
+    .buffer_unordered(settings.concurrency.max(1))
+    .collect::<Vec<_>>()
+    .await;
+    Ok(Answer {
+        results,
+        dry_run: request.dry_run,
+    })
+}
+
+/// One CloudWatch embedded-metric-format line per target group (no PutMetricData call).
+fn emit_metrics(result: &Report) {
+    let group = result
+        .target_group
+        .split(":targetgroup/")
+        .nth(1)
+        .unwrap_or(&result.target_group);
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [["TargetGroup"]],
+                "Metrics": [
+                    {"Name": "AddressesFound", "Unit": "Count"},
+                    {"Name": "Registered", "Unit": "Count"},
+                    {"Name": "Deregistered", "Unit": "Count"},
+                    {"Name": "DnsFailures", "Unit": "Count"},
+                    {"Name": "DnsQueries", "Unit": "Count"},
+                ],
+            }],
+        },
+        "TargetGroup": group,
+        "AddressesFound": result.addresses_found,
+        "Registered": if result.outcome == Outcome::Planned { 0 } else { result.registered.len() },
+        "Deregistered": if result.outcome == Outcome::Planned { 0 } else { result.deregistered.len() },
+        "DnsFailures": u32::from(result.outcome == Outcome::DnsFailed),
+        "DnsQueries": result.dns_queries,
+        "outcome": result.outcome,
+    });
+    println!("{line}");
+}
+
+/// One `nlb-sync` invocation as the Lambda runs it.
+pub async fn invoke(
+    clients: &Clients,
+    source: &ConfigSource,
+    payload: &serde_json::Value,
+    settings: &Settings,
+) -> Result<Answer, InvokeError> {
+    let request = parse_nlb_sync(payload)?;
+    let config = source.load(&clients.s3).await?;
+    let nlb = config
+        .nlb
+        .as_ref()
+        .ok_or_else(|| InputError::new("nlb", "an `nlb` section in the configuration (nothing to sync)"))?;
+    Ok(handle(clients, nlb, &request, settings).await?)
+}

@@ -1,0 +1,178 @@
+//! One nlb-sync run for one target group: DNS, the group's targets and the state object are read,
+//! the plan is made, ELB is called, and the state is written back with a conditional write.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
+
+use super::state::{self, Stored, WriteOutcome};
+use super::{plan_group, Clients, Outcome, Report};
+use crate::aws::dns::{self, DnsError};
+use crate::aws::{elb, AwsError};
+use crate::input::config::{NlbConfig, TargetGroupConfig};
+
+/// The servers to ask, per ALB zone: the configured ones, or else each zone's authoritative
+/// servers, looked up once per run however many groups share the zone.
+pub(crate) async fn dns_servers<'a>(
+    nlb: &NlbConfig,
+    groups: &[&'a TargetGroupConfig],
+) -> BTreeMap<&'a str, Result<Vec<SocketAddr>, DnsError>> {
+    let configured: Vec<SocketAddr> = nlb.dns_servers.iter().filter_map(|s| s.parse().ok()).collect();
+    let resolvers = if configured.is_empty() {
+        dns::system_resolvers()
+    } else {
+        Vec::new()
+    };
+    let mut servers = BTreeMap::new();
+    for group in groups {
+        let zone = dns::zone_of(&group.alb_dns_name);
+        if servers.contains_key(zone) {
+            continue;
+        }
+        let found = if configured.is_empty() {
+            dns::authoritative_servers(&resolvers, &group.alb_dns_name).await
+        } else {
+            Ok(configured.clone())
+        };
+        servers.insert(zone, found);
+    }
+    servers
+}
+
+/// One target group: resolve, read, plan, apply (unless a dry run), remember.
+pub(crate) async fn sync_group(
+    clients: &Clients,
+    nlb: &NlbConfig,
+    group: &TargetGroupConfig,
+    servers: &Result<Vec<SocketAddr>, DnsError>,
+    dry_run: bool,
+) -> Report {
+    let mut result = Report {
+        target_group: group.target_group_arn.clone(),
+        outcome: Outcome::Unchanged,
+        addresses_found: 0,
+        dns_queries: 0,
+        registered: Vec::new(),
+        deregistered: Vec::new(),
+        held_back: Vec::new(),
+        reason: None,
+    };
+    let servers = match servers {
+        Ok(servers) => servers,
+        Err(err) => {
+            result.outcome = Outcome::DnsFailed;
+            result.reason = Some(format!("{err}; nothing changed"));
+            return result;
+        }
+    };
+    let (resolved, queries) = dns::resolve_all(servers, &group.alb_dns_name, nlb.lookups_per_run).await;
+    result.dns_queries = queries;
+    let resolved = match resolved {
+        Ok(resolved) => resolved,
+        Err(err) => {
+            result.outcome = Outcome::DnsFailed;
+            result.reason = Some(format!("{err}; nothing changed"));
+            return result;
+        }
+    };
+    result.addresses_found = resolved.len();
+    // Two tries: a conditional-write conflict means another run overlapped; start over from what it left.
+    for _attempt in 0..2 {
+        match sync_resolved(clients, nlb, group, &resolved, dry_run, &mut result).await {
+            Ok(Some(WriteOutcome::Conflict)) => continue,
+            Ok(_) => return result,
+            Err(err) => {
+                result.outcome = Outcome::Failed;
+                result.reason = Some(err.to_string());
+                return result;
+            }
+        }
+    }
+    result.outcome = Outcome::Failed;
+    result.reason =
+        Some("the state object kept changing under this run (overlapping runs); the next run retries".into());
+    result
+}
+
+async fn sync_resolved(
+    clients: &Clients,
+    nlb: &NlbConfig,
+    group: &TargetGroupConfig,
+    resolved: &BTreeSet<Ipv4Addr>,
+    dry_run: bool,
+    result: &mut Report,
+) -> Result<Option<WriteOutcome>, AwsError> {
+    let key = state::state_key(
+        &nlb.state_prefix,
+        &group.target_group_arn,
+        &group.alb_dns_name,
+        group.port,
+    );
+    let stored = state::read(&clients.s3, &nlb.state_bucket, &key).await?;
+    let known = match &stored {
+        Stored::Found(state, _) => Some(state),
+        Stored::Missing | Stored::Corrupt(..) => None,
+    };
+    let target_type = match known.and_then(|s| s.target_type.clone()) {
+        Some(kind) => kind,
+        None => elb::target_types(&clients.elb, std::slice::from_ref(&group.target_group_arn))
+            .await?
+            .into_iter()
+            .next()
+            .map(|(_, kind)| kind)
+            .unwrap_or_default(),
+    };
+    if target_type == "alb" {
+        result.outcome = Outcome::Skipped;
+        result.reason = Some("an `alb`-type target group: AWS keeps it in step with the ALB itself".into());
+        return Ok(None);
+    }
+    let targets = elb::targets(&clients.elb, &group.target_group_arn).await?;
+    let plan = plan_group(nlb, group, resolved, &targets, known, Some(&target_type));
+    if let Stored::Corrupt(reason, _) = &stored {
+        result.reason = Some(format!("state rebuilt from the target group ({reason})"));
+    }
+    result.registered = plan.register.iter().map(Ipv4Addr::to_string).collect();
+    result.deregistered = plan.deregister.iter().map(Ipv4Addr::to_string).collect();
+    result.held_back = plan.held_back.iter().map(Ipv4Addr::to_string).collect();
+    let changes = !plan.register.is_empty() || !plan.deregister.is_empty();
+    if dry_run {
+        result.outcome = if changes || plan.state_changed {
+            Outcome::Planned
+        } else {
+            Outcome::Unchanged
+        };
+        return Ok(None);
+    }
+    let all_zones = !group.same_vpc;
+    if !plan.register.is_empty() {
+        elb::register(
+            &clients.elb,
+            &group.target_group_arn,
+            &plan.register,
+            group.port,
+            all_zones,
+        )
+        .await?;
+    }
+    if !plan.deregister.is_empty() {
+        elb::deregister(
+            &clients.elb,
+            &group.target_group_arn,
+            &plan.deregister,
+            group.port,
+            all_zones,
+        )
+        .await?;
+    }
+    let written = if plan.state_changed {
+        Some(state::write(&clients.s3, &nlb.state_bucket, &key, &plan.state, stored.etag()).await?)
+    } else {
+        None
+    };
+    result.outcome = if changes || plan.state_changed {
+        Outcome::Synced
+    } else {
+        Outcome::Unchanged
+    };
+    Ok(written)
+}

@@ -1,0 +1,240 @@
+//! `service-sync`: make Cloud Map, the ECS service registry and the HTTP API routes match the
+//! configuration, and clean up old task definition revisions after a completed deploy.
+//!
+//! [`select`] picks the applications, [`observe`] reads each shared resource once per run
+//! (namespaces, Cloud Map services, each API's integrations and routes, services in batches of
+//! 10), [`plan`] decides per application (pure: Cloud Map and the integration there, the routes
+//! in [`routes`], the revision clean-up in [`cleanup`]) and [`apply`] carries the steps out in
+//! order.
+
+pub mod apply;
+pub mod cleanup;
+pub mod observe;
+pub mod plan;
+pub mod routes;
+pub mod select;
+#[cfg(test)]
+mod tests;
+
+use aws_config::SdkConfig;
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::aws::ecs;
+use crate::aws::{self, AwsClients};
+use crate::error::InvokeError;
+use crate::input::config::{Config, ConfigSource};
+use crate::input::events::{parse_service_sync, ServiceSyncRequest};
+use crate::input::InputError;
+use crate::job::{self, Job, Settings};
+
+pub use apply::apply;
+pub use observe::{observe, Observation, RevisionInfo};
+pub use plan::{plan_app, CloudMapRef, IntegrationRef, Plan, Step};
+pub use select::{select, Selection};
+
+/// The function's name.
+pub const NAME: &str = "service-sync";
+
+/// The function's answer.
+pub type Answer = job::Answer<Report>;
+
+/// The AWS clients service-sync uses.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// ECS: services, their registries, revisions.
+    pub ecs: aws_sdk_ecs::Client,
+    /// Cloud Map: namespaces and services.
+    pub cloud_map: aws_sdk_servicediscovery::Client,
+    /// API Gateway: integrations and routes.
+    pub apigw: aws_sdk_apigatewayv2::Client,
+    /// S3: the configuration.
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl From<&AwsClients> for Clients {
+    fn from(all: &AwsClients) -> Self {
+        Self {
+            ecs: all.ecs.clone(),
+            cloud_map: all.cloud_map.clone(),
+            apigw: all.apigw.clone(),
+            s3: all.s3.clone(),
+        }
+    }
+}
+
+/// The `service-sync` function.
+pub struct ServiceSync;
+
+impl Job for ServiceSync {
+    const NAME: &'static str = NAME;
+    type Clients = Clients;
+    type Report = Report;
+
+    fn clients(config: &SdkConfig) -> Clients {
+        Clients {
+            ecs: aws_sdk_ecs::Client::new(config),
+            cloud_map: aws_sdk_servicediscovery::Client::new(config),
+            apigw: aws_sdk_apigatewayv2::Client::new(config),
+            s3: aws::s3::client(config),
+        }
+    }
+
+    async fn invoke(
+        clients: &Clients,
+        source: &ConfigSource,
+        payload: &serde_json::Value,
+        settings: &Settings,
+    ) -> Result<Answer, InvokeError> {
+        invoke(clients, source, payload, settings).await
+    }
+}
+
+/// How one application's sync ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Changes were applied.
+    Synced,
+    /// Everything already matched: nothing was written.
+    Unchanged,
+    /// Dry run: the actions listed would have been taken.
+    Planned,
+    /// Something failed; `reason` says what.
+    Failed,
+    /// The event concerns nothing to sync.
+    Ignored,
+    /// A deployment failed: reported, nothing synced.
+    DeploymentFailed,
+}
+
+/// One entry of the response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Application name (absent when the event matches none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The changes, readable (`+ route GET /{proxy+} -> integration abc (JWT xyz)`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+    /// Differences that cannot be repaired in place, with what to do.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
+    /// The failed deployment's task definition (deployment events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
+    /// Why nothing was done, or what failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Report {
+    pub(crate) fn new(app: Option<&str>, outcome: Outcome, reason: Option<String>) -> Self {
+        Report {
+            app: app.map(str::to_owned),
+            outcome,
+            actions: Vec::new(),
+            drift: Vec::new(),
+            task_definition: None,
+            reason,
+        }
+    }
+}
+
+/// Handles one `service-sync` invocation: select, observe, plan, apply (unless a dry run).
+pub async fn handle(
+    clients: &Clients,
+    config: &Config,
+    request: &ServiceSyncRequest,
+    settings: &Settings,
+) -> Result<Answer, InputError> {
+    let concurrency = settings.concurrency;
+    let dry_run = request.dry_run();
+    let (apps, completed) = match select(config, request)? {
+        Selection::Sync { apps, completed } => (apps, completed),
+        Selection::Ignored(reason) => {
+            return Ok(finish(vec![Report::new(None, Outcome::Ignored, Some(reason))], dry_run));
+        }
+        Selection::DeploymentFailed {
+            app,
+            deployment_id,
+            reason,
+        } => {
+            let mut result = Report::new(
+                Some(&app.name),
+                Outcome::DeploymentFailed,
+                Some(reason.unwrap_or_else(|| "ECS reported no reason".into())),
+            );
+            // One read to name the failed deployment's task definition; nothing is written.
+            let services = ecs::describe_services(&clients.ecs, &app.cluster, std::slice::from_ref(&app.service)).await;
+            result.task_definition = services.ok().and_then(|found| {
+                let service = found.into_iter().next()?;
+                let by_id = service
+                    .deployments
+                    .iter()
+                    .find(|(id, _)| *id == deployment_id)
+                    .map(|(_, td)| td.clone());
+                Some(by_id.unwrap_or(service.task_definition))
+            });
+            return Ok(finish(vec![result], dry_run));
+        }
+    };
+    let observations = observe(clients, &apps, completed, concurrency).await;
+    let results = stream::iter(apps.iter().zip(observations).map(|(app, obs)| async move {
+        let plan = match obs.map_err(|e| e.to_string()).and_then(|obs| plan_app(app, &obs)) {
+            Ok(plan) => plan,
+            Err(reason) => return Report::new(Some(&app.name), Outcome::Failed, Some(reason)),
+        };
+        let mut result = Report::new(Some(&app.name), Outcome::Unchanged, None);
+        result.actions = plan.actions.clone();
+        result.drift = plan.drift.clone();
+        if plan.steps.is_empty() {
+            return result;
+        }
+        if dry_run {
+            result.outcome = Outcome::Planned;
+            return result;
+        }
+        match apply(clients, &plan).await {
+            Ok(()) => result.outcome = Outcome::Synced,
+            Err(err) => {
+                result.outcome = Outcome::Failed;
+                result.reason = Some(format!("{err}; the next sync resumes from what exists"));
+            }
+        }
+        result
+    }))
+    .buffered(concurrency.max(1))
+    .collect()
+    .await;
+    Ok(finish(results, dry_run))
+}
+
+/// Logs one summary line per application and shapes the answer.
+fn finish(results: Vec<Report>, dry_run: bool) -> Answer {
+    for result in &results {
+        tracing::info!(
+            app = result.app.as_deref().unwrap_or("-"),
+            outcome = ?result.outcome,
+            actions = result.actions.len(),
+            drift = result.drift.len(),
+            reason = result.reason.as_deref().unwrap_or("-"),
+            "service-sync result"
+        );
+    }
+    Answer { results, dry_run }
+}
+
+/// One `service-sync` invocation as the Lambda runs it.
+pub async fn invoke(
+    clients: &Clients,
+    source: &ConfigSource,
+    payload: &serde_json::Value,
+    settings: &Settings,
+) -> Result<Answer, InvokeError> {
+    let request = parse_service_sync(payload)?;
+    let config = source.load(&clients.s3).await?;
+    Ok(handle(clients, &config, &request, settings).await?)
+}

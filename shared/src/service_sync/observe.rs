@@ -1,0 +1,166 @@
+//! What service-sync reads before it plans, each shared resource once per run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::stream::{self, StreamExt};
+
+use super::Clients;
+use crate::aws::apigw::{self, Integration, Route};
+use crate::aws::arn::family_and_revision;
+use crate::aws::cloudmap::{self, CloudMapService, Namespace};
+use crate::aws::ecs::{self, ServiceState};
+use crate::aws::AwsError;
+use crate::input::config::AppConfig;
+use crate::ownership::is_managed;
+
+/// What was read for one application.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observation {
+    /// The ECS service; none when it does not exist.
+    pub service: Option<ServiceState>,
+    /// Every Cloud Map namespace.
+    pub namespaces: Vec<Namespace>,
+    /// The Cloud Map services named like the application's (in any namespace in use).
+    pub cloud_map_services: Vec<CloudMapService>,
+    /// The application's API's integrations.
+    pub integrations: Vec<Integration>,
+    /// The application's API's routes.
+    pub routes: Vec<Route>,
+    /// After a completed deploy: ACTIVE revisions of the running family, newest first, with
+    /// whether the deployer registered them.
+    pub revisions: Option<Vec<RevisionInfo>>,
+}
+
+/// One ACTIVE revision of a family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevisionInfo {
+    /// Revision number.
+    pub revision: i32,
+    /// ARN.
+    pub arn: String,
+    /// Registered by the deployer (tagged `ecs-deployer:managed`).
+    pub managed: bool,
+}
+
+/// An API's integrations and routes.
+type ApiState = (Vec<Integration>, Vec<Route>);
+
+/// Reads what the plans need, each shared resource once.
+pub async fn observe(
+    clients: &Clients,
+    apps: &[&AppConfig],
+    completed: bool,
+    concurrency: usize,
+) -> Vec<Result<Observation, AwsError>> {
+    let wants_cloud_map = apps.iter().any(|a| a.cloud_map.is_some());
+    let namespaces = if wants_cloud_map {
+        cloudmap::list_namespaces(&clients.cloud_map).await
+    } else {
+        Ok(Vec::new())
+    };
+    // One ListServices per namespace in use, shared by every application in it.
+    let cm_services = match &namespaces {
+        Ok(namespaces) => {
+            let used: BTreeSet<&str> = apps
+                .iter()
+                .filter_map(|a| a.cloud_map.as_ref())
+                .filter_map(|cm| cloudmap::find_namespace(namespaces, &cm.namespace))
+                .map(|ns| ns.id.as_str())
+                .collect();
+            let mut all = Ok(Vec::new());
+            for namespace_id in used {
+                match (
+                    &mut all,
+                    cloudmap::list_services(&clients.cloud_map, namespace_id).await,
+                ) {
+                    (Ok(all), Ok(found)) => all.extend(found.into_iter().filter(|s| s.namespace_id == namespace_id)),
+                    (all, Err(err)) => *all = Err(err),
+                    (Err(_), Ok(_)) => {}
+                }
+            }
+            all
+        }
+        Err(err) => Err(err.clone()),
+    };
+    let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for app in apps.iter().filter(|a| a.cloud_map.is_some() || completed) {
+        by_cluster
+            .entry(app.cluster.as_str())
+            .or_default()
+            .push(app.service.clone());
+    }
+    let mut services: BTreeMap<&str, Result<Vec<ServiceState>, AwsError>> = BTreeMap::new();
+    for (cluster, names) in &by_cluster {
+        services.insert(cluster, ecs::describe_services(&clients.ecs, cluster, names).await);
+    }
+    let api_ids: BTreeSet<&str> = apps
+        .iter()
+        .filter_map(|a| a.api.as_ref().map(|api| api.api_id.as_str()))
+        .collect();
+    let mut apis: BTreeMap<&str, Result<ApiState, AwsError>> = BTreeMap::new();
+    for api_id in api_ids {
+        let read = async {
+            let integrations = apigw::get_integrations(&clients.apigw, api_id).await?;
+            Ok((integrations, apigw::get_routes(&clients.apigw, api_id).await?))
+        };
+        apis.insert(api_id, read.await);
+    }
+
+    stream::iter(apps.iter().map(|app| {
+        let (namespaces, cm_services, services, apis) = (&namespaces, &cm_services, &services, &apis);
+        async move {
+            let mut obs = Observation {
+                namespaces: namespaces.clone()?,
+                // Only the services named like this application's: 200 applications need not
+                // each carry a copy of every service.
+                cloud_map_services: cm_services
+                    .as_ref()
+                    .map_err(Clone::clone)?
+                    .iter()
+                    .filter(|s| app.cloud_map.as_ref().is_some_and(|cm| cm.service == s.name))
+                    .cloned()
+                    .collect(),
+                ..Observation::default()
+            };
+            if let Some(found) = services.get(app.cluster.as_str()) {
+                obs.service = found
+                    .as_ref()
+                    .map_err(Clone::clone)?
+                    .iter()
+                    .find(|s| s.is(&app.service))
+                    .cloned();
+            }
+            if let Some(api) = &app.api {
+                let (integrations, routes) = apis[api.api_id.as_str()].clone()?;
+                obs.integrations = integrations;
+                obs.routes = routes;
+            }
+            if completed {
+                obs.revisions = match &obs.service {
+                    Some(service) => Some(observe_revisions(clients, service).await?),
+                    None => None,
+                };
+            }
+            Ok(obs)
+        }
+    }))
+    .buffered(concurrency.max(1))
+    .collect()
+    .await
+}
+
+/// ACTIVE revisions of the running family older than the running one, with their managed tag.
+async fn observe_revisions(clients: &Clients, service: &ServiceState) -> Result<Vec<RevisionInfo>, AwsError> {
+    let Some((family, running)) = family_and_revision(&service.task_definition) else {
+        return Ok(Vec::new());
+    };
+    let mut infos = Vec::new();
+    for (revision, arn) in ecs::list_revisions(&clients.ecs, &family).await? {
+        if revision >= running {
+            continue;
+        }
+        let managed = is_managed(&ecs::list_tags(&clients.ecs, &arn).await?);
+        infos.push(RevisionInfo { revision, arn, managed });
+    }
+    Ok(infos)
+}

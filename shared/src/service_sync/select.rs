@@ -1,0 +1,74 @@
+//! Which applications a service-sync invocation concerns.
+
+use crate::aws::arn::short_name;
+use crate::input::config::{AppConfig, Config};
+use crate::input::events::ServiceSyncRequest;
+use crate::input::InputError;
+
+/// Which applications a request concerns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selection<'a> {
+    /// Sync these; `completed` asks for the revision clean-up too.
+    Sync {
+        /// Applications.
+        apps: Vec<&'a AppConfig>,
+        /// After a completed deploy.
+        completed: bool,
+    },
+    /// Report a failed deployment of this application.
+    DeploymentFailed {
+        /// The application.
+        app: &'a AppConfig,
+        /// Deployment ID.
+        deployment_id: String,
+        /// Why it failed.
+        reason: Option<String>,
+    },
+    /// Nothing to do, and why.
+    Ignored(String),
+}
+
+/// Picks the applications a request concerns; an unknown application in a manual payload is an
+/// input error.
+pub fn select<'a>(config: &'a Config, request: &ServiceSyncRequest) -> Result<Selection<'a>, InputError> {
+    match request {
+        ServiceSyncRequest::Scheduled | ServiceSyncRequest::Manual { apps: None, .. } => Ok(Selection::Sync {
+            apps: config.apps.iter().collect(),
+            completed: false,
+        }),
+        ServiceSyncRequest::Manual { apps: Some(names), .. } => {
+            let apps = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| config.find_app(name, &format!("sync.apps[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Selection::Sync { apps, completed: false })
+        }
+        ServiceSyncRequest::Deployment { service_arn, detail } => {
+            // arn:aws:ecs:region:account:service/cluster/name
+            let mut parts = service_arn.rsplit('/');
+            let (service, cluster) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+            let Some(app) = config
+                .apps
+                .iter()
+                .find(|a| short_name(&a.service) == service && short_name(&a.cluster) == cluster)
+            else {
+                return Ok(Selection::Ignored(format!(
+                    "no application is configured for {service_arn}"
+                )));
+            };
+            Ok(match detail.event_name.as_str() {
+                "SERVICE_DEPLOYMENT_COMPLETED" => Selection::Sync {
+                    apps: vec![app],
+                    completed: true,
+                },
+                "SERVICE_DEPLOYMENT_FAILED" => Selection::DeploymentFailed {
+                    app,
+                    deployment_id: detail.deployment_id.clone(),
+                    reason: detail.reason.clone(),
+                },
+                other => Selection::Ignored(format!("{other} of {}: nothing to sync until it completes", app.name)),
+            })
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Planning and selection over hand-made observations.
+
+use super::*;
+use aws_sdk_ecs::types::ServiceRegistry;
+
+use crate::aws::apigw::{Integration, Route};
+use crate::aws::cloudmap::{CloudMapService, Namespace};
+use crate::input::config::{AppConfig, Config};
+use crate::input::events::EcsDeploymentDetail;
+use crate::ownership::integration_marker;
+use crate::testing::{app, service};
+
+const CM_ARN: &str = "arn:aws:servicediscovery:ap-northeast-1:123456789012:service/srv-1";
+
+fn synced_app() -> AppConfig {
+    let mut app = app();
+    app.cloud_map =
+        serde_json::from_value(serde_json::json!({"namespace": "sss.internal", "service": "orders", "port": 8080}))
+            .unwrap();
+    app.api = serde_json::from_value(serde_json::json!({
+        "api_id": "api1", "vpc_link_id": "vl1", "authorizer_id": "au1", "methods": ["GET", "POST"]
+    }))
+    .unwrap();
+    app
+}
+
+fn route(id: &str, key: &str, target: &str, authorizer: Option<&str>) -> Route {
+    Route {
+        id: id.into(),
+        key: key.into(),
+        target: Some(target.into()),
+        authorization_type: if authorizer.is_some() { "JWT" } else { "NONE" }.into(),
+        authorizer_id: authorizer.map(str::to_owned),
+    }
+}
+
+/// A world where everything is as configured.
+fn in_step() -> Observation {
+    let mut svc = service("arn:td/orders:3");
+    svc.registries = vec![ServiceRegistry::builder()
+        .registry_arn(CM_ARN)
+        .container_name("app")
+        .container_port(8080)
+        .build()];
+    Observation {
+        service: Some(svc),
+        namespaces: vec![Namespace {
+            id: "ns-1".into(),
+            name: "sss.internal".into(),
+        }],
+        cloud_map_services: vec![CloudMapService {
+            id: "srv-1".into(),
+            arn: CM_ARN.into(),
+            name: "orders".into(),
+            namespace_id: "ns-1".into(),
+            record_type: Some("SRV".into()),
+            ttl: Some(300),
+            failure_threshold: Some(1),
+        }],
+        integrations: vec![Integration {
+            id: "int1".into(),
+            integration_type: "HTTP_PROXY".into(),
+            connection_type: "VPC_LINK".into(),
+            connection_id: Some("vl1".into()),
+            uri: Some(CM_ARN.into()),
+            method: Some("ANY".into()),
+            payload_format_version: Some("1.0".into()),
+            description: Some(integration_marker("orders")),
+        }],
+        routes: vec![
+            route("r1", "GET /{proxy+}", "integrations/int1", Some("au1")),
+            route("r2", "POST /{proxy+}", "integrations/int1", Some("au1")),
+        ],
+        revisions: None,
+    }
+}
+
+#[test]
+fn a_world_in_step_plans_nothing() {
+    let plan = plan_app(&synced_app(), &in_step()).unwrap();
+    assert_eq!(plan, Plan::default());
+}
+
+#[test]
+fn an_empty_world_plans_everything_in_order() {
+    let mut obs = in_step();
+    obs.cloud_map_services.clear();
+    obs.integrations.clear();
+    obs.routes.clear();
+    obs.service.as_mut().unwrap().registries.clear();
+    let plan = plan_app(&synced_app(), &obs).unwrap();
+    let kinds: Vec<&str> = plan
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::CreateCloudMapService(_) => "cloud map",
+            Step::SetServiceRegistry {
+                registry: CloudMapRef::Created,
+                ..
+            } => "registry",
+            Step::CreateIntegration {
+                uri: CloudMapRef::Created,
+                ..
+            } => "integration",
+            Step::CreateRoute {
+                integration: IntegrationRef::Created,
+                ..
+            } => "route",
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(kinds, vec!["cloud map", "registry", "integration", "route", "route"]);
+    assert_eq!(
+        plan.actions[3],
+        "+ route GET /{proxy+} -> the new integration (JWT au1)"
+    );
+}
+
+#[test]
+fn routes_are_corrected_and_only_this_applications_extras_deleted() {
+    let mut obs = in_step();
+    obs.routes = vec![
+        route("r1", "GET /{proxy+}", "integrations/other", Some("au1")),
+        route("r2", "POST /{proxy+}", "integrations/int1", None),
+        route("r3", "POST /{proxy+}", "integrations/int1", Some("au1")),
+        route("r4", "DELETE /{proxy+}", "integrations/int1", Some("au1")),
+        route("r5", "PUT /payments", "integrations/other", None),
+    ];
+    let plan = plan_app(&synced_app(), &obs).unwrap();
+    let touched: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::UpdateRoute { route_id, .. } => format!("~{route_id}"),
+            Step::DeleteRoute { route_id, .. } => format!("-{route_id}"),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    // r1 is pointed back, r2 kept (ours) and corrected, r3 its duplicate deleted, r4 stale.
+    assert_eq!(touched, vec!["~r1", "~r2", "-r3", "-r4"]);
+}
+
+#[test]
+fn what_cloud_map_cannot_change_is_reported_as_drift() {
+    let mut obs = in_step();
+    obs.cloud_map_services[0].record_type = Some("A".into());
+    obs.cloud_map_services[0].failure_threshold = Some(2);
+    let plan = plan_app(&synced_app(), &obs).unwrap();
+    assert!(plan.steps.is_empty());
+    assert_eq!(plan.drift.len(), 2, "{:?}", plan.drift);
+    assert!(plan.drift[0].contains("cannot change the record type"));
+    obs.cloud_map_services[0].record_type = Some("SRV".into());
+    obs.cloud_map_services[0].ttl = Some(60);
+    let plan = plan_app(&synced_app(), &obs).unwrap();
+    assert!(matches!(plan.steps[..], [Step::UpdateTtl { ttl: 300, .. }]));
+}
+
+#[test]
+fn missing_namespace_or_service_is_a_failure() {
+    let mut obs = in_step();
+    obs.namespaces.clear();
+    assert!(plan_app(&synced_app(), &obs)
+        .unwrap_err()
+        .contains("namespace `sss.internal` not found"));
+    let mut obs = in_step();
+    obs.service = None;
+    assert!(plan_app(&synced_app(), &obs)
+        .unwrap_err()
+        .contains("ECS service `orders` not found"));
+}
+
+#[test]
+fn the_clean_up_keeps_the_running_newer_and_foreign_revisions() {
+    let mut app = synced_app();
+    app.keep_revisions = 2;
+    let mut obs = in_step();
+    let info = |revision, managed| RevisionInfo {
+        revision,
+        arn: format!("arn:td/orders:{revision}"),
+        managed,
+    };
+    // Running: 3 (from `service("arn:td/orders:3")`); observe lists only older ones.
+    obs.revisions = Some(vec![info(2, true), info(1, false)]);
+    assert!(plan_app(&app, &obs).unwrap().steps.is_empty());
+    obs.service.as_mut().unwrap().task_definition = "arn:td/orders:6".into();
+    obs.revisions = Some(vec![
+        info(5, true),
+        info(4, false),
+        info(3, true),
+        info(2, true),
+        info(1, false),
+    ]);
+    let plan = plan_app(&app, &obs).unwrap();
+    assert_eq!(
+        plan.steps,
+        vec![
+            Step::DeregisterRevision("arn:td/orders:3".into()),
+            Step::DeregisterRevision("arn:td/orders:2".into())
+        ]
+    );
+}
+
+#[test]
+fn deployment_events_select_by_service_arn() {
+    let config = Config::parse(
+        &serde_json::json!({"apps": [serde_json::to_value(synced_app()).unwrap()]}).to_string(),
+        "t",
+    )
+    .unwrap();
+    let event = |name: &str, arn: &str| ServiceSyncRequest::Deployment {
+        service_arn: arn.into(),
+        detail: EcsDeploymentDetail {
+            event_type: None,
+            event_name: name.into(),
+            deployment_id: "ecs-svc/1".into(),
+            updated_at: None,
+            reason: Some("boom".into()),
+        },
+    };
+    let arn = "arn:aws:ecs:ap-northeast-1:1:service/sss/orders";
+    assert!(matches!(
+        select(&config, &event("SERVICE_DEPLOYMENT_COMPLETED", arn)),
+        Ok(Selection::Sync { completed: true, .. })
+    ));
+    assert!(matches!(
+        select(&config, &event("SERVICE_DEPLOYMENT_FAILED", arn)),
+        Ok(Selection::DeploymentFailed { .. })
+    ));
+    assert!(matches!(
+        select(&config, &event("SERVICE_DEPLOYMENT_IN_PROGRESS", arn)),
+        Ok(Selection::Ignored(_))
+    ));
+    let other = "arn:aws:ecs:ap-northeast-1:1:service/other/orders";
+    assert!(matches!(
+        select(&config, &event("SERVICE_DEPLOYMENT_COMPLETED", other)),
+        Ok(Selection::Ignored(_))
+    ));
+}
