@@ -23,6 +23,7 @@ test: setup lint
 	cargo test --test iam_policy -- --ignored
 
 lint: setup
+	python3 scripts/check_imports.py
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,28 +11,18 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use base64::Engine;
 use deployer::AwsClients;
 
+use crate::host::log_file;
+pub use crate::host::{free_port, repo_root};
+
 /// Region every test and the demo use.
 pub const REGION: &str = "ap-northeast-1";
 /// Account moto answers for.
 pub const ACCOUNT: &str = "123456789012";
 
-/// The repository root (where `.venv` lives).
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Where the emulators keep the ledger of AWS calls each function made
 /// (`<function>.<pid>-<port>.txt`, lines of `service<TAB>operation`).
 pub fn calls_dir() -> PathBuf {
     repo_root().join("target/aws-calls")
-}
-
-/// A free TCP port on loopback (bound, then released for the child to take).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 /// A running moto server; stopped on drop.
@@ -61,7 +51,7 @@ impl Emulator {
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_RECORDER_FILEPATH", &recording)
                 .stdout(Stdio::null())
-                .stderr(crate::lambda::log_file(&format!("moto-{port}.log")))
+                .stderr(log_file(&format!("moto-{port}.log")))
                 .spawn()
                 .expect("moto_server starts");
             let mut emulator = Emulator {

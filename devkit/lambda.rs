@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::emulator::{free_port, repo_root};
+use crate::host::{free_port, log_file, path_with_venv, repo_root};
 
 /// A `cargo lambda watch` server for one function package; stopped (with the function
 /// process it started) on drop.
@@ -95,19 +95,4 @@ impl Drop for LambdaWatch {
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.child.wait();
     }
-}
-
-/// A log file under `target/test-logs/` for a child's output, kept for post-mortems.
-pub fn log_file(name: &str) -> Stdio {
-    let dir = repo_root().join("target/test-logs");
-    let _ = std::fs::create_dir_all(&dir);
-    std::fs::File::create(dir.join(name))
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::null())
-}
-
-/// `PATH` with the project's `.venv/bin` (cargo-lambda, zig) first.
-pub fn path_with_venv() -> String {
-    let venv = repo_root().join(".venv/bin");
-    format!("{}:{}", venv.display(), std::env::var("PATH").unwrap_or_default())
 }

@@ -7,6 +7,7 @@
 pub mod dns;
 pub mod emulator;
 pub mod faults;
+pub mod host;
 pub mod iam;
 pub mod lambda;
 pub mod latency;

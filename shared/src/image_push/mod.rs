@@ -8,6 +8,8 @@ pub mod apply;
 pub mod observe;
 pub mod plan;
 pub mod select;
+#[cfg(test)]
+mod tests;
 
 use aws_config::SdkConfig;
 use futures::stream::{self, StreamExt};

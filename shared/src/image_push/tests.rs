@@ -1,0 +1,219 @@
+//! Planning over hand-made observations: deploys, replays, stale events, rollbacks.
+
+use aws_sdk_ecs::types::DeploymentConfiguration;
+
+use super::plan::{circuit_breaker_change, copy_with_image};
+use super::*;
+use crate::aws::ecr::ImageDetail;
+use crate::aws::revision::same_content;
+use crate::input::events::DeployTarget;
+use crate::ownership::MANAGED_TAG_KEY;
+use crate::testing::{app, digest, full_revision, image, service, REGISTRY};
+
+fn push(tag: &str, n: u8) -> Goal {
+    Goal::Push {
+        tag: tag.into(),
+        digest: digest(n),
+    }
+}
+
+/// The service runs `orders:1`, whose `app` container runs `running`.
+fn observed(running: &str, target: Option<ImageDetail>) -> Observation {
+    let current = full_revision("orders", 1, running);
+    Observation {
+        service: Some(service(current.arn())),
+        current: Some(current),
+        target_image: target,
+        ..Observation::default()
+    }
+}
+
+fn pinned(n: u8) -> String {
+    format!("{REGISTRY}/orders@{}", digest(n))
+}
+
+#[test]
+fn a_current_push_registers_a_pinned_copy_then_updates_the_service() {
+    let obs = observed(
+        &format!("{REGISTRY}/orders:latest"),
+        Some(image(&digest(2), &["latest"], 20)),
+    );
+    let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
+
+    assert_eq!(plan.report.outcome, Outcome::Planned);
+    assert_eq!(plan.report.image.as_deref(), Some(pinned(2).as_str()));
+    let [Step::Register(revision), Step::UpdateService {
+        task_definition,
+        deployment_configuration,
+        ..
+    }] = plan.steps.as_slice()
+    else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(revision.container_image("app"), Some(pinned(2).as_str()));
+    assert_eq!(
+        revision.container_image("log-router"),
+        Some("fluent-bit:2"),
+        "other containers kept"
+    );
+    assert_eq!(*task_definition, TaskDefinitionChoice::JustRegistered);
+    assert_eq!(*deployment_configuration, None, "breaker untouched unless configured");
+    // Only the image and the managed tag differ from the current revision.
+    let mut back = revision.clone();
+    back.definition.container_definitions.as_mut().unwrap()[0].image = Some(format!("{REGISTRY}/orders:latest"));
+    back.tags.retain(|t| t.key() != Some(MANAGED_TAG_KEY));
+    assert!(same_content(&back, obs.current.as_ref().unwrap()));
+    assert!(revision.tags.iter().any(|t| t.key() == Some(MANAGED_TAG_KEY)));
+}
+
+#[test]
+fn a_push_of_what_already_runs_is_unchanged() {
+    let obs = observed(&pinned(2), Some(image(&digest(2), &["latest"], 20)));
+    let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
+    assert_eq!(plan.report.outcome, Outcome::Unchanged);
+    assert!(plan.steps.is_empty());
+}
+
+#[test]
+fn a_push_whose_tag_moved_on_is_stale() {
+    let obs = observed(&pinned(1), Some(image(&digest(3), &["latest"], 30)));
+    let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
+    assert_eq!(plan.report.outcome, Outcome::Stale);
+    assert!(plan.report.reason.unwrap().contains(&digest(3)));
+    assert!(plan.steps.is_empty());
+}
+
+#[test]
+fn a_push_whose_tag_is_gone_is_stale() {
+    let plan = plan_app(
+        &app(),
+        &push("latest", 2),
+        &observed(&pinned(1), None),
+        "ap-northeast-1",
+    );
+    assert_eq!(plan.report.outcome, Outcome::Stale);
+}
+
+#[test]
+fn a_push_older_than_the_running_image_is_stale() {
+    let mut obs = observed(&pinned(5), Some(image(&digest(4), &["release-4"], 40)));
+    obs.running_image = Some(image(&digest(5), &["release-5"], 50));
+    let plan = plan_app(&app(), &push("release-4", 4), &obs, "ap-northeast-1");
+    assert_eq!(plan.report.outcome, Outcome::Stale);
+    // A manual deploy of the same older image is the user's explicit wish.
+    let manual = plan_app(
+        &app(),
+        &Goal::Manual(DeployTarget::Tag("release-4".into())),
+        &obs,
+        "ap-northeast-1",
+    );
+    assert_eq!(manual.report.outcome, Outcome::Planned);
+}
+
+#[test]
+fn a_revision_left_by_an_interrupted_attempt_is_reused() {
+    let mut obs = observed(&pinned(1), Some(image(&digest(2), &["latest"], 20)));
+    let mut left = copy_with_image(obs.current.as_ref().unwrap(), "app", &pinned(2));
+    left.definition.revision = 2;
+    left.definition.task_definition_arn =
+        Some("arn:aws:ecs:ap-northeast-1:123456789012:task-definition/orders:2".into());
+    obs.latest = Some(left.clone());
+    let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
+    assert_eq!(
+        plan.steps,
+        vec![Step::UpdateService {
+            cluster: "sss".into(),
+            service: "orders".into(),
+            task_definition: TaskDefinitionChoice::Existing(left.arn().into()),
+            deployment_configuration: None,
+        }]
+    );
+    // A latest revision with other content (say, Terraform's) is not reused.
+    left.definition.cpu = Some("1024".into());
+    obs.latest = Some(left);
+    let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
+    assert!(matches!(plan.steps[0], Step::Register(_)));
+}
+
+#[test]
+fn missing_service_container_or_image_fail_with_reasons() {
+    let goal = push("latest", 2);
+    let target = Some(image(&digest(2), &["latest"], 20));
+    let plan = plan_app(&app(), &goal, &Observation::default(), "r");
+    assert_eq!(plan.report.outcome, Outcome::Failed);
+    assert!(plan.report.reason.unwrap().contains("not found in cluster `sss`"));
+
+    let mut draining = observed(&pinned(1), target.clone());
+    draining.service.as_mut().unwrap().status = "DRAINING".into();
+    assert!(plan_app(&app(), &goal, &draining, "r")
+        .report
+        .reason
+        .unwrap()
+        .contains("DRAINING"));
+
+    let mut other = app();
+    other.container = "web".into();
+    let plan = plan_app(&other, &goal, &observed(&pinned(1), target), "r");
+    assert_eq!(plan.report.outcome, Outcome::Failed);
+    assert!(plan.report.reason.unwrap().contains("containers: app, log-router"));
+
+    let manual = Goal::Manual(DeployTarget::Digest(digest(9)));
+    let plan = plan_app(&app(), &manual, &observed(&pinned(1), None), "r");
+    assert_eq!(plan.report.outcome, Outcome::Failed);
+}
+
+#[test]
+fn the_circuit_breaker_is_turned_on_only_when_asked_and_off() {
+    let mut guarded = app();
+    guarded.circuit_breaker = true;
+    let mut svc = service("x");
+    svc.deployment_configuration = Some(
+        DeploymentConfiguration::builder()
+            .maximum_percent(200)
+            .minimum_healthy_percent(100)
+            .build(),
+    );
+    let change = circuit_breaker_change(&guarded, &svc).expect("a change");
+    assert_eq!(
+        change.maximum_percent(),
+        Some(200),
+        "the rest of the configuration is kept"
+    );
+    let breaker = change.deployment_circuit_breaker().unwrap();
+    assert!(breaker.enable() && breaker.rollback());
+    svc.deployment_configuration = Some(change);
+    assert_eq!(circuit_breaker_change(&guarded, &svc), None, "already on");
+    assert_eq!(circuit_breaker_change(&app(), &service("x")), None, "not configured");
+}
+
+#[test]
+fn rollbacks_pick_the_previous_or_named_revision() {
+    let mut obs = observed(&pinned(3), None);
+    let current = obs.current.as_mut().unwrap();
+    current.definition.revision = 3;
+    current.definition.task_definition_arn = Some("arn:td/orders:3".into());
+    obs.family_revisions = vec![
+        (3, "arn:td/orders:3".into()),
+        (2, "arn:td/orders:2".into()),
+        (1, "arn:td/orders:1".into()),
+    ];
+    let plan = plan_app(&app(), &Goal::Rollback(None), &obs, "r");
+    assert_eq!(plan.report.new_task_definition.as_deref(), Some("arn:td/orders:2"));
+    assert!(
+        plan.report.actions[0].contains("orders:3 -> orders:2"),
+        "{:?}",
+        plan.report.actions
+    );
+
+    obs.family_revisions = vec![(3, "arn:td/orders:3".into())];
+    let plan = plan_app(&app(), &Goal::Rollback(None), &obs, "r");
+    assert_eq!(plan.report.outcome, Outcome::Failed);
+
+    let plan = plan_app(&app(), &Goal::Rollback(Some(7)), &obs, "r");
+    assert!(plan.report.reason.unwrap().contains("orders:7 does not exist"));
+
+    obs.rollback_to = Some(full_revision("orders", 1, &pinned(1)));
+    let plan = plan_app(&app(), &Goal::Rollback(Some(1)), &obs, "r");
+    assert_eq!(plan.report.image.as_deref(), Some(pinned(1).as_str()));
+    assert_eq!(plan.steps.len(), 1);
+}
