@@ -4,6 +4,8 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
+# The Lambda functions: every folder under functions/ (a new one needs no line here).
+FUNCTIONS := $(notdir $(wildcard functions/*))
 
 .PHONY: setup demo test lint bench package fuzz clean
 
@@ -12,7 +14,7 @@ setup:
 
 ## Runs image-push against the local AWS emulator and shows what it did.
 demo: setup
-	cargo build --quiet -p image-push -p service-sync -p nlb-sync
+	cargo build --quiet $(addprefix -p ,$(FUNCTIONS))
 	cargo run --quiet --bin demo
 
 ## Every test: formatting, clippy, template lint, unit tests, emulator and Lambda-runtime
@@ -31,7 +33,7 @@ lint: setup
 
 ## Figures: AWS calls per scenario, fan-out wall times, release binary size.
 bench: setup
-	cargo build --release -p image-push -p service-sync -p nlb-sync
+	cargo build --release $(addprefix -p ,$(FUNCTIONS))
 	cargo run --quiet --bin bench
 
 ## arm64 Lambda builds of the three functions, with their sizes and an architecture check.

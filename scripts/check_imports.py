@@ -27,13 +27,13 @@ LIBRARY_LAYERS = {
     "lease": 3,
     "job": 4,
     "testing": 4,
-    "image_push": 5,
-    "service_sync": 5,
-    "nlb_sync": 5,
     "lambda": 6,
     "lib": 7,
 }
-JOBS = {"image_push", "service_sync", "nlb_sync"}
+# Jobs are found, not listed: a top-level module that implements `Job` (adding a function needs no
+# line here). They share one layer.
+JOB_LAYER = 5
+JOBS = set()
 
 PATH_RE = re.compile(r"\b(crate|super)((?:::[A-Za-z_][A-Za-z0-9_]*)+)")
 USE_GROUP_RE = re.compile(r"\buse\s+(crate|super)((?:::[A-Za-z_][A-Za-z0-9_]*)*)::\{([^;]*)\}", re.S)
@@ -139,8 +139,21 @@ def find_cycle(graph):
     return None
 
 
+def find_jobs(src):
+    """Top-level modules of `src` with an `impl Job for`."""
+    jobs = set()
+    for path in src.rglob("*.rs"):
+        if re.search(r"\bimpl\s+Job\s+for\b", path.read_text()):
+            jobs.add(module_parts(src, path)[0])
+    return jobs
+
+
 def check_crate(src, layers, problems):
     files = sorted(src.rglob("*.rs"))
+    if layers:
+        JOBS.clear()
+        JOBS.update(find_jobs(src))
+        layers = {**layers, **{job: JOB_LAYER for job in JOBS}}
     file_graph = {}
     room_graph = {}
     for path in files:
@@ -186,8 +199,8 @@ def self_test():
             "aws/mod.rs": "pub mod ecs;\n",
             "aws/ecs.rs": "use crate::input::Config;\n",
             "input/mod.rs": "pub struct Config;\n",
-            "image_push/mod.rs": "use super::nlb_sync::run;\n",
-            "nlb_sync/mod.rs": "pub mod run;\n",
+            "image_push/mod.rs": "use super::nlb_sync::run;\nimpl Job for ImagePush {}\n",
+            "nlb_sync/mod.rs": "pub mod run;\nimpl Job for NlbSync {}\n",
             "nlb_sync/run.rs": "use crate::nlb_sync::state::State;\n#[cfg(test)]\nuse crate::lambda::x;\n",
             "nlb_sync/state.rs": "use super::run::go;\n",
         }.items():

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds the three functions for Lambda (arm64, provided.al2023) with cargo-lambda and zig from
+# Builds every function under functions/ for Lambda (arm64, provided.al2023) with cargo-lambda and zig from
 # .venv, then prints each bootstrap's size and checks it is an aarch64 executable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 rustup target add aarch64-unknown-linux-gnu >/dev/null
-cargo lambda build --release --arm64 -p image-push -p service-sync -p nlb-sync
+functions=$(ls functions)
+cargo lambda build --release --arm64 $(printf -- '-p %s ' $functions)
 status=0
-for function in image-push service-sync nlb-sync; do
+for function in $functions; do
   bootstrap="target/lambda/${function}/bootstrap"
   size=$(stat -c %s "$bootstrap")
   # ELF header: e_machine at offset 18, 0xB7 (183) is AArch64.

@@ -77,6 +77,8 @@ async fn image_push_deploys_the_sample_push_event_through_the_lambda_runtime() {
     std::fs::write(&bad, r#"{"deploy": {"app": "orders", "tag": 42}}"#).unwrap();
     let err = watch.invoke_file("image-push", &bad).expect_err("refused");
     assert!(err.contains("deploy.tag"), "{err}");
+    // Lambda sees the stable error type, not a Rust type path.
+    assert!(err.contains("EventInvalid"), "{err}");
     let _ = std::fs::remove_file(bad);
 }
 
