@@ -7,10 +7,14 @@ export CARGO_TERM_COLOR ?= never
 # The Lambda functions: every folder under functions/ (a new one needs no line here).
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: setup demo test lint bench package fuzz clean
+.PHONY: setup setup-sam demo test lint bench package fuzz clean
 
 setup:
 	@bash scripts/setup.sh
+
+## The SAM CLI, for `sam build` and `sam deploy` (no test needs it).
+setup-sam:
+	@bash scripts/setup.sh sam
 
 ## Runs image-push against the local AWS emulator and shows what it did.
 demo: setup
@@ -29,7 +33,6 @@ lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml
-	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --region ap-northeast-1
 
 ## Figures: AWS calls per scenario, fan-out wall times, release binary size.
 bench: setup

@@ -2,6 +2,9 @@
 //! service, taken and given back with conditional writes (`If-None-Match: *` to create,
 //! `If-Match: <etag>` to take over an expired or released lease). Reserved concurrency alone
 //! does not do this: manual invokes, retries and a second stack still overlap.
+//!
+//! It lives below the jobs, not in `image_push/`: any job that writes to a service may need it
+//! (service-sync's overlapping runs are the next), and jobs never use each other.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
