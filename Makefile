@@ -4,6 +4,8 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
+# Cargo's output with each run of 25 `Compiling` lines folded into one count (other lines as they are).
+PROGRESS := awk '/^ *Compiling/ { n++; if (n % 25 == 0) { print "  ... " n " crates compiled"; fflush() } next } { print; fflush() }'
 # The Lambda functions: every folder under functions/ (a new one needs no line here).
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
@@ -18,7 +20,10 @@ setup-sam:
 
 ## Runs image-push against the local AWS emulator and shows what it did.
 demo: setup
-	cargo build --quiet $(addprefix -p ,$(FUNCTIONS))
+	@echo "demo: building the functions ($(FUNCTIONS)) and the demo: about 8 minutes on a new two-core machine, seconds after that"
+	@start=$$SECONDS; set -o pipefail; \
+	  { cargo build $(addprefix -p ,$(FUNCTIONS)) && cargo build --bin demo; } 2>&1 | $(PROGRESS) && \
+	  echo "demo: built in $$((SECONDS - start)) s"
 	cargo run --quiet --bin demo
 
 ## Every test: formatting, clippy, template lint, unit tests, emulator and Lambda-runtime
@@ -26,7 +31,7 @@ demo: setup
 test: setup lint
 	rm -rf target/aws-calls
 	cargo test --workspace --all-targets
-	cargo test --test iam_policy -- --ignored
+	cargo test --test integration -- --ignored iam_policy::
 
 lint: setup
 	python3 scripts/check_imports.py

@@ -142,7 +142,7 @@ impl Emulator {
 
     /// Adds the calls the deployer's functions made (their user agent names them) to the ledger
     /// in `target/aws-calls/`, one file per function and emulator, before the recording is cleared.
-    /// The IAM test (`tests/iam_policy.rs`) checks the template against the ledger.
+    /// The IAM test (`tests/integration/iam_policy.rs`) checks the template against the ledger.
     fn harvest(&self) {
         let mut by_function: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for call in self.recorded() {

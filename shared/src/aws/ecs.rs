@@ -2,6 +2,10 @@
 
 use aws_sdk_ecs::types::{DeploymentConfiguration, ServiceRegistry, SortOrder, Tag, TaskDefinitionField};
 
+use std::collections::BTreeMap;
+
+use futures::stream::{self, StreamExt};
+
 use crate::aws::arn::{family_and_revision, short_name};
 use crate::aws::revision::{register_request, Revision};
 use crate::aws::AwsError;
@@ -33,6 +37,45 @@ impl ServiceState {
     pub fn is(&self, configured: &str) -> bool {
         self.arn == configured || self.name == short_name(configured)
     }
+}
+
+/// Describes the named `(cluster, service)` pairs of any clusters, 10 services a call as the API
+/// allows, up to `concurrency` calls at once. Per cluster: the services found (one that does not
+/// exist is absent), or the error of a failed call.
+pub async fn describe_services_in_clusters<'a>(
+    client: &aws_sdk_ecs::Client,
+    services: impl IntoIterator<Item = (&'a str, &'a str)>,
+    concurrency: usize,
+) -> BTreeMap<&'a str, Result<Vec<ServiceState>, AwsError>> {
+    let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (cluster, service) in services {
+        by_cluster.entry(cluster).or_default().push(service.to_owned());
+    }
+    let calls: Vec<(&str, Vec<String>)> = by_cluster
+        .iter()
+        .flat_map(|(cluster, names)| {
+            names
+                .chunks(DESCRIBE_SERVICES_BATCH)
+                .map(move |chunk| (*cluster, chunk.to_vec()))
+        })
+        .collect();
+    let answers: Vec<_> = stream::iter(
+        calls
+            .into_iter()
+            .map(|(cluster, chunk)| async move { (cluster, describe_services(client, cluster, &chunk).await) }),
+    )
+    .buffered(concurrency.max(1))
+    .collect()
+    .await;
+    let mut found: BTreeMap<&str, Result<Vec<ServiceState>, AwsError>> = BTreeMap::new();
+    for (cluster, answer) in answers {
+        match (found.entry(cluster).or_insert_with(|| Ok(Vec::new())), answer) {
+            (Ok(all), Ok(services)) => all.extend(services),
+            (entry @ Ok(_), Err(err)) => *entry = Err(err),
+            (Err(_), _) => {}
+        }
+    }
+    found
 }
 
 /// Describes services of one cluster, batching as the API allows. A service that does not exist

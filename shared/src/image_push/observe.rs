@@ -40,18 +40,13 @@ pub async fn observe(
     goal: &Goal,
     concurrency: usize,
 ) -> Vec<Result<Observation, AwsError>> {
-    // 1. Services, batched per cluster.
-    let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for app in apps {
-        by_cluster
-            .entry(app.cluster.as_str())
-            .or_default()
-            .push(app.service.clone());
-    }
-    let mut services: BTreeMap<&str, Result<Vec<ServiceState>, AwsError>> = BTreeMap::new();
-    for (cluster, names) in &by_cluster {
-        services.insert(cluster, ecs::describe_services(&clients.ecs, cluster, names).await);
-    }
+    // 1. Services, 10 a call, the calls at once (within the bound).
+    let services = ecs::describe_services_in_clusters(
+        &clients.ecs,
+        apps.iter().map(|app| (app.cluster.as_str(), app.service.as_str())),
+        concurrency,
+    )
+    .await;
     let service_of = |app: &AppConfig| -> Result<Option<ServiceState>, AwsError> {
         match &services[app.cluster.as_str()] {
             Ok(found) => Ok(found.iter().find(|s| s.is(&app.service)).cloned()),

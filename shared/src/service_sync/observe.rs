@@ -82,17 +82,14 @@ pub async fn observe(
         }
         Err(err) => Err(err.clone()),
     };
-    let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for app in apps.iter().filter(|a| a.cloud_map.is_some() || completed) {
-        by_cluster
-            .entry(app.cluster.as_str())
-            .or_default()
-            .push(app.service.clone());
-    }
-    let mut services: BTreeMap<&str, Result<Vec<ServiceState>, AwsError>> = BTreeMap::new();
-    for (cluster, names) in &by_cluster {
-        services.insert(cluster, ecs::describe_services(&clients.ecs, cluster, names).await);
-    }
+    let services = ecs::describe_services_in_clusters(
+        &clients.ecs,
+        apps.iter()
+            .filter(|a| a.cloud_map.is_some() || completed)
+            .map(|a| (a.cluster.as_str(), a.service.as_str())),
+        concurrency,
+    )
+    .await;
     let api_ids: BTreeSet<&str> = apps
         .iter()
         .filter_map(|a| a.api.as_ref().map(|api| api.api_id.as_str()))

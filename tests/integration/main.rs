@@ -1,0 +1,15 @@
+//! The integration tests, one module per topic, in one test binary: each test binary links the
+//! whole AWS SDK, so one binary instead of seven saves six links on every build.
+//!
+//! Each test starts its own emulator (moto server) on a free loopback port and stops it: tests
+//! count the AWS calls with moto's server-wide request recorder, so they cannot share one.
+//! `iam_policy::template_grants_each_function_exactly_what_the_tests_called` is `#[ignore]`d: it reads the
+//! call ledger the other tests leave, so `make test` runs it afterwards.
+
+mod faults;
+mod iam_policy;
+mod image_push;
+mod lambda_runtime;
+mod nlb_sync;
+mod overlap;
+mod service_sync;
