@@ -30,7 +30,7 @@ demo: setup
 ## integration tests; then the IAM check against the AWS calls those tests recorded.
 test: setup lint
 	rm -rf target/aws-calls
-	cargo test --workspace --all-targets
+	cargo test --workspace --tests
 	cargo test --test integration -- --ignored iam_policy::
 
 lint: setup

@@ -32,244 +32,272 @@ const LATENCY: std::time::Duration = std::time::Duration::from_millis(20);
 
 #[tokio::main]
 async fn main() {
+    // `cargo run --bin bench -- fan-out sync` runs only those sections; none runs them all.
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    let wanted = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
     let mut rows: Vec<(String, String, String)> = Vec::new();
 
-    // Calls for one deploy and for a replay.
-    let emulator = Emulator::start();
-    let kit = World::new(&emulator).await;
-    let (app, _) = kit.orders().await;
-    let config = Config::parse(&world::config_for(&[&app]), "bench").unwrap();
-    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
-    let event = push_event("orders", "latest", &digest);
-    let clients = image_push::Clients::from(&kit.clients);
-    let (calls, _) = recorded(&emulator, || run(&clients, &config, &event, 10)).await;
-    rows.push((
-        "AWS calls, one single-service deploy".into(),
-        format!("{} ({} writes)", calls.len(), count_writes(&calls)),
-        format!("moto recorder: {}", ops(&calls)),
-    ));
-    let (calls, _) = recorded(&emulator, || run(&clients, &config, &event, 10)).await;
-    rows.push((
-        "AWS calls, the same event replayed".into(),
-        format!("{} ({} writes)", calls.len(), count_writes(&calls)),
-        format!("moto recorder: {}", ops(&calls)),
-    ));
-    world::create_bucket(&kit.clients, "deployer-state").await;
-    let digest = world::push_image(&kit.clients, "orders", "latest", "v3").await;
-    let guarded = Settings {
-        concurrency: 10,
-        lease: Some(LeaseConfig::in_bucket("deployer-state")),
-    };
-    let request = parse_image_push(&push_event("orders", "latest", &digest)).unwrap();
-    let (calls, _) = recorded(&emulator, || image_push::handle(&clients, &config, &request, &guarded)).await;
-    rows.push((
-        "AWS calls, one deploy holding the service's lease".into(),
-        format!("{} ({} writes)", calls.len(), count_writes(&calls)),
-        format!("moto recorder: {}", ops(&calls)),
-    ));
-
-    // Cold start and peak memory of the image-push binary, serving that world.
-    let mut env = emulator.env();
-    env.push(("DEPLOYER_CONFIG".into(), world::config_for(&[&app])));
-    env.push((deployer::lease::ENV_BUCKET.into(), "deployer-state".into()));
-    let digest = world::push_image(&kit.clients, "orders", "latest", "v4").await;
-    measure_function(
-        &mut rows,
-        "image-push",
-        &env,
-        &push_event("orders", "latest", &digest),
-        "a one-service deploy",
-    );
-    drop(emulator);
-
-    // Fan-out: one image followed by 50, then 200 services.
-    for fan_out in FAN_OUT {
+    if wanted("deploy") {
+        // Calls for one deploy and for a replay.
         let emulator = Emulator::start();
         let kit = World::new(&emulator).await;
-        world::create_cluster(&kit.clients, "sss").await;
-        world::create_repository(&kit.clients, "orders").await;
-        world::push_image(&kit.clients, "orders", "latest", "v1").await;
-        let mut apps = Vec::new();
-        for i in 0..fan_out {
-            apps.push(kit.create_app("sss", "orders", &format!("orders-{i:03}")).await);
-        }
-        let config = Config::parse(&world::config_for(&apps.iter().collect::<Vec<_>>()), "bench").unwrap();
-        let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
-        let slow = image_push::Clients::from(&AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await));
-        for (label, concurrency, seed) in [("sequential", 1, "v2"), ("concurrent (bound 10)", 10, "v3")] {
-            let digest = world::push_image(&kit.clients, "orders", "latest", seed).await;
-            let event = push_event("orders", "latest", &digest);
-            let start = Instant::now();
-            let (calls, outcomes) = recorded(&emulator, || run(&slow, &config, &event, concurrency)).await;
-            let elapsed = start.elapsed();
-            let deployed = outcomes.iter().filter(|o| **o == Outcome::Deployed).count();
-            rows.push((
+        let (app, _) = kit.orders().await;
+        let config = Config::parse(&world::config_for(&[&app]), "bench").unwrap();
+        let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+        let event = push_event("orders", "latest", &digest);
+        let clients = image_push::Clients::from(&kit.clients);
+        let (calls, _) = recorded(&emulator, || run(&clients, &config, &event, 10)).await;
+        rows.push((
+            "AWS calls, one single-service deploy".into(),
+            format!("{} ({} writes)", calls.len(), count_writes(&calls)),
+            format!("moto recorder: {}", ops(&calls)),
+        ));
+        let (calls, _) = recorded(&emulator, || run(&clients, &config, &event, 10)).await;
+        rows.push((
+            "AWS calls, the same event replayed".into(),
+            format!("{} ({} writes)", calls.len(), count_writes(&calls)),
+            format!("moto recorder: {}", ops(&calls)),
+        ));
+        world::create_bucket(&kit.clients, "deployer-state").await;
+        let digest = world::push_image(&kit.clients, "orders", "latest", "v3").await;
+        let guarded = Settings {
+            concurrency: 10,
+            lease: Some(LeaseConfig::in_bucket("deployer-state")),
+        };
+        let request = parse_image_push(&push_event("orders", "latest", &digest)).unwrap();
+        let (calls, _) = recorded(&emulator, || image_push::handle(&clients, &config, &request, &guarded)).await;
+        rows.push((
+            "AWS calls, one deploy holding the service's lease".into(),
+            format!("{} ({} writes)", calls.len(), count_writes(&calls)),
+            format!("moto recorder: {}", ops(&calls)),
+        ));
+
+        // Cold start and peak memory of the image-push binary, serving that world.
+        let mut env = emulator.env();
+        env.push(("DEPLOYER_CONFIG".into(), world::config_for(&[&app])));
+        env.push((deployer::lease::ENV_BUCKET.into(), "deployer-state".into()));
+        let digest = world::push_image(&kit.clients, "orders", "latest", "v4").await;
+        measure_function(
+            &mut rows,
+            "image-push",
+            &env,
+            &push_event("orders", "latest", &digest),
+            "a one-service deploy",
+        );
+        drop(emulator);
+    }
+
+    if wanted("fan-out") {
+        // Fan-out: one image followed by 50, then 200 services.
+        for fan_out in FAN_OUT {
+            let emulator = Emulator::start();
+            let kit = World::new(&emulator).await;
+            world::create_cluster(&kit.clients, "sss").await;
+            world::create_repository(&kit.clients, "orders").await;
+            world::push_image(&kit.clients, "orders", "latest", "v1").await;
+            let mut apps = Vec::new();
+            for i in 0..fan_out {
+                apps.push(kit.create_app("sss", "orders", &format!("orders-{i:03}")).await);
+            }
+            let config = Config::parse(&world::config_for(&apps.iter().collect::<Vec<_>>()), "bench").unwrap();
+            let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
+            let slow =
+                image_push::Clients::from(&AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await));
+            // Timed runs are not recorded: moto's recorder writes every request to a file, which
+            // slows the emulator and so the concurrent run most. A last run counts the calls.
+            for (label, concurrency, seed) in [("sequential", 1, "v2"), ("concurrent (bound 10)", 10, "v3")] {
+                let digest = world::push_image(&kit.clients, "orders", "latest", seed).await;
+                let event = push_event("orders", "latest", &digest);
+                let (start, cpu) = (Instant::now(), emulator.cpu_time());
+                let outcomes = run(&slow, &config, &event, concurrency).await;
+                let (elapsed, cpu) = (start.elapsed(), emulator.cpu_time() - cpu);
+                let deployed = outcomes.iter().filter(|o| **o == Outcome::Deployed).count();
+                rows.push((
                 format!("deploy one image to {fan_out} services, {label}"),
                 format!("{:.2} s", elapsed.as_secs_f64()),
                 format!(
-                    "{deployed}/{fan_out} deployed, {} AWS calls ({} writes), in-process, moto behind a {} ms latency proxy",
+                    "{deployed}/{fan_out} deployed, in-process, moto behind a {} ms latency proxy; moto busy {:.2} s of CPU ({:.0}% of the wall time)",
+                    LATENCY.as_millis(),
+                    cpu.as_secs_f64(),
+                    100.0 * cpu.as_secs_f64() / elapsed.as_secs_f64()
+                ),
+            ));
+            }
+            let digest = world::push_image(&kit.clients, "orders", "latest", "v4").await;
+            let event = push_event("orders", "latest", &digest);
+            let (calls, _) = recorded(&emulator, || run(&slow, &config, &event, 10)).await;
+            rows.push((
+                format!("AWS calls, deploy one image to {fan_out} services"),
+                format!("{} ({} writes)", calls.len(), count_writes(&calls)),
+                format!("moto recorder, a separate run: {}", distinct_ops(&calls)),
+            ));
+        }
+    }
+
+    if wanted("sync") {
+        // service-sync of SYNC_APPS applications on one API, sequential then concurrent.
+        for (label, concurrency) in [("sequential", 1), ("concurrent (bound 10)", 10)] {
+            let emulator = Emulator::start();
+            let kit = World::new(&emulator).await;
+            let apps = api_apps(&kit, SYNC_APPS).await;
+            let config = Config::parse(&serde_json::json!({ "apps": apps }).to_string(), "bench").unwrap();
+            let request = parse_service_sync(&serde_json::json!({"sync": {}})).unwrap();
+            let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
+            let slow =
+                service_sync::Clients::from(&AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await));
+            let settings = Settings {
+                concurrency,
+                ..Settings::default()
+            };
+            let start = Instant::now();
+            let (calls, response) =
+                recorded(&emulator, || service_sync::handle(&slow, &config, &request, &settings)).await;
+            let elapsed = start.elapsed();
+            let synced = response
+                .unwrap()
+                .results
+                .iter()
+                .filter(|r| r.outcome == SyncOutcome::Synced)
+                .count();
+            rows.push((
+                format!("service-sync of {SYNC_APPS} applications, fresh world, {label}"),
+                format!("{:.2} s", elapsed.as_secs_f64()),
+                format!(
+                    "{synced}/{SYNC_APPS} synced, {} AWS calls ({} writes), moto behind a {} ms latency proxy",
                     calls.len(),
                     count_writes(&calls),
                     LATENCY.as_millis()
                 ),
             ));
+            if concurrency > 1 {
+                let start = Instant::now();
+                let (calls, response) =
+                    recorded(&emulator, || service_sync::handle(&slow, &config, &request, &settings)).await;
+                let elapsed = start.elapsed();
+                let unchanged = response
+                    .unwrap()
+                    .results
+                    .iter()
+                    .filter(|r| r.outcome == SyncOutcome::Unchanged)
+                    .count();
+                rows.push((
+                    format!("service-sync of {SYNC_APPS} applications, nothing to do"),
+                    format!("{:.2} s", elapsed.as_secs_f64()),
+                    format!(
+                        "{unchanged}/{SYNC_APPS} unchanged, {} AWS calls ({:.3} per application), {} writes: {}",
+                        calls.len(),
+                        calls.len() as f64 / SYNC_APPS as f64,
+                        count_writes(&calls),
+                        distinct_ops(&calls)
+                    ),
+                ));
+            }
         }
-    }
-
-    // service-sync of SYNC_APPS applications on one API, sequential then concurrent.
-    for (label, concurrency) in [("sequential", 1), ("concurrent (bound 10)", 10)] {
-        let emulator = Emulator::start();
-        let kit = World::new(&emulator).await;
-        let apps = api_apps(&kit, SYNC_APPS).await;
-        let config = Config::parse(&serde_json::json!({ "apps": apps }).to_string(), "bench").unwrap();
-        let request = parse_service_sync(&serde_json::json!({"sync": {}})).unwrap();
-        let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
-        let slow = service_sync::Clients::from(&AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await));
-        let settings = Settings {
-            concurrency,
-            ..Settings::default()
-        };
-        let start = Instant::now();
-        let (calls, response) = recorded(&emulator, || service_sync::handle(&slow, &config, &request, &settings)).await;
-        let elapsed = start.elapsed();
-        let synced = response
-            .unwrap()
-            .results
-            .iter()
-            .filter(|r| r.outcome == SyncOutcome::Synced)
-            .count();
-        rows.push((
-            format!("service-sync of {SYNC_APPS} applications, fresh world, {label}"),
-            format!("{:.2} s", elapsed.as_secs_f64()),
-            format!(
-                "{synced}/{SYNC_APPS} synced, {} AWS calls ({} writes), moto behind a {} ms latency proxy",
-                calls.len(),
-                count_writes(&calls),
-                LATENCY.as_millis()
-            ),
-        ));
-        if concurrency > 1 {
-            let start = Instant::now();
-            let (calls, response) =
-                recorded(&emulator, || service_sync::handle(&slow, &config, &request, &settings)).await;
-            let elapsed = start.elapsed();
-            let unchanged = response
-                .unwrap()
-                .results
-                .iter()
-                .filter(|r| r.outcome == SyncOutcome::Unchanged)
-                .count();
-            rows.push((
-                format!("service-sync of {SYNC_APPS} applications, nothing to do"),
-                format!("{:.2} s", elapsed.as_secs_f64()),
-                format!(
-                    "{unchanged}/{SYNC_APPS} unchanged, {} AWS calls ({:.3} per application), {} writes: {}",
-                    calls.len(),
-                    calls.len() as f64 / SYNC_APPS as f64,
-                    count_writes(&calls),
-                    distinct_ops(&calls)
-                ),
+        {
+            // Cold start and peak memory of the service-sync binary: drift repair of 20 applications.
+            let emulator = Emulator::start();
+            let kit = World::new(&emulator).await;
+            let apps = api_apps(&kit, 20).await;
+            let mut env = emulator.env();
+            env.push((
+                "DEPLOYER_CONFIG".into(),
+                serde_json::json!({ "apps": apps }).to_string(),
             ));
+            let scheduled: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(repo_root().join("events/scheduled.json")).unwrap())
+                    .unwrap();
+            measure_function(
+                &mut rows,
+                "service-sync",
+                &env,
+                &scheduled,
+                "drift repair creating 20 applications' Cloud Map services, integrations and routes",
+            );
         }
-    }
-    {
-        // Cold start and peak memory of the service-sync binary: drift repair of 20 applications.
-        let emulator = Emulator::start();
-        let kit = World::new(&emulator).await;
-        let apps = api_apps(&kit, 20).await;
-        let mut env = emulator.env();
-        env.push((
-            "DEPLOYER_CONFIG".into(),
-            serde_json::json!({ "apps": apps }).to_string(),
-        ));
-        let scheduled: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(repo_root().join("events/scheduled.json")).unwrap()).unwrap();
-        measure_function(
-            &mut rows,
-            "service-sync",
-            &env,
-            &scheduled,
-            "drift repair creating 20 applications' Cloud Map services, integrations and routes",
-        );
     }
 
-    // nlb-sync: NLB_GROUPS target groups, each following its own ALB name.
-    {
-        let emulator = Emulator::start();
-        let kit = World::new(&emulator).await;
-        world::create_bucket(&kit.clients, "deployer-state").await;
-        let dns = DnsServer::start();
-        let mut groups = Vec::new();
-        for i in 0..NLB_GROUPS {
-            let arn = kit.target_group(&format!("nlb-{i:02}"), 443).await;
-            let alb = format!("internal-api-{i:02}.ap-northeast-1.elb.amazonaws.com");
-            let addresses = (0..3u8)
-                .map(|n| std::net::Ipv4Addr::new(10, 0, 1 + i as u8, 10 + n))
-                .collect();
-            dns.set(&alb, Answer::Addresses(addresses));
-            groups.push(serde_json::json!({"target_group_arn": arn, "alb_dns_name": alb, "port": 443}));
-        }
-        let config = serde_json::json!({"apps": [], "nlb": {
+    if wanted("nlb") {
+        // nlb-sync: NLB_GROUPS target groups, each following its own ALB name.
+        {
+            let emulator = Emulator::start();
+            let kit = World::new(&emulator).await;
+            world::create_bucket(&kit.clients, "deployer-state").await;
+            let dns = DnsServer::start();
+            let mut groups = Vec::new();
+            for i in 0..NLB_GROUPS {
+                let arn = kit.target_group(&format!("nlb-{i:02}"), 443).await;
+                let alb = format!("internal-api-{i:02}.ap-northeast-1.elb.amazonaws.com");
+                let addresses = (0..3u8)
+                    .map(|n| std::net::Ipv4Addr::new(10, 0, 1 + i as u8, 10 + n))
+                    .collect();
+                dns.set(&alb, Answer::Addresses(addresses));
+                groups.push(serde_json::json!({"target_group_arn": arn, "alb_dns_name": alb, "port": 443}));
+            }
+            let config = serde_json::json!({"apps": [], "nlb": {
             "state_bucket": "deployer-state", "dns_servers": [dns.addr.to_string()], "target_groups": groups}});
-        let config = Config::parse(&config.to_string(), "bench").unwrap();
-        let nlb_config = config.nlb.clone().unwrap();
-        let request = NlbSyncRequest {
-            target_groups: None,
-            dry_run: false,
-        };
-        let (clients, settings) = (nlb_sync::Clients::from(&kit.clients), Settings::default());
-        for label in ["first run (registers all)", "nothing to change"] {
-            let queries_before = dns.queries();
-            let start = Instant::now();
-            let (calls, response) = recorded(&emulator, || {
-                nlb_sync::handle(&clients, &nlb_config, &request, &settings)
-            })
-            .await;
-            let elapsed = start.elapsed();
-            let response = response.unwrap();
-            let ok = response
-                .results
-                .iter()
-                .filter(|r| matches!(r.outcome, NlbOutcome::Synced | NlbOutcome::Unchanged))
-                .count();
-            rows.push((
-                format!("nlb-sync of {NLB_GROUPS} target groups, {label}"),
-                format!("{:.2} s", elapsed.as_secs_f64()),
-                format!(
-                    "{ok}/{NLB_GROUPS} ok, {} AWS calls ({:.1} per group, {} writes), {} DNS queries: {}",
-                    calls.len(),
-                    calls.len() as f64 / NLB_GROUPS as f64,
-                    count_writes(&calls),
-                    dns.queries() - queries_before,
-                    distinct_ops(&calls)
-                ),
-            ));
+            let config = Config::parse(&config.to_string(), "bench").unwrap();
+            let nlb_config = config.nlb.clone().unwrap();
+            let request = NlbSyncRequest {
+                target_groups: None,
+                dry_run: false,
+            };
+            let (clients, settings) = (nlb_sync::Clients::from(&kit.clients), Settings::default());
+            for label in ["first run (registers all)", "nothing to change"] {
+                let queries_before = dns.queries();
+                let start = Instant::now();
+                let (calls, response) = recorded(&emulator, || {
+                    nlb_sync::handle(&clients, &nlb_config, &request, &settings)
+                })
+                .await;
+                let elapsed = start.elapsed();
+                let response = response.unwrap();
+                let ok = response
+                    .results
+                    .iter()
+                    .filter(|r| matches!(r.outcome, NlbOutcome::Synced | NlbOutcome::Unchanged))
+                    .count();
+                rows.push((
+                    format!("nlb-sync of {NLB_GROUPS} target groups, {label}"),
+                    format!("{:.2} s", elapsed.as_secs_f64()),
+                    format!(
+                        "{ok}/{NLB_GROUPS} ok, {} AWS calls ({:.1} per group, {} writes), {} DNS queries: {}",
+                        calls.len(),
+                        calls.len() as f64 / NLB_GROUPS as f64,
+                        count_writes(&calls),
+                        dns.queries() - queries_before,
+                        distinct_ops(&calls)
+                    ),
+                ));
+            }
+            // Cold start and peak memory of the nlb-sync binary over the same groups.
+            let mut env = emulator.env();
+            env.push(("DEPLOYER_CONFIG".into(), serde_json::to_string(&config).unwrap()));
+            let scheduled: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(repo_root().join("events/scheduled.json")).unwrap())
+                    .unwrap();
+            measure_function(
+                &mut rows,
+                "nlb-sync",
+                &env,
+                &scheduled,
+                &format!("a scheduled run over {NLB_GROUPS} groups"),
+            );
         }
-        // Cold start and peak memory of the nlb-sync binary over the same groups.
-        let mut env = emulator.env();
-        env.push(("DEPLOYER_CONFIG".into(), serde_json::to_string(&config).unwrap()));
-        let scheduled: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(repo_root().join("events/scheduled.json")).unwrap()).unwrap();
-        measure_function(
-            &mut rows,
-            "nlb-sync",
-            &env,
-            &scheduled,
-            &format!("a scheduled run over {NLB_GROUPS} groups"),
-        );
     }
 
-    // Release binary size.
-    for function in ["image-push", "service-sync", "nlb-sync"] {
-        let binary = repo_root().join("target/release").join(function);
-        let size = std::fs::metadata(&binary)
-            .map(|m| format!("{:.2} MB", m.len() as f64 / 1_000_000.0))
-            .unwrap_or_else(|_| "not built".into());
-        rows.push((
-            format!("release binary size, {function} (x86_64)"),
-            size,
-            format!("cargo build --release -p {function} (opt-level z, LTO, stripped)"),
-        ));
+    if wanted("size") {
+        // Release binary size.
+        for function in ["image-push", "service-sync", "nlb-sync"] {
+            let binary = repo_root().join("target/release").join(function);
+            let size = std::fs::metadata(&binary)
+                .map(|m| format!("{:.2} MB", m.len() as f64 / 1_000_000.0))
+                .unwrap_or_else(|_| "not built".into());
+            rows.push((
+                format!("release binary size, {function} (x86_64)"),
+                size,
+                format!("cargo build --release -p {function} (opt-level z, LTO, stripped)"),
+            ));
+        }
     }
 
     let widths = (

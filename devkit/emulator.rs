@@ -33,6 +33,16 @@ pub struct Emulator {
     recording: PathBuf,
 }
 
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; 100 ticks a second.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
 impl Emulator {
     /// Starts `moto_server` from the project's `.venv` (made by `scripts/setup.sh`) on a free
     /// loopback port and waits until it answers.
@@ -84,6 +94,11 @@ impl Emulator {
             std::thread::sleep(Duration::from_millis(100));
         }
         false
+    }
+
+    /// CPU time the emulator process has used so far.
+    pub fn cpu_time(&self) -> Duration {
+        cpu_time(self.child.id())
     }
 
     /// `http://127.0.0.1:PORT`.
