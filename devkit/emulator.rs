@@ -242,6 +242,7 @@ fn dechunk(mut rest: &str) -> String {
 pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
     let credentials = aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "devkit");
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(deployer::aws::https_client())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(credentials)

@@ -23,7 +23,9 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{AppName, BehaviorVersion, SdkConfig};
+use aws_sdk_ecs::config::SharedHttpClient;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls;
 
 /// Attempts per AWS call (first try included), with the SDK's exponential backoff and jitter.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -34,10 +36,19 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// made it. Each function builds from it only the clients it uses.
 pub async fn sdk_config(function: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .app_name(app_name(function))
         .load()
         .await
+}
+
+/// The HTTPS client every SDK client uses: hyper with rustls on the ring crypto provider and the
+/// system's root certificates (the SDK's default client, but without building aws-lc).
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https()
 }
 
 /// The region of `config` (`us-east-1` when none is set, as the SDK assumes).

@@ -118,14 +118,10 @@ pub struct Report {
     pub reason: Option<String>,
 }
 
-/// Runs every selected target group concurrently.
-pub async fn handle(
-    clients: &Clients,
-    nlb: &NlbConfig,
-    request: &NlbSyncRequest,
-    settings: &Settings,
-) -> Result<Answer, InputError> {
-    let groups: Vec<&TargetGroupConfig> = match &request.target_groups {
+/// The target groups a request concerns: all, or the ones it names (an ARN that is not
+/// configured is an input error).
+pub fn select<'a>(nlb: &'a NlbConfig, request: &NlbSyncRequest) -> Result<Vec<&'a TargetGroupConfig>, InputError> {
+    Ok(match &request.target_groups {
         None => nlb.target_groups.iter().collect(),
         Some(arns) => {
             let mut picked = Vec::new();
@@ -144,7 +140,17 @@ pub async fn handle(
             }
             picked
         }
-    };
+    })
+}
+
+/// Runs every selected target group concurrently.
+pub async fn handle(
+    clients: &Clients,
+    nlb: &NlbConfig,
+    request: &NlbSyncRequest,
+    settings: &Settings,
+) -> Result<Answer, InputError> {
+    let groups = select(nlb, request)?;
     let servers = run::dns_servers(nlb, &groups).await;
     let results = stream::iter(groups.into_iter().map(|group| {
         let servers = &servers[dns::zone_of(&group.alb_dns_name)];
