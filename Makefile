@@ -9,7 +9,7 @@ PROGRESS := awk '/^ *Compiling/ { n++; if (n % 25 == 0) { print "  ... " n " cra
 # The Lambda functions: every folder under functions/ (a new one needs no line here).
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: setup setup-sam demo test lint bench package fuzz clean
+.PHONY: setup setup-sam demo test test-fast lint bench package fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -36,7 +36,12 @@ test: setup lint
 	@# Four test threads on two cores: the integration tests mostly wait for their own emulator
 	@# (72 s with two threads, 52 s with four, no faster with six).
 	cargo test --workspace --tests -- --test-threads 4
-	cargo test --test integration -- --ignored iam_policy::
+	@# --workspace as above: the same features, so nothing is built again for this last step.
+	cargo test --workspace --tests -- --ignored iam_policy::
+
+## The edit-test loop: the library's unit tests (planners, parsers, rules), no emulator, no setup.
+test-fast:
+	cargo test -p deployer --lib
 
 lint: setup
 	python3 scripts/check_imports.py

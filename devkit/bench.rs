@@ -236,7 +236,6 @@ async fn main() {
             let config = serde_json::json!({"apps": [], "nlb": {
             "state_bucket": "deployer-state", "dns_servers": [dns.addr.to_string()], "target_groups": groups}});
             let config = Config::parse(&config.to_string(), "bench").unwrap();
-            let nlb_config = config.nlb.clone().unwrap();
             let request = NlbSyncRequest {
                 target_groups: None,
                 dry_run: false,
@@ -245,10 +244,8 @@ async fn main() {
             for label in ["first run (registers all)", "nothing to change"] {
                 let queries_before = dns.queries();
                 let start = Instant::now();
-                let (calls, response) = recorded(&emulator, || {
-                    nlb_sync::handle(&clients, &nlb_config, &request, &settings)
-                })
-                .await;
+                let (calls, response) =
+                    recorded(&emulator, || nlb_sync::handle(&clients, &config, &request, &settings)).await;
                 let elapsed = start.elapsed();
                 let response = response.unwrap();
                 let ok = response

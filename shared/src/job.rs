@@ -9,8 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::InvokeError;
-use crate::input::config::ConfigSource;
+use crate::input::config::{Config, ConfigSource};
 use crate::input::env::{concurrency_from_env, DEFAULT_CONCURRENCY};
+use crate::input::InputError;
 use crate::lease::LeaseConfig;
 
 /// Every function's answer: `{"results": [...], "dry_run": bool}`, one report per application
@@ -52,27 +53,50 @@ impl Settings {
     }
 }
 
-/// One of the deployer's Lambda functions: its name, the AWS clients it uses, and one invocation.
+/// One of the deployer's Lambda functions: its name, the AWS clients it uses, how it reads its
+/// input and how it handles it. [`Job::invoke`] is the same for every function: parse (a
+/// malformed payload is refused before any AWS call), load the configuration, handle.
 pub trait Job {
     /// The function's name, as in `functions/`, the logs and the user agent.
     const NAME: &'static str;
     /// The AWS clients the function uses, and no others.
     type Clients: Send + Sync;
+    /// An invocation, parsed.
+    type Request;
     /// One entry of the answer.
     type Report: Serialize + Send;
 
     /// Builds the function's clients from the SDK configuration.
     fn clients(config: &SdkConfig) -> Self::Clients;
 
+    /// The S3 client the configuration is read with (`DEPLOYER_CONFIG_S3`).
+    fn s3(clients: &Self::Clients) -> &aws_sdk_s3::Client;
+
     /// Checks made once at cold start (warnings about settings, say).
     fn cold_start(_settings: &Settings) {}
 
-    /// One invocation: parse the payload (a malformed one is refused before any AWS call), load
-    /// the configuration, observe, plan, apply, and answer.
+    /// Parses an event or manual payload, naming the field that is wrong.
+    fn parse(payload: &Value) -> Result<Self::Request, InputError>;
+
+    /// Handles one parsed request: select, observe, plan, apply (unless a dry run), report.
+    fn handle(
+        clients: &Self::Clients,
+        config: &Config,
+        request: &Self::Request,
+        settings: &Settings,
+    ) -> impl Future<Output = Result<Answer<Self::Report>, InputError>>;
+
+    /// One invocation as the Lambda runs it: parse, load the configuration, handle.
     fn invoke(
         clients: &Self::Clients,
         source: &ConfigSource,
         payload: &Value,
         settings: &Settings,
-    ) -> impl Future<Output = Result<Answer<Self::Report>, InvokeError>>;
+    ) -> impl Future<Output = Result<Answer<Self::Report>, InvokeError>> {
+        async move {
+            let request = Self::parse(payload)?;
+            let config = source.load(Self::s3(clients)).await?;
+            Ok(Self::handle(clients, &config, &request, settings).await?)
+        }
+    }
 }

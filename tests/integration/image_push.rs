@@ -531,7 +531,13 @@ async fn the_configuration_can_live_in_s3() {
         let event = event.clone();
         async move {
             let clients = deployer::image_push::Clients::from(&clients.for_function(deployer::image_push::NAME));
-            deployer::image_push::invoke(&clients, &source, &event, &Default::default()).await
+            <deployer::image_push::ImagePush as deployer::job::Job>::invoke(
+                &clients,
+                &source,
+                &event,
+                &Default::default(),
+            )
+            .await
         }
     };
 

@@ -17,8 +17,7 @@ use serde::Serialize;
 
 use crate::aws::ecr::ImageQuery;
 use crate::aws::{self, AwsClients};
-use crate::error::InvokeError;
-use crate::input::config::{AppConfig, Config, ConfigSource};
+use crate::input::config::{AppConfig, Config};
 use crate::input::events::{parse_image_push, DeployTarget, ImagePushRequest};
 use crate::input::InputError;
 use crate::job::{self, Job, Settings};
@@ -64,6 +63,7 @@ pub struct ImagePush;
 impl Job for ImagePush {
     const NAME: &'static str = NAME;
     type Clients = Clients;
+    type Request = ImagePushRequest;
     type Report = Report;
 
     fn clients(config: &SdkConfig) -> Clients {
@@ -84,13 +84,21 @@ impl Job for ImagePush {
         }
     }
 
-    async fn invoke(
+    fn s3(clients: &Clients) -> &aws_sdk_s3::Client {
+        &clients.s3
+    }
+
+    fn parse(payload: &serde_json::Value) -> Result<ImagePushRequest, InputError> {
+        parse_image_push(payload)
+    }
+
+    async fn handle(
         clients: &Clients,
-        source: &ConfigSource,
-        payload: &serde_json::Value,
+        config: &Config,
+        request: &ImagePushRequest,
         settings: &Settings,
-    ) -> Result<Answer, InvokeError> {
-        invoke(clients, source, payload, settings).await
+    ) -> Result<Answer, InputError> {
+        handle(clients, config, request, settings).await
     }
 }
 
@@ -238,19 +246,6 @@ pub async fn handle(
     .await;
     results.iter().for_each(log_report);
     Ok(Answer { results, dry_run })
-}
-
-/// One `image-push` invocation as the Lambda runs it: parse the payload (a malformed one is
-/// refused before any AWS call), load the configuration, then [`handle`].
-pub async fn invoke(
-    clients: &Clients,
-    source: &ConfigSource,
-    payload: &serde_json::Value,
-    settings: &Settings,
-) -> Result<Answer, InvokeError> {
-    let request = parse_image_push(payload)?;
-    let config = source.load(&clients.s3).await?;
-    Ok(handle(clients, &config, &request, settings).await?)
 }
 
 /// One structured summary line per application.

@@ -15,8 +15,7 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::aws::{self, dns, AwsClients};
-use crate::error::InvokeError;
-use crate::input::config::{ConfigSource, NlbConfig, TargetGroupConfig};
+use crate::input::config::{Config, NlbConfig, TargetGroupConfig};
 use crate::input::events::{parse_nlb_sync, NlbSyncRequest};
 use crate::input::InputError;
 use crate::job::{self, Job, Settings};
@@ -56,6 +55,7 @@ pub struct NlbSync;
 impl Job for NlbSync {
     const NAME: &'static str = NAME;
     type Clients = Clients;
+    type Request = NlbSyncRequest;
     type Report = Report;
 
     fn clients(config: &SdkConfig) -> Clients {
@@ -65,13 +65,21 @@ impl Job for NlbSync {
         }
     }
 
-    async fn invoke(
+    fn s3(clients: &Clients) -> &aws_sdk_s3::Client {
+        &clients.s3
+    }
+
+    fn parse(payload: &serde_json::Value) -> Result<NlbSyncRequest, InputError> {
+        parse_nlb_sync(payload)
+    }
+
+    async fn handle(
         clients: &Clients,
-        source: &ConfigSource,
-        payload: &serde_json::Value,
+        config: &Config,
+        request: &NlbSyncRequest,
         settings: &Settings,
-    ) -> Result<Answer, InvokeError> {
-        invoke(clients, source, payload, settings).await
+    ) -> Result<Answer, InputError> {
+        handle(clients, config, request, settings).await
     }
 }
 
@@ -146,10 +154,14 @@ pub fn select<'a>(nlb: &'a NlbConfig, request: &NlbSyncRequest) -> Result<Vec<&'
 /// Runs every selected target group concurrently.
 pub async fn handle(
     clients: &Clients,
-    nlb: &NlbConfig,
+    config: &Config,
     request: &NlbSyncRequest,
     settings: &Settings,
 ) -> Result<Answer, InputError> {
+    let nlb = config
+        .nlb
+        .as_ref()
+        .ok_or_else(|| InputError::new("nlb", "an `nlb` section in the configuration (nothing to sync)"))?;
     let groups = select(nlb, request)?;
     let servers = run::dns_servers(nlb, &groups).await;
     let results = stream::iter(groups.into_iter().map(|group| {
@@ -204,20 +216,4 @@ fn emit_metrics(result: &Report) {
         "outcome": result.outcome,
     });
     println!("{line}");
-}
-
-/// One `nlb-sync` invocation as the Lambda runs it.
-pub async fn invoke(
-    clients: &Clients,
-    source: &ConfigSource,
-    payload: &serde_json::Value,
-    settings: &Settings,
-) -> Result<Answer, InvokeError> {
-    let request = parse_nlb_sync(payload)?;
-    let config = source.load(&clients.s3).await?;
-    let nlb = config
-        .nlb
-        .as_ref()
-        .ok_or_else(|| InputError::new("nlb", "an `nlb` section in the configuration (nothing to sync)"))?;
-    Ok(handle(clients, nlb, &request, settings).await?)
 }

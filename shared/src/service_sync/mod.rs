@@ -22,8 +22,7 @@ use serde::Serialize;
 
 use crate::aws::ecs;
 use crate::aws::{self, AwsClients};
-use crate::error::InvokeError;
-use crate::input::config::{Config, ConfigSource};
+use crate::input::config::Config;
 use crate::input::events::{parse_service_sync, ServiceSyncRequest};
 use crate::input::InputError;
 use crate::job::{self, Job, Settings};
@@ -69,6 +68,7 @@ pub struct ServiceSync;
 impl Job for ServiceSync {
     const NAME: &'static str = NAME;
     type Clients = Clients;
+    type Request = ServiceSyncRequest;
     type Report = Report;
 
     fn clients(config: &SdkConfig) -> Clients {
@@ -80,13 +80,21 @@ impl Job for ServiceSync {
         }
     }
 
-    async fn invoke(
+    fn s3(clients: &Clients) -> &aws_sdk_s3::Client {
+        &clients.s3
+    }
+
+    fn parse(payload: &serde_json::Value) -> Result<ServiceSyncRequest, InputError> {
+        parse_service_sync(payload)
+    }
+
+    async fn handle(
         clients: &Clients,
-        source: &ConfigSource,
-        payload: &serde_json::Value,
+        config: &Config,
+        request: &ServiceSyncRequest,
         settings: &Settings,
-    ) -> Result<Answer, InvokeError> {
-        invoke(clients, source, payload, settings).await
+    ) -> Result<Answer, InputError> {
+        handle(clients, config, request, settings).await
     }
 }
 
@@ -225,16 +233,4 @@ fn finish(results: Vec<Report>, dry_run: bool) -> Answer {
         );
     }
     Answer { results, dry_run }
-}
-
-/// One `service-sync` invocation as the Lambda runs it.
-pub async fn invoke(
-    clients: &Clients,
-    source: &ConfigSource,
-    payload: &serde_json::Value,
-    settings: &Settings,
-) -> Result<Answer, InvokeError> {
-    let request = parse_service_sync(payload)?;
-    let config = source.load(&clients.s3).await?;
-    Ok(handle(clients, &config, &request, settings).await?)
 }
