@@ -19,7 +19,7 @@ impl LambdaWatch {
     /// Starts the runtime emulator for `package` with `env` set for the function.
     pub fn start(package: &str, env: &[(String, String)]) -> LambdaWatch {
         let port = free_port();
-        let mut command = Command::new("cargo");
+        let mut command = cargo();
         command
             .current_dir(repo_root())
             .env("PATH", path_with_venv())
@@ -69,7 +69,7 @@ impl LambdaWatch {
     }
 
     fn invoke(&self, function: &str, data: &[&str]) -> Output {
-        Command::new("cargo")
+        cargo()
             .current_dir(repo_root())
             .env("PATH", path_with_venv())
             .args([
@@ -95,4 +95,27 @@ impl Drop for LambdaWatch {
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.child.wait();
     }
+}
+
+/// `cargo` without the variables cargo sets for a running test (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_*`, ...): some build scripts (ring's) watch them, and a build that sees them would
+/// rebuild those crates, and everything above them, for this build and again for the next one.
+fn cargo() -> Command {
+    let mut command = Command::new("cargo");
+    for (name, _) in std::env::vars() {
+        let set_for_tests = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_")
+            || matches!(
+                name.as_str(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+            );
+        if set_for_tests {
+            command.env_remove(name);
+        }
+    }
+    command
 }
