@@ -97,6 +97,18 @@ impl Drop for LambdaWatch {
     }
 }
 
+/// The debug build of a function's binary (`target/debug/<function>`), built first if needed (as
+/// `make test` does before the tests, in which case this is a no-op).
+pub fn function_binary(function: &str) -> std::path::PathBuf {
+    let status = cargo()
+        .current_dir(repo_root())
+        .args(["build", "--quiet", "-p", function])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cargo build -p {function} failed");
+    repo_root().join("target/debug").join(function)
+}
+
 /// `cargo` without the variables cargo sets for a running test (`CARGO_MANIFEST_DIR`,
 /// `CARGO_PKG_*`, ...): some build scripts (ring's) watch them, and a build that sees them would
 /// rebuild those crates, and everything above them, for this build and again for the next one.

@@ -20,10 +20,51 @@ pub enum InvokeError {
     /// The configuration could not be read (S3 failed).
     #[error("the configuration could not be read: {0}")]
     ConfigUnreadable(AwsError),
+    /// The invocation ran, and at least one application or target group failed; the others were
+    /// handled. The message names each failure and holds the whole answer.
+    #[error("{0}")]
+    ItemsFailed(ItemsFailed),
+}
+
+/// Applications or target groups that failed in an invocation that otherwise ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemsFailed {
+    /// The function's failure class: `DeployFailed`, `SyncFailed` or `TargetsFailed`.
+    pub error_type: &'static str,
+    /// `name: reason` of each failed item.
+    pub failures: Vec<String>,
+    /// How many items the invocation handled.
+    pub total: usize,
+    /// The whole answer as JSON (cut to [`ANSWER_IN_MESSAGE_MAX`] bytes).
+    pub answer: String,
+}
+
+/// The most of the answer an error message carries (Lambda keeps up to 256 KB of an
+/// asynchronous invocation's error in the destination record).
+pub const ANSWER_IN_MESSAGE_MAX: usize = 64 * 1024;
+
+impl std::fmt::Display for ItemsFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} failed: {}; answer: {}",
+            self.failures.len(),
+            self.total,
+            self.failures.join("; "),
+            self.answer
+        )
+    }
 }
 
 /// Every `errorType` the functions report, for documentation and tests.
-pub const ERROR_TYPES: [&str; 3] = ["EventInvalid", "ConfigInvalid", "ConfigUnreadable"];
+pub const ERROR_TYPES: [&str; 6] = [
+    "EventInvalid",
+    "ConfigInvalid",
+    "ConfigUnreadable",
+    "DeployFailed",
+    "SyncFailed",
+    "TargetsFailed",
+];
 
 impl InvokeError {
     /// The stable `errorType` of this failure class.
@@ -32,6 +73,7 @@ impl InvokeError {
             InvokeError::EventInvalid(_) => ERROR_TYPES[0],
             InvokeError::ConfigInvalid(_) => ERROR_TYPES[1],
             InvokeError::ConfigUnreadable(_) => ERROR_TYPES[2],
+            InvokeError::ItemsFailed(failed) => failed.error_type,
         }
     }
 }
@@ -78,7 +120,7 @@ mod tests {
         }));
         let diagnostics: Vec<Diagnostic> = vec![event.into(), config.into(), unreadable.into()];
         let types: Vec<&str> = diagnostics.iter().map(|d| d.error_type.as_str()).collect();
-        assert_eq!(types, ERROR_TYPES);
+        assert_eq!(types, ERROR_TYPES[..3]);
         assert!(diagnostics[0].error_message.contains("`deploy.tag`"), "{diagnostics:?}");
         assert!(
             diagnostics[1].error_message.contains("apps: missing"),

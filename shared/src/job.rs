@@ -8,7 +8,7 @@ use aws_config::SdkConfig;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::InvokeError;
+use crate::error::{InvokeError, ItemsFailed, ANSWER_IN_MESSAGE_MAX};
 use crate::input::config::{Config, ConfigSource};
 use crate::input::env::{concurrency_from_env, DEFAULT_CONCURRENCY};
 use crate::input::InputError;
@@ -65,6 +65,12 @@ pub trait Job {
     type Request;
     /// One entry of the answer.
     type Report: Serialize + Send;
+    /// The `errorType` of an invocation in which an item failed (see [`crate::error`]).
+    const FAILURE: &'static str;
+
+    /// `Some("name: reason")` when this entry of the answer is a failure. `stale`, `ignored`,
+    /// `unchanged` and the like are not.
+    fn failure(report: &Self::Report) -> Option<String>;
 
     /// Builds the function's clients from the SDK configuration.
     fn clients(config: &SdkConfig) -> Self::Clients;
@@ -99,4 +105,29 @@ pub trait Job {
             Ok(Self::handle(clients, &config, &request, settings).await?)
         }
     }
+}
+
+/// The answer as Lambda should see it: itself when nothing failed, or an invocation error with
+/// the function's failure `errorType` naming each failure and holding the whole answer, so that
+/// Lambda retries it, the failure queue keeps it and the alarms fire.
+pub fn settle<J: Job>(answer: Answer<J::Report>) -> Result<Answer<J::Report>, InvokeError> {
+    let failures: Vec<String> = answer.results.iter().filter_map(J::failure).collect();
+    if failures.is_empty() {
+        return Ok(answer);
+    }
+    let mut json = serde_json::to_string(&answer).expect("answers serialize");
+    if json.len() > ANSWER_IN_MESSAGE_MAX {
+        let mut end = ANSWER_IN_MESSAGE_MAX;
+        while !json.is_char_boundary(end) {
+            end -= 1;
+        }
+        json.truncate(end);
+        json.push_str("...(cut)");
+    }
+    Err(InvokeError::ItemsFailed(ItemsFailed {
+        error_type: J::FAILURE,
+        failures,
+        total: answer.results.len(),
+        answer: json,
+    }))
 }

@@ -1,13 +1,14 @@
 //! The Lambda side: structured logs, the function's own clients built once per cold start, the
 //! configuration source read per invocation, and failures that reach Lambda with a stable
-//! `errorType` (see [`crate::error`]).
+//! `errorType` (see [`crate::error`]): a malformed input, an unusable configuration, or an
+//! application or target group that failed while the others were handled.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 use crate::error::InvokeError;
 use crate::input::config::ConfigSource;
-use crate::job::{Job, Settings};
+use crate::job::{settle, Job, Settings};
 use crate::{aws, telemetry};
 
 /// Runs the function `J` under the Lambda runtime until the runtime stops it.
@@ -32,7 +33,7 @@ async fn invoke<J: Job>(clients: &J::Clients, payload: &Value, settings: &Settin
         Ok(source) => Box::pin(J::invoke(clients, &source, payload, settings)).await,
         Err(err) => Err(err.into()),
     };
-    match answer {
+    match answer.and_then(settle::<J>) {
         Ok(answer) => Ok(serde_json::to_value(answer).expect("answers serialize")),
         Err(err) => {
             tracing::error!(function = J::NAME, error_type = err.error_type(), error = %err, "invocation failed");

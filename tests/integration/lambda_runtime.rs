@@ -2,7 +2,8 @@
 //! sample files in `events/`, against the AWS emulator.
 
 use deployer_devkit::emulator::{count_writes, repo_root};
-use deployer_devkit::lambda::LambdaWatch;
+use deployer_devkit::lambda::{function_binary, LambdaWatch};
+use deployer_devkit::runtime_api::{FunctionAnswer, RuntimeRun};
 use deployer_devkit::world::{self, registry, World};
 use deployer_devkit::Emulator;
 
@@ -164,4 +165,58 @@ async fn nlb_sync_runs_the_scheduled_event_through_the_lambda_runtime() {
         .invoke_file("nlb-sync", &repo_root().join("events/manual-nlb-sync-dry-run.json"))
         .expect_err("refused");
     assert!(err.contains("sync.target_groups[0]"), "{err}");
+}
+
+/// A deploy that fails for one application ends the invocation in an error with the documented
+/// `errorType`, after the others were deployed: the body the function posts to the Runtime API's
+/// `/invocation/{id}/error` is what Lambda keeps in the failure queue's record. Lambda's retry of
+/// the same event deploys nothing twice and fails again, the same way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_deploy_is_an_invocation_error_with_its_report() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    let (app, _) = kit.orders().await;
+    // `ghost` follows the same image, but its service does not exist.
+    let mut config: serde_json::Value = serde_json::from_str(&world::config_for(&[&app])).unwrap();
+    let mut ghost = app.config();
+    ghost["name"] = "ghost".into();
+    ghost["service"] = "ghost".into();
+    config["apps"].as_array_mut().unwrap().push(ghost);
+    let digest = world::push_image(clients, "orders", "latest", "v2").await;
+    let event = world::push_event("orders", "latest", &digest).to_string();
+    let mut env = emulator.env();
+    env.push(("DEPLOYER_CONFIG".into(), config.to_string()));
+    let binary = tokio::task::spawn_blocking(|| function_binary("image-push"))
+        .await
+        .unwrap();
+
+    let invoke = |env: Vec<(String, String)>, binary: std::path::PathBuf, event: String| async move {
+        tokio::task::spawn_blocking(move || {
+            RuntimeRun::start(&binary, &env, Some(event)).answer(std::time::Duration::from_secs(60))
+        })
+        .await
+        .unwrap()
+    };
+    for attempt in ["first delivery", "Lambda's retry"] {
+        let Some(FunctionAnswer::Error(body)) = invoke(env.clone(), binary.clone(), event.clone()).await else {
+            panic!("{attempt}: the invocation must fail")
+        };
+        let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["errorType"], "DeployFailed", "{attempt}: {body}");
+        let message = error["errorMessage"].as_str().unwrap();
+        assert!(
+            message.starts_with("1 of 2 failed: ghost: service `ghost` not found in cluster `sss`"),
+            "{attempt}: {message}"
+        );
+        // The report of every application is in the message.
+        assert!(message.contains(r#""app":"orders""#), "{attempt}: {message}");
+        // orders was deployed once, on the first delivery; the retry found it unchanged.
+        let running = world::service_task_definition(clients, "sss", "orders").await;
+        assert_eq!(
+            world::container_image(clients, &running, "app").await,
+            format!("{}/orders@{digest}", registry())
+        );
+        assert_eq!(world::family_revisions(clients, "orders").await.len(), 2, "{attempt}");
+    }
 }

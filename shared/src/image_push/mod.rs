@@ -65,6 +65,17 @@ impl Job for ImagePush {
     type Clients = Clients;
     type Request = ImagePushRequest;
     type Report = Report;
+    const FAILURE: &'static str = "DeployFailed";
+
+    fn failure(report: &Report) -> Option<String> {
+        (report.outcome == Outcome::Failed).then(|| {
+            format!(
+                "{}: {}",
+                report.app.as_deref().unwrap_or("-"),
+                report.reason.as_deref().unwrap_or("no reason given")
+            )
+        })
+    }
 
     fn clients(config: &SdkConfig) -> Clients {
         Clients {

@@ -217,3 +217,41 @@ fn rollbacks_pick_the_previous_or_named_revision() {
     assert_eq!(plan.report.image.as_deref(), Some(pinned(1).as_str()));
     assert_eq!(plan.steps.len(), 1);
 }
+
+#[test]
+fn an_answer_with_a_failed_application_is_a_deploy_failed_invocation_error() {
+    use crate::job::{settle, Answer};
+    let failed = Report::skipped(&app(), Outcome::Failed, "UpdateService failed");
+    let quiet = |outcome| Report::skipped(&app(), outcome, "nothing to do");
+    let answer = |results| Answer {
+        results,
+        dry_run: false,
+    };
+
+    let Err(crate::error::InvokeError::ItemsFailed(err)) =
+        settle::<ImagePush>(answer(vec![quiet(Outcome::Stale), failed.clone()]))
+    else {
+        panic!("a failed application must fail the invocation")
+    };
+    assert_eq!(err.error_type, "DeployFailed");
+    assert_eq!((err.failures.len(), err.total), (1, 2));
+    assert_eq!(err.failures[0], "orders: UpdateService failed");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("1 of 2 failed: orders: UpdateService failed; answer: {"),
+        "{message}"
+    );
+    assert!(
+        message.contains(r#""outcome":"stale""#),
+        "the whole answer is in the message: {message}"
+    );
+
+    // Stale, ignored, unchanged and deployed are not failures.
+    let fine = vec![
+        quiet(Outcome::Stale),
+        quiet(Outcome::Unchanged),
+        quiet(Outcome::Ignored),
+        quiet(Outcome::Deployed),
+    ];
+    assert!(settle::<ImagePush>(answer(fine)).is_ok());
+}

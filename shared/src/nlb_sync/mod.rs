@@ -57,6 +57,17 @@ impl Job for NlbSync {
     type Clients = Clients;
     type Request = NlbSyncRequest;
     type Report = Report;
+    const FAILURE: &'static str = "TargetsFailed";
+
+    fn failure(report: &Report) -> Option<String> {
+        (matches!(report.outcome, Outcome::Failed | Outcome::DnsFailed)).then(|| {
+            format!(
+                "{}: {}",
+                report.target_group.as_str(),
+                report.reason.as_deref().unwrap_or("no reason given")
+            )
+        })
+    }
 
     fn clients(config: &SdkConfig) -> Clients {
         Clients {
@@ -216,4 +227,41 @@ fn emit_metrics(result: &Report) {
         "outcome": result.outcome,
     });
     println!("{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{settle, Answer};
+
+    fn report(outcome: Outcome, reason: &str) -> Report {
+        Report {
+            target_group: "arn:aws:elasticloadbalancing:r:1:targetgroup/nlb-443/1".into(),
+            outcome,
+            addresses_found: 0,
+            dns_queries: 1,
+            registered: Vec::new(),
+            deregistered: Vec::new(),
+            held_back: Vec::new(),
+            reason: Some(reason.into()),
+        }
+    }
+
+    #[test]
+    fn a_group_that_failed_or_could_not_be_resolved_fails_the_invocation() {
+        let answer = |results| Answer {
+            results,
+            dry_run: false,
+        };
+        for outcome in [Outcome::Failed, Outcome::DnsFailed] {
+            let Err(crate::error::InvokeError::ItemsFailed(err)) =
+                settle::<NlbSync>(answer(vec![report(outcome, "no answer"), report(Outcome::Synced, "-")]))
+            else {
+                panic!("{outcome:?} must fail the invocation")
+            };
+            assert_eq!((err.error_type, err.failures.len(), err.total), ("TargetsFailed", 1, 2));
+        }
+        let quiet = vec![report(Outcome::Unchanged, "-"), report(Outcome::Skipped, "alb-type")];
+        assert!(settle::<NlbSync>(answer(quiet)).is_ok());
+    }
 }

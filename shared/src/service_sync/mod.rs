@@ -70,6 +70,17 @@ impl Job for ServiceSync {
     type Clients = Clients;
     type Request = ServiceSyncRequest;
     type Report = Report;
+    const FAILURE: &'static str = "SyncFailed";
+
+    fn failure(report: &Report) -> Option<String> {
+        (report.outcome == Outcome::Failed).then(|| {
+            format!(
+                "{}: {}",
+                report.app.as_deref().unwrap_or("-"),
+                report.reason.as_deref().unwrap_or("no reason given")
+            )
+        })
+    }
 
     fn clients(config: &SdkConfig) -> Clients {
         Clients {

@@ -236,3 +236,29 @@ fn deployment_events_select_by_service_arn() {
         Ok(Selection::Ignored(_))
     ));
 }
+
+#[test]
+fn only_a_failed_sync_fails_the_invocation() {
+    use crate::job::{settle, Answer};
+    let report = |outcome, reason: &str| Report::new(Some("orders"), outcome, Some(reason.into()));
+    let answer = |results| Answer {
+        results,
+        dry_run: false,
+    };
+    let Err(crate::error::InvokeError::ItemsFailed(err)) =
+        settle::<ServiceSync>(answer(vec![report(Outcome::Failed, "CreateRoute failed")]))
+    else {
+        panic!("a failed sync must fail the invocation")
+    };
+    assert_eq!(
+        (err.error_type, err.failures.as_slice()),
+        ("SyncFailed", &["orders: CreateRoute failed".to_owned()][..])
+    );
+    // A deployment ECS reported failed is reported, not a failure of the sync itself.
+    let quiet = vec![
+        report(Outcome::DeploymentFailed, "circuit breaker"),
+        report(Outcome::Unchanged, "-"),
+        report(Outcome::Ignored, "-"),
+    ];
+    assert!(settle::<ServiceSync>(answer(quiet)).is_ok());
+}
