@@ -39,20 +39,22 @@ pub struct ItemsFailed {
     pub answer: String,
 }
 
+/// The most failures an error message names one by one before the answer.
+pub const FAILURES_NAMED_MAX: usize = 20;
+
 /// The most of the answer an error message carries (Lambda keeps up to 256 KB of an
 /// asynchronous invocation's error in the destination record).
 pub const ANSWER_IN_MESSAGE_MAX: usize = 64 * 1024;
 
 impl std::fmt::Display for ItemsFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} of {} failed: {}; answer: {}",
-            self.failures.len(),
-            self.total,
-            self.failures.join("; "),
-            self.answer
-        )
+        write!(f, "{} of {} failed: ", self.failures.len(), self.total)?;
+        let named = self.failures.len().min(FAILURES_NAMED_MAX);
+        write!(f, "{}", self.failures[..named].join("; "))?;
+        if self.failures.len() > named {
+            write!(f, "; and {} more (all in the answer)", self.failures.len() - named)?;
+        }
+        write!(f, "; answer: {}", self.answer)
     }
 }
 

@@ -246,6 +246,21 @@ fn an_answer_with_a_failed_application_is_a_deploy_failed_invocation_error() {
         "the whole answer is in the message: {message}"
     );
 
+    // Many failures: the first 20 are named, the rest counted; all are in the answer.
+    let Err(many) = settle::<ImagePush>(answer(vec![failed.clone(); 30])) else {
+        panic!("30 failures must fail the invocation")
+    };
+    let message = many.to_string();
+    assert!(
+        message.starts_with("30 of 30 failed: orders: UpdateService failed;"),
+        "{message}"
+    );
+    assert!(
+        message.contains("; and 10 more (all in the answer); answer: {"),
+        "{message}"
+    );
+    assert_eq!(message.matches("orders: UpdateService failed").count(), 20);
+
     // Stale, ignored, unchanged and deployed are not failures.
     let fine = vec![
         quiet(Outcome::Stale),
