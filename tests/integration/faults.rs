@@ -353,3 +353,43 @@ async fn routes_integrations_and_cloud_map_services_whose_answers_are_lost_are_n
         assert!(proxy.stats.faulted() > 0, "{call}");
     }
 }
+
+/// A call to an endpoint that accepts connections and never answers fails once its timeouts run
+/// out, instead of holding the invocation until Lambda kills it. The functions' configuration is
+/// `Timeouts::FUNCTIONS`; this uses the same wiring with shorter bounds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_that_hangs_fails_when_its_timeouts_run_out() {
+    use deployer::aws::Timeouts;
+    use std::time::Duration;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept every connection and hold it open without a byte of answer.
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(1),
+        attempt: Duration::from_millis(300),
+        operation: Duration::from_millis(1500),
+    };
+    let config = sdk_config_for(&format!("http://127.0.0.1:{port}"))
+        .await
+        .to_builder()
+        .timeout_config(timeouts.config())
+        .build();
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    // The guard only turns a hang (no timeouts at all) into a failure instead of a stuck test.
+    let answer = tokio::time::timeout(
+        Duration::from_secs(120),
+        deployer::aws::ecs::describe_services(&ecs, "sss", &["orders".to_owned()]),
+    )
+    .await
+    .expect("the call ends by its own timeouts");
+    let err = answer.expect_err("nothing answered");
+    assert_eq!((err.service, err.operation), ("ECS", "DescribeServices"));
+    assert!(err.message.to_lowercase().contains("timeout"), "{err}");
+    holder.abort();
+}

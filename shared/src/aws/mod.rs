@@ -22,6 +22,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{AppName, BehaviorVersion, SdkConfig};
 use aws_sdk_ecs::config::SharedHttpClient;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
@@ -30,14 +31,49 @@ use aws_smithy_http_client::tls;
 /// Attempts per AWS call (first try included), with the SDK's exponential backoff and jitter.
 pub const MAX_ATTEMPTS: u32 = 5;
 
+/// How long each AWS call may take, so that a call that hangs fails clearly, and is retried,
+/// instead of using up the invocation until Lambda kills it silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Opening a connection (the endpoint is down or unreachable).
+    pub connect: Duration,
+    /// One attempt, from sending to the whole answer.
+    pub attempt: Duration,
+    /// The whole call, every retry and backoff included.
+    pub operation: Duration,
+}
+
+impl Timeouts {
+    /// The functions' timeouts: 3 s to connect, 10 s an attempt, 30 s a call. AWS's control-plane
+    /// calls answer in well under a second, the slowest the deployer makes (RegisterTaskDefinition,
+    /// UpdateService) in a few; 30 s a call keeps one stuck call inside the shortest function
+    /// timeout of the template (nlb-sync, 45 s) with time left to report it.
+    pub const FUNCTIONS: Timeouts = Timeouts {
+        connect: Duration::from_secs(3),
+        attempt: Duration::from_secs(10),
+        operation: Duration::from_secs(30),
+    };
+
+    /// The SDK's timeout configuration for these bounds.
+    pub fn config(self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+}
+
 /// The SDK configuration of a function, from the environment: the SDK's usual credential chain,
 /// region and `AWS_ENDPOINT_URL` override, with standard retries. Every request names `function`
 /// in its user agent (`app/<function>`), so CloudTrail tells which of the deployer's functions
-/// made it. Each function builds from it only the clients it uses.
+/// made it. Calls are bounded by [`Timeouts::FUNCTIONS`]. Each function builds from it only the
+/// clients it uses.
 pub async fn sdk_config(function: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(Timeouts::FUNCTIONS.config())
         .app_name(app_name(function))
         .load()
         .await
