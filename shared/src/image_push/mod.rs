@@ -1,7 +1,7 @@
 //! `image-push`: deploy an image to the services that follow it, or roll a service back.
 //!
-//! [`select`] picks the applications an event or payload concerns, [`observe`] reads ECS and ECR
-//! with as few calls as the APIs allow, [`plan`] decides (pure, no I/O) and [`apply`] carries
+//! [`select`](mod@select) picks the applications an event or payload concerns, [`observe`](mod@observe) reads ECS and ECR
+//! with as few calls as the APIs allow, [`plan`](mod@plan) decides (pure, no I/O) and [`apply`](mod@apply) carries
 //! the plan out, under a per-service lease when one is configured.
 
 pub mod apply;

@@ -3,8 +3,8 @@
 //!
 //! Rules: never deregister on an empty or failed DNS answer; deregister an address only after it
 //! has been missing for N runs; never more than a set share of the group in one run; never a
-//! target it did not register (unless told to); never twice. [`run`] observes (DNS, the group,
-//! its [`state`]) and applies; [`plan`] decides (pure).
+//! target it did not register (unless told to); never twice. [`run`](mod@run) observes (DNS, the group,
+//! its [`state`](mod@state)) and applies; [`plan`](mod@plan) decides (pure).
 
 pub mod plan;
 pub mod run;

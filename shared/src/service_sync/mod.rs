@@ -1,10 +1,10 @@
 //! `service-sync`: make Cloud Map, the ECS service registry and the HTTP API routes match the
 //! configuration, and clean up old task definition revisions after a completed deploy.
 //!
-//! [`select`] picks the applications, [`observe`] reads each shared resource once per run
+//! [`select`](mod@select) picks the applications, [`observe`](mod@observe) reads each shared resource once per run
 //! (namespaces, Cloud Map services, each API's integrations and routes, services in batches of
-//! 10), [`plan`] decides per application (pure: Cloud Map and the integration there, the routes
-//! in [`routes`], the revision clean-up in [`cleanup`]) and [`apply`] carries the steps out in
+//! 10), [`plan`](mod@plan) decides per application (pure: Cloud Map and the integration there, the routes
+//! in [`routes`], the revision clean-up in [`cleanup`]) and [`apply`](mod@apply) carries the steps out in
 //! order.
 
 pub mod apply;
