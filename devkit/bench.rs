@@ -19,7 +19,7 @@ use deployer_devkit::emulator::sdk_config_for;
 use deployer_devkit::emulator::{count_writes, repo_root, Call};
 use deployer_devkit::latency::LatencyProxy;
 use deployer_devkit::runtime_api::{median, FunctionAnswer, RuntimeRun};
-use deployer_devkit::world::{self, push_event, World};
+use deployer_devkit::world::{self, job_clients, push_event, World};
 use deployer_devkit::Emulator;
 
 const FAN_OUT: [usize; 2] = [50, 200];
@@ -45,7 +45,7 @@ async fn main() {
         let config = Config::parse(&world::config_for(&[&app]), "bench").unwrap();
         let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
         let event = push_event("orders", "latest", &digest);
-        let clients = image_push::Clients::from(&kit.clients);
+        let clients = job_clients::<image_push::ImagePush>(&kit.clients);
         let (calls, _) = recorded(&emulator, || run(&clients, &config, &event, 10)).await;
         rows.push((
             "AWS calls, one single-service deploy".into(),
@@ -101,8 +101,9 @@ async fn main() {
             }
             let config = Config::parse(&world::config_for(&apps.iter().collect::<Vec<_>>()), "bench").unwrap();
             let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
-            let slow =
-                image_push::Clients::from(&AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await));
+            let slow = job_clients::<image_push::ImagePush>(&AwsClients::from_sdk_config(
+                &sdk_config_for(&proxy.endpoint()).await,
+            ));
             // Timed runs are not recorded: moto's recorder writes every request to a file, which
             // slows the emulator and so the concurrent run most. A last run counts the calls.
             for (label, concurrency, seed) in [("sequential", 1, "v2"), ("concurrent (bound 10)", 10, "v3")] {
@@ -143,8 +144,9 @@ async fn main() {
             let config = Config::parse(&serde_json::json!({ "apps": apps }).to_string(), "bench").unwrap();
             let request = parse_service_sync(&serde_json::json!({"sync": {}})).unwrap();
             let proxy = LatencyProxy::start(emulator.port, LATENCY).await;
-            let slow =
-                service_sync::Clients::from(&AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await));
+            let slow = job_clients::<service_sync::ServiceSync>(&AwsClients::from_sdk_config(
+                &sdk_config_for(&proxy.endpoint()).await,
+            ));
             let settings = Settings {
                 concurrency,
                 ..Settings::default()
@@ -240,7 +242,7 @@ async fn main() {
                 target_groups: None,
                 dry_run: false,
             };
-            let (clients, settings) = (nlb_sync::Clients::from(&kit.clients), Settings::default());
+            let (clients, settings) = (job_clients::<nlb_sync::NlbSync>(&kit.clients), Settings::default());
             for label in ["first run (registers all)", "nothing to change"] {
                 let queries_before = dns.queries();
                 let start = Instant::now();

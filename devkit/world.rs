@@ -442,13 +442,16 @@ pub async fn invoke_job<J: Job>(
     config: &str,
     payload: &serde_json::Value,
     settings: &Settings,
-) -> Result<Answer<J::Report>, InvokeError>
-where
-    for<'a> J::Clients: From<&'a AwsClients>,
-{
+) -> Result<Answer<J::Report>, InvokeError> {
     let source = ConfigSource::Inline(config.to_owned());
-    let clients = J::Clients::from(&clients.for_function(J::NAME));
+    let clients = job_clients::<J>(clients);
     J::invoke(&clients, &source, payload, settings).await
+}
+
+/// The clients of function `J`, built as its Lambda builds them (`Job::clients`), from the
+/// emulator's configuration and naming the function in the user agent.
+pub fn job_clients<J: Job>(clients: &AwsClients) -> J::Clients {
+    J::clients(&clients.for_function(J::NAME).sdk_config)
 }
 
 /// Runs one `image-push` invocation in-process, exactly as the Lambda handler does.

@@ -399,7 +399,7 @@ async fn a_retry_after_an_interrupted_deploy_reuses_the_registered_revision() {
     else {
         panic!("the push concerns no application")
     };
-    let image_push_clients = deployer::image_push::Clients::from(clients);
+    let image_push_clients = world::job_clients::<deployer::image_push::ImagePush>(clients);
     let observed = deployer::image_push::observe(&image_push_clients, &apps, &goal, 1).await;
     let plan = deployer::image_push::plan_app(apps[0], &goal, observed[0].as_ref().unwrap(), &clients.region);
     let deployer::image_push::Step::Register(revision) = &plan.steps[0] else {
@@ -530,7 +530,7 @@ async fn the_configuration_can_live_in_s3() {
         let source = deployer::input::config::ConfigSource::S3(location.into());
         let event = event.clone();
         async move {
-            let clients = deployer::image_push::Clients::from(&clients.for_function(deployer::image_push::NAME));
+            let clients = world::job_clients::<deployer::image_push::ImagePush>(clients);
             <deployer::image_push::ImagePush as deployer::job::Job>::invoke(
                 &clients,
                 &source,

@@ -113,6 +113,8 @@ pub struct AwsClients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// The region the clients talk to.
     pub region: String,
+    /// The SDK configuration they were built from (a function builds its own clients from it).
+    pub sdk_config: SdkConfig,
 }
 
 impl AwsClients {
@@ -133,6 +135,7 @@ impl AwsClients {
                 self.elb.config().to_builder().app_name(app).build(),
             ),
             region: self.region.clone(),
+            sdk_config: self.sdk_config.to_builder().app_name(app_name(function)).build(),
         }
     }
 
@@ -146,6 +149,7 @@ impl AwsClients {
             apigw: aws_sdk_apigatewayv2::Client::new(config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             region: region_of(config),
+            sdk_config: config.clone(),
         }
     }
 }

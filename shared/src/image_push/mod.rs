@@ -15,8 +15,8 @@ use aws_config::SdkConfig;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
+use crate::aws;
 use crate::aws::ecr::ImageQuery;
-use crate::aws::{self, AwsClients};
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::{parse_image_push, DeployTarget, ImagePushRequest};
 use crate::input::InputError;
@@ -44,17 +44,6 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     /// The region (the registry host of pinned images).
     pub region: String,
-}
-
-impl From<&AwsClients> for Clients {
-    fn from(all: &AwsClients) -> Self {
-        Self {
-            ecs: all.ecs.clone(),
-            ecr: all.ecr.clone(),
-            s3: all.s3.clone(),
-            region: all.region.clone(),
-        }
-    }
 }
 
 /// The `image-push` function.

@@ -14,7 +14,7 @@ use aws_config::SdkConfig;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::aws::{self, dns, AwsClients};
+use crate::aws::{self, dns};
 use crate::input::config::{Config, NlbConfig, TargetGroupConfig};
 use crate::input::events::{parse_nlb_sync, NlbSyncRequest};
 use crate::input::InputError;
@@ -38,15 +38,6 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// S3: the configuration and the per-group state.
     pub s3: aws_sdk_s3::Client,
-}
-
-impl From<&AwsClients> for Clients {
-    fn from(all: &AwsClients) -> Self {
-        Self {
-            elb: all.elb.clone(),
-            s3: all.s3.clone(),
-        }
-    }
 }
 
 /// The `nlb-sync` function.

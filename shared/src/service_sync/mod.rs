@@ -20,8 +20,8 @@ use aws_config::SdkConfig;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
+use crate::aws;
 use crate::aws::ecs;
-use crate::aws::{self, AwsClients};
 use crate::input::config::Config;
 use crate::input::events::{parse_service_sync, ServiceSyncRequest};
 use crate::input::InputError;
@@ -49,17 +49,6 @@ pub struct Clients {
     pub apigw: aws_sdk_apigatewayv2::Client,
     /// S3: the configuration.
     pub s3: aws_sdk_s3::Client,
-}
-
-impl From<&AwsClients> for Clients {
-    fn from(all: &AwsClients) -> Self {
-        Self {
-            ecs: all.ecs.clone(),
-            cloud_map: all.cloud_map.clone(),
-            apigw: all.apigw.clone(),
-            s3: all.s3.clone(),
-        }
-    }
 }
 
 /// The `service-sync` function.
