@@ -8,7 +8,10 @@ use std::time::Instant;
 
 use deployer::image_push::{self, Outcome};
 use deployer::input::events::{parse_image_push, parse_service_sync, NlbSyncRequest};
-use deployer::job::Settings;
+use deployer::job::{Invocation, Settings};
+
+/// Bench runs are invocations outside Lambda (no deadline).
+static LOCAL: std::sync::LazyLock<Invocation> = std::sync::LazyLock::new(Invocation::local);
 use deployer::lease::LeaseConfig;
 use deployer::nlb_sync::{self, Outcome as NlbOutcome};
 use deployer::service_sync::{self, Outcome as SyncOutcome};
@@ -63,9 +66,13 @@ async fn main() {
         let guarded = Settings {
             concurrency: 10,
             lease: Some(LeaseConfig::in_bucket("deployer-state")),
+            ..Settings::default()
         };
         let request = parse_image_push(&push_event("orders", "latest", &digest)).unwrap();
-        let (calls, _) = recorded(&emulator, || image_push::handle(&clients, &config, &request, &guarded)).await;
+        let (calls, _) = recorded(&emulator, || {
+            image_push::handle(&clients, &config, &request, &guarded, &LOCAL)
+        })
+        .await;
         rows.push((
             "AWS calls, one deploy holding the service's lease".into(),
             format!("{} ({} writes)", calls.len(), count_writes(&calls)),
@@ -75,7 +82,7 @@ async fn main() {
         // Cold start and peak memory of the image-push binary, serving that world.
         let mut env = emulator.env();
         env.push(("DEPLOYER_CONFIG".into(), world::config_for(&[&app])));
-        env.push((deployer::lease::ENV_BUCKET.into(), "deployer-state".into()));
+        env.push((deployer::input::env::ENV_STATE_BUCKET.into(), "deployer-state".into()));
         let digest = world::push_image(&kit.clients, "orders", "latest", "v4").await;
         measure_function(
             &mut rows,
@@ -152,8 +159,10 @@ async fn main() {
                 ..Settings::default()
             };
             let start = Instant::now();
-            let (calls, response) =
-                recorded(&emulator, || service_sync::handle(&slow, &config, &request, &settings)).await;
+            let (calls, response) = recorded(&emulator, || {
+                service_sync::handle(&slow, &config, &request, &settings, &LOCAL)
+            })
+            .await;
             let elapsed = start.elapsed();
             let synced = response
                 .unwrap()
@@ -173,8 +182,10 @@ async fn main() {
             ));
             if concurrency > 1 {
                 let start = Instant::now();
-                let (calls, response) =
-                    recorded(&emulator, || service_sync::handle(&slow, &config, &request, &settings)).await;
+                let (calls, response) = recorded(&emulator, || {
+                    service_sync::handle(&slow, &config, &request, &settings, &LOCAL)
+                })
+                .await;
                 let elapsed = start.elapsed();
                 let unchanged = response
                     .unwrap()
@@ -246,8 +257,10 @@ async fn main() {
             for label in ["first run (registers all)", "nothing to change"] {
                 let queries_before = dns.queries();
                 let start = Instant::now();
-                let (calls, response) =
-                    recorded(&emulator, || nlb_sync::handle(&clients, &config, &request, &settings)).await;
+                let (calls, response) = recorded(&emulator, || {
+                    nlb_sync::handle(&clients, &config, &request, &settings, &LOCAL)
+                })
+                .await;
                 let elapsed = start.elapsed();
                 let response = response.unwrap();
                 let ok = response
@@ -388,8 +401,9 @@ async fn run(
         &request,
         &Settings {
             concurrency,
-            lease: None,
+            ..Settings::default()
         },
+        &Invocation::local(),
     )
     .await
     .unwrap();

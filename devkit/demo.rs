@@ -3,15 +3,18 @@
 //! Starts moto on a loopback port, builds the design's small world (VPC, subnets, cluster `sss`,
 //! repository `orders`, a two-container Fargate service), pushes a new `orders:latest`, invokes
 //! `image-push` through cargo-lambda's local Lambda runtime with `events/ecr-push.json`, replays
-//! it, and prints what changed. Then `service-sync` gets the deploy's `SERVICE_DEPLOYMENT_COMPLETED`
-//! event and creates the Cloud Map service, the registry, the integration and the routes; a route
-//! deleted by hand comes back on the next scheduled run. Everything it started is stopped when it
-//! returns.
+//! it, and prints what changed. ECS's `SERVICE_DEPLOYMENT_COMPLETED` (a recorded event) ends the
+//! deploy's record and `Deploy Succeeded` arrives from the bus; a second push fails in ECS and
+//! `Deploy Failed` arrives with ECS's reason; `status` shows both. Then `service-sync` gets the
+//! completed event and creates the Cloud Map service, the registry, the integration and the
+//! routes; a route deleted by hand comes back on the next scheduled run; nlb-sync follows an
+//! ALB's addresses. Everything it started is stopped when it returns.
 
 use std::net::Ipv4Addr;
 
 use deployer_devkit::dns::{Answer, DnsServer};
 use deployer_devkit::emulator::{count_writes, repo_root};
+use deployer_devkit::events::{recorded_ecs_event, EventTap};
 use deployer_devkit::lambda::LambdaWatch;
 use deployer_devkit::world::{self, World};
 use deployer_devkit::Emulator;
@@ -41,11 +44,18 @@ async fn main() {
     world::push_image_with_digest(clients, "orders", "latest", &digest).await;
     println!("    orders:latest moved {} -> {}", short(&first_digest), short(&digest));
 
+    step("state bucket deployer-state (leases, deploy records); bus `deploys` with a rule sending source ecs-deployer to a queue");
+    world::create_bucket(clients, "deployer-state").await;
+    let tap = EventTap::new(clients, "deploys").await;
+
     step("starting image-push in cargo-lambda's local Lambda runtime (first run builds it)");
     let mut env = emulator.env();
     let config = serde_json::json!({"apps": [api.app_config(&app, &["GET", "POST"], "/orders/{proxy+}")]}).to_string();
     env.push(("DEPLOYER_CONFIG".into(), config.clone()));
+    env.push(("DEPLOYER_STATE_BUCKET".into(), "deployer-state".into()));
+    env.push(("DEPLOYER_EVENT_BUS".into(), "deploys".into()));
     println!("    DEPLOYER_CONFIG={config}");
+    println!("    DEPLOYER_STATE_BUCKET=deployer-state DEPLOYER_EVENT_BUS=deploys");
     let watch = LambdaWatch::start("image-push", &env);
 
     step("invoking image-push with events/ecr-push.json (the EventBridge push event)");
@@ -85,7 +95,56 @@ async fn main() {
         fail(&format!("expected the push to be deployed, got `{outcome}`"));
     }
 
-    step("ECS reports the deployment completed: invoking service-sync with events/ecs-deployment-completed.json");
+    let deployment = answer["results"][0]["ecs_deployment_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    step("ECS reports the deployment completed: image-push gets events/ecs-deployment-completed.json (its deployment id)");
+    let heard = invoke_event(&watch, "ecs-deployment-completed.json", &deployment);
+    println!(
+        "    outcome: {}, {}",
+        heard["results"][0]["outcome"], heard["results"][0]["actions"][0]
+    );
+    let mut published = print_published(&tap).await;
+
+    step("a second push fails in ECS (events/ecs-deployment-failed.json: the tasks do not start)");
+    let broken = world::push_image(clients, "orders", "latest", "broken-build").await;
+    let push_file = write_event("push-broken.json", &world::push_event("orders", "latest", &broken));
+    let second = watch.invoke_file("image-push", &push_file).unwrap_or_else(|e| fail(&e));
+    let deployment = second["results"][0]["ecs_deployment_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    println!("    push {}: {}", short(&broken), second["results"][0]["outcome"]);
+    let failed = invoke_event(&watch, "ecs-deployment-failed.json", &deployment);
+    println!(
+        "    outcome: {}, {}",
+        failed["results"][0]["outcome"], failed["results"][0]["actions"][0]
+    );
+    published.extend(print_published(&tap).await);
+    if !published.iter().any(|t| t == "Deploy Succeeded") || !published.iter().any(|t| t == "Deploy Failed") {
+        fail("expected Deploy Succeeded and Deploy Failed from the bus");
+    }
+
+    step("status (events/manual-status.json)");
+    let status = watch
+        .invoke_file("image-push", &repo_root().join("events/manual-status.json"))
+        .unwrap_or_else(|e| fail(&e));
+    let status = &status["results"][0]["status"];
+    println!("    running {}", status["running_task_definition"]);
+    for deploy in status["recent"].as_array().into_iter().flatten() {
+        println!(
+            "    {:<24} {:<12} {} {}s {}",
+            deploy["id"].as_str().unwrap_or_default(),
+            deploy["outcome"].as_str().unwrap_or_default(),
+            short(deploy["digest"].as_str().unwrap_or_default()),
+            deploy["duration_seconds"],
+            deploy["reason"].as_str().unwrap_or_default()
+        );
+    }
+    println!("    last good: {}", status["last_good"]);
+
+    step("service-sync gets the first deploy's completed event (events/ecs-deployment-completed.json)");
     let sync = LambdaWatch::start("service-sync", &env);
     let completed = sync
         .invoke_file(
@@ -135,7 +194,6 @@ async fn main() {
 
     step("nlb-sync: the NLB target group follows the internal ALB's addresses (DNS server on loopback)");
     let dns = DnsServer::start();
-    world::create_bucket(clients, "deployer-state").await;
     let tg = kit.target_group("nlb-443", 443).await;
     let first: Vec<Ipv4Addr> = ["10.0.1.10", "10.0.2.20"].iter().map(|a| a.parse().unwrap()).collect();
     dns.set(world::ALB_DNS_NAME, Answer::Addresses(first));
@@ -174,6 +232,41 @@ async fn main() {
     println!("    targets now: {}", world::target_ips(clients, &tg).await.join(", "));
 
     step("done: deployed by digest, discoverable in Cloud Map, routed by the API, NLB in step; everything stopped");
+}
+
+/// Writes an event for the function to read (cargo-lambda invokes with a file).
+fn write_event(name: &str, event: &serde_json::Value) -> std::path::PathBuf {
+    let dir = repo_root().join("target/demo-events");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(event).unwrap()).unwrap();
+    path
+}
+
+/// Invokes image-push with a recorded ECS event pointed at `sss/orders` and `deployment`.
+fn invoke_event(watch: &LambdaWatch, file: &str, deployment: &str) -> serde_json::Value {
+    let event = recorded_ecs_event(file, "sss", "orders", deployment);
+    let path = write_event(file, &event);
+    watch.invoke_file("image-push", &path).unwrap_or_else(|e| fail(&e))
+}
+
+/// Prints the deployer's events the bus delivered to the queue since the last call.
+async fn print_published(tap: &EventTap) -> Vec<String> {
+    let (types, events) = tap.detail_types().await;
+    for event in &events {
+        let detail = &event["detail"];
+        println!(
+            "    from the bus: {:<18} {} {}{}",
+            event["detail-type"].as_str().unwrap_or_default(),
+            detail["app"].as_str().unwrap_or_default(),
+            detail["outcome"].as_str().unwrap_or_default(),
+            detail["deploy"]["reason"]
+                .as_str()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+    }
+    types
 }
 
 async fn show_service(when: &str, clients: &deployer::AwsClients) {

@@ -6,6 +6,7 @@
 
 pub mod dns;
 pub mod emulator;
+pub mod events;
 pub mod faults;
 pub mod host;
 pub mod iam;

@@ -12,7 +12,7 @@ use aws_sdk_ecs::types::{
     TaskDefinitionPlacementConstraintType, TransportProtocol, Ulimit, UlimitName, Volume,
 };
 use deployer::input::config::ConfigSource;
-use deployer::job::{Answer, Job, Settings};
+use deployer::job::{Answer, Invocation, Job, Settings};
 use deployer::{image_push, nlb_sync, service_sync, AwsClients, InvokeError};
 
 use crate::emulator::{Emulator, ACCOUNT, REGION};
@@ -443,9 +443,21 @@ pub async fn invoke_job<J: Job>(
     payload: &serde_json::Value,
     settings: &Settings,
 ) -> Result<Answer<J::Report>, InvokeError> {
+    invoke_job_as::<J>(clients, config, payload, settings, &Invocation::local()).await
+}
+
+/// As [`invoke_job`], as the invocation `invocation` (Lambda's retry of an asynchronous
+/// invocation keeps its request id).
+pub async fn invoke_job_as<J: Job>(
+    clients: &AwsClients,
+    config: &str,
+    payload: &serde_json::Value,
+    settings: &Settings,
+    invocation: &Invocation,
+) -> Result<Answer<J::Report>, InvokeError> {
     let source = ConfigSource::Inline(config.to_owned());
     let clients = job_clients::<J>(clients);
-    J::invoke(&clients, &source, payload, settings).await
+    J::invoke(&clients, &source, payload, settings, invocation).await
 }
 
 /// The clients of function `J`, built as its Lambda builds them (`Job::clients`), from the

@@ -25,6 +25,8 @@ LIBRARY_LAYERS = {
     "error": 3,
     "ownership": 3,
     "lease": 3,
+    "records": 3,
+    "notify": 3,
     "job": 4,
     "testing": 4,
     "lambda": 6,

@@ -3,6 +3,7 @@
 //! function is a module implementing [`Job`] plus a three-line binary (README, "Developing").
 
 use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
 use serde::Serialize;
@@ -10,9 +11,10 @@ use serde_json::Value;
 
 use crate::error::{InvokeError, ItemsFailed, ANSWER_IN_MESSAGE_MAX};
 use crate::input::config::{Config, ConfigSource};
-use crate::input::env::{concurrency_from_env, DEFAULT_CONCURRENCY};
+use crate::input::env::{concurrency_from_env, event_bus_from_env, DEFAULT_CONCURRENCY};
 use crate::input::InputError;
 use crate::lease::LeaseConfig;
+use crate::records::RecordStore;
 
 /// Every function's answer: `{"results": [...], "dry_run": bool}`, one report per application
 /// or target group.
@@ -30,8 +32,12 @@ pub struct Settings {
     /// Applications or target groups handled at once (`DEPLOYER_CONCURRENCY`).
     pub concurrency: usize,
     /// Per-service leases that keep overlapping deploys of one service apart
-    /// (`DEPLOYER_LEASE_BUCKET`); none: unguarded.
+    /// (`DEPLOYER_STATE_BUCKET`); none: unguarded.
     pub lease: Option<LeaseConfig>,
+    /// Where deploy records are kept (`DEPLOYER_STATE_BUCKET`); none: not recorded.
+    pub records: Option<RecordStore>,
+    /// The EventBridge bus outcomes are published on (`DEPLOYER_EVENT_BUS`); none: not published.
+    pub event_bus: Option<String>,
 }
 
 impl Default for Settings {
@@ -39,6 +45,8 @@ impl Default for Settings {
         Self {
             concurrency: DEFAULT_CONCURRENCY,
             lease: None,
+            records: None,
+            event_bus: None,
         }
     }
 }
@@ -49,9 +57,70 @@ impl Settings {
         Self {
             concurrency: concurrency_from_env(),
             lease: LeaseConfig::from_env(),
+            records: RecordStore::from_env(),
+            event_bus: event_bus_from_env(),
         }
     }
 }
+
+/// What Lambda says of one invocation: its request id and its deadline.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// Lambda's request id. Lambda's own retries of an asynchronous invocation keep it, so it
+    /// names a manual deploy across those retries.
+    pub request_id: String,
+    /// When Lambda stops the invocation; none outside Lambda.
+    pub deadline: Option<Instant>,
+}
+
+impl Invocation {
+    /// An invocation outside Lambda (tests, the demo, the bench): a fresh request id, no deadline.
+    pub fn local() -> Self {
+        Self {
+            request_id: crate::lease::new_owner(),
+            deadline: None,
+        }
+    }
+
+    /// From Lambda's context: the request id and the deadline in milliseconds since the epoch.
+    /// A value that is not a time since the epoch (cargo-lambda's local runtime sends the
+    /// timeout itself, `600000`) gives no deadline rather than one in 1970.
+    pub fn from_lambda(request_id: &str, deadline_epoch_ms: u64) -> Self {
+        /// 2001-09-09 in milliseconds since the epoch: any real deadline is later.
+        const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        Self {
+            request_id: request_id.to_owned(),
+            deadline: (deadline_epoch_ms >= EPOCH_MS_FLOOR)
+                .then(|| Instant::now() + Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms))),
+        }
+    }
+
+    /// True when less than `margin` is left before the deadline: time to stop starting work.
+    pub fn near_deadline(&self, margin: Duration) -> bool {
+        self.deadline
+            .is_some_and(|deadline| deadline.saturating_duration_since(Instant::now()) < margin)
+    }
+
+    /// Why an item is not started now, when less than `margin` is left before the deadline:
+    /// the item is reported as a failure (so Lambda retries the invocation) instead of being
+    /// cut off half-way when Lambda stops it.
+    pub fn too_late_to_start(&self, margin: Duration) -> Option<String> {
+        self.near_deadline(margin).then(|| {
+            format!(
+                "not started: less than {} s of this invocation were left; a retry or the next run does it",
+                margin.as_secs()
+            )
+        })
+    }
+}
+
+/// Time an application's deploy or sync may need once started: its AWS calls are bounded at
+/// 30 s each ([`crate::aws`]), and most end in well under a second.
+pub const APP_DEADLINE_MARGIN: Duration = Duration::from_secs(20);
 
 /// One of the deployer's Lambda functions: its name, the AWS clients it uses, how it reads its
 /// input and how it handles it. [`Job::invoke`] is the same for every function: parse (a
@@ -90,6 +159,7 @@ pub trait Job {
         config: &Config,
         request: &Self::Request,
         settings: &Settings,
+        invocation: &Invocation,
     ) -> impl Future<Output = Result<Answer<Self::Report>, InputError>>;
 
     /// One invocation as the Lambda runs it: parse, load the configuration, handle.
@@ -98,11 +168,12 @@ pub trait Job {
         source: &ConfigSource,
         payload: &Value,
         settings: &Settings,
+        invocation: &Invocation,
     ) -> impl Future<Output = Result<Answer<Self::Report>, InvokeError>> {
         async move {
             let request = Self::parse(payload)?;
             let config = source.load(Self::s3(clients)).await?;
-            Ok(Self::handle(clients, &config, &request, settings).await?)
+            Ok(Self::handle(clients, &config, &request, settings, invocation).await?)
         }
     }
 }
@@ -130,4 +201,24 @@ pub fn settle<J: Job>(answer: Answer<J::Report>) -> Result<Answer<J::Report>, In
         total: answer.results.len(),
         answer: json,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_stops_new_work_only_when_near() {
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let margin = Duration::from_secs(20);
+        let far = Invocation::from_lambda("r", now_ms + 120_000);
+        assert_eq!(far.too_late_to_start(margin), None);
+        let near = Invocation::from_lambda("r", now_ms + 5_000);
+        assert!(near.too_late_to_start(margin).unwrap().contains("less than 20 s"));
+        let past = Invocation::from_lambda("r", now_ms - 1_000);
+        assert!(past.near_deadline(margin));
+        // cargo-lambda's local runtime sends the timeout, not a time: no deadline.
+        assert_eq!(Invocation::from_lambda("r", 600_000).deadline, None);
+        assert_eq!(Invocation::local().too_late_to_start(margin), None);
+    }
 }

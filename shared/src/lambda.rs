@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::InvokeError;
 use crate::input::config::ConfigSource;
-use crate::job::{settle, Job, Settings};
+use crate::job::{settle, Invocation, Job, Settings};
 use crate::{aws, telemetry};
 
 /// Runs the function `J` under the Lambda runtime until the runtime stops it.
@@ -19,18 +19,24 @@ pub async fn serve<J: Job>() -> Result<(), Error> {
     J::cold_start(&settings);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (clients, settings) = (&clients, &settings);
-        async move { invoke::<J>(clients, &event.payload, settings).await }
+        let invocation = Invocation::from_lambda(&event.context.request_id, event.context.deadline);
+        async move { invoke::<J>(clients, &event.payload, settings, &invocation).await }
     }))
     .await
 }
 
 /// One invocation as the runtime sees it: the answer as JSON, or the failure, logged once.
-async fn invoke<J: Job>(clients: &J::Clients, payload: &Value, settings: &Settings) -> Result<Value, InvokeError> {
+async fn invoke<J: Job>(
+    clients: &J::Clients,
+    payload: &Value,
+    settings: &Settings,
+    invocation: &Invocation,
+) -> Result<Value, InvokeError> {
     // The source is read per invocation, so a changed variable or S3 object applies at once.
     let answer = match ConfigSource::from_env() {
         // Boxed: the job's future is deep, and a boxed one keeps the binary's own future shallow
         // (the compiler's layout query overflows otherwise).
-        Ok(source) => Box::pin(J::invoke(clients, &source, payload, settings)).await,
+        Ok(source) => Box::pin(J::invoke(clients, &source, payload, settings, invocation)).await,
         Err(err) => Err(err.into()),
     };
     match answer.and_then(settle::<J>) {

@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::s3::{put_if, read_object};
 use crate::aws::AwsError;
-
-/// Environment variable naming the bucket for leases (the template sets it to its state bucket).
-pub const ENV_BUCKET: &str = "DEPLOYER_LEASE_BUCKET";
+use crate::input::env::state_bucket_from_env;
 
 /// Where leases live and how long they last.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,12 +38,9 @@ impl LeaseConfig {
         }
     }
 
-    /// From `DEPLOYER_LEASE_BUCKET`; `None` when unset or empty.
+    /// In the state bucket `DEPLOYER_STATE_BUCKET` names; `None` when unset.
     pub fn from_env() -> Option<Self> {
-        std::env::var(ENV_BUCKET)
-            .ok()
-            .filter(|b| !b.trim().is_empty())
-            .map(|b| Self::in_bucket(b.trim()))
+        state_bucket_from_env().map(|bucket| Self::in_bucket(&bucket))
     }
 
     /// The object key of one service's lease.

@@ -22,7 +22,9 @@ pub mod job;
 pub mod lambda;
 pub mod lease;
 pub mod nlb_sync;
+pub mod notify;
 pub mod ownership;
+pub mod records;
 pub mod service_sync;
 pub mod telemetry;
 #[cfg(test)]

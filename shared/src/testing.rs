@@ -93,6 +93,7 @@ pub fn service(task_definition: &str) -> ServiceState {
         deployment_configuration: None,
         registries: Vec::new(),
         deployments: Vec::new(),
+        controller: None,
     }
 }
 

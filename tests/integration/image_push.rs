@@ -213,12 +213,16 @@ async fn malformed_input_and_bad_configuration_make_no_call() {
     let mut bad_digest = push_event("orders", "latest", &digest);
     bad_digest["detail"]["image-digest"] = json!("sha256:xyz");
     let mut other_type = push_event("orders", "latest", &digest);
-    other_type["detail-type"] = json!("ECS Deployment State Change");
+    other_type["detail-type"] = json!("ECS Task State Change");
+    // An ECS detail type image-push takes, from the wrong source.
+    let mut wrong_source = push_event("orders", "latest", &digest);
+    wrong_source["detail-type"] = json!("ECS Deployment State Change");
     let mut no_repo = push_event("orders", "latest", &digest);
     no_repo["detail"].as_object_mut().unwrap().remove("repository-name");
     let bad_payloads = [
         (bad_digest, "detail.image-digest"),
         (other_type, "detail-type"),
+        (wrong_source, "source"),
         (no_repo, "detail.repository-name"),
         (json!({"deploy": {"app": "orders"}}), "deploy"),
         (
@@ -536,6 +540,7 @@ async fn the_configuration_can_live_in_s3() {
                 &source,
                 &event,
                 &Default::default(),
+                &deployer::job::Invocation::local(),
             )
             .await
         }

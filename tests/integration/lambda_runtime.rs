@@ -27,7 +27,7 @@ async fn image_push_deploys_the_sample_push_event_through_the_lambda_runtime() {
     let mut env = emulator.env();
     env.push(("DEPLOYER_CONFIG".into(), world::config_for(&[&app])));
     // As the template sets it: deploys of one service take a lease in the state bucket.
-    env.push((deployer::lease::ENV_BUCKET.into(), "deployer-state".into()));
+    env.push((deployer::input::env::ENV_STATE_BUCKET.into(), "deployer-state".into()));
     let watch = tokio::task::spawn_blocking(move || LambdaWatch::start("image-push", &env))
         .await
         .unwrap();

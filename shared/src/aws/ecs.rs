@@ -28,8 +28,37 @@ pub struct ServiceState {
     pub deployment_configuration: Option<DeploymentConfiguration>,
     /// Cloud Map registries of the service.
     pub registries: Vec<ServiceRegistry>,
-    /// `(deployment ID, task definition)` of the service's deployments.
-    pub deployments: Vec<(String, String)>,
+    /// The service's deployments, as ECS lists them.
+    pub deployments: Vec<Deployment>,
+    /// The deployment controller: `ECS`, `CODE_DEPLOY` or `EXTERNAL` (none: ECS's default).
+    pub controller: Option<String>,
+}
+
+/// One deployment of a service, as `DescribeServices` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deployment {
+    /// `ecs-svc/...`.
+    pub id: String,
+    /// `PRIMARY` (the newest), `ACTIVE` (older, still running tasks) or `INACTIVE`.
+    pub status: String,
+    /// The revision it rolls out.
+    pub task_definition: String,
+    /// `IN_PROGRESS`, `COMPLETED` or `FAILED` (empty when ECS gave none).
+    pub rollout_state: String,
+    /// ECS's reason for the rollout state.
+    pub rollout_state_reason: String,
+}
+
+impl Deployment {
+    fn from_sdk(d: &aws_sdk_ecs::types::Deployment) -> Self {
+        Self {
+            id: d.id().unwrap_or_default().to_owned(),
+            status: d.status().unwrap_or_default().to_owned(),
+            task_definition: d.task_definition().unwrap_or_default().to_owned(),
+            rollout_state: d.rollout_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            rollout_state_reason: d.rollout_state_reason().unwrap_or_default().to_owned(),
+        }
+    }
 }
 
 impl ServiceState {
@@ -102,16 +131,8 @@ pub async fn describe_services(
                 task_definition: service.task_definition().unwrap_or_default().to_owned(),
                 deployment_configuration: service.deployment_configuration().cloned(),
                 registries: service.service_registries().to_vec(),
-                deployments: service
-                    .deployments()
-                    .iter()
-                    .map(|d| {
-                        (
-                            d.id().unwrap_or_default().to_owned(),
-                            d.task_definition().unwrap_or_default().to_owned(),
-                        )
-                    })
-                    .collect(),
+                deployments: service.deployments().iter().map(Deployment::from_sdk).collect(),
+                controller: service.deployment_controller().map(|c| c.r#type().as_str().to_owned()),
             });
         }
     }
@@ -169,14 +190,15 @@ pub async fn register_task_definition(client: &aws_sdk_ecs::Client, revision: &R
 }
 
 /// Points a service at a task definition (by full ARN); the desired count is left alone.
+/// Returns the id of the deployment ECS started for it (the `PRIMARY` one), when it named one.
 pub async fn update_service(
     client: &aws_sdk_ecs::Client,
     cluster: &str,
     service: &str,
     task_definition_arn: &str,
     deployment_configuration: Option<DeploymentConfiguration>,
-) -> Result<(), AwsError> {
-    client
+) -> Result<Option<String>, AwsError> {
+    let output = client
         .update_service()
         .cluster(cluster)
         .service(service)
@@ -192,7 +214,13 @@ pub async fn update_service(
                 e,
             )
         })?;
-    Ok(())
+    Ok(output.service().and_then(|service| {
+        service
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .and_then(|d| d.id().map(str::to_owned))
+    }))
 }
 
 /// Sets a service's Cloud Map registries (ECS starts a deployment to apply them).

@@ -13,6 +13,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod elb;
 mod error;
+pub mod events;
 pub mod revision;
 pub mod s3;
 

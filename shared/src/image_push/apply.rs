@@ -34,14 +34,15 @@ pub async fn apply(clients: &Clients, plan: Plan) -> Report {
                     TaskDefinitionChoice::JustRegistered => registered.clone().unwrap_or_default(),
                 };
                 report.new_task_definition = Some(arn.clone());
-                if let Err(err) =
-                    ecs::update_service(&clients.ecs, &cluster, &service, &arn, deployment_configuration).await
-                {
-                    report.outcome = Outcome::Failed;
-                    report.reason = Some(format!(
-                        "{err}; the service still runs its previous revision, and a retry reuses {arn}"
-                    ));
-                    return report;
+                match ecs::update_service(&clients.ecs, &cluster, &service, &arn, deployment_configuration).await {
+                    Ok(deployment) => report.ecs_deployment_id = deployment,
+                    Err(err) => {
+                        report.outcome = Outcome::Failed;
+                        report.reason = Some(format!(
+                            "{err}; the service still runs its previous revision, and a retry reuses {arn}"
+                        ));
+                        return report;
+                    }
                 }
             }
         }

@@ -5,9 +5,12 @@
 //! the plan out, under a per-service lease when one is configured.
 
 pub mod apply;
+pub mod follow;
 pub mod observe;
 pub mod plan;
+pub mod record;
 pub mod select;
+pub mod status;
 #[cfg(test)]
 mod tests;
 
@@ -20,8 +23,9 @@ use crate::aws::ecr::ImageQuery;
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::{parse_image_push, DeployTarget, ImagePushRequest};
 use crate::input::InputError;
-use crate::job::{self, Job, Settings};
+use crate::job::{self, Invocation, Job, Settings, APP_DEADLINE_MARGIN};
 use crate::lease;
+use crate::records::{Trigger, TriggerKind};
 
 pub use observe::{observe, Observation};
 pub use plan::{plan_app, Plan, Step, TaskDefinitionChoice};
@@ -40,8 +44,10 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     /// ECR: which digest a tag points to.
     pub ecr: aws_sdk_ecr::Client,
-    /// S3: the configuration and the deploy leases.
+    /// S3: the configuration, the deploy leases and the deploy records.
     pub s3: aws_sdk_s3::Client,
+    /// EventBridge: deploy outcomes.
+    pub events: aws_sdk_eventbridge::Client,
     /// The region (the registry host of pinned images).
     pub region: String,
 }
@@ -71,6 +77,7 @@ impl Job for ImagePush {
             ecs: aws_sdk_ecs::Client::new(config),
             ecr: aws_sdk_ecr::Client::new(config),
             s3: aws::s3::client(config),
+            events: aws_sdk_eventbridge::Client::new(config),
             region: aws::region_of(config),
         }
     }
@@ -78,7 +85,7 @@ impl Job for ImagePush {
     fn cold_start(settings: &Settings) {
         if settings.lease.is_none() {
             tracing::warn!(
-                variable = lease::ENV_BUCKET,
+                variable = crate::input::env::ENV_STATE_BUCKET,
                 "no lease bucket: overlapping deploys of one service are not kept apart"
             );
         }
@@ -97,8 +104,9 @@ impl Job for ImagePush {
         config: &Config,
         request: &ImagePushRequest,
         settings: &Settings,
+        invocation: &Invocation,
     ) -> Result<Answer, InputError> {
-        handle(clients, config, request, settings).await
+        handle(clients, config, request, settings, invocation).await
     }
 }
 
@@ -118,6 +126,10 @@ pub enum Outcome {
     Ignored,
     /// Something went wrong; `reason` says what, and the service is left on a working revision.
     Failed,
+    /// An ECS event or the settle run moved a deploy's record (`actions` says how).
+    Followed,
+    /// A `status` answer (`status` holds it).
+    Status,
 }
 
 /// One entry of the response: one application (or the event, when ignored as a whole).
@@ -146,6 +158,15 @@ pub struct Report {
     /// The planned actions, readable (`+ register ...`, `~ service ...`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<String>,
+    /// The deploy record this attempt wrote (see [`crate::records`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy_id: Option<String>,
+    /// The ECS deployment rolling the new revision out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ecs_deployment_id: Option<String>,
+    /// A `status` answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Box<status::AppStatus>>,
 }
 
 impl Report {
@@ -159,6 +180,9 @@ impl Report {
             image: None,
             reason: Some(reason.into()),
             actions: Vec::new(),
+            deploy_id: None,
+            ecs_deployment_id: None,
+            status: None,
         }
     }
 
@@ -172,6 +196,9 @@ impl Report {
             image: None,
             reason: Some(reason.into()),
             actions: Vec::new(),
+            deploy_id: None,
+            ecs_deployment_id: None,
+            status: None,
         }
     }
 }
@@ -203,13 +230,44 @@ impl Goal {
     }
 }
 
-/// Handles one `image-push` invocation end to end: select, observe, plan, apply (unless a dry
-/// run), and report. Input errors (an unknown application) are returned before any call.
+/// Handles one `image-push` invocation: a deploy (push, manual deploy, rollback), an ECS event
+/// or the settle schedule that moves deploy records, or a `status` question.
 pub async fn handle(
     clients: &Clients,
     config: &Config,
     request: &ImagePushRequest,
     settings: &Settings,
+    invocation: &Invocation,
+) -> Result<Answer, InputError> {
+    let answer = match request {
+        ImagePushRequest::Deployment {
+            service_arn,
+            time,
+            detail,
+        } => follow::hear_deployment(clients, config, settings, service_arn, time, detail).await,
+        ImagePushRequest::ServiceAction {
+            service_arn,
+            time,
+            detail,
+        } => follow::hear_service_action(clients, config, settings, service_arn, time, detail).await,
+        ImagePushRequest::Settle => follow::settle(clients, config, settings, std::time::SystemTime::now()).await,
+        ImagePushRequest::Status { app } => status::status(clients, config, app.as_deref(), settings).await?,
+        ImagePushRequest::Push { .. } | ImagePushRequest::Deploy { .. } | ImagePushRequest::Rollback { .. } => {
+            return deploy(clients, config, request, settings, invocation).await
+        }
+    };
+    answer.results.iter().for_each(log_report);
+    Ok(answer)
+}
+
+/// A push, a manual deploy or a rollback: select, observe, plan, apply (unless a dry run),
+/// record, report. Input errors (an unknown application) are returned before any call.
+async fn deploy(
+    clients: &Clients,
+    config: &Config,
+    request: &ImagePushRequest,
+    settings: &Settings,
+    invocation: &Invocation,
 ) -> Result<Answer, InputError> {
     let dry_run = request.dry_run();
     let (apps, goal) = match select(config, request)? {
@@ -223,7 +281,10 @@ pub async fn handle(
             });
         }
     };
-    let observations = observe(clients, &apps, &goal, settings.concurrency).await;
+    let mut observations = observe(clients, &apps, &goal, settings.concurrency).await;
+    if let (Goal::Rollback(None), Some(store)) = (&goal, &settings.records) {
+        observe::observe_last_good(clients, store, &apps, &mut observations).await;
+    }
     let plans: Vec<Plan> = apps
         .iter()
         .zip(observations)
@@ -233,19 +294,63 @@ pub async fn handle(
         })
         .collect();
     let owner = lease::new_owner();
-    let (goal, owner) = (&goal, owner.as_str());
+    let trigger = trigger_of(request, invocation);
+    let (goal, owner, trigger) = (&goal, owner.as_str(), &trigger);
     let results: Vec<Report> = stream::iter(apps.iter().zip(plans).map(|(app, plan)| async move {
-        match &settings.lease {
-            _ if dry_run || plan.steps.is_empty() => plan.report,
+        let attempt = record::Attempt {
+            app,
+            goal,
+            trigger,
+            rolls_back_on_failure: plan.rolls_back_on_failure,
+            observed_deployment: plan.observed_deployment.clone(),
+        };
+        let late = invocation.too_late_to_start(APP_DEADLINE_MARGIN);
+        let mut report = match &settings.lease {
+            _ if dry_run => return plan.report,
+            _ if plan.steps.is_empty() => plan.report,
+            _ if late.is_some() => Report {
+                outcome: Outcome::Failed,
+                reason: late,
+                ..plan.report
+            },
             None => apply::apply(clients, plan).await,
             Some(leases) => apply::apply_under_lease(clients, leases, owner, app, goal, plan).await,
-        }
+        };
+        record::record_attempt(clients, settings, &attempt, &mut report).await;
+        report
     }))
     .buffered(settings.concurrency.max(1))
     .collect()
     .await;
     results.iter().for_each(log_report);
     Ok(Answer { results, dry_run })
+}
+
+/// What started this invocation's deploys, and who asked.
+fn trigger_of(request: &ImagePushRequest, invocation: &Invocation) -> Trigger {
+    match request {
+        ImagePushRequest::Push { id, .. } => Trigger {
+            kind: TriggerKind::Push,
+            id: id.clone(),
+            by: Some("aws.ecr".into()),
+        },
+        ImagePushRequest::Deploy { by, .. } => Trigger {
+            kind: TriggerKind::Manual,
+            id: invocation.request_id.clone(),
+            by: by.clone(),
+        },
+        ImagePushRequest::Rollback { by, .. } => Trigger {
+            kind: TriggerKind::Rollback,
+            id: invocation.request_id.clone(),
+            by: by.clone(),
+        },
+        // Not deploys: never recorded as one.
+        _ => Trigger {
+            kind: TriggerKind::Manual,
+            id: invocation.request_id.clone(),
+            by: None,
+        },
+    }
 }
 
 /// One structured summary line per application.

@@ -12,6 +12,7 @@ use crate::aws::ecs::{self, ServiceState};
 use crate::aws::revision::Revision;
 use crate::aws::AwsError;
 use crate::input::config::AppConfig;
+use crate::records::{DeployRecord, RecordStore};
 
 /// What was read for one application.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -30,6 +31,9 @@ pub struct Observation {
     pub rollback_to: Option<Revision>,
     /// Rollback: ACTIVE revisions of the family, newest first (when no revision was named).
     pub family_revisions: Vec<(i32, String)>,
+    /// Rollback: the newest completed deploy of a revision other than the running one, from
+    /// the deploy records (when they are kept and no revision was named).
+    pub last_good: Option<DeployRecord>,
 }
 
 /// Reads what the plan needs for these applications: services in batches per cluster, their
@@ -102,6 +106,26 @@ pub async fn observe(
             Ok(obs)
         })
         .collect()
+}
+
+/// Rollback without a revision: each application's last good deploy from its records (the
+/// newest completed deploy of a revision other than the running one).
+pub async fn observe_last_good(
+    clients: &Clients,
+    store: &RecordStore,
+    apps: &[&AppConfig],
+    observations: &mut [Result<Observation, AwsError>],
+) {
+    for (app, obs) in apps.iter().zip(observations.iter_mut()) {
+        let Ok(found) = obs else { continue };
+        let Some(running) = found.service.as_ref().map(|s| s.task_definition.clone()) else {
+            continue;
+        };
+        match store.read(&clients.s3, &app.name).await {
+            Ok(index) => found.last_good = index.last_good_except(&running).cloned(),
+            Err(err) => *obs = Err(err),
+        }
+    }
 }
 
 fn running_digest(app: &AppConfig, obs: &Observation) -> Option<String> {

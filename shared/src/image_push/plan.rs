@@ -1,7 +1,7 @@
 //! How image-push decides (pure, no I/O): deploy a digest-pinned copy of the running revision,
 //! reuse one an interrupted attempt left, or roll back; or nothing, with the outcome and why.
 
-use aws_sdk_ecs::types::{DeploymentCircuitBreaker, DeploymentConfiguration};
+use aws_sdk_ecs::types::{DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentStrategy};
 
 use super::{Goal, Observation, Outcome, Report};
 use crate::aws::ecr::{self, ImageRef};
@@ -49,6 +49,11 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// The task definition the service ran when observed (none: no service).
     pub observed_task_definition: Option<String>,
+    /// The deployment that put the observed task definition in place (ECS's `PRIMARY`).
+    pub observed_deployment: Option<String>,
+    /// True when ECS rolls this service back by itself if the deploy fails (see
+    /// [`rolls_back_on_failure`]).
+    pub rolls_back_on_failure: bool,
 }
 
 /// Plans a deploy or rollback of one application (pure).
@@ -57,8 +62,41 @@ pub fn plan_app(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) -
         Goal::Rollback(revision) => plan_rollback(app, *revision, obs),
         Goal::Push { .. } | Goal::Manual(_) => plan_deploy(app, goal, obs, region),
     };
-    plan.observed_task_definition = obs.service.as_ref().map(|s| s.task_definition.clone());
+    if let Some(service) = &obs.service {
+        plan.observed_task_definition = Some(service.task_definition.clone());
+        plan.observed_deployment = service
+            .deployments
+            .iter()
+            .find(|d| d.status == "PRIMARY")
+            .map(|d| d.id.clone());
+        plan.rolls_back_on_failure = rolls_back_on_failure(service, &plan.steps);
+    }
     plan
+}
+
+/// True when ECS rolls the service back by itself if a deploy fails: a blue/green, linear or
+/// canary strategy, or a rolling update with the circuit breaker or alarms set to roll back
+/// (as the service has them, or as this plan sets them).
+pub fn rolls_back_on_failure(service: &ServiceState, steps: &[Step]) -> bool {
+    let planned = steps.iter().find_map(|step| match step {
+        Step::UpdateService {
+            deployment_configuration: Some(configuration),
+            ..
+        } => Some(configuration),
+        _ => None,
+    });
+    let Some(configuration) = planned.or(service.deployment_configuration.as_ref()) else {
+        return false;
+    };
+    let strategy_rolls_back = matches!(
+        configuration.strategy(),
+        Some(DeploymentStrategy::BlueGreen | DeploymentStrategy::Linear | DeploymentStrategy::Canary)
+    );
+    let breaker = configuration
+        .deployment_circuit_breaker()
+        .is_some_and(|b| b.enable() && b.rollback());
+    let alarms = configuration.alarms().is_some_and(|a| a.enable() && a.rollback());
+    strategy_rolls_back || breaker || alarms
 }
 
 impl Plan {
@@ -68,6 +106,8 @@ impl Plan {
             report,
             steps: Vec::new(),
             observed_task_definition: None,
+            observed_deployment: None,
+            rolls_back_on_failure: false,
         }
     }
 }
@@ -204,9 +244,14 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
             image: Some(image),
             reason: None,
             actions,
+            deploy_id: None,
+            ecs_deployment_id: None,
+            status: None,
         },
         steps,
         observed_task_definition: None,
+        observed_deployment: None,
+        rolls_back_on_failure: false,
     }
 }
 
@@ -223,6 +268,7 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, obs: &Observation) 
     };
     let family = current.definition.family().unwrap_or_default();
     let current_revision = current.definition.revision();
+    let mut why = String::new();
     let (target_arn, target_label, target_image) = match (revision, &obs.rollback_to) {
         (Some(_), Some(target)) => (
             target.arn().to_owned(),
@@ -232,11 +278,28 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, obs: &Observation) 
         (Some(n), None) => {
             return Plan::nothing(fail(format!("revision {family}:{n} does not exist or is not ACTIVE")))
         }
-        (None, _) => match obs.family_revisions.iter().find(|(n, _)| *n < current_revision) {
-            Some((n, arn)) => (arn.clone(), format!("{family}:{n}"), None),
-            None => {
+        (None, _) => match (&obs.last_good, obs.family_revisions.iter().find(|(n, _)| *n < current_revision)) {
+            (Some(good), _) => {
+                let arn = good.new_task_definition.clone().unwrap_or_default();
+                let label = crate::aws::arn::family_and_revision(&arn)
+                    .map(|(f, n)| format!("{f}:{n}"))
+                    .unwrap_or_else(|| arn.clone());
+                why = format!(
+                    "= last good: {label}, deploy {} completed {}",
+                    good.id,
+                    good.ended_at.as_deref().unwrap_or("(time unknown)")
+                );
+                (arn, label, good.image.clone())
+            }
+            (None, Some((n, arn))) => {
+                why = format!(
+                    "= no completed deploy of another revision is recorded: the ACTIVE revision before the current one, {family}:{n}"
+                );
+                (arn.clone(), format!("{family}:{n}"), None)
+            }
+            (None, None) => {
                 return Plan::nothing(fail(format!(
-                    "no ACTIVE revision of `{family}` older than the current {family}:{current_revision}"
+                    "no recorded good deploy and no ACTIVE revision of `{family}` older than the current {family}:{current_revision}"
                 )))
             }
         },
@@ -253,10 +316,13 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, obs: &Observation) 
     }
     let deployment_configuration = circuit_breaker_change(app, service);
     let choice = TaskDefinitionChoice::Existing(target_arn.clone());
-    let actions = vec![
+    let mut actions = vec![
         update_action_text(app, current, &choice, deployment_configuration.is_some())
             .replace(&target_arn, &target_label),
     ];
+    if !why.is_empty() {
+        actions.insert(0, why);
+    }
     Plan {
         report: Report {
             app: Some(app.name.clone()),
@@ -267,6 +333,9 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, obs: &Observation) 
             image: target_image,
             reason: None,
             actions,
+            deploy_id: None,
+            ecs_deployment_id: None,
+            status: None,
         },
         steps: vec![Step::UpdateService {
             cluster: app.cluster.clone(),
@@ -275,6 +344,8 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, obs: &Observation) 
             deployment_configuration,
         }],
         observed_task_definition: None,
+        observed_deployment: None,
+        rolls_back_on_failure: false,
     }
 }
 
@@ -286,6 +357,13 @@ fn service_and_current<'a>(app: &AppConfig, obs: &'a Observation) -> Result<(&'a
             app.service, app.cluster
         ));
     };
+    if let Some(controller) = service.controller.as_deref().filter(|c| *c != "ECS") {
+        return Err(format!(
+            "service `{}` uses the {controller} deployment controller: ECS does not take a new revision through UpdateService there, so nothing was changed. Deploy it with {} (a deployment naming the new revision), or move the service to the ECS controller, whose rolling, blue/green, linear and canary strategies the deployer follows",
+            app.service_label(),
+            if controller == "CODE_DEPLOY" { "CodeDeploy" } else { "the controller that owns it" },
+        ));
+    }
     if service.status != "ACTIVE" {
         return Err(format!(
             "service `{}` is {}, not ACTIVE",
@@ -333,7 +411,9 @@ pub fn copy_with_image(current: &Revision, container: &str, image: &str) -> Revi
 }
 
 /// The deployment configuration to set when the app asks for the circuit breaker and the
-/// service does not have it (enabled, with rollback) yet; the rest of it is kept.
+/// service does not have it (enabled, with rollback) yet; the rest of it is kept. Only rolling
+/// updates have a circuit breaker: a blue/green, linear or canary strategy rolls back by its
+/// own rules, and is left alone.
 pub fn circuit_breaker_change(app: &AppConfig, service: &ServiceState) -> Option<DeploymentConfiguration> {
     if !app.circuit_breaker {
         return None;
@@ -342,6 +422,12 @@ pub fn circuit_breaker_change(app: &AppConfig, service: &ServiceState) -> Option
         .deployment_configuration
         .clone()
         .unwrap_or_else(|| DeploymentConfiguration::builder().build());
+    if current
+        .strategy()
+        .is_some_and(|strategy| *strategy != DeploymentStrategy::Rolling)
+    {
+        return None;
+    }
     let on = current
         .deployment_circuit_breaker()
         .is_some_and(|b| b.enable() && b.rollback());

@@ -34,6 +34,10 @@ pub fn select<'a>(config: &'a Config, request: &ImagePushRequest) -> Result<Sele
             apps: vec![config.find_app(app, "rollback.app")?],
             goal: Goal::Rollback(*revision),
         },
+        ImagePushRequest::Deployment { .. }
+        | ImagePushRequest::ServiceAction { .. }
+        | ImagePushRequest::Settle
+        | ImagePushRequest::Status { .. } => Selection::Ignored("not a deploy: nothing to deploy".into()),
     })
 }
 

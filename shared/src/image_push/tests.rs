@@ -2,7 +2,7 @@
 
 use aws_sdk_ecs::types::DeploymentConfiguration;
 
-use super::plan::{circuit_breaker_change, copy_with_image};
+use super::plan::{circuit_breaker_change, copy_with_image, rolls_back_on_failure};
 use super::*;
 use crate::aws::ecr::ImageDetail;
 use crate::aws::revision::same_content;
@@ -200,10 +200,48 @@ fn rollbacks_pick_the_previous_or_named_revision() {
     let plan = plan_app(&app(), &Goal::Rollback(None), &obs, "r");
     assert_eq!(plan.report.new_task_definition.as_deref(), Some("arn:td/orders:2"));
     assert!(
-        plan.report.actions[0].contains("orders:3 -> orders:2"),
+        plan.report.actions[0].starts_with("= no completed deploy of another revision is recorded"),
         "{:?}",
         plan.report.actions
     );
+    assert!(
+        plan.report.actions[1].contains("orders:3 -> orders:2"),
+        "{:?}",
+        plan.report.actions
+    );
+
+    // With records, the last good deploy wins over "the one before".
+    let mut good = crate::records::DeployRecord {
+        id: "push-1".into(),
+        app: "orders".into(),
+        cluster: "sss".into(),
+        service: "orders".into(),
+        trigger: crate::records::Trigger {
+            kind: crate::records::TriggerKind::Push,
+            id: "e".into(),
+            by: None,
+        },
+        tag: None,
+        digest: None,
+        image: None,
+        old_task_definition: None,
+        new_task_definition: Some("arn:aws:ecs:r:1:task-definition/orders:1".into()),
+        ecs_deployment_id: None,
+        rolls_back_on_failure: false,
+        started_at: "2026-11-22T10:00:00Z".into(),
+        ended_at: Some("2026-11-22T10:05:00Z".into()),
+        outcome: crate::records::DeployOutcome::Completed,
+        reason: None,
+    };
+    obs.last_good = Some(good.clone());
+    let plan = plan_app(&app(), &Goal::Rollback(None), &obs, "r");
+    assert_eq!(plan.report.new_task_definition, good.new_task_definition);
+    assert_eq!(
+        plan.report.actions[0],
+        "= last good: orders:1, deploy push-1 completed 2026-11-22T10:05:00Z"
+    );
+    good.new_task_definition = None;
+    obs.last_good = None;
 
     obs.family_revisions = vec![(3, "arn:td/orders:3".into())];
     let plan = plan_app(&app(), &Goal::Rollback(None), &obs, "r");
@@ -269,4 +307,53 @@ fn an_answer_with_a_failed_application_is_a_deploy_failed_invocation_error() {
         quiet(Outcome::Deployed),
     ];
     assert!(settle::<ImagePush>(answer(fine)).is_ok());
+}
+
+#[test]
+fn services_under_another_deployment_controller_are_refused_before_any_write() {
+    for controller in ["CODE_DEPLOY", "EXTERNAL"] {
+        let mut obs = observed(&pinned(3), Some(image(&digest(9), &["latest"], 2)));
+        obs.service.as_mut().unwrap().controller = Some(controller.into());
+        let plan = plan_app(&app(), &push("latest", 9), &obs, "r");
+        assert!(plan.steps.is_empty(), "{controller}");
+        assert_eq!(plan.report.outcome, Outcome::Failed);
+        let reason = plan.report.reason.unwrap();
+        assert!(
+            reason.contains(controller) && reason.contains("nothing was changed"),
+            "{reason}"
+        );
+    }
+    let mut obs = observed(&pinned(3), Some(image(&digest(9), &["latest"], 2)));
+    obs.service.as_mut().unwrap().controller = Some("ECS".into());
+    assert!(!plan_app(&app(), &push("latest", 9), &obs, "r").steps.is_empty());
+}
+
+#[test]
+fn a_strategy_that_rolls_back_by_itself_keeps_its_configuration() {
+    use aws_sdk_ecs::types::{DeploymentConfiguration, DeploymentStrategy};
+    let mut guarded = app();
+    guarded.circuit_breaker = true;
+    let mut svc = service("x");
+    svc.deployment_configuration = Some(
+        DeploymentConfiguration::builder()
+            .strategy(DeploymentStrategy::BlueGreen)
+            .bake_time_in_minutes(5)
+            .build(),
+    );
+    assert_eq!(circuit_breaker_change(&guarded, &svc), None);
+    assert!(rolls_back_on_failure(&svc, &[]));
+    svc.deployment_configuration = Some(DeploymentConfiguration::builder().build());
+    assert!(!rolls_back_on_failure(&svc, &[]));
+    let change = circuit_breaker_change(&guarded, &svc);
+    assert!(
+        change.is_some(),
+        "a rolling service gets the breaker it is configured with"
+    );
+    let steps = vec![Step::UpdateService {
+        cluster: "c".into(),
+        service: "s".into(),
+        task_definition: TaskDefinitionChoice::JustRegistered,
+        deployment_configuration: change,
+    }];
+    assert!(rolls_back_on_failure(&svc, &steps));
 }

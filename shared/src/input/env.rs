@@ -14,3 +14,26 @@ pub fn concurrency_from_env() -> usize {
         .filter(|n| *n > 0)
         .unwrap_or(DEFAULT_CONCURRENCY)
 }
+
+/// Environment variable naming the state bucket: deploy records and leases (the template sets it).
+pub const ENV_STATE_BUCKET: &str = "DEPLOYER_STATE_BUCKET";
+
+/// The state bucket `DEPLOYER_STATE_BUCKET` names; none when unset or empty.
+pub fn state_bucket_from_env() -> Option<String> {
+    std::env::var(ENV_STATE_BUCKET)
+        .ok()
+        .map(|b| b.trim().to_owned())
+        .filter(|b| !b.is_empty())
+}
+
+/// Environment variable naming the EventBridge bus outcomes are published on (the template
+/// sets it; `default` is the account's default bus).
+pub const ENV_EVENT_BUS: &str = "DEPLOYER_EVENT_BUS";
+
+/// The bus `DEPLOYER_EVENT_BUS` names; none when unset or empty (nothing is published).
+pub fn event_bus_from_env() -> Option<String> {
+    std::env::var(ENV_EVENT_BUS)
+        .ok()
+        .map(|b| b.trim().to_owned())
+        .filter(|b| !b.is_empty())
+}

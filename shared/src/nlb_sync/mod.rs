@@ -18,7 +18,7 @@ use crate::aws::{self, dns};
 use crate::input::config::{Config, NlbConfig, TargetGroupConfig};
 use crate::input::events::{parse_nlb_sync, NlbSyncRequest};
 use crate::input::InputError;
-use crate::job::{self, Job, Settings};
+use crate::job::{self, Invocation, Job, Settings};
 
 pub use plan::{plan_group, Plan};
 
@@ -80,8 +80,9 @@ impl Job for NlbSync {
         config: &Config,
         request: &NlbSyncRequest,
         settings: &Settings,
+        invocation: &Invocation,
     ) -> Result<Answer, InputError> {
-        handle(clients, config, request, settings).await
+        handle(clients, config, request, settings, invocation).await
     }
 }
 
@@ -128,6 +129,26 @@ pub struct Report {
     pub reason: Option<String>,
 }
 
+impl Report {
+    /// A report for `group` with nothing done yet.
+    pub fn new(group: &TargetGroupConfig) -> Self {
+        Report {
+            target_group: group.target_group_arn.clone(),
+            outcome: Outcome::Unchanged,
+            addresses_found: 0,
+            dns_queries: 0,
+            registered: Vec::new(),
+            deregistered: Vec::new(),
+            held_back: Vec::new(),
+            reason: None,
+        }
+    }
+}
+
+/// Time one target group may need once started: its DNS lookups and ELB calls, well inside
+/// the function's 45 s timeout.
+pub const GROUP_DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The target groups a request concerns: all, or the ones it names (an ARN that is not
 /// configured is an input error).
 pub fn select<'a>(nlb: &'a NlbConfig, request: &NlbSyncRequest) -> Result<Vec<&'a TargetGroupConfig>, InputError> {
@@ -159,6 +180,7 @@ pub async fn handle(
     config: &Config,
     request: &NlbSyncRequest,
     settings: &Settings,
+    invocation: &Invocation,
 ) -> Result<Answer, InputError> {
     let nlb = config
         .nlb
@@ -169,7 +191,14 @@ pub async fn handle(
     let results = stream::iter(groups.into_iter().map(|group| {
         let servers = &servers[dns::zone_of(&group.alb_dns_name)];
         async move {
-            let result = run::sync_group(clients, nlb, group, servers, request.dry_run).await;
+            let result = match invocation.too_late_to_start(GROUP_DEADLINE_MARGIN) {
+                Some(reason) => Report {
+                    outcome: Outcome::Failed,
+                    reason: Some(reason),
+                    ..Report::new(group)
+                },
+                None => run::sync_group(clients, nlb, group, servers, request.dry_run).await,
+            };
             emit_metrics(&result);
             result
         }

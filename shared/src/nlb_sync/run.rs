@@ -46,16 +46,7 @@ pub(crate) async fn sync_group(
     servers: &Result<Vec<SocketAddr>, DnsError>,
     dry_run: bool,
 ) -> Report {
-    let mut result = Report {
-        target_group: group.target_group_arn.clone(),
-        outcome: Outcome::Unchanged,
-        addresses_found: 0,
-        dns_queries: 0,
-        registered: Vec::new(),
-        deregistered: Vec::new(),
-        held_back: Vec::new(),
-        reason: None,
-    };
+    let mut result = Report::new(group);
     let servers = match servers {
         Ok(servers) => servers,
         Err(err) => {

@@ -25,7 +25,7 @@ use crate::aws::ecs;
 use crate::input::config::Config;
 use crate::input::events::{parse_service_sync, ServiceSyncRequest};
 use crate::input::InputError;
-use crate::job::{self, Job, Settings};
+use crate::job::{self, Invocation, Job, Settings, APP_DEADLINE_MARGIN};
 
 pub use apply::apply;
 pub use observe::{observe, Observation, RevisionInfo};
@@ -93,8 +93,9 @@ impl Job for ServiceSync {
         config: &Config,
         request: &ServiceSyncRequest,
         settings: &Settings,
+        invocation: &Invocation,
     ) -> Result<Answer, InputError> {
-        handle(clients, config, request, settings).await
+        handle(clients, config, request, settings, invocation).await
     }
 }
 
@@ -157,6 +158,7 @@ pub async fn handle(
     config: &Config,
     request: &ServiceSyncRequest,
     settings: &Settings,
+    invocation: &Invocation,
 ) -> Result<Answer, InputError> {
     let concurrency = settings.concurrency;
     let dry_run = request.dry_run();
@@ -182,8 +184,8 @@ pub async fn handle(
                 let by_id = service
                     .deployments
                     .iter()
-                    .find(|(id, _)| *id == deployment_id)
-                    .map(|(_, td)| td.clone());
+                    .find(|d| d.id == *deployment_id)
+                    .map(|d| d.task_definition.clone());
                 Some(by_id.unwrap_or(service.task_definition))
             });
             return Ok(finish(vec![result], dry_run));
@@ -203,6 +205,11 @@ pub async fn handle(
         }
         if dry_run {
             result.outcome = Outcome::Planned;
+            return result;
+        }
+        if let Some(reason) = invocation.too_late_to_start(APP_DEADLINE_MARGIN) {
+            result.outcome = Outcome::Failed;
+            result.reason = Some(reason);
             return result;
         }
         match apply(clients, &plan).await {

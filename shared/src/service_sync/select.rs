@@ -1,6 +1,5 @@
 //! Which applications a service-sync invocation concerns.
 
-use crate::aws::arn::short_name;
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::ServiceSyncRequest;
 use crate::input::InputError;
@@ -45,14 +44,7 @@ pub fn select<'a>(config: &'a Config, request: &ServiceSyncRequest) -> Result<Se
             Ok(Selection::Sync { apps, completed: false })
         }
         ServiceSyncRequest::Deployment { service_arn, detail } => {
-            // arn:aws:ecs:region:account:service/cluster/name
-            let mut parts = service_arn.rsplit('/');
-            let (service, cluster) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-            let Some(app) = config
-                .apps
-                .iter()
-                .find(|a| short_name(&a.service) == service && short_name(&a.cluster) == cluster)
-            else {
+            let Some(app) = config.app_for_service_arn(service_arn) else {
                 return Ok(Selection::Ignored(format!(
                     "no application is configured for {service_arn}"
                 )));

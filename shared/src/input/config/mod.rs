@@ -30,6 +30,14 @@ pub struct Config {
     /// NLB target groups kept in step with internal ALBs (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nlb: Option<NlbConfig>,
+    /// Minutes a deploy may stay in progress with no word from ECS before the settle run asks
+    /// ECS about it (0-1440, default 30; see README, "Knowing what happened").
+    #[serde(default = "default_settle_after_minutes")]
+    pub settle_after_minutes: u32,
+}
+
+fn default_settle_after_minutes() -> u32 {
+    30
 }
 
 /// One application: an ECS service, the image it follows and how it is reached.
@@ -259,6 +267,16 @@ impl Config {
             )
         })
     }
+
+    /// The application of an ECS service ARN (`arn:...:service/cluster/name`), as ECS events
+    /// name services.
+    pub fn app_for_service_arn(&self, service_arn: &str) -> Option<&AppConfig> {
+        let mut parts = service_arn.rsplit('/');
+        let (service, cluster) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        self.apps.iter().find(|a| {
+            crate::aws::arn::short_name(&a.service) == service && crate::aws::arn::short_name(&a.cluster) == cluster
+        })
+    }
 }
 
 impl AppConfig {
@@ -279,6 +297,7 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
     let mut config = Config {
         apps: Vec::new(),
         nlb: None,
+        settle_after_minutes: default_settle_after_minutes(),
     };
     let mut positions = Vec::new();
     let Some(object) = value.as_object() else {
@@ -289,12 +308,22 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
         return (config, positions);
     };
     for key in object.keys() {
-        if key != "apps" && key != "nlb" {
+        if !["apps", "nlb", "settle_after_minutes"].contains(&key.as_str()) {
             problems.push(Problem {
                 path: key_in_path(key),
-                message: "unknown field, expected `apps` or `nlb`".into(),
+                message: "unknown field, expected `apps`, `nlb` or `settle_after_minutes`".into(),
             });
         }
+    }
+    match object.get("settle_after_minutes") {
+        None => {}
+        Some(value) => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(minutes) => config.settle_after_minutes = minutes,
+            None => problems.push(Problem {
+                path: "settle_after_minutes".into(),
+                message: format!("expected a whole number of minutes (0-1440), got {}", json_kind(value)),
+            }),
+        },
     }
     match object.get("apps") {
         Some(serde_json::Value::Array(items)) => {

@@ -9,6 +9,12 @@ use crate::aws::arn::short_name;
 /// Checks every value of a parsed document; `positions[i]` is the index in the document of `config.apps[i]`.
 pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<Problem>) {
     let mut push = |path: String, message: String| problems.push(Problem { path, message });
+    if config.settle_after_minutes > 1440 {
+        push(
+            "settle_after_minutes".into(),
+            format!("expected 0-1440 minutes, got {}", config.settle_after_minutes),
+        );
+    }
     let mut names = HashSet::new();
     let mut services = HashSet::new();
     for (&i, app) in positions.iter().zip(&config.apps) {

@@ -3,7 +3,10 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{check_app_name, is_digest, is_envelope, is_tag, parse_envelope, ECR_IMAGE_ACTION};
+use super::{
+    check_app_name, is_digest, is_envelope, is_tag, parse_envelope, service_arn_of, EcsDeploymentDetail,
+    ECR_IMAGE_ACTION, ECS_DEPLOYMENT_STATE_CHANGE, ECS_SERVICE_ACTION, SCHEDULED_EVENT,
+};
 use crate::input::json::{deserialize_at, require_objects};
 use crate::input::InputError;
 
@@ -31,6 +34,20 @@ pub struct EcrImageAction {
     pub artifact_media_type: Option<String>,
 }
 
+/// `detail` of an `ECS Service Action` event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsServiceAction {
+    /// `INFO`, `WARN` or `ERROR`.
+    #[serde(default)]
+    pub event_type: Option<String>,
+    /// `SERVICE_TASK_START_IMPAIRED`, `SERVICE_STEADY_STATE`, ...
+    pub event_name: String,
+    /// When ECS noticed it.
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
 /// What to deploy in a manual `deploy` payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeployTarget {
@@ -56,6 +73,8 @@ pub enum ImagePushRequest {
         app: String,
         /// Tag or digest.
         target: DeployTarget,
+        /// Who or what asked (the payload's `by`), kept in the deploy record.
+        by: Option<String>,
         /// Plan only.
         dry_run: bool,
     },
@@ -63,10 +82,37 @@ pub enum ImagePushRequest {
     Rollback {
         /// Application name.
         app: String,
-        /// Revision of the service's family; none means the one before the current.
+        /// Revision of the service's family; none means the last good one.
         revision: Option<i32>,
+        /// Who or what asked (the payload's `by`), kept in the deploy record.
+        by: Option<String>,
         /// Plan only.
         dry_run: bool,
+    },
+    /// ECS says a deployment of a service changed state: the deploy it rolls out moves on.
+    Deployment {
+        /// The service ARN (`resources[0]`).
+        service_arn: String,
+        /// When it happened (the envelope's `time`).
+        time: String,
+        /// The event's detail.
+        detail: EcsDeploymentDetail,
+    },
+    /// ECS says something of a service (`SERVICE_TASK_START_IMPAIRED` matters).
+    ServiceAction {
+        /// The service ARN.
+        service_arn: String,
+        /// When it happened (the envelope's `time`).
+        time: String,
+        /// The event's detail.
+        detail: EcsServiceAction,
+    },
+    /// The settle schedule: deploys with no end after the settle time are settled from ECS.
+    Settle,
+    /// A manual `status` of one application (none: all).
+    Status {
+        /// Application name.
+        app: Option<String>,
     },
 }
 
@@ -74,7 +120,11 @@ impl ImagePushRequest {
     /// True when the request asks for the plan only.
     pub fn dry_run(&self) -> bool {
         match self {
-            ImagePushRequest::Push { .. } => false,
+            ImagePushRequest::Push { .. }
+            | ImagePushRequest::Deployment { .. }
+            | ImagePushRequest::ServiceAction { .. }
+            | ImagePushRequest::Settle
+            | ImagePushRequest::Status { .. } => false,
             ImagePushRequest::Deploy { dry_run, .. } | ImagePushRequest::Rollback { dry_run, .. } => *dry_run,
         }
     }
@@ -84,20 +134,45 @@ impl ImagePushRequest {
 pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
     if is_envelope(value) {
         let envelope = parse_envelope(value)?;
-        if envelope.detail_type != ECR_IMAGE_ACTION {
+        let expected_source = match envelope.detail_type.as_str() {
+            ECR_IMAGE_ACTION => "aws.ecr",
+            ECS_DEPLOYMENT_STATE_CHANGE | ECS_SERVICE_ACTION => "aws.ecs",
+            SCHEDULED_EVENT => "aws.events",
+            other => {
+                return Err(InputError::new(
+                    "detail-type",
+                    format!(
+                        "`{ECR_IMAGE_ACTION}`, `{ECS_DEPLOYMENT_STATE_CHANGE}`, `{ECS_SERVICE_ACTION}` or `{SCHEDULED_EVENT}`, got `{other}`"
+                    ),
+                ))
+            }
+        };
+        if envelope.source != expected_source {
             return Err(InputError::new(
-                "detail-type",
+                "source",
                 format!(
-                    "`{ECR_IMAGE_ACTION}` (this function takes ECR events), got `{}`",
-                    envelope.detail_type
+                    "`{expected_source}` for `{}`, got `{}`",
+                    envelope.detail_type, envelope.source
                 ),
             ));
         }
-        if envelope.source != "aws.ecr" {
-            return Err(InputError::new(
-                "source",
-                format!("`aws.ecr`, got `{}`", envelope.source),
-            ));
+        match envelope.detail_type.as_str() {
+            ECS_DEPLOYMENT_STATE_CHANGE => {
+                return Ok(ImagePushRequest::Deployment {
+                    service_arn: service_arn_of(&envelope)?,
+                    detail: deserialize_at(&envelope.detail, "detail")?,
+                    time: envelope.time,
+                })
+            }
+            ECS_SERVICE_ACTION => {
+                return Ok(ImagePushRequest::ServiceAction {
+                    service_arn: service_arn_of(&envelope)?,
+                    detail: deserialize_at(&envelope.detail, "detail")?,
+                    time: envelope.time,
+                })
+            }
+            SCHEDULED_EVENT => return Ok(ImagePushRequest::Settle),
+            _ => {}
         }
         let detail: EcrImageAction = deserialize_at(&envelope.detail, "detail")?;
         if let Some(digest) = &detail.image_digest {
@@ -132,7 +207,11 @@ struct ManualImagePush {
     #[serde(default)]
     rollback: Option<ManualRollback>,
     #[serde(default)]
+    status: Option<ManualStatus>,
+    #[serde(default)]
     dry_run: bool,
+    #[serde(default)]
+    by: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +232,13 @@ struct ManualRollback {
     revision: Option<i32>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualStatus {
+    #[serde(default)]
+    app: Option<String>,
+}
+
 fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
     if !value.is_object() {
         return Err(InputError::new(
@@ -160,8 +246,25 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
             "an EventBridge `ECR Image Action` event or a manual payload object such as {\"deploy\": {\"app\": \"orders\", \"tag\": \"v42\"}}",
         ));
     }
-    require_objects(value, "", &["deploy", "rollback"])?;
+    require_objects(value, "", &["deploy", "rollback", "status"])?;
     let manual: ManualImagePush = deserialize_at(value, "")?;
+    if let Some(by) = &manual.by {
+        if by.trim().is_empty() || by.chars().count() > 128 {
+            return Err(InputError::new("by", "who or what asks, in 1-128 characters"));
+        }
+    }
+    if let Some(status) = manual.status {
+        if manual.deploy.is_some() || manual.rollback.is_some() {
+            return Err(InputError::new(
+                "$",
+                "one of `deploy`, `rollback` or `status`, not several",
+            ));
+        }
+        if let Some(app) = &status.app {
+            check_app_name(app, "status.app")?;
+        }
+        return Ok(ImagePushRequest::Status { app: status.app });
+    }
     match (manual.deploy, manual.rollback) {
         (Some(deploy), None) => {
             check_app_name(&deploy.app, "deploy.app")?;
@@ -185,6 +288,7 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
             Ok(ImagePushRequest::Deploy {
                 app: deploy.app,
                 target,
+                by: manual.by,
                 dry_run: manual.dry_run,
             })
         }
@@ -198,12 +302,13 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
             Ok(ImagePushRequest::Rollback {
                 app: rollback.app,
                 revision: rollback.revision,
+                by: manual.by,
                 dry_run: manual.dry_run,
             })
         }
         _ => Err(InputError::new(
             "$",
-            "exactly one of `deploy` or `rollback` (and optionally `dry_run`)",
+            "exactly one of `deploy`, `rollback` or `status` (and optionally `dry_run`, `by`)",
         )),
     }
 }

@@ -11,7 +11,7 @@ mod tests;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use image_push::{parse_image_push, DeployTarget, EcrImageAction, ImagePushRequest};
+pub use image_push::{parse_image_push, DeployTarget, EcrImageAction, EcsServiceAction, ImagePushRequest};
 pub use nlb_sync::{parse_nlb_sync, NlbSyncRequest};
 pub use service_sync::{parse_service_sync, EcsDeploymentDetail, ServiceSyncRequest};
 
@@ -23,6 +23,8 @@ pub const ECR_IMAGE_ACTION: &str = "ECR Image Action";
 
 /// Detail type of ECS deployment events.
 pub const ECS_DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
+/// Detail type of ECS service events (`SERVICE_TASK_START_IMPAIRED`, ...).
+pub const ECS_SERVICE_ACTION: &str = "ECS Service Action";
 /// Detail type of EventBridge schedules.
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";
 
@@ -61,6 +63,16 @@ pub fn is_envelope(value: &Value) -> bool {
 pub fn parse_envelope(value: &Value) -> Result<Envelope, InputError> {
     require_objects(value, "", &["detail"])?;
     deserialize_at(value, "")
+}
+
+/// The ECS service ARN an ECS event names in `resources`.
+pub(crate) fn service_arn_of(envelope: &Envelope) -> Result<String, InputError> {
+    envelope
+        .resources
+        .iter()
+        .find(|r| r.starts_with("arn:") && r.contains(":service/"))
+        .cloned()
+        .ok_or_else(|| InputError::new("resources", "the ECS service ARN (`arn:...:service/cluster/name`)"))
 }
 
 pub(crate) fn check_app_name(app: &str, field: &str) -> Result<(), InputError> {

@@ -3,7 +3,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{check_app_name, is_envelope, parse_envelope, ECS_DEPLOYMENT_STATE_CHANGE, SCHEDULED_EVENT};
+use super::{
+    check_app_name, is_envelope, parse_envelope, service_arn_of, ECS_DEPLOYMENT_STATE_CHANGE, SCHEDULED_EVENT,
+};
 use crate::input::json::{deserialize_at, require_objects};
 use crate::input::InputError;
 
@@ -76,14 +78,7 @@ pub fn parse_service_sync(value: &Value) -> Result<ServiceSyncRequest, InputErro
         return match (envelope.detail_type.as_str(), envelope.source.as_str()) {
             (ECS_DEPLOYMENT_STATE_CHANGE, "aws.ecs") => {
                 let detail: EcsDeploymentDetail = deserialize_at(&envelope.detail, "detail")?;
-                let service_arn = envelope
-                    .resources
-                    .iter()
-                    .find(|r| r.starts_with("arn:") && r.contains(":service/"))
-                    .cloned()
-                    .ok_or_else(|| {
-                        InputError::new("resources", "the ECS service ARN (`arn:...:service/cluster/name`)")
-                    })?;
+                let service_arn = service_arn_of(&envelope)?;
                 Ok(ServiceSyncRequest::Deployment { service_arn, detail })
             }
             (SCHEDULED_EVENT, "aws.events") => Ok(ServiceSyncRequest::Scheduled),

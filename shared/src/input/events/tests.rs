@@ -31,6 +31,7 @@ fn the_sample_events_parse() {
         ImagePushRequest::Deploy {
             app: "orders".into(),
             target: DeployTarget::Tag("latest".into()),
+            by: Some("alice".into()),
             dry_run: false
         }
     );
@@ -49,6 +50,7 @@ fn the_sample_events_parse() {
         ImagePushRequest::Rollback {
             app: "orders".into(),
             revision: Some(1),
+            by: None,
             dry_run: true
         }
     );

@@ -1,0 +1,254 @@
+//! Following a deploy to its end without waiting: ECS's `ECS Deployment State Change` and
+//! `ECS Service Action` events move the deploy's record, and the settle schedule asks
+//! `DescribeServices` about deploys that heard nothing for the settle time.
+
+use std::time::{Duration, SystemTime};
+
+use futures::stream::{self, StreamExt};
+
+use super::record::publish_changes;
+use super::{Answer, Clients, Outcome, Report};
+use crate::aws::ecs;
+use crate::input::config::{AppConfig, Config};
+use crate::input::events::{EcsDeploymentDetail, EcsServiceAction};
+use crate::job::Settings;
+use crate::records::{Change, DeployOutcome, EcsWord, RecordStore};
+
+/// Applies an `ECS Deployment State Change` event to the deploy it rolls out.
+pub async fn hear_deployment(
+    clients: &Clients,
+    config: &Config,
+    settings: &Settings,
+    service_arn: &str,
+    time: &str,
+    detail: &EcsDeploymentDetail,
+) -> Answer {
+    let (app, store) = match app_and_store(config, settings, service_arn) {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let word = match detail.event_name.as_str() {
+        "SERVICE_DEPLOYMENT_COMPLETED" => EcsWord::Completed,
+        "SERVICE_DEPLOYMENT_FAILED" => EcsWord::Failed(detail.reason.clone().unwrap_or_default()),
+        "SERVICE_DEPLOYMENT_IN_PROGRESS" => EcsWord::InProgress,
+        other => {
+            return answer(vec![Report::skipped(
+                app,
+                Outcome::Ignored,
+                format!("{other} does not move a deploy"),
+            )])
+        }
+    };
+    let at = detail.updated_at.clone().unwrap_or_else(|| time.to_owned());
+    let id = detail.deployment_id.clone();
+    let result = store
+        .update(&clients.s3, &app.name, |index| index.hear(&id, &word, &at))
+        .await;
+    answer(vec![
+        report_changes(clients, settings, app, result, || {
+            format!(
+                "no deploy in progress names ECS deployment {id} ({}): nothing to move",
+                detail.event_name
+            )
+        })
+        .await,
+    ])
+}
+
+/// Applies an `ECS Service Action` event: `SERVICE_TASK_START_IMPAIRED` fails a deploy in
+/// progress on a service that will not roll back by itself; the others change nothing.
+pub async fn hear_service_action(
+    clients: &Clients,
+    config: &Config,
+    settings: &Settings,
+    service_arn: &str,
+    time: &str,
+    detail: &EcsServiceAction,
+) -> Answer {
+    let (app, store) = match app_and_store(config, settings, service_arn) {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    if detail.event_name != "SERVICE_TASK_START_IMPAIRED" {
+        return answer(vec![Report::skipped(
+            app,
+            Outcome::Ignored,
+            format!("{} does not move a deploy", detail.event_name),
+        )]);
+    }
+    let at = detail.created_at.clone().unwrap_or_else(|| time.to_owned());
+    let reason = "ECS cannot start the service's tasks consistently (SERVICE_TASK_START_IMPAIRED)";
+    let result = store
+        .update(&clients.s3, &app.name, |index| index.hear_tasks_impaired(reason, &at))
+        .await;
+    answer(vec![
+        report_changes(clients, settings, app, result, || {
+            "no deploy in progress that ECS would not roll back by itself: nothing to move".into()
+        })
+        .await,
+    ])
+}
+
+/// The settle run: every application's deploys in progress for longer than the settle time
+/// are settled from what `DescribeServices` says (one read of each index, and ECS is asked only
+/// about services with such a deploy).
+pub async fn settle(clients: &Clients, config: &Config, settings: &Settings, now: SystemTime) -> Answer {
+    let Some(store) = &settings.records else {
+        return answer(vec![Report::ignored(
+            "no state bucket (DEPLOYER_STATE_BUCKET): deploys are not recorded, nothing to settle",
+        )]);
+    };
+    let after = Duration::from_secs(u64::from(config.settle_after_minutes) * 60);
+    let concurrency = settings.concurrency.max(1);
+    // 1. Which applications have a deploy old enough to settle.
+    let indexes: Vec<_> = stream::iter(
+        config
+            .apps
+            .iter()
+            .map(|app| async move { (app, store.read(&clients.s3, &app.name).await) }),
+    )
+    .buffered(concurrency)
+    .collect()
+    .await;
+    let mut reports = Vec::new();
+    let mut due: Vec<&AppConfig> = Vec::new();
+    for (app, index) in indexes {
+        match index {
+            Err(err) => reports.push(Report::skipped(app, Outcome::Failed, err.to_string())),
+            Ok(index) => {
+                let old_enough = index.records.iter().any(|r| {
+                    r.outcome == DeployOutcome::InProgress
+                        && crate::records::parse_time(&r.started_at)
+                            .is_none_or(|started| now.duration_since(started).unwrap_or_default() >= after)
+                });
+                if old_enough {
+                    due.push(app);
+                }
+            }
+        }
+    }
+    // 2. ECS, 10 services a call, for those only; then each index, conditionally.
+    let services = ecs::describe_services_in_clusters(
+        &clients.ecs,
+        due.iter().map(|app| (app.cluster.as_str(), app.service.as_str())),
+        concurrency,
+    )
+    .await;
+    let settled: Vec<Report> = stream::iter(due.into_iter().map(|app| {
+        let service = services[app.cluster.as_str()]
+            .as_ref()
+            .map(|found| found.iter().find(|s| s.is(&app.service)).cloned());
+        async move {
+            let service = match service {
+                Ok(Some(service)) => service,
+                Ok(None) => {
+                    return Report::skipped(
+                        app,
+                        Outcome::Failed,
+                        format!(
+                            "service `{}` not found: its deploy cannot be settled",
+                            app.service_label()
+                        ),
+                    )
+                }
+                Err(err) => return Report::skipped(app, Outcome::Failed, err.to_string()),
+            };
+            let result = store
+                .update(&clients.s3, &app.name, |index| index.settle(&service, now, after))
+                .await;
+            report_changes(clients, settings, app, result, || "nothing to settle".into()).await
+        }
+    }))
+    .buffered(concurrency)
+    .collect()
+    .await;
+    reports.extend(settled);
+    if reports.is_empty() {
+        reports.push(Report::ignored(format!(
+            "no deploy has been in progress for {} minutes or more",
+            config.settle_after_minutes
+        )));
+    }
+    answer(reports)
+}
+
+fn app_and_store<'a>(
+    config: &'a Config,
+    settings: &'a Settings,
+    service_arn: &str,
+) -> Result<(&'a AppConfig, &'a RecordStore), Answer> {
+    let Some(app) = config.app_for_service_arn(service_arn) else {
+        return Err(answer(vec![Report::ignored(format!(
+            "no application is configured for {service_arn}"
+        ))]));
+    };
+    let Some(store) = &settings.records else {
+        return Err(answer(vec![Report::skipped(
+            app,
+            Outcome::Ignored,
+            "no state bucket (DEPLOYER_STATE_BUCKET): deploys are not recorded",
+        )]));
+    };
+    Ok((app, store))
+}
+
+/// The report of a record update: `followed` with the record when it moved, `unchanged` (and
+/// why) when nothing did, `failed` when the records could not be read or written (Lambda's
+/// retry of the event then moves it).
+async fn report_changes(
+    clients: &Clients,
+    settings: &Settings,
+    app: &AppConfig,
+    result: Result<Vec<Change>, crate::aws::AwsError>,
+    nothing: impl FnOnce() -> String,
+) -> Report {
+    match result {
+        Err(err) => Report::skipped(app, Outcome::Failed, format!("{err}; a retry of the event moves it")),
+        Ok(changes) if changes.is_empty() => Report::skipped(app, Outcome::Unchanged, nothing()),
+        Ok(changes) => {
+            publish_changes(clients, settings, &changes).await;
+            let record = &changes.last().expect("not empty").record;
+            let moves: Vec<String> = changes
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}: {} -> {}",
+                        c.record.id,
+                        c.from.map(outcome_name).unwrap_or("new"),
+                        outcome_name(c.record.outcome)
+                    )
+                })
+                .collect();
+            Report {
+                outcome: Outcome::Followed,
+                old_task_definition: record.old_task_definition.clone(),
+                new_task_definition: record.new_task_definition.clone(),
+                image: record.image.clone(),
+                reason: record.reason.clone(),
+                actions: moves,
+                deploy_id: Some(record.id.clone()),
+                ecs_deployment_id: record.ecs_deployment_id.clone(),
+                ..Report::skipped(app, Outcome::Followed, "")
+            }
+        }
+    }
+}
+
+/// The snake_case name of an outcome, as records spell it.
+pub fn outcome_name(outcome: DeployOutcome) -> &'static str {
+    match outcome {
+        DeployOutcome::InProgress => "in_progress",
+        DeployOutcome::Completed => "completed",
+        DeployOutcome::Failed => "failed",
+        DeployOutcome::RolledBack => "rolled_back",
+        DeployOutcome::Superseded => "superseded",
+        DeployOutcome::TimedOut => "timed_out",
+    }
+}
+
+fn answer(results: Vec<Report>) -> Answer {
+    Answer {
+        results,
+        dry_run: false,
+    }
+}

@@ -1,0 +1,202 @@
+//! What image-push keeps and tells of each deploy: the deploy record (see [`crate::records`]),
+//! an EventBridge event at each transition (see [`crate::notify`]), and one metric line.
+
+use std::time::SystemTime;
+
+use super::{Clients, Goal, Outcome, Report};
+use crate::aws::ecr::ImageRef;
+use crate::aws::events::Entry;
+use crate::input::config::AppConfig;
+use crate::input::events::DeployTarget;
+use crate::job::Settings;
+use crate::notify;
+use crate::records::{deploy_id, format_time, Change, DeployIndex, DeployOutcome, DeployRecord, Trigger};
+
+/// CloudWatch namespace of the deploy metrics.
+pub const METRICS_NAMESPACE: &str = "EcsDeployer/Deploys";
+
+/// What the record of one attempt needs besides the report.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    /// The application.
+    pub app: &'a AppConfig,
+    /// What was asked.
+    pub goal: &'a Goal,
+    /// What started it.
+    pub trigger: &'a Trigger,
+    /// True when ECS rolls the service back by itself on failure.
+    pub rolls_back_on_failure: bool,
+    /// The deployment running the service's revision when observed.
+    pub observed_deployment: Option<String>,
+}
+
+/// Records one application's attempt and publishes what changed: a started deploy, a deploy
+/// the deployer could not start, or (for a retry whose first attempt updated the service but
+/// could not write its record) the record that attempt left unwritten. A record that cannot be
+/// written turns the report into a failure, so that Lambda's retry writes it.
+pub async fn record_attempt(clients: &Clients, settings: &Settings, attempt: &Attempt<'_>, report: &mut Report) {
+    let Some(store) = &settings.records else {
+        return;
+    };
+    let app = &attempt.app.name;
+    let id = deploy_id(attempt.trigger, app);
+    let write = match report.outcome {
+        Outcome::Deployed => Write::Start(new_record(attempt, report, &id, DeployOutcome::InProgress)),
+        Outcome::Failed => Write::FailToStart(new_record(attempt, report, &id, DeployOutcome::Failed)),
+        Outcome::Unchanged if !matches!(attempt.goal, Goal::Rollback(_)) => {
+            let mut record = new_record(attempt, report, &id, DeployOutcome::InProgress);
+            record.ecs_deployment_id = attempt.observed_deployment.clone();
+            Write::Adopt(record)
+        }
+        _ => return,
+    };
+    let change = |index: &mut DeployIndex| match &write {
+        Write::Start(record) => index.start(record.clone()),
+        Write::FailToStart(record) => index.fail_to_start(record.clone()),
+        // Only when nothing recorded the running revision: a replay of an event whose deploy
+        // was recorded, or a push of a digest another deploy brought, adds nothing.
+        Write::Adopt(record) => {
+            let known = index.get(&record.id).is_some()
+                || index
+                    .records
+                    .iter()
+                    .any(|r| r.new_task_definition == record.new_task_definition);
+            if known {
+                Vec::new()
+            } else {
+                index.start(record.clone())
+            }
+        }
+    };
+    match store.update(&clients.s3, app, change).await {
+        Ok(changes) => {
+            if changes.iter().any(|c| c.record.id == id) {
+                report.deploy_id = Some(id);
+            }
+            publish_changes(clients, settings, &changes).await;
+        }
+        Err(err) if report.outcome == Outcome::Deployed => {
+            report.outcome = Outcome::Failed;
+            report.reason = Some(format!(
+                "the service now runs {}, but its deploy record was not written ({err}); a retry writes it",
+                report.new_task_definition.as_deref().unwrap_or("the new revision")
+            ));
+        }
+        Err(err) => {
+            tracing::warn!(app = %app, error = %err, "deploy record not written");
+        }
+    }
+}
+
+/// What one attempt writes to its application's index.
+enum Write {
+    /// ECS accepted the new revision.
+    Start(DeployRecord),
+    /// The deployer could not start the deploy.
+    FailToStart(DeployRecord),
+    /// The service already runs the target: record it only if an earlier attempt of this
+    /// trigger updated the service but could not write its record.
+    Adopt(DeployRecord),
+}
+
+fn new_record(attempt: &Attempt<'_>, report: &Report, id: &str, outcome: DeployOutcome) -> DeployRecord {
+    let now = format_time(SystemTime::now());
+    let tag = match attempt.goal {
+        Goal::Push { tag, .. } | Goal::Manual(DeployTarget::Tag(tag)) => Some(tag.clone()),
+        _ => None,
+    };
+    let ended = outcome.is_end().then(|| now.clone());
+    DeployRecord {
+        id: id.to_owned(),
+        app: attempt.app.name.clone(),
+        cluster: attempt.app.cluster.clone(),
+        service: attempt.app.service.clone(),
+        trigger: attempt.trigger.clone(),
+        tag,
+        digest: report.image.as_deref().and_then(|image| ImageRef::parse(image).digest),
+        image: report.image.clone(),
+        old_task_definition: report.old_task_definition.clone(),
+        new_task_definition: report.new_task_definition.clone(),
+        ecs_deployment_id: report.ecs_deployment_id.clone(),
+        rolls_back_on_failure: attempt.rolls_back_on_failure,
+        started_at: now,
+        ended_at: ended,
+        outcome,
+        reason: report.reason.clone(),
+    }
+}
+
+/// The event a record's change is published as; none for a change nobody needs to hear of
+/// (a superseded deploy: the deploy that superseded it is published).
+pub fn detail_type(change: &Change) -> Option<&'static str> {
+    Some(match change.record.outcome {
+        DeployOutcome::InProgress => notify::DEPLOY_STARTED,
+        DeployOutcome::Completed => notify::DEPLOY_SUCCEEDED,
+        DeployOutcome::Failed => notify::DEPLOY_FAILED,
+        DeployOutcome::RolledBack => notify::DEPLOY_ROLLED_BACK,
+        DeployOutcome::TimedOut => notify::DEPLOY_TIMED_OUT,
+        DeployOutcome::Superseded => return None,
+    })
+}
+
+/// Publishes record changes on the configured bus (one event each) and writes one metric line
+/// per deploy that ended. A bus that refuses is logged, not failed: the record holds the truth,
+/// and `status` shows it.
+pub async fn publish_changes(clients: &Clients, settings: &Settings, changes: &[Change]) {
+    let now = SystemTime::now();
+    for change in changes.iter().filter(|c| c.record.outcome.is_end()) {
+        emit_metrics(&change.record, now);
+    }
+    let Some(bus) = &settings.event_bus else {
+        return;
+    };
+    let entries: Vec<Entry> = changes
+        .iter()
+        .filter_map(|change| {
+            let detail_type = detail_type(change)?;
+            let record = &change.record;
+            Some(Entry {
+                detail_type: detail_type.to_owned(),
+                detail: serde_json::json!({
+                    "app": record.app,
+                    "outcome": record.outcome,
+                    "previous_outcome": change.from,
+                    "duration_seconds": record.duration_seconds(now),
+                    "deploy": record,
+                    "links": notify::links(&clients.region, &record.cluster, &record.service),
+                }),
+            })
+        })
+        .collect();
+    if let Err(err) = notify::publish(&clients.events, bus, &entries).await {
+        tracing::error!(bus = %bus, error = %err, events = entries.len(), "deploy events not published");
+    }
+}
+
+/// One CloudWatch embedded-metric-format line for a deploy that ended: `Deploys` (count, by
+/// outcome) and `DeployDuration` (seconds).
+fn emit_metrics(record: &DeployRecord, now: SystemTime) {
+    let timestamp = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [["Outcome"], ["App", "Outcome"]],
+                "Metrics": [
+                    {"Name": "Deploys", "Unit": "Count"},
+                    {"Name": "DeployDuration", "Unit": "Seconds"},
+                ],
+            }],
+        },
+        "App": record.app,
+        "Outcome": record.outcome,
+        "Deploys": 1,
+        "DeployDuration": record.duration_seconds(now).unwrap_or_default(),
+        "deploy_id": record.id,
+    });
+    println!("{line}");
+}

@@ -1,0 +1,176 @@
+//! `{"status": {"app": "orders"}}`: per application, what runs now, any deploy in progress, the
+//! recent deploys with their outcomes and durations, and drift (the service runs a revision no
+//! recorded deploy brought). Reads only.
+
+use std::time::SystemTime;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use super::{Answer, Clients, Outcome, Report};
+use crate::aws::ecr::ImageRef;
+use crate::aws::ecs::{self, ServiceState};
+use crate::aws::AwsError;
+use crate::input::config::{AppConfig, Config};
+use crate::input::InputError;
+use crate::job::Settings;
+use crate::records::{DeployIndex, DeployOutcome, DeployRecord};
+
+/// Recent deploys shown per application.
+pub const RECENT_SHOWN: usize = 10;
+
+/// One application's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppStatus {
+    /// The revision the service runs.
+    pub running_task_definition: String,
+    /// The followed container's image in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_image: Option<String>,
+    /// Its digest, when pinned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_digest: Option<String>,
+    /// The tag the deploy that brought it followed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_tag: Option<String>,
+    /// The deploy in progress.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_progress: Option<RecentDeploy>,
+    /// The newest deploys, newest first.
+    pub recent: Vec<RecentDeploy>,
+    /// The revision a rollback without `revision` returns to (the last completed deploy's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_good: Option<String>,
+    /// Set when the service runs something the deployer did not deploy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<String>,
+    /// Set when deploys are not recorded (no state bucket).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<String>,
+}
+
+/// A deploy as `status` shows it: its record and how long it took (or has taken so far).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecentDeploy {
+    /// The record.
+    #[serde(flatten)]
+    pub record: DeployRecord,
+    /// Seconds from start to end, or to now while in progress.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u64>,
+}
+
+/// Answers a `status` payload for one application or all.
+pub async fn status(
+    clients: &Clients,
+    config: &Config,
+    app: Option<&str>,
+    settings: &Settings,
+) -> Result<Answer, InputError> {
+    let apps: Vec<&AppConfig> = match app {
+        Some(name) => vec![config.find_app(name, "status.app")?],
+        None => config.apps.iter().collect(),
+    };
+    let concurrency = settings.concurrency.max(1);
+    let services = ecs::describe_services_in_clusters(
+        &clients.ecs,
+        apps.iter().map(|app| (app.cluster.as_str(), app.service.as_str())),
+        concurrency,
+    )
+    .await;
+    let now = SystemTime::now();
+    let results = stream::iter(apps.into_iter().map(|app| {
+        let service = services[app.cluster.as_str()]
+            .as_ref()
+            .map(|found| found.iter().find(|s| s.is(&app.service)).cloned())
+            .map_err(Clone::clone);
+        async move {
+            match app_status(clients, settings, app, service, now).await {
+                Ok(status) => Report {
+                    old_task_definition: None,
+                    new_task_definition: Some(status.running_task_definition.clone()),
+                    image: status.running_image.clone(),
+                    status: Some(Box::new(status)),
+                    ..Report::skipped(app, Outcome::Status, "")
+                },
+                Err(reason) => Report::skipped(app, Outcome::Failed, reason),
+            }
+        }
+    }))
+    .buffered(concurrency)
+    .collect()
+    .await;
+    Ok(Answer {
+        results,
+        dry_run: false,
+    })
+}
+
+async fn app_status(
+    clients: &Clients,
+    settings: &Settings,
+    app: &AppConfig,
+    service: Result<Option<ServiceState>, AwsError>,
+    now: SystemTime,
+) -> Result<AppStatus, String> {
+    let service = service
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("service `{}` not found", app.service_label()))?;
+    let revision = ecs::describe_task_definition(&clients.ecs, &service.task_definition)
+        .await
+        .map_err(|e| e.to_string())?;
+    let running_image = revision.container_image(&app.container).map(str::to_owned);
+    let (index, records_note) = match &settings.records {
+        Some(store) => (
+            store.read(&clients.s3, &app.name).await.map_err(|e| e.to_string())?,
+            None,
+        ),
+        None => (
+            DeployIndex::default(),
+            Some("not recorded: no state bucket (DEPLOYER_STATE_BUCKET)".to_owned()),
+        ),
+    };
+    Ok(describe(&service, running_image, &index, records_note, now))
+}
+
+/// The status of one application from what ECS and its records say (pure).
+pub fn describe(
+    service: &ServiceState,
+    running_image: Option<String>,
+    index: &DeployIndex,
+    records_note: Option<String>,
+    now: SystemTime,
+) -> AppStatus {
+    let running = &service.task_definition;
+    let recent = |record: &DeployRecord| RecentDeploy {
+        record: record.clone(),
+        duration_seconds: record.duration_seconds(now),
+    };
+    let brought_running = index.records.iter().find(|r| {
+        r.new_task_definition.as_deref() == Some(running.as_str())
+            && matches!(
+                r.outcome,
+                DeployOutcome::Completed | DeployOutcome::InProgress | DeployOutcome::TimedOut
+            )
+    });
+    let drift = match (brought_running, index.records.is_empty()) {
+        (_, true) => None,
+        (Some(_), false) => None,
+        (None, false) => Some(format!(
+            "the service runs {running}, which no recorded deploy brought (changed outside the deployer, or rolled back by ECS)"
+        )),
+    };
+    AppStatus {
+        running_task_definition: running.clone(),
+        running_digest: running_image.as_deref().and_then(|image| ImageRef::parse(image).digest),
+        running_image,
+        running_tag: brought_running.and_then(|r| r.tag.clone()),
+        in_progress: index.in_progress().map(recent),
+        recent: index.records.iter().take(RECENT_SHOWN).map(recent).collect(),
+        last_good: index
+            .last_good_except(running)
+            .and_then(|r| r.new_task_definition.clone()),
+        drift,
+        records: records_note,
+    }
+}

@@ -1,0 +1,413 @@
+//! Deploy records: what each deploy was, and how it ended. A deploy does not end at
+//! `UpdateService`; it ends when ECS says so (an `ECS Deployment State Change` event, or the
+//! settle run asking `DescribeServices` when no event came).
+//!
+//! One object per deploy (`deploys/<app>/<id>.json`) plus a small per-app index
+//! (`deploys/<app>/index.json`, the newest [`KEPT_IN_INDEX`] records) in the state bucket. The
+//! index is the truth: every change to it is a conditional write (read, change, write only if
+//! the object is still the one read), so the event handler, the settle run and a new deploy
+//! never lose each other's update; the per-deploy object is a copy written after it.
+//!
+//! [`DeployIndex`]'s methods decide the transitions (pure, unit-tested); [`store`] reads and
+//! writes.
+
+pub mod store;
+#[cfg(test)]
+mod tests;
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::primitives::{DateTime, DateTimeFormat as Format};
+use serde::{Deserialize, Serialize};
+
+use crate::aws::ecs::ServiceState;
+
+pub use store::RecordStore;
+
+/// Records kept in an application's index (older ones stay in their own objects).
+pub const KEPT_IN_INDEX: usize = 20;
+
+/// How a deploy stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployOutcome {
+    /// ECS is rolling it out (or the deployer has not heard the end yet).
+    InProgress,
+    /// ECS finished the rollout: the service runs the new revision.
+    Completed,
+    /// The deploy failed: the deployer could not start it, or ECS failed it without a rollback.
+    Failed,
+    /// ECS failed it and rolled the service back (circuit breaker, alarms, or the deployment
+    /// strategy). A failure.
+    RolledBack,
+    /// A newer deploy of the application started before this one ended.
+    Superseded,
+    /// No end was heard within the settle time and ECS still reported it in progress.
+    TimedOut,
+}
+
+impl DeployOutcome {
+    /// True when nothing more is expected to happen to the deploy. `timed_out` is an end, but a
+    /// later word from ECS still corrects it.
+    pub fn is_end(self) -> bool {
+        self != DeployOutcome::InProgress
+    }
+
+    /// True for the outcomes that are failures (`failed`, `rolled_back`, `timed_out`).
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            DeployOutcome::Failed | DeployOutcome::RolledBack | DeployOutcome::TimedOut
+        )
+    }
+}
+
+/// What started a deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    /// An ECR push event.
+    Push,
+    /// A manual `deploy` payload.
+    Manual,
+    /// A manual `rollback` payload.
+    Rollback,
+}
+
+/// What started a deploy, and who or what asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    /// Push, manual deploy or rollback.
+    pub kind: TriggerKind,
+    /// The push event's id, or the Lambda request id of a manual invocation (Lambda's retries
+    /// keep both, so a retry names the same deploy).
+    pub id: String,
+    /// Who or what asked: `aws.ecr` for a push, or the payload's `by` (a person, a pipeline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// One deploy of one application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployRecord {
+    /// Stable id: the same trigger and application always give the same id.
+    pub id: String,
+    /// Application name.
+    pub app: String,
+    /// ECS cluster (as configured).
+    pub cluster: String,
+    /// ECS service (as configured).
+    pub service: String,
+    /// What started it.
+    pub trigger: Trigger,
+    /// The tag deployed, when the deploy followed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The digest deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The image deployed (digest-pinned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The revision the service ran before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_task_definition: Option<String>,
+    /// The revision deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_task_definition: Option<String>,
+    /// The ECS deployment that rolls it out (`ecs-svc/...`); none when ECS was never asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs_deployment_id: Option<String>,
+    /// True when ECS rolls the service back by itself on failure (circuit breaker or alarms
+    /// with rollback, or a blue/green, linear or canary strategy).
+    #[serde(default)]
+    pub rolls_back_on_failure: bool,
+    /// When the deployer started it (RFC 3339).
+    pub started_at: String,
+    /// When it ended (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    /// How it stands.
+    pub outcome: DeployOutcome,
+    /// Why it ended as it did (ECS's reason for a failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl DeployRecord {
+    /// Seconds from start to end (or to `now` while in progress).
+    pub fn duration_seconds(&self, now: SystemTime) -> Option<u64> {
+        let start = parse_time(&self.started_at)?;
+        let end = match &self.ended_at {
+            Some(at) => parse_time(at)?,
+            None => now,
+        };
+        Some(end.duration_since(start).unwrap_or_default().as_secs())
+    }
+}
+
+/// The stable id of the deploy a trigger starts for one application.
+pub fn deploy_id(trigger: &Trigger, app: &str) -> String {
+    // FNV-1a: a fixed function of its input, unlike the standard library's hashers.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in format!("{:?}\u{0}{}\u{0}{app}", trigger.kind, trigger.id).bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let kind = match trigger.kind {
+        TriggerKind::Push => "push",
+        TriggerKind::Manual => "manual",
+        TriggerKind::Rollback => "rollback",
+    };
+    format!("{kind}-{hash:016x}")
+}
+
+/// A record that moved: the record as it is now and the outcome it had before (none: new).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The record after the change.
+    pub record: DeployRecord,
+    /// Its outcome before; none when the record is new.
+    pub from: Option<DeployOutcome>,
+}
+
+/// What ECS said of a deployment, from an event or from `DescribeServices`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcsWord {
+    /// The deployment is rolling out.
+    InProgress,
+    /// The deployment completed.
+    Completed,
+    /// The deployment failed, for this reason.
+    Failed(String),
+}
+
+/// One application's recent deploys, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployIndex {
+    /// The newest records, newest first (at most [`KEPT_IN_INDEX`]).
+    pub records: Vec<DeployRecord>,
+}
+
+impl DeployIndex {
+    /// The record with this id.
+    pub fn get(&self, id: &str) -> Option<&DeployRecord> {
+        self.records.iter().find(|r| r.id == id)
+    }
+
+    /// The deploy in progress, if any.
+    pub fn in_progress(&self) -> Option<&DeployRecord> {
+        self.records.iter().find(|r| r.outcome == DeployOutcome::InProgress)
+    }
+
+    /// The newest completed deploy whose revision is not `except` (the one running now): the
+    /// last good revision to go back to.
+    pub fn last_good_except(&self, except: &str) -> Option<&DeployRecord> {
+        self.records.iter().find(|r| {
+            r.outcome == DeployOutcome::Completed && r.new_task_definition.as_deref().is_some_and(|td| td != except)
+        })
+    }
+
+    /// Records that a deploy started (ECS accepted the new revision). The same id again (a
+    /// retry of the same trigger) updates that record instead of adding one; any other deploy
+    /// still in progress is superseded.
+    pub fn start(&mut self, record: DeployRecord) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for other in self.records.iter_mut().filter(|r| r.id != record.id) {
+            if matches!(other.outcome, DeployOutcome::InProgress | DeployOutcome::TimedOut) {
+                let from = other.outcome;
+                other.outcome = DeployOutcome::Superseded;
+                other.ended_at = Some(record.started_at.clone());
+                other.reason = Some(format!("deploy {} started", record.id));
+                changes.push(Change {
+                    record: other.clone(),
+                    from: Some(from),
+                });
+            }
+        }
+        match self.records.iter_mut().find(|r| r.id == record.id) {
+            // ECS already ended this deploy: a late retry of its trigger changes nothing.
+            Some(existing) if existing.ecs_deployment_id.is_some() && existing.outcome.is_end() => {}
+            Some(existing) => {
+                let from = existing.outcome;
+                *existing = DeployRecord {
+                    started_at: existing.started_at.clone(),
+                    ..record
+                };
+                changes.push(Change {
+                    record: existing.clone(),
+                    from: Some(from),
+                });
+            }
+            None => {
+                changes.push(Change {
+                    record: record.clone(),
+                    from: None,
+                });
+                self.records.insert(0, record);
+            }
+        }
+        self.records.truncate(KEPT_IN_INDEX);
+        changes
+    }
+
+    /// Records a deploy the deployer could not start (ECS was never asked, or refused): a new
+    /// `failed` record, unless the trigger already has one.
+    pub fn fail_to_start(&mut self, record: DeployRecord) -> Vec<Change> {
+        if self.get(&record.id).is_some() {
+            return Vec::new();
+        }
+        let change = Change {
+            record: record.clone(),
+            from: None,
+        };
+        self.records.insert(0, record);
+        self.records.truncate(KEPT_IN_INDEX);
+        vec![change]
+    }
+
+    /// Applies what ECS said of one deployment to the record that started it. A word about a
+    /// deployment no record names (a deploy by someone else, a Cloud Map registry update, the
+    /// rollback deployment ECS starts by itself) or about a record already ended changes
+    /// nothing, so a replayed or late event is harmless.
+    pub fn hear(&mut self, deployment_id: &str, word: &EcsWord, at: &str) -> Vec<Change> {
+        let Some(record) = self
+            .records
+            .iter_mut()
+            .find(|r| r.ecs_deployment_id.as_deref() == Some(deployment_id))
+        else {
+            return Vec::new();
+        };
+        if !matches!(record.outcome, DeployOutcome::InProgress | DeployOutcome::TimedOut) {
+            return Vec::new();
+        }
+        let (outcome, reason) = match word {
+            EcsWord::InProgress => return Vec::new(),
+            EcsWord::Completed => (DeployOutcome::Completed, None),
+            EcsWord::Failed(reason) if record.rolls_back_on_failure || mentions_rollback(reason) => {
+                (DeployOutcome::RolledBack, Some(reason.clone()))
+            }
+            EcsWord::Failed(reason) => (DeployOutcome::Failed, Some(reason.clone())),
+        };
+        let from = record.outcome;
+        record.outcome = outcome;
+        record.ended_at = Some(at.to_owned());
+        record.reason = reason.filter(|r| !r.is_empty()).or_else(|| match outcome {
+            DeployOutcome::Completed => None,
+            _ => Some("ECS gave no reason".into()),
+        });
+        vec![Change {
+            record: record.clone(),
+            from: Some(from),
+        }]
+    }
+
+    /// ECS says the service's tasks keep failing to start (`SERVICE_TASK_START_IMPAIRED`). A
+    /// service that rolls back by itself will end the deploy with a failure event; one that
+    /// does not retries for ever, so its deploy in progress is failed now.
+    pub fn hear_tasks_impaired(&mut self, reason: &str, at: &str) -> Vec<Change> {
+        let Some(record) = self
+            .records
+            .iter_mut()
+            .find(|r| r.outcome == DeployOutcome::InProgress && !r.rolls_back_on_failure)
+        else {
+            return Vec::new();
+        };
+        record.outcome = DeployOutcome::Failed;
+        record.ended_at = Some(at.to_owned());
+        record.reason = Some(format!(
+            "{reason}; the service has no circuit breaker or alarm rollback, so ECS keeps retrying: roll back or fix the image"
+        ));
+        vec![Change {
+            record: record.clone(),
+            from: Some(DeployOutcome::InProgress),
+        }]
+    }
+
+    /// Settles deploys in progress that started more than `after` before `now`, from what
+    /// `DescribeServices` says of the service: the deployment's rollout state when ECS still
+    /// lists it, otherwise which revision the service runs.
+    pub fn settle(&mut self, service: &ServiceState, now: SystemTime, after: Duration) -> Vec<Change> {
+        let at = format_time(now);
+        let mut changes = Vec::new();
+        for record in self
+            .records
+            .iter_mut()
+            .filter(|r| r.outcome == DeployOutcome::InProgress)
+        {
+            let started = parse_time(&record.started_at).unwrap_or(now);
+            if now.duration_since(started).unwrap_or_default() < after {
+                continue;
+            }
+            let listed = record
+                .ecs_deployment_id
+                .as_deref()
+                .and_then(|id| service.deployments.iter().find(|d| d.id == id));
+            let (outcome, reason) = match listed {
+                Some(d) if d.rollout_state == "COMPLETED" => (DeployOutcome::Completed, None),
+                Some(d) if d.rollout_state == "FAILED" => {
+                    let reason = d.rollout_state_reason.clone();
+                    if record.rolls_back_on_failure || mentions_rollback(&reason) {
+                        (DeployOutcome::RolledBack, Some(reason))
+                    } else {
+                        (DeployOutcome::Failed, Some(reason))
+                    }
+                }
+                Some(d) => (
+                    DeployOutcome::TimedOut,
+                    Some(format!(
+                        "ECS still reports deployment {} {} after {} minutes",
+                        d.id,
+                        if d.rollout_state.is_empty() {
+                            "without a rollout state"
+                        } else {
+                            &d.rollout_state
+                        },
+                        after.as_secs() / 60
+                    )),
+                ),
+                None if record.new_task_definition.as_deref() == Some(service.task_definition.as_str()) => {
+                    (DeployOutcome::Completed, None)
+                }
+                None if record.old_task_definition.as_deref() == Some(service.task_definition.as_str()) => (
+                    DeployOutcome::RolledBack,
+                    Some("ECS no longer lists the deployment and the service runs the previous revision again".into()),
+                ),
+                None => (
+                    DeployOutcome::Superseded,
+                    Some(format!(
+                        "ECS no longer lists the deployment; the service runs {}, deployed by something else",
+                        service.task_definition
+                    )),
+                ),
+            };
+            record.outcome = outcome;
+            record.ended_at = Some(at.clone());
+            record.reason = reason.map(|r| if r.is_empty() { "ECS gave no reason".into() } else { r });
+            changes.push(Change {
+                record: record.clone(),
+                from: Some(DeployOutcome::InProgress),
+            });
+        }
+        changes
+    }
+}
+
+fn mentions_rollback(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    reason.contains("rolling back") || reason.contains("rolled back") || reason.contains("rollback")
+}
+
+/// `now` as RFC 3339 (seconds).
+pub fn format_time(at: SystemTime) -> String {
+    DateTime::from(at)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+/// An RFC 3339 time, or none when it does not parse.
+pub fn parse_time(text: &str) -> Option<SystemTime> {
+    DateTime::from_str(text, Format::DateTime)
+        .ok()
+        .and_then(|t| SystemTime::try_from(t).ok())
+}

@@ -1,0 +1,114 @@
+//! Reading and changing deploy records in S3, with conditional writes.
+
+use super::{Change, DeployIndex};
+use crate::aws::s3::{put_if, read_object};
+use crate::aws::AwsError;
+use crate::input::env::state_bucket_from_env;
+
+/// Conditional writes tried before giving up when other runs keep changing the index.
+const WRITE_ATTEMPTS: usize = 8;
+
+/// Where deploy records live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordStore {
+    /// The state bucket.
+    pub bucket: String,
+    /// Key prefix (`deploys/`).
+    pub prefix: String,
+}
+
+impl RecordStore {
+    /// Records in `bucket` under `deploys/`.
+    pub fn in_bucket(bucket: &str) -> Self {
+        Self {
+            bucket: bucket.to_owned(),
+            prefix: "deploys/".into(),
+        }
+    }
+
+    /// From `DEPLOYER_STATE_BUCKET`; none when it is unset.
+    pub fn from_env() -> Option<Self> {
+        state_bucket_from_env().map(|bucket| Self::in_bucket(&bucket))
+    }
+
+    /// The key of an application's index.
+    pub fn index_key(&self, app: &str) -> String {
+        format!("{}{app}/index.json", self.prefix)
+    }
+
+    /// The key of one deploy's record.
+    pub fn record_key(&self, app: &str, id: &str) -> String {
+        format!("{}{app}/{id}.json", self.prefix)
+    }
+
+    /// An application's index (empty when it has none yet).
+    pub async fn read(&self, s3: &aws_sdk_s3::Client, app: &str) -> Result<DeployIndex, AwsError> {
+        Ok(self.read_with_etag(s3, app).await?.0)
+    }
+
+    async fn read_with_etag(
+        &self,
+        s3: &aws_sdk_s3::Client,
+        app: &str,
+    ) -> Result<(DeployIndex, Option<String>), AwsError> {
+        let key = self.index_key(app);
+        match read_object(s3, &self.bucket, &key).await? {
+            None => Ok((DeployIndex::default(), None)),
+            Some((bytes, etag)) => {
+                let index = serde_json::from_slice(&bytes).map_err(|e| AwsError {
+                    service: "S3",
+                    operation: "GetObject",
+                    resource: format!("s3://{}/{key}", self.bucket),
+                    code: None,
+                    message: format!("not a deploy index: {e}"),
+                })?;
+                Ok((index, Some(etag)))
+            }
+        }
+    }
+
+    /// Changes an application's index with `change` and stores it only if nobody else wrote it
+    /// meanwhile (otherwise reads it again and repeats), then writes each changed record's own
+    /// object. Returns what changed; nothing is written when nothing changed.
+    pub async fn update(
+        &self,
+        s3: &aws_sdk_s3::Client,
+        app: &str,
+        change: impl Fn(&mut DeployIndex) -> Vec<Change>,
+    ) -> Result<Vec<Change>, AwsError> {
+        let key = self.index_key(app);
+        for _ in 0..WRITE_ATTEMPTS {
+            let (mut index, etag) = self.read_with_etag(s3, app).await?;
+            let changes = change(&mut index);
+            if changes.is_empty() {
+                return Ok(changes);
+            }
+            let body = serde_json::to_vec_pretty(&index).expect("indexes serialize");
+            if put_if(s3, &self.bucket, &key, body, etag.as_deref()).await?.is_none() {
+                continue;
+            }
+            for changed in &changes {
+                let record_key = self.record_key(app, &changed.record.id);
+                let body = serde_json::to_vec_pretty(&changed.record).expect("records serialize");
+                s3.put_object()
+                    .bucket(&self.bucket)
+                    .key(&record_key)
+                    .content_type("application/json")
+                    .body(body.into())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::from_sdk("S3", "PutObject", format!("s3://{}/{record_key}", self.bucket), e)
+                    })?;
+            }
+            return Ok(changes);
+        }
+        Err(AwsError {
+            service: "S3",
+            operation: "PutObject",
+            resource: format!("s3://{}/{key}", self.bucket),
+            code: Some("PreconditionFailed".into()),
+            message: format!("other runs changed the index {WRITE_ATTEMPTS} times in a row; a retry continues"),
+        })
+    }
+}

@@ -1,0 +1,222 @@
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::*;
+use crate::aws::ecs::Deployment;
+use crate::testing::service;
+
+fn at(seconds: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
+}
+
+fn record(event: &str, deployment: Option<&str>, rolls_back: bool) -> DeployRecord {
+    let trigger = Trigger {
+        kind: TriggerKind::Push,
+        id: event.into(),
+        by: Some("aws.ecr".into()),
+    };
+    DeployRecord {
+        id: deploy_id(&trigger, "orders"),
+        app: "orders".into(),
+        cluster: "sss".into(),
+        service: "orders".into(),
+        trigger,
+        tag: Some("latest".into()),
+        digest: Some("sha256:aa".into()),
+        image: None,
+        old_task_definition: Some("orders:1".into()),
+        new_task_definition: Some(format!("orders:{}", event.len() + 1)),
+        ecs_deployment_id: deployment.map(str::to_owned),
+        rolls_back_on_failure: rolls_back,
+        started_at: format_time(at(0)),
+        ended_at: None,
+        outcome: DeployOutcome::InProgress,
+        reason: None,
+    }
+}
+
+#[test]
+fn ids_are_stable_per_trigger_and_app() {
+    let trigger = |kind, id: &str| Trigger {
+        kind,
+        id: id.into(),
+        by: None,
+    };
+    let a = deploy_id(&trigger(TriggerKind::Push, "e1"), "orders");
+    assert_eq!(a, deploy_id(&trigger(TriggerKind::Push, "e1"), "orders"));
+    assert!(a.starts_with("push-"), "{a}");
+    assert_ne!(a, deploy_id(&trigger(TriggerKind::Push, "e1"), "payments"));
+    assert_ne!(a, deploy_id(&trigger(TriggerKind::Push, "e2"), "orders"));
+    assert_ne!(a, deploy_id(&trigger(TriggerKind::Manual, "e1"), "orders"));
+}
+
+#[test]
+fn the_same_trigger_twice_is_one_record_and_a_new_deploy_supersedes_the_open_one() {
+    let mut index = DeployIndex::default();
+    let first = record("e1", Some("ecs-svc/1"), false);
+    assert_eq!(index.start(first.clone()).len(), 1);
+    // A retry of the same event: one record, still in progress, its start time kept.
+    let mut again = first.clone();
+    again.started_at = format_time(at(60));
+    let changes = index.start(again);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(index.records.len(), 1);
+    assert_eq!(index.records[0].started_at, first.started_at);
+
+    let second = record("e22", Some("ecs-svc/2"), false);
+    let changes = index.start(second.clone());
+    let outcomes: Vec<_> = changes
+        .iter()
+        .map(|c| (c.record.id.clone(), c.record.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (first.id.clone(), DeployOutcome::Superseded),
+            (second.id.clone(), DeployOutcome::InProgress)
+        ]
+    );
+    assert_eq!(index.records[0].id, second.id, "newest first");
+    assert_eq!(index.in_progress().map(|r| r.id.as_str()), Some(second.id.as_str()));
+}
+
+#[test]
+fn ecs_words_end_the_record_they_name_and_nothing_else() {
+    let mut index = DeployIndex::default();
+    index.start(record("e1", Some("ecs-svc/1"), false));
+    let now = format_time(at(120));
+    // Another deployment (a registry update, someone else's deploy): nothing moves.
+    assert!(index.hear("ecs-svc/9", &EcsWord::Completed, &now).is_empty());
+    assert!(index.hear("ecs-svc/1", &EcsWord::InProgress, &now).is_empty());
+    let changes = index.hear("ecs-svc/1", &EcsWord::Completed, &now);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].from, Some(DeployOutcome::InProgress));
+    assert_eq!(index.records[0].outcome, DeployOutcome::Completed);
+    assert_eq!(index.records[0].duration_seconds(at(999)), Some(120));
+    // A replay, or a late failure of an ended deploy, changes nothing.
+    assert!(index.hear("ecs-svc/1", &EcsWord::Completed, &now).is_empty());
+    assert!(index
+        .hear("ecs-svc/1", &EcsWord::Failed("late".into()), &now)
+        .is_empty());
+}
+
+#[test]
+fn a_failure_is_a_rollback_when_the_service_rolls_back_or_ecs_says_so() {
+    let failed = |rolls_back: bool, reason: &str| {
+        let mut index = DeployIndex::default();
+        index.start(record("e1", Some("ecs-svc/1"), rolls_back));
+        index.hear("ecs-svc/1", &EcsWord::Failed(reason.into()), "t");
+        (index.records[0].outcome, index.records[0].reason.clone())
+    };
+    assert_eq!(
+        failed(true, "ECS deployment circuit breaker: tasks failed to start."),
+        (
+            DeployOutcome::RolledBack,
+            Some("ECS deployment circuit breaker: tasks failed to start.".into())
+        )
+    );
+    assert_eq!(
+        failed(false, "rolling back to deployment ecs-svc/0").0,
+        DeployOutcome::RolledBack
+    );
+    assert_eq!(failed(false, "tasks failed").0, DeployOutcome::Failed);
+    assert_eq!(failed(false, "").1.as_deref(), Some("ECS gave no reason"));
+}
+
+#[test]
+fn impaired_tasks_fail_only_a_deploy_that_ecs_will_not_roll_back() {
+    let mut index = DeployIndex::default();
+    index.start(record("e1", Some("ecs-svc/1"), true));
+    assert!(index.hear_tasks_impaired("tasks keep failing", "t").is_empty());
+    let mut index = DeployIndex::default();
+    index.start(record("e1", Some("ecs-svc/1"), false));
+    let changes = index.hear_tasks_impaired("tasks keep failing", "t");
+    assert_eq!(changes[0].record.outcome, DeployOutcome::Failed);
+    assert!(changes[0].record.reason.as_deref().unwrap().contains("keeps retrying"));
+}
+
+#[test]
+fn settling_asks_what_ecs_lists_and_waits_for_the_settle_time() {
+    let deployment = |id: &str, state: &str| Deployment {
+        id: id.into(),
+        status: "PRIMARY".into(),
+        task_definition: "orders:3".into(),
+        rollout_state: state.into(),
+        rollout_state_reason: format!("reason for {state}"),
+    };
+    let settle = |rolls_back: bool, running: &str, deployments: Vec<Deployment>, after_minutes: u64| {
+        let mut index = DeployIndex::default();
+        index.start(record("ab", Some("ecs-svc/1"), rolls_back)); // new revision orders:3
+        let mut svc = service(running);
+        svc.deployments = deployments;
+        index.settle(&svc, at(31 * 60), Duration::from_secs(after_minutes * 60));
+        (index.records[0].outcome, index.records[0].reason.clone())
+    };
+    // Too young to settle.
+    assert_eq!(
+        settle(false, "orders:3", vec![deployment("ecs-svc/1", "COMPLETED")], 60).0,
+        DeployOutcome::InProgress
+    );
+    assert_eq!(
+        settle(false, "orders:3", vec![deployment("ecs-svc/1", "COMPLETED")], 30).0,
+        DeployOutcome::Completed
+    );
+    assert_eq!(
+        settle(true, "orders:1", vec![deployment("ecs-svc/1", "FAILED")], 30),
+        (DeployOutcome::RolledBack, Some("reason for FAILED".into()))
+    );
+    assert_eq!(
+        settle(false, "orders:3", vec![deployment("ecs-svc/1", "IN_PROGRESS")], 30).0,
+        DeployOutcome::TimedOut
+    );
+    // ECS no longer lists it: the running revision tells.
+    assert_eq!(settle(false, "orders:3", vec![], 30).0, DeployOutcome::Completed);
+    assert_eq!(settle(false, "orders:1", vec![], 30).0, DeployOutcome::RolledBack);
+    assert_eq!(settle(false, "orders:7", vec![], 30).0, DeployOutcome::Superseded);
+}
+
+#[test]
+fn a_timed_out_deploy_is_corrected_by_a_later_word_from_ecs() {
+    let mut index = DeployIndex::default();
+    index.start(record("ab", Some("ecs-svc/1"), false));
+    let mut svc = service("orders:3");
+    svc.deployments = vec![Deployment {
+        id: "ecs-svc/1".into(),
+        rollout_state: "IN_PROGRESS".into(),
+        ..Default::default()
+    }];
+    index.settle(&svc, at(3600), Duration::from_secs(1800));
+    assert_eq!(index.records[0].outcome, DeployOutcome::TimedOut);
+    let changes = index.hear("ecs-svc/1", &EcsWord::Completed, "t");
+    assert_eq!(changes[0].from, Some(DeployOutcome::TimedOut));
+    assert_eq!(index.records[0].outcome, DeployOutcome::Completed);
+}
+
+#[test]
+fn the_last_good_is_the_newest_completed_deploy_of_another_revision() {
+    let mut index = DeployIndex::default();
+    let mut good = record("a", Some("ecs-svc/1"), false); // orders:2
+    good.outcome = DeployOutcome::Completed;
+    let mut bad = record("bb", Some("ecs-svc/2"), false); // orders:3
+    bad.outcome = DeployOutcome::RolledBack;
+    let mut current = record("ccc", Some("ecs-svc/3"), false); // orders:4
+    current.outcome = DeployOutcome::Completed;
+    index.records = vec![current, bad, good];
+    assert_eq!(
+        index
+            .last_good_except("orders:4")
+            .and_then(|r| r.new_task_definition.as_deref()),
+        Some("orders:2")
+    );
+    assert!(index.last_good_except("orders:2").is_some());
+    assert_eq!(DeployIndex::default().last_good_except("orders:4"), None);
+}
+
+#[test]
+fn the_index_keeps_the_newest_records_only() {
+    let mut index = DeployIndex::default();
+    for n in 0..(KEPT_IN_INDEX + 5) {
+        index.start(record(&format!("e{n}"), Some(&format!("ecs-svc/{n}")), false));
+    }
+    assert_eq!(index.records.len(), KEPT_IN_INDEX);
+    assert_eq!(index.records[0].trigger.id, format!("e{}", KEPT_IN_INDEX + 4));
+}
