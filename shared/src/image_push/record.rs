@@ -176,27 +176,16 @@ pub async fn publish_changes(clients: &Clients, settings: &Settings, changes: &[
 /// One CloudWatch embedded-metric-format line for a deploy that ended: `Deploys` (count, by
 /// outcome) and `DeployDuration` (seconds).
 fn emit_metrics(record: &DeployRecord, now: SystemTime) {
-    let timestamp = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    let line = serde_json::json!({
-        "_aws": {
-            "Timestamp": timestamp,
-            "CloudWatchMetrics": [{
-                "Namespace": METRICS_NAMESPACE,
-                "Dimensions": [["Outcome"], ["App", "Outcome"]],
-                "Metrics": [
-                    {"Name": "Deploys", "Unit": "Count"},
-                    {"Name": "DeployDuration", "Unit": "Seconds"},
-                ],
-            }],
-        },
-        "App": record.app,
-        "Outcome": record.outcome,
-        "Deploys": 1,
-        "DeployDuration": record.duration_seconds(now).unwrap_or_default(),
-        "deploy_id": record.id,
-    });
-    println!("{line}");
+    crate::telemetry::emit_metrics(
+        METRICS_NAMESPACE,
+        &[&["Outcome"], &["App", "Outcome"]],
+        &[("Deploys", "Count"), ("DeployDuration", "Seconds")],
+        serde_json::json!({
+            "App": record.app,
+            "Outcome": record.outcome,
+            "Deploys": 1,
+            "DeployDuration": record.duration_seconds(now).unwrap_or_default(),
+            "deploy_id": record.id,
+        }),
+    );
 }

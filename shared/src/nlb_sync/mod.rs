@@ -219,34 +219,33 @@ fn emit_metrics(result: &Report) {
         .split(":targetgroup/")
         .nth(1)
         .unwrap_or(&result.target_group);
-    let timestamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    let line = serde_json::json!({
-        "_aws": {
-            "Timestamp": timestamp,
-            "CloudWatchMetrics": [{
-                "Namespace": METRICS_NAMESPACE,
-                "Dimensions": [["TargetGroup"]],
-                "Metrics": [
-                    {"Name": "AddressesFound", "Unit": "Count"},
-                    {"Name": "Registered", "Unit": "Count"},
-                    {"Name": "Deregistered", "Unit": "Count"},
-                    {"Name": "DnsFailures", "Unit": "Count"},
-                    {"Name": "DnsQueries", "Unit": "Count"},
-                ],
-            }],
-        },
-        "TargetGroup": group,
-        "AddressesFound": result.addresses_found,
-        "Registered": if result.outcome == Outcome::Planned { 0 } else { result.registered.len() },
-        "Deregistered": if result.outcome == Outcome::Planned { 0 } else { result.deregistered.len() },
-        "DnsFailures": u32::from(result.outcome == Outcome::DnsFailed),
-        "DnsQueries": result.dns_queries,
-        "outcome": result.outcome,
-    });
-    println!("{line}");
+    let applied = |addresses: &Vec<String>| {
+        if result.outcome == Outcome::Planned {
+            0
+        } else {
+            addresses.len()
+        }
+    };
+    crate::telemetry::emit_metrics(
+        METRICS_NAMESPACE,
+        &[&["TargetGroup"]],
+        &[
+            ("AddressesFound", "Count"),
+            ("Registered", "Count"),
+            ("Deregistered", "Count"),
+            ("DnsFailures", "Count"),
+            ("DnsQueries", "Count"),
+        ],
+        serde_json::json!({
+            "TargetGroup": group,
+            "AddressesFound": result.addresses_found,
+            "Registered": applied(&result.registered),
+            "Deregistered": applied(&result.deregistered),
+            "DnsFailures": u32::from(result.outcome == Outcome::DnsFailed),
+            "DnsQueries": result.dns_queries,
+            "outcome": result.outcome,
+        }),
+    );
 }
 
 #[cfg(test)]

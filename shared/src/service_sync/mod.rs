@@ -238,6 +238,31 @@ fn finish(results: Vec<Report>, dry_run: bool) -> Answer {
             reason = result.reason.as_deref().unwrap_or("-"),
             "service-sync result"
         );
+        if !dry_run {
+            emit_metrics(result);
+        }
     }
     Answer { results, dry_run }
+}
+
+/// CloudWatch namespace of service-sync's metrics.
+pub const METRICS_NAMESPACE: &str = "EcsDeployer/ServiceSync";
+
+/// One embedded-metric-format line per application (no PutMetricData call): `Actions` carried
+/// out and `Failures`, by `App` (the template's dashboard reads them).
+fn emit_metrics(result: &Report) {
+    let Some(app) = result.app.as_deref() else {
+        return;
+    };
+    crate::telemetry::emit_metrics(
+        METRICS_NAMESPACE,
+        &[&["App"]],
+        &[("Actions", "Count"), ("Failures", "Count")],
+        serde_json::json!({
+            "App": app,
+            "Actions": if result.outcome == Outcome::Synced { result.actions.len() } else { 0 },
+            "Failures": u32::from(result.outcome == Outcome::Failed),
+            "outcome": result.outcome,
+        }),
+    );
 }
