@@ -178,6 +178,11 @@ pub trait Job {
     }
 }
 
+/// How a failed entry is named in the invocation error: `name: reason` (`-` for no name).
+pub fn failure_text(name: Option<&str>, reason: Option<&str>) -> String {
+    format!("{}: {}", name.unwrap_or("-"), reason.unwrap_or("no reason given"))
+}
+
 /// The answer as Lambda should see it: itself when nothing failed, or an invocation error with
 /// the function's failure `errorType` naming each failure and holding the whole answer, so that
 /// Lambda retries it, the failure queue keeps it and the alarms fire.

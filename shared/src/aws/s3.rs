@@ -44,6 +44,19 @@ pub async fn read_object(
     Ok(Some((bytes.into_bytes().to_vec(), etag)))
 }
 
+/// Stores a JSON object, whatever is there (for copies whose truth is kept elsewhere).
+pub async fn put_json(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(body.into())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("S3", "PutObject", format!("s3://{bucket}/{key}"), e))?;
+    Ok(())
+}
+
 /// Stores a JSON object only if it still has `etag` (`If-Match`), or, without one, only if it
 /// does not exist (`If-None-Match: *`). `Ok(None)` when that condition failed: someone else
 /// wrote first, and nothing was stored. On success, the new ETag.

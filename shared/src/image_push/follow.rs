@@ -214,8 +214,8 @@ async fn report_changes(
                     format!(
                         "{}: {} -> {}",
                         c.record.id,
-                        c.from.map(outcome_name).unwrap_or("new"),
-                        outcome_name(c.record.outcome)
+                        c.from.map(DeployOutcome::as_str).unwrap_or("new"),
+                        c.record.outcome.as_str()
                     )
                 })
                 .collect();
@@ -231,18 +231,6 @@ async fn report_changes(
                 ..Report::skipped(app, Outcome::Followed, "")
             }
         }
-    }
-}
-
-/// The snake_case name of an outcome, as records spell it.
-pub fn outcome_name(outcome: DeployOutcome) -> &'static str {
-    match outcome {
-        DeployOutcome::InProgress => "in_progress",
-        DeployOutcome::Completed => "completed",
-        DeployOutcome::Failed => "failed",
-        DeployOutcome::RolledBack => "rolled_back",
-        DeployOutcome::Superseded => "superseded",
-        DeployOutcome::TimedOut => "timed_out",
     }
 }
 

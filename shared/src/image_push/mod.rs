@@ -63,13 +63,7 @@ impl Job for ImagePush {
     const FAILURE: &'static str = "DeployFailed";
 
     fn failure(report: &Report) -> Option<String> {
-        (report.outcome == Outcome::Failed).then(|| {
-            format!(
-                "{}: {}",
-                report.app.as_deref().unwrap_or("-"),
-                report.reason.as_deref().unwrap_or("no reason given")
-            )
-        })
+        (report.outcome == Outcome::Failed).then(|| job::failure_text(report.app.as_deref(), report.reason.as_deref()))
     }
 
     fn clients(config: &SdkConfig) -> Clients {
@@ -252,8 +246,27 @@ pub async fn handle(
         } => follow::hear_service_action(clients, config, settings, service_arn, time, detail).await,
         ImagePushRequest::Settle => follow::settle(clients, config, settings, std::time::SystemTime::now()).await,
         ImagePushRequest::Status { app } => status::status(clients, config, app.as_deref(), settings).await?,
-        ImagePushRequest::Push { .. } | ImagePushRequest::Deploy { .. } | ImagePushRequest::Rollback { .. } => {
-            return deploy(clients, config, request, settings, invocation).await
+        // What started the deploy, kept in its record: the push event's id, or the Lambda request
+        // id of a manual invocation (Lambda's retries keep both), and who or what asked.
+        ImagePushRequest::Push { id, .. } => {
+            let trigger = Trigger {
+                kind: TriggerKind::Push,
+                id: id.clone(),
+                by: Some("aws.ecr".into()),
+            };
+            return deploy(clients, config, request, settings, invocation, &trigger).await;
+        }
+        ImagePushRequest::Deploy { by, .. } | ImagePushRequest::Rollback { by, .. } => {
+            let kind = match request {
+                ImagePushRequest::Rollback { .. } => TriggerKind::Rollback,
+                _ => TriggerKind::Manual,
+            };
+            let trigger = Trigger {
+                kind,
+                id: invocation.request_id.clone(),
+                by: by.clone(),
+            };
+            return deploy(clients, config, request, settings, invocation, &trigger).await;
         }
     };
     answer.results.iter().for_each(log_report);
@@ -268,6 +281,7 @@ async fn deploy(
     request: &ImagePushRequest,
     settings: &Settings,
     invocation: &Invocation,
+    trigger: &Trigger,
 ) -> Result<Answer, InputError> {
     let dry_run = request.dry_run();
     let (apps, goal) = match select(config, request)? {
@@ -294,8 +308,7 @@ async fn deploy(
         })
         .collect();
     let owner = lease::new_owner();
-    let trigger = trigger_of(request, invocation);
-    let (goal, owner, trigger) = (&goal, owner.as_str(), &trigger);
+    let (goal, owner) = (&goal, owner.as_str());
     let results: Vec<Report> = stream::iter(apps.iter().zip(plans).map(|(app, plan)| async move {
         let attempt = record::Attempt {
             app,
@@ -324,33 +337,6 @@ async fn deploy(
     .await;
     results.iter().for_each(log_report);
     Ok(Answer { results, dry_run })
-}
-
-/// What started this invocation's deploys, and who asked.
-fn trigger_of(request: &ImagePushRequest, invocation: &Invocation) -> Trigger {
-    match request {
-        ImagePushRequest::Push { id, .. } => Trigger {
-            kind: TriggerKind::Push,
-            id: id.clone(),
-            by: Some("aws.ecr".into()),
-        },
-        ImagePushRequest::Deploy { by, .. } => Trigger {
-            kind: TriggerKind::Manual,
-            id: invocation.request_id.clone(),
-            by: by.clone(),
-        },
-        ImagePushRequest::Rollback { by, .. } => Trigger {
-            kind: TriggerKind::Rollback,
-            id: invocation.request_id.clone(),
-            by: by.clone(),
-        },
-        // Not deploys: never recorded as one.
-        _ => Trigger {
-            kind: TriggerKind::Manual,
-            id: invocation.request_id.clone(),
-            by: None,
-        },
-    }
 }
 
 /// One structured summary line per application.

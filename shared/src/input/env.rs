@@ -20,10 +20,7 @@ pub const ENV_STATE_BUCKET: &str = "DEPLOYER_STATE_BUCKET";
 
 /// The state bucket `DEPLOYER_STATE_BUCKET` names; none when unset or empty.
 pub fn state_bucket_from_env() -> Option<String> {
-    std::env::var(ENV_STATE_BUCKET)
-        .ok()
-        .map(|b| b.trim().to_owned())
-        .filter(|b| !b.is_empty())
+    non_empty_var(ENV_STATE_BUCKET)
 }
 
 /// Environment variable naming the EventBridge bus outcomes are published on (the template
@@ -32,8 +29,13 @@ pub const ENV_EVENT_BUS: &str = "DEPLOYER_EVENT_BUS";
 
 /// The bus `DEPLOYER_EVENT_BUS` names; none when unset or empty (nothing is published).
 pub fn event_bus_from_env() -> Option<String> {
-    std::env::var(ENV_EVENT_BUS)
+    non_empty_var(ENV_EVENT_BUS)
+}
+
+/// A variable's value, trimmed; none when unset or blank.
+fn non_empty_var(name: &str) -> Option<String> {
+    std::env::var(name)
         .ok()
-        .map(|b| b.trim().to_owned())
-        .filter(|b| !b.is_empty())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }

@@ -51,13 +51,8 @@ impl Job for NlbSync {
     const FAILURE: &'static str = "TargetsFailed";
 
     fn failure(report: &Report) -> Option<String> {
-        (matches!(report.outcome, Outcome::Failed | Outcome::DnsFailed)).then(|| {
-            format!(
-                "{}: {}",
-                report.target_group.as_str(),
-                report.reason.as_deref().unwrap_or("no reason given")
-            )
-        })
+        matches!(report.outcome, Outcome::Failed | Outcome::DnsFailed)
+            .then(|| job::failure_text(Some(&report.target_group), report.reason.as_deref()))
     }
 
     fn clients(config: &SdkConfig) -> Clients {

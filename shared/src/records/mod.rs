@@ -53,6 +53,18 @@ impl DeployOutcome {
         self != DeployOutcome::InProgress
     }
 
+    /// Its name as records and answers spell it (`in_progress`, `rolled_back`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployOutcome::InProgress => "in_progress",
+            DeployOutcome::Completed => "completed",
+            DeployOutcome::Failed => "failed",
+            DeployOutcome::RolledBack => "rolled_back",
+            DeployOutcome::Superseded => "superseded",
+            DeployOutcome::TimedOut => "timed_out",
+        }
+    }
+
     /// True for the outcomes that are failures (`failed`, `rolled_back`, `timed_out`).
     pub fn is_failure(self) -> bool {
         matches!(

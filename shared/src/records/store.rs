@@ -1,7 +1,7 @@
 //! Reading and changing deploy records in S3, with conditional writes.
 
 use super::{Change, DeployIndex};
-use crate::aws::s3::{put_if, read_object};
+use crate::aws::s3::{put_if, put_json, read_object};
 use crate::aws::AwsError;
 use crate::input::env::state_bucket_from_env;
 
@@ -90,16 +90,7 @@ impl RecordStore {
             for changed in &changes {
                 let record_key = self.record_key(app, &changed.record.id);
                 let body = serde_json::to_vec_pretty(&changed.record).expect("records serialize");
-                s3.put_object()
-                    .bucket(&self.bucket)
-                    .key(&record_key)
-                    .content_type("application/json")
-                    .body(body.into())
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::from_sdk("S3", "PutObject", format!("s3://{}/{record_key}", self.bucket), e)
-                    })?;
+                put_json(s3, &self.bucket, &record_key, body).await?;
             }
             return Ok(changes);
         }

@@ -220,3 +220,11 @@ fn the_index_keeps_the_newest_records_only() {
     assert_eq!(index.records.len(), KEPT_IN_INDEX);
     assert_eq!(index.records[0].trigger.id, format!("e{}", KEPT_IN_INDEX + 4));
 }
+
+#[test]
+fn outcome_names_are_the_serialized_ones() {
+    use DeployOutcome::*;
+    for outcome in [InProgress, Completed, Failed, RolledBack, Superseded, TimedOut] {
+        assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
+    }
+}

@@ -62,13 +62,7 @@ impl Job for ServiceSync {
     const FAILURE: &'static str = "SyncFailed";
 
     fn failure(report: &Report) -> Option<String> {
-        (report.outcome == Outcome::Failed).then(|| {
-            format!(
-                "{}: {}",
-                report.app.as_deref().unwrap_or("-"),
-                report.reason.as_deref().unwrap_or("no reason given")
-            )
-        })
+        (report.outcome == Outcome::Failed).then(|| job::failure_text(report.app.as_deref(), report.reason.as_deref()))
     }
 
     fn clients(config: &SdkConfig) -> Clients {
