@@ -325,6 +325,7 @@ async fn status_shows_what_runs_the_recent_deploys_and_drift() {
     assert!(calls.iter().all(|c| !c.is_write()), "status only reads");
     let report = &answer.results[0];
     assert_eq!(report.outcome, Outcome::Status);
+    assert_eq!(report.reason, None, "a status answer has no reason to give");
     let status = serde_json::to_value(report.status.as_ref().unwrap()).unwrap();
     assert_eq!(status["running_task_definition"], json!(deployed.new_task_definition));
     assert_eq!(status["running_image"], json!(deployed.image));

@@ -87,7 +87,7 @@ pub async fn status(
         async move {
             match app_status(clients, settings, app, service, now).await {
                 Ok(status) => Report {
-                    old_task_definition: None,
+                    reason: None,
                     new_task_definition: Some(status.running_task_definition.clone()),
                     image: status.running_image.clone(),
                     status: Some(Box::new(status)),
