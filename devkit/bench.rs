@@ -14,12 +14,14 @@ use deployer::job::{Invocation, Settings};
 static LOCAL: std::sync::LazyLock<Invocation> = std::sync::LazyLock::new(Invocation::local);
 use deployer::lease::LeaseConfig;
 use deployer::nlb_sync::{self, Outcome as NlbOutcome};
+use deployer::records::RecordStore;
 use deployer::service_sync::{self, Outcome as SyncOutcome};
 use deployer::AwsClients;
 use deployer::Config;
 use deployer_devkit::dns::{Answer, DnsServer};
 use deployer_devkit::emulator::sdk_config_for;
 use deployer_devkit::emulator::{count_writes, repo_root, Call};
+use deployer_devkit::events::{recorded_ecs_event, EventTap};
 use deployer_devkit::latency::LatencyProxy;
 use deployer_devkit::runtime_api::{median, FunctionAnswer, RuntimeRun};
 use deployer_devkit::world::{self, job_clients, push_event, World};
@@ -28,6 +30,8 @@ use deployer_devkit::Emulator;
 const FAN_OUT: [usize; 2] = [50, 200];
 const SYNC_APPS: usize = 200;
 const NLB_GROUPS: usize = 20;
+/// Applications of the settle and status figures.
+const TRUTH_APPS: usize = 50;
 /// Cold starts measured per function (the median is reported).
 const COLD_STARTS: usize = 10;
 /// Added to every request in the fan-out figures, roughly an AWS API call's latency.
@@ -91,6 +95,69 @@ async fn main() {
             &push_event("orders", "latest", &digest),
             "a one-service deploy",
         );
+        drop(emulator);
+    }
+
+    if wanted("truth") {
+        // A followed deploy: records and events on, then what following and asking cost.
+        let emulator = Emulator::start();
+        let kit = World::new(&emulator).await;
+        world::create_cluster(&kit.clients, "sss").await;
+        world::create_repository(&kit.clients, "orders").await;
+        world::push_image(&kit.clients, "orders", "latest", "v1").await;
+        world::create_bucket(&kit.clients, "deployer-state").await;
+        let _tap = EventTap::new(&kit.clients, "deploys").await;
+        let settings = Settings {
+            concurrency: 10,
+            lease: Some(LeaseConfig::in_bucket("deployer-state")),
+            records: Some(RecordStore::in_bucket("deployer-state")),
+            event_bus: Some("deploys".into()),
+        };
+        let mut apps = Vec::new();
+        for i in 0..TRUTH_APPS {
+            apps.push(kit.create_app("sss", "orders", &format!("orders-{i:03}")).await);
+        }
+        let one = Config::parse(&world::config_for(&[&apps[0]]), "bench").unwrap();
+        let clients = job_clients::<image_push::ImagePush>(&kit.clients);
+        let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+        let event = push_event("orders", "latest", &digest);
+        let (calls, answer) = recorded(&emulator, || handle(&clients, &one, &event, &settings)).await;
+        rows.push(count_row("AWS calls, one deploy with lease, record and event", &calls));
+        let (calls, _) = recorded(&emulator, || handle(&clients, &one, &event, &settings)).await;
+        rows.push(count_row("AWS calls, that push event replayed", &calls));
+        let deployment = answer.results[0].ecs_deployment_id.clone().unwrap_or_default();
+        let completed = recorded_ecs_event("ecs-deployment-completed.json", "sss", &apps[0].name, &deployment);
+        let (calls, _) = recorded(&emulator, || handle(&clients, &one, &completed, &settings)).await;
+        rows.push(count_row("AWS calls, the ECS event that completes it", &calls));
+        let (calls, _) = recorded(&emulator, || handle(&clients, &one, &completed, &settings)).await;
+        rows.push(count_row("AWS calls, that ECS event replayed", &calls));
+
+        // The settle run and status over every app, each with a deploy in progress.
+        let all: Vec<&world::AppWorld> = apps.iter().collect();
+        let mut config_json: serde_json::Value = serde_json::from_str(&world::config_for(&all)).unwrap();
+        let waiting = Config::parse(&config_json.to_string(), "bench").unwrap();
+        config_json["settle_after_minutes"] = 0.into();
+        let due = Config::parse(&config_json.to_string(), "bench").unwrap();
+        let digest = world::push_image(&kit.clients, "orders", "latest", "v3").await;
+        handle(&clients, &waiting, &push_event("orders", "latest", &digest), &settings).await;
+        let settle = serde_json::json!({
+            "version": "0", "id": "settle", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-12-01T00:00:00Z", "region": "ap-northeast-1",
+            "resources": [], "detail": {}
+        });
+        let (calls, _) = recorded(&emulator, || handle(&clients, &waiting, &settle, &settings)).await;
+        rows.push(count_row(
+            &format!("AWS calls, settle run over {TRUTH_APPS} apps, none due"),
+            &calls,
+        ));
+        let status = serde_json::json!({"status": {}});
+        let (calls, _) = recorded(&emulator, || handle(&clients, &waiting, &status, &settings)).await;
+        rows.push(count_row(&format!("AWS calls, status of {TRUTH_APPS} apps"), &calls));
+        let (calls, _) = recorded(&emulator, || handle(&clients, &due, &settle, &settings)).await;
+        rows.push(count_row(
+            &format!("AWS calls, settle run over {TRUTH_APPS} apps, all due (timed out)"),
+            &calls,
+        ));
         drop(emulator);
     }
 
@@ -388,6 +455,29 @@ fn measure_function(
     ));
 }
 
+/// One image-push invocation in-process with `settings`: parse, handle.
+async fn handle(
+    clients: &image_push::Clients,
+    config: &Config,
+    payload: &serde_json::Value,
+    settings: &Settings,
+) -> image_push::Answer {
+    let request = parse_image_push(payload).unwrap();
+    image_push::handle(clients, config, &request, settings, &LOCAL)
+        .await
+        .unwrap()
+}
+
+/// A table row: the calls' count, writes and operations.
+fn count_row(figure: &str, calls: &[Call]) -> (String, String, String) {
+    (
+        figure.to_owned(),
+        format!("{} ({} writes)", calls.len(), count_writes(calls)),
+        format!("moto recorder: {}", distinct_ops(calls)),
+    )
+}
+
+/// One image-push invocation with no records or events, bound `concurrency`: the outcomes.
 async fn run(
     clients: &image_push::Clients,
     config: &Config,

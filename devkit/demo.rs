@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 
 use deployer_devkit::dns::{Answer, DnsServer};
 use deployer_devkit::emulator::{count_writes, repo_root};
-use deployer_devkit::events::{recorded_ecs_event, EventTap};
+use deployer_devkit::events::{happening_at, recorded_ecs_event, EventTap};
 use deployer_devkit::lambda::LambdaWatch;
 use deployer_devkit::world::{self, World};
 use deployer_devkit::Emulator;
@@ -243,9 +243,13 @@ fn write_event(name: &str, event: &serde_json::Value) -> std::path::PathBuf {
     path
 }
 
-/// Invokes image-push with a recorded ECS event pointed at `sss/orders` and `deployment`.
+/// Invokes image-push with a recorded ECS event pointed at `sss/orders` and `deployment`, as if
+/// ECS sent it now.
 fn invoke_event(watch: &LambdaWatch, file: &str, deployment: &str) -> serde_json::Value {
-    let event = recorded_ecs_event(file, "sss", "orders", deployment);
+    let event = happening_at(
+        recorded_ecs_event(file, "sss", "orders", deployment),
+        std::time::SystemTime::now(),
+    );
     let path = write_event(file, &event);
     watch.invoke_file("image-push", &path).unwrap_or_else(|e| fail(&e))
 }

@@ -122,3 +122,16 @@ pub fn recorded_ecs_event(file: &str, cluster: &str, service: &str, deployment_i
     }
     event
 }
+
+/// `event` as ECS would send it at `at`: its `time` and the detail's `updatedAt` or `createdAt`
+/// moved there (a recorded event keeps the day it was recorded; the demo's deploys are now).
+pub fn happening_at(mut event: Value, at: std::time::SystemTime) -> Value {
+    let time = deployer::records::format_time(at);
+    event["time"] = Value::String(time.clone());
+    for field in ["updatedAt", "createdAt"] {
+        if event["detail"].get(field).is_some() {
+            event["detail"][field] = Value::String(time.clone());
+        }
+    }
+    event
+}

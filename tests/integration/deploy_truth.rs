@@ -257,8 +257,19 @@ async fn the_settle_run_asks_ecs_about_deploys_that_heard_nothing() {
 
     // Settled at once: the emulator reports the deployment IN_PROGRESS for ever, so it timed out.
     let config = config_with(&[&app], json!({"settle_after_minutes": 0}));
+    emulator.start_recording();
     let answer = run(&kit.clients, &config, &settle, &settings).await;
+    let calls = emulator.stop_recording();
     assert_eq!(answer.results[0].outcome, Outcome::Followed, "{answer:?}");
+    let index_reads = calls
+        .iter()
+        .filter(|c| c.operation.starts_with("GET /deployer-state/deploys/orders/index.json"))
+        .count();
+    assert_eq!(
+        index_reads, 1,
+        "the index read to find due deploys is the one changed: {calls:?}"
+    );
+    assert_eq!(count_op(&calls, "DescribeServices"), 1);
     let record = index(&kit.clients, "orders").await.records.remove(0);
     assert_eq!(record.id, first.deploy_id.clone().unwrap());
     assert_eq!(record.outcome, DeployOutcome::TimedOut);
@@ -499,4 +510,138 @@ async fn near_the_deadline_nothing_new_starts_and_it_is_a_failure() {
     );
     let settled = deployer::job::settle::<ImagePush>(answer);
     assert_eq!(settled.unwrap_err().error_type(), "DeployFailed");
+}
+
+#[tokio::test]
+async fn a_failed_sync_and_changed_targets_are_published_and_quiet_runs_publish_nothing() {
+    use deployer::nlb_sync::NlbSync;
+    use deployer::service_sync::ServiceSync;
+    use deployer_devkit::dns::{Answer, DnsServer};
+
+    let emulator = Emulator::start();
+    let (kit, tap, settings) = truth_world(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let api = kit.api().await;
+
+    // An API that does not exist: the sync fails, and a person hears of it.
+    let mut broken = api.app_config(&app, &["GET"], "/orders/{proxy+}");
+    broken["api"]["api_id"] = json!("nosuchapi");
+    let config = json!({"apps": [broken]}).to_string();
+    let answer = invoke_job::<ServiceSync>(&kit.clients, &config, &json!({"sync": {}}), &settings)
+        .await
+        .unwrap();
+    let error = deployer::job::settle::<ServiceSync>(answer).expect_err("a failed sync is an invocation error");
+    assert_eq!(error.error_type(), "SyncFailed");
+    let (types, events) = tap.detail_types().await;
+    assert_eq!(types, vec!["Sync Failed"], "{events:?}");
+    let detail = &events[0]["detail"];
+    assert_eq!(events[0]["source"], "ecs-deployer");
+    assert_eq!(detail["app"], "orders");
+    assert_eq!(detail["sync"]["outcome"], "failed");
+    assert!(
+        detail["sync"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nosuchapi"),
+        "{detail}"
+    );
+    assert_eq!(detail["service"], "orders");
+    assert!(
+        detail["links"]["service"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/services/orders/"),
+        "{detail}"
+    );
+
+    // A sync that succeeds is not news.
+    let config = json!({"apps": [api.app_config(&app, &["GET"], "/orders/{proxy+}")]}).to_string();
+    let synced = invoke_job::<ServiceSync>(&kit.clients, &config, &json!({"sync": {}}), &settings)
+        .await
+        .unwrap();
+    assert_eq!(synced.results[0].outcome, deployer::service_sync::Outcome::Synced);
+    assert_eq!(tap.detail_types().await.0, Vec::<String>::new());
+
+    // nlb-sync: registering is news, a quiet run is not, a dry run is not.
+    let dns = DnsServer::start();
+    let tg = kit.target_group("nlb-443", 443).await;
+    let nlb_config = json!({"apps": [], "nlb": {
+        "state_bucket": BUCKET,
+        "dns_servers": [dns.addr.to_string()],
+        "target_groups": [{"target_group_arn": tg, "alb_dns_name": world::ALB_DNS_NAME, "port": 443}],
+    }})
+    .to_string();
+    dns.set(
+        world::ALB_DNS_NAME,
+        Answer::Addresses(vec!["10.0.1.10".parse().unwrap(), "10.0.1.20".parse().unwrap()]),
+    );
+    let sync = json!({"sync": {}});
+    let first = invoke_job::<NlbSync>(&kit.clients, &nlb_config, &sync, &settings)
+        .await
+        .unwrap();
+    assert_eq!(first.results[0].outcome, deployer::nlb_sync::Outcome::Synced);
+    let (types, events) = tap.detail_types().await;
+    assert_eq!(types, vec!["Targets Changed"], "{events:?}");
+    assert_eq!(events[0]["detail"]["target_group"], tg.as_str());
+    assert_eq!(events[0]["detail"]["registered"], json!(["10.0.1.10", "10.0.1.20"]));
+    assert_eq!(events[0]["detail"]["deregistered"], json!([]));
+
+    invoke_job::<NlbSync>(&kit.clients, &nlb_config, &sync, &settings)
+        .await
+        .unwrap();
+    dns.set(
+        world::ALB_DNS_NAME,
+        Answer::Addresses(vec!["10.0.1.30".parse().unwrap()]),
+    );
+    let planned = invoke_job::<NlbSync>(
+        &kit.clients,
+        &nlb_config,
+        &json!({"sync": {}, "dry_run": true}),
+        &settings,
+    )
+    .await
+    .unwrap();
+    assert_eq!(planned.results[0].outcome, deployer::nlb_sync::Outcome::Planned);
+    assert_eq!(
+        tap.detail_types().await.0,
+        Vec::<String>::new(),
+        "quiet and dry runs publish nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_deploy_whose_record_was_not_written_is_recorded_by_the_retry_once() {
+    let emulator = Emulator::start();
+    let (kit, tap, _) = truth_world(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    // The records' bucket does not exist yet: ECS takes the deploy, its record cannot be written.
+    let settings = Settings {
+        records: Some(RecordStore::in_bucket("records-later")),
+        event_bus: Some("deploys".into()),
+        ..Settings::default()
+    };
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+    let event = push_event("orders", "latest", &digest);
+    let answer = run(&kit.clients, &config, &event, &settings).await;
+    let error = deployer::job::settle::<ImagePush>(answer)
+        .expect_err("an unrecorded deploy is a failure, so Lambda retries it");
+    assert_eq!(error.error_type(), "DeployFailed");
+    assert!(error.to_string().contains("a retry writes it"), "{error}");
+    let running = world::service_task_definition(&kit.clients, "sss", "orders").await;
+
+    // Lambda's retry: the service already runs the revision; the record is written now, once.
+    world::create_bucket(&kit.clients, "records-later").await;
+    let store = RecordStore::in_bucket("records-later");
+    for attempt in 0..2 {
+        let answer = run(&kit.clients, &config, &event, &settings).await;
+        assert_eq!(answer.results[0].outcome, Outcome::Unchanged, "{answer:?}");
+        let records = store.read(&kit.clients.s3, "orders").await.unwrap().records;
+        assert_eq!(records.len(), 1, "attempt {attempt}: {records:?}");
+        assert_eq!(records[0].outcome, DeployOutcome::InProgress);
+        assert_eq!(records[0].new_task_definition.as_deref(), Some(running.as_str()));
+        assert_eq!(records[0].trigger.id, event["id"].as_str().unwrap());
+    }
+    let (types, _) = tap.detail_types().await;
+    assert_eq!(types, vec!["Deploy Started"]);
 }

@@ -12,7 +12,7 @@ use crate::aws::ecs;
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::{EcsDeploymentDetail, EcsServiceAction};
 use crate::job::Settings;
-use crate::records::{Change, DeployOutcome, EcsWord, RecordStore};
+use crate::records::{Change, DeployOutcome, EcsWord, RecordStore, VersionedIndex};
 
 /// Applies an `ECS Deployment State Change` event to the deploy it rolls out.
 pub async fn hear_deployment(
@@ -105,24 +105,24 @@ pub async fn settle(clients: &Clients, config: &Config, settings: &Settings, now
         config
             .apps
             .iter()
-            .map(|app| async move { (app, store.read(&clients.s3, &app.name).await) }),
+            .map(|app| async move { (app, store.read_versioned(&clients.s3, &app.name).await) }),
     )
     .buffered(concurrency)
     .collect()
     .await;
     let mut reports = Vec::new();
-    let mut due: Vec<&AppConfig> = Vec::new();
-    for (app, index) in indexes {
-        match index {
+    let mut due: Vec<(&AppConfig, VersionedIndex)> = Vec::new();
+    for (app, read) in indexes {
+        match read {
             Err(err) => reports.push(Report::skipped(app, Outcome::Failed, err.to_string())),
-            Ok(index) => {
-                let old_enough = index.records.iter().any(|r| {
+            Ok(read) => {
+                let old_enough = read.index.records.iter().any(|r| {
                     r.outcome == DeployOutcome::InProgress
                         && crate::records::parse_time(&r.started_at)
                             .is_none_or(|started| now.duration_since(started).unwrap_or_default() >= after)
                 });
                 if old_enough {
-                    due.push(app);
+                    due.push((app, read));
                 }
             }
         }
@@ -130,11 +130,11 @@ pub async fn settle(clients: &Clients, config: &Config, settings: &Settings, now
     // 2. ECS, 10 services a call, for those only; then each index, conditionally.
     let services = ecs::describe_services_in_clusters(
         &clients.ecs,
-        due.iter().map(|app| (app.cluster.as_str(), app.service.as_str())),
+        due.iter().map(|(app, _)| (app.cluster.as_str(), app.service.as_str())),
         concurrency,
     )
     .await;
-    let settled: Vec<Report> = stream::iter(due.into_iter().map(|app| {
+    let settled: Vec<Report> = stream::iter(due.into_iter().map(|(app, read)| {
         let service = services[app.cluster.as_str()]
             .as_ref()
             .map(|found| found.iter().find(|s| s.is(&app.service)).cloned());
@@ -154,7 +154,9 @@ pub async fn settle(clients: &Clients, config: &Config, settings: &Settings, now
                 Err(err) => return Report::skipped(app, Outcome::Failed, err.to_string()),
             };
             let result = store
-                .update(&clients.s3, &app.name, |index| index.settle(&service, now, after))
+                .update_from(&clients.s3, &app.name, Some(read), |index| {
+                    index.settle(&service, now, after)
+                })
                 .await;
             report_changes(clients, settings, app, result, || "nothing to settle".into()).await
         }

@@ -14,11 +14,13 @@ use aws_config::SdkConfig;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
+use crate::aws::events::Entry;
 use crate::aws::{self, dns};
 use crate::input::config::{Config, NlbConfig, TargetGroupConfig};
 use crate::input::events::{parse_nlb_sync, NlbSyncRequest};
 use crate::input::InputError;
 use crate::job::{self, Invocation, Job, Settings};
+use crate::notify;
 
 pub use plan::{plan_group, Plan};
 
@@ -38,6 +40,8 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// S3: the configuration and the per-group state.
     pub s3: aws_sdk_s3::Client,
+    /// EventBridge: `Targets Changed` events.
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 /// The `nlb-sync` function.
@@ -59,6 +63,7 @@ impl Job for NlbSync {
         Clients {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             s3: aws::s3::client(config),
+            events: aws_sdk_eventbridge::Client::new(config),
         }
     }
 
@@ -201,10 +206,35 @@ pub async fn handle(
     .buffer_unordered(settings.concurrency.max(1))
     .collect::<Vec<_>>()
     .await;
+    if let Some(bus) = &settings.event_bus {
+        publish_changes(&clients.events, bus, &results).await;
+    }
     Ok(Answer {
         results,
         dry_run: request.dry_run,
     })
+}
+
+/// One `Targets Changed` event per target group whose targets were registered or deregistered
+/// (not in a dry run). A failure to publish is logged: the targets are already right.
+async fn publish_changes(events: &aws_sdk_eventbridge::Client, bus: &str, results: &[Report]) {
+    let entries: Vec<Entry> = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Synced && !(r.registered.is_empty() && r.deregistered.is_empty()))
+        .map(|result| Entry {
+            detail_type: notify::TARGETS_CHANGED.to_owned(),
+            detail: serde_json::json!({
+                "target_group": result.target_group,
+                "registered": result.registered,
+                "deregistered": result.deregistered,
+                "held_back": result.held_back,
+                "addresses_found": result.addresses_found,
+            }),
+        })
+        .collect();
+    if let Err(err) = notify::publish(events, bus, &entries).await {
+        tracing::error!(bus = %bus, error = %err, events = entries.len(), "target events not published");
+    }
 }
 
 /// One CloudWatch embedded-metric-format line per target group (no PutMetricData call).

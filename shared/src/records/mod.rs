@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::ecs::ServiceState;
 
-pub use store::RecordStore;
+pub use store::{RecordStore, VersionedIndex};
 
 /// Records kept in an application's index (older ones stay in their own objects).
 pub const KEPT_IN_INDEX: usize = 20;

@@ -8,6 +8,14 @@ use crate::input::env::state_bucket_from_env;
 /// Conditional writes tried before giving up when other runs keep changing the index.
 const WRITE_ATTEMPTS: usize = 8;
 
+/// An index as read, with the ETag a conditional write needs (none: no index yet).
+#[derive(Debug, Clone)]
+pub struct VersionedIndex {
+    /// The index.
+    pub index: DeployIndex,
+    etag: Option<String>,
+}
+
 /// Where deploy records live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordStore {
@@ -43,17 +51,15 @@ impl RecordStore {
 
     /// An application's index (empty when it has none yet).
     pub async fn read(&self, s3: &aws_sdk_s3::Client, app: &str) -> Result<DeployIndex, AwsError> {
-        Ok(self.read_with_etag(s3, app).await?.0)
+        Ok(self.read_versioned(s3, app).await?.index)
     }
 
-    async fn read_with_etag(
-        &self,
-        s3: &aws_sdk_s3::Client,
-        app: &str,
-    ) -> Result<(DeployIndex, Option<String>), AwsError> {
+    /// An application's index with the version it was read at, to change it later with
+    /// [`RecordStore::update_from`] without reading it again.
+    pub async fn read_versioned(&self, s3: &aws_sdk_s3::Client, app: &str) -> Result<VersionedIndex, AwsError> {
         let key = self.index_key(app);
-        match read_object(s3, &self.bucket, &key).await? {
-            None => Ok((DeployIndex::default(), None)),
+        let (index, etag) = match read_object(s3, &self.bucket, &key).await? {
+            None => (DeployIndex::default(), None),
             Some((bytes, etag)) => {
                 let index = serde_json::from_slice(&bytes).map_err(|e| AwsError {
                     service: "S3",
@@ -62,9 +68,10 @@ impl RecordStore {
                     code: None,
                     message: format!("not a deploy index: {e}"),
                 })?;
-                Ok((index, Some(etag)))
+                (index, Some(etag))
             }
-        }
+        };
+        Ok(VersionedIndex { index, etag })
     }
 
     /// Changes an application's index with `change` and stores it only if nobody else wrote it
@@ -76,9 +83,24 @@ impl RecordStore {
         app: &str,
         change: impl Fn(&mut DeployIndex) -> Vec<Change>,
     ) -> Result<Vec<Change>, AwsError> {
+        self.update_from(s3, app, None, change).await
+    }
+
+    /// As [`RecordStore::update`], starting from an index already read (`read`): one read
+    /// fewer when nobody wrote it since.
+    pub async fn update_from(
+        &self,
+        s3: &aws_sdk_s3::Client,
+        app: &str,
+        mut read: Option<VersionedIndex>,
+        change: impl Fn(&mut DeployIndex) -> Vec<Change>,
+    ) -> Result<Vec<Change>, AwsError> {
         let key = self.index_key(app);
         for _ in 0..WRITE_ATTEMPTS {
-            let (mut index, etag) = self.read_with_etag(s3, app).await?;
+            let VersionedIndex { mut index, etag } = match read.take() {
+                Some(read) => read,
+                None => self.read_versioned(s3, app).await?,
+            };
             let changes = change(&mut index);
             if changes.is_empty() {
                 return Ok(changes);

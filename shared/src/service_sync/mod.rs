@@ -22,10 +22,12 @@ use serde::Serialize;
 
 use crate::aws;
 use crate::aws::ecs;
+use crate::aws::events::Entry;
 use crate::input::config::Config;
 use crate::input::events::{parse_service_sync, ServiceSyncRequest};
 use crate::input::InputError;
 use crate::job::{self, Invocation, Job, Settings, APP_DEADLINE_MARGIN};
+use crate::notify;
 
 pub use apply::apply;
 pub use observe::{observe, Observation, RevisionInfo};
@@ -49,6 +51,10 @@ pub struct Clients {
     pub apigw: aws_sdk_apigatewayv2::Client,
     /// S3: the configuration.
     pub s3: aws_sdk_s3::Client,
+    /// EventBridge: `Sync Failed` events.
+    pub events: aws_sdk_eventbridge::Client,
+    /// The region (console links in events).
+    pub region: String,
 }
 
 /// The `service-sync` function.
@@ -71,6 +77,8 @@ impl Job for ServiceSync {
             cloud_map: aws_sdk_servicediscovery::Client::new(config),
             apigw: aws_sdk_apigatewayv2::Client::new(config),
             s3: aws::s3::client(config),
+            events: aws_sdk_eventbridge::Client::new(config),
+            region: aws::region_of(config),
         }
     }
 
@@ -159,7 +167,14 @@ pub async fn handle(
     let (apps, completed) = match select(config, request)? {
         Selection::Sync { apps, completed } => (apps, completed),
         Selection::Ignored(reason) => {
-            return Ok(finish(vec![Report::new(None, Outcome::Ignored, Some(reason))], dry_run));
+            return Ok(finish(
+                clients,
+                config,
+                settings,
+                vec![Report::new(None, Outcome::Ignored, Some(reason))],
+                dry_run,
+            )
+            .await);
         }
         Selection::DeploymentFailed {
             app,
@@ -182,7 +197,7 @@ pub async fn handle(
                     .map(|d| d.task_definition.clone());
                 Some(by_id.unwrap_or(service.task_definition))
             });
-            return Ok(finish(vec![result], dry_run));
+            return Ok(finish(clients, config, settings, vec![result], dry_run).await);
         }
     };
     let observations = observe(clients, &apps, completed, concurrency).await;
@@ -218,11 +233,18 @@ pub async fn handle(
     .buffered(concurrency.max(1))
     .collect()
     .await;
-    Ok(finish(results, dry_run))
+    Ok(finish(clients, config, settings, results, dry_run).await)
 }
 
-/// Logs one summary line per application and shapes the answer.
-fn finish(results: Vec<Report>, dry_run: bool) -> Answer {
+/// Logs one summary line per application, publishes `Sync Failed` for each failed one and
+/// shapes the answer.
+async fn finish(
+    clients: &Clients,
+    config: &Config,
+    settings: &Settings,
+    results: Vec<Report>,
+    dry_run: bool,
+) -> Answer {
     for result in &results {
         tracing::info!(
             app = result.app.as_deref().unwrap_or("-"),
@@ -236,7 +258,38 @@ fn finish(results: Vec<Report>, dry_run: bool) -> Answer {
             emit_metrics(result);
         }
     }
+    if let Some(bus) = &settings.event_bus {
+        publish_failures(clients, config, bus, &results).await;
+    }
     Answer { results, dry_run }
+}
+
+/// One `Sync Failed` event per application whose sync failed: the report and the service's
+/// console link. A failure to publish is logged; the answer already carries the failure.
+async fn publish_failures(clients: &Clients, config: &Config, bus: &str, results: &[Report]) {
+    let entries: Vec<Entry> = results
+        .iter()
+        .filter(|result| result.outcome == Outcome::Failed)
+        .map(|result| {
+            let app = result
+                .app
+                .as_deref()
+                .and_then(|name| config.apps.iter().find(|a| a.name == name));
+            let mut detail = serde_json::json!({ "app": result.app, "sync": result });
+            if let Some(app) = app {
+                detail["cluster"] = app.cluster.clone().into();
+                detail["service"] = app.service.clone().into();
+                detail["links"] = notify::links(&clients.region, &app.cluster, &app.service);
+            }
+            Entry {
+                detail_type: notify::SYNC_FAILED.to_owned(),
+                detail,
+            }
+        })
+        .collect();
+    if let Err(err) = notify::publish(&clients.events, bus, &entries).await {
+        tracing::error!(bus = %bus, error = %err, events = entries.len(), "sync events not published");
+    }
 }
 
 /// CloudWatch namespace of service-sync's metrics.
