@@ -112,6 +112,7 @@ async fn main() {
             lease: Some(LeaseConfig::in_bucket("deployer-state")),
             records: Some(RecordStore::in_bucket("deployer-state")),
             event_bus: Some("deploys".into()),
+            owned: None,
         };
         let mut apps = Vec::new();
         for i in 0..TRUTH_APPS {

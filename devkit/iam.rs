@@ -34,6 +34,11 @@ pub const DOCUMENTED: &[(&str, &str, &str)] = &[
         "s3:ListBucket",
         "without it S3 answers AccessDenied instead of NoSuchKey for a lease not written yet",
     ),
+    (
+        "service-sync",
+        "s3:ListBucket",
+        "without it S3 answers AccessDenied instead of NoSuchKey for a lease or record not written yet",
+    ),
 ];
 
 /// The IAM actions one recorded call needs (`service`, `operation` as in the ledger).

@@ -391,7 +391,8 @@ pub fn push_event(repository: &str, tag: &str, digest: &str) -> serde_json::Valu
         "detail-type": "ECR Image Action",
         "source": "aws.ecr",
         "account": ACCOUNT,
-        "time": "2026-11-22T00:00:00Z",
+        // A push event is made when the push happens: now.
+        "time": deployer::records::format_time(std::time::SystemTime::now()),
         "region": REGION,
         "resources": [],
         "detail": {

@@ -14,6 +14,7 @@ use crate::input::config::{Config, ConfigSource};
 use crate::input::env::{concurrency_from_env, event_bus_from_env, DEFAULT_CONCURRENCY};
 use crate::input::InputError;
 use crate::lease::LeaseConfig;
+use crate::ownership::ApiRecordStore;
 use crate::records::RecordStore;
 
 /// Every function's answer: `{"results": [...], "dry_run": bool}`, one report per application
@@ -38,6 +39,9 @@ pub struct Settings {
     pub records: Option<RecordStore>,
     /// The EventBridge bus outcomes are published on (`DEPLOYER_EVENT_BUS`); none: not published.
     pub event_bus: Option<String>,
+    /// Where the HTTP API routes and integrations the deployer created are recorded
+    /// (`DEPLOYER_STATE_BUCKET`); none: only integrations marked by their description count.
+    pub owned: Option<ApiRecordStore>,
 }
 
 impl Default for Settings {
@@ -47,6 +51,7 @@ impl Default for Settings {
             lease: None,
             records: None,
             event_bus: None,
+            owned: None,
         }
     }
 }
@@ -59,6 +64,7 @@ impl Settings {
             lease: LeaseConfig::from_env(),
             records: RecordStore::from_env(),
             event_bus: event_bus_from_env(),
+            owned: ApiRecordStore::from_env(),
         }
     }
 }

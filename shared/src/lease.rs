@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::aws::arn::short_name;
 use crate::aws::s3::{put_if, read_object};
 use crate::aws::AwsError;
 use crate::input::env::state_bucket_from_env;
@@ -43,9 +44,16 @@ impl LeaseConfig {
         state_bucket_from_env().map(|bucket| Self::in_bucket(&bucket))
     }
 
-    /// The object key of one service's lease.
+    /// The object key of one service's lease. Cluster and service may be given by name or by
+    /// ARN: both give the same key, so a service named both ways in two places is one lease.
     pub fn key(&self, cluster: &str, service: &str) -> String {
-        format!("{}{cluster}/{service}.json", self.prefix)
+        format!("{}{}/{}.json", self.prefix, short_name(cluster), short_name(service))
+    }
+
+    /// The same leases held at most `ttl`: a job sets it to its function's timeout or more, so
+    /// that a lease never expires under an invocation that is still running.
+    pub fn with_ttl(&self, ttl: Duration) -> Self {
+        Self { ttl, ..self.clone() }
     }
 }
 
@@ -85,6 +93,14 @@ pub enum LeaseError {
         purpose: String,
         /// Seconds until it expires.
         remaining_seconds: u64,
+    },
+    /// The lease expired and another run took it (or it is gone) before this one wrote.
+    #[error("the lease {key} expired and is now held by {holder}; nothing more was written, a retry continues")]
+    Lost {
+        /// Its key.
+        key: String,
+        /// Who holds it now.
+        holder: String,
     },
     /// S3 failed.
     #[error("{0}")]
@@ -171,6 +187,28 @@ pub async fn acquire(
     }
 }
 
+/// Checks, just before a write, that `lease` is still this invocation's: not taken over by
+/// another run after it expired. This is the fence: a holder that lost its lease stops here
+/// instead of writing over the new holder's work.
+pub async fn confirm(s3: &aws_sdk_s3::Client, config: &LeaseConfig, lease: &Lease) -> Result<(), LeaseError> {
+    let held = read(s3, &config.bucket, &lease.key).await.map_err(LeaseError::Aws)?;
+    match held {
+        Some((current, etag))
+            if etag == lease.etag && current.owner == lease.owner && current.expires_at > now_seconds() =>
+        {
+            Ok(())
+        }
+        Some((current, _)) => Err(LeaseError::Lost {
+            key: lease.key.clone(),
+            holder: current.owner,
+        }),
+        None => Err(LeaseError::Lost {
+            key: lease.key.clone(),
+            holder: "nobody".into(),
+        }),
+    }
+}
+
 /// Gives the lease back (marks it expired), unless someone took it over after it expired.
 pub async fn release(s3: &aws_sdk_s3::Client, config: &LeaseConfig, lease: &Lease) -> Result<(), AwsError> {
     let released = LeaseDocument {
@@ -233,6 +271,13 @@ mod tests {
         let config = LeaseConfig::in_bucket("state");
         assert_eq!(config.key("sss", "orders"), "leases/sss/orders.json");
         assert_ne!(config.key("sss", "orders"), config.key("other", "orders"));
+        assert_eq!(
+            config.key(
+                "arn:aws:ecs:ap-northeast-1:123456789012:cluster/sss",
+                "arn:aws:ecs:ap-northeast-1:123456789012:service/sss/orders"
+            ),
+            "leases/sss/orders.json"
+        );
         assert!(config.ttl > Duration::from_secs(60) && config.wait < config.ttl);
         assert_ne!(new_owner(), new_owner());
     }

@@ -105,28 +105,42 @@ async fn pushes_delivered_newest_first_end_on_the_newest() {
 }
 
 #[tokio::test]
-async fn a_late_event_of_an_older_tag_never_rolls_back() {
+async fn a_tag_moved_back_to_an_older_image_deploys_it_and_the_moved_off_event_is_stale() {
     let emulator = Emulator::start();
     let kit = World::new(&emulator).await;
     let clients = &kit.clients;
     let (app, _) = kit.orders().await;
     let config = world::config_for(&[&app]);
-    let older = world::push_image(clients, "orders", "release-1", "r1").await;
-    // ECR keeps push times in whole seconds: make the second push visibly later.
+    let older = world::push_image(clients, "orders", "latest", "v2").await;
+    invoke_image_push(clients, &config, &push_event("orders", "latest", &older))
+        .await
+        .unwrap();
+    // ECR keeps push times in whole seconds: the newer image is visibly newer.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let newer = world::push_image(clients, "orders", "release-2", "r2").await;
-
-    let first = invoke_image_push(clients, &config, &push_event("orders", "release-2", &newer))
-        .await
-        .unwrap();
-    let late = invoke_image_push(clients, &config, &push_event("orders", "release-1", &older))
+    let newer = world::push_image(clients, "orders", "latest", "v3").await;
+    invoke_image_push(clients, &config, &push_event("orders", "latest", &newer))
         .await
         .unwrap();
 
-    assert_eq!(first.results[0].outcome, Outcome::Deployed);
-    assert_eq!(late.results[0].outcome, Outcome::Stale, "{:?}", late.results[0]);
+    // `latest` moved back to the older image (PutImage of its manifest): a deploy the user asked
+    // for, although the image was pushed before the one running.
+    let moved = world::push_image(clients, "orders", "latest", "v2").await;
+    assert_eq!(moved, older);
+    let mut moved_event = push_event("orders", "latest", &older);
+    moved_event["id"] = "evt-latest-moved-back".into();
+    let back = invoke_image_push(clients, &config, &moved_event).await.unwrap();
+    assert_eq!(back.results[0].outcome, Outcome::Deployed, "{:?}", back.results[0]);
     let running = world::service_task_definition(clients, "sss", "orders").await;
-    assert!(world::container_image(clients, &running, "app").await.ends_with(&newer));
+    assert!(world::container_image(clients, &running, "app").await.ends_with(&older));
+
+    // The newer push's event, delivered again now: `latest` no longer names it, so it is stale.
+    let late = invoke_image_push(clients, &config, &push_event("orders", "latest", &newer))
+        .await
+        .unwrap();
+    assert_eq!(late.results[0].outcome, Outcome::Stale, "{:?}", late.results[0]);
+    assert!(late.results[0].reason.as_deref().unwrap().contains(&older));
+    let running = world::service_task_definition(clients, "sss", "orders").await;
+    assert!(world::container_image(clients, &running, "app").await.ends_with(&older));
 }
 
 #[tokio::test]
@@ -395,11 +409,11 @@ async fn a_retry_after_an_interrupted_deploy_reuses_the_registered_revision() {
 
     // First attempt: the revision is registered, then the run dies before UpdateService.
     let request = deployer::input::events::parse_image_push(&event).unwrap();
-    let deployer::input::events::ImagePushRequest::Push { detail, .. } = &request else {
+    let deployer::input::events::ImagePushRequest::Push { detail, time, .. } = &request else {
         unreachable!()
     };
     let deployer::image_push::Selection::Apps { apps, goal } =
-        deployer::image_push::select::select_for_push(&config, detail)
+        deployer::image_push::select::select_for_push(&config, detail, time)
     else {
         panic!("the push concerns no application")
     };
@@ -528,6 +542,9 @@ async fn the_configuration_can_live_in_s3() {
     put("bad.json", r#"{"apps": [{"name": "orders"}]}"#.into())
         .await
         .unwrap();
+    // A valid document padded past the 1 MiB bound: refused whole, before it is parsed.
+    let padded = format!("{}{}", world::config_for(&[&app]), " ".repeat(1024 * 1024));
+    put("huge.json", padded).await.unwrap();
     let digest = world::push_image(clients, "orders", "latest", "v2").await;
     let event = push_event("orders", "latest", &digest);
     let invoke = |location: &str| {
@@ -555,6 +572,8 @@ async fn the_configuration_can_live_in_s3() {
             .contains("S3 GetObject on s3://deployer-config/none.json"),
         "{err}"
     );
+    let err = invoke("s3://deployer-config/huge.json").await.unwrap_err();
+    assert!(err.to_string().contains("at most 1 MiB"), "{err}");
     assert_eq!(count_writes(&emulator.stop_recording()), 0);
 
     let response = invoke("s3://deployer-config/good.json").await.unwrap();

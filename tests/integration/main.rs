@@ -8,6 +8,7 @@
 
 mod deploy_truth;
 mod faults;
+mod hardening;
 mod iam_policy;
 mod image_push;
 mod lambda_runtime;

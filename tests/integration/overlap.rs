@@ -54,6 +54,8 @@ async fn overlapping_pushes_end_on_the_newest_image() {
             &format!("older-{round}"),
         )
         .await;
+        // Each push's event is made when it happens.
+        let older_event = push_event("orders", &format!("release-{}", 2 * round), &older);
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let newer = world::push_image(
             &kit.clients,
@@ -62,7 +64,6 @@ async fn overlapping_pushes_end_on_the_newest_image() {
             &format!("newer-{round}"),
         )
         .await;
-        let older_event = push_event("orders", &format!("release-{}", 2 * round), &older);
         let newer_event = push_event("orders", &format!("release-{}", 2 * round + 1), &newer);
 
         emulator.start_recording();
@@ -77,7 +78,9 @@ async fn overlapping_pushes_end_on_the_newest_image() {
             invoke_image_push_with(&slow, &config, b, &options)
         );
         let calls = emulator.stop_recording();
-        let outcomes = [first.unwrap().results[0].outcome, second.unwrap().results[0].outcome];
+        let (first, second) = (first.unwrap().results.remove(0), second.unwrap().results.remove(0));
+        let outcomes = [first.outcome, second.outcome];
+        let reasons = [first.reason, second.reason];
 
         assert_eq!(
             running_image(&kit.clients).await,
@@ -90,7 +93,7 @@ async fn overlapping_pushes_end_on_the_newest_image() {
         );
         assert!(
             outcomes.iter().all(|o| matches!(o, Outcome::Deployed | Outcome::Stale)),
-            "round {round}: {outcomes:?}"
+            "round {round}: {outcomes:?} {reasons:?}"
         );
     }
 }

@@ -1,10 +1,16 @@
 //! `service-sync` against the AWS emulator: a fresh world, every drift repaired, a second run
-//! with zero writes, other applications' routes untouched.
+//! with zero writes, other applications' routes untouched; routes and integrations the deployer
+//! did not make left alone as conflicts; overlapping runs that make everything once.
 
 use deployer::aws::apigw::Route;
+use deployer::job::Settings;
+use deployer::lease::LeaseConfig;
+use deployer::ownership::ApiRecordStore;
+use deployer::service_sync;
 use deployer::service_sync::Outcome as SyncOutcome;
+use deployer::AwsClients;
 use deployer_devkit::emulator::{count_op, count_writes};
-use deployer_devkit::world::{deployment_event, invoke_service_sync, ApiWorld, AppWorld, World};
+use deployer_devkit::world::{self, deployment_event, invoke_job, invoke_service_sync, ApiWorld, AppWorld, World};
 use deployer_devkit::Emulator;
 use serde_json::json;
 
@@ -16,9 +22,29 @@ struct Setup {
     config: String,
 }
 
+/// The state bucket of the tests: leases and the record of what the deployer made.
+const STATE: &str = "deployer-state";
+
+/// service-sync's settings as the template gives them: leases and the API record in the state
+/// bucket.
+fn with_state() -> Settings {
+    Settings {
+        lease: Some(LeaseConfig::in_bucket(STATE)),
+        owned: Some(ApiRecordStore::in_bucket(STATE)),
+        ..Settings::default()
+    }
+}
+
+async fn sync_with_state(clients: &AwsClients, config: &str, payload: &serde_json::Value) -> service_sync::Answer {
+    invoke_job::<service_sync::ServiceSync>(clients, config, payload, &with_state())
+        .await
+        .unwrap()
+}
+
 async fn setup() -> Setup {
     let emulator = Emulator::start();
     let kit = World::new(&emulator).await;
+    world::create_bucket(&kit.clients, STATE).await;
     let (app, _) = kit.orders().await;
     let api = kit.api().await;
     let config = json!({"apps": [api.app_config(&app, &["GET", "POST"], "/orders/{proxy+}")]}).to_string();
@@ -33,9 +59,7 @@ async fn setup() -> Setup {
 
 impl Setup {
     async fn sync(&self) -> deployer::service_sync::Report {
-        let response = invoke_service_sync(&self.kit.clients, &self.config, &json!({"sync": {}}))
-            .await
-            .unwrap();
+        let response = sync_with_state(&self.kit.clients, &self.config, &json!({"sync": {}})).await;
         response.results.into_iter().next().unwrap()
     }
 
@@ -403,9 +427,32 @@ async fn deployment_events_sync_report_or_ignore() {
     let failure = &failed.results[0];
     assert_eq!(failure.outcome, SyncOutcome::DeploymentFailed);
     assert!(failure.reason.as_deref().unwrap().contains("circuit breaker"));
-    assert_eq!(failure.task_definition.as_deref(), Some(s.app.task_definition.as_str()));
+    // ECS no longer lists `ecs-svc/1`: the report does not guess its revision, and names the
+    // one the service really runs.
+    assert_eq!(failure.task_definition, None, "{failure:?}");
+    assert_eq!(
+        failure.running_task_definition.as_deref(),
+        Some(s.app.task_definition.as_str())
+    );
     assert_eq!(count_writes(&calls), 0, "{calls:?}");
     assert_eq!(count_op(&calls, "DescribeServices"), 1);
+    // A deployment ECS lists is named by its own revision.
+    let service = deployer::aws::ecs::describe_services(&clients.ecs, "sss", &["orders".to_owned()])
+        .await
+        .unwrap()
+        .remove(0);
+    let listed = &service.deployments[0];
+    let failed = invoke_service_sync(
+        clients,
+        &s.config,
+        &deployment_event("sss", "orders", "SERVICE_DEPLOYMENT_FAILED", &listed.id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        failed.results[0].task_definition.as_deref(),
+        Some(listed.task_definition.as_str())
+    );
 
     let completed = invoke_service_sync(
         clients,
@@ -468,4 +515,163 @@ async fn a_completed_deploy_deregisters_only_old_revisions_the_deployer_register
         "{:?}",
         again.results[0]
     );
+}
+
+/// An integration and a route made outside the deployer (Terraform, say), on the API of the
+/// world.
+async fn foreign_route(s: &Setup, key: &str) -> (String, String) {
+    let apigw = &s.kit.clients.apigw;
+    let integration = apigw
+        .create_integration()
+        .api_id(&s.api.api_id)
+        .integration_type(aws_sdk_apigatewayv2::types::IntegrationType::HttpProxy)
+        .integration_uri("https://terraform.example.com")
+        .integration_method("ANY")
+        .payload_format_version("1.0")
+        .description("managed by terraform")
+        .send()
+        .await
+        .unwrap();
+    let target = format!("integrations/{}", integration.integration_id().unwrap());
+    let route = apigw
+        .create_route()
+        .api_id(&s.api.api_id)
+        .route_key(key)
+        .target(&target)
+        .send()
+        .await
+        .unwrap();
+    (route.route_id().unwrap().to_owned(), target)
+}
+
+#[tokio::test]
+async fn a_route_the_deployer_never_made_is_a_conflict_left_alone_and_a_failure() {
+    let s = setup().await;
+    let (route_id, foreign_target) = foreign_route(&s, "GET /orders/{proxy+}").await;
+
+    let answer = sync_with_state(&s.kit.clients, &s.config, &json!({"sync": {}})).await;
+    let result = &answer.results[0];
+    assert_eq!(result.outcome, SyncOutcome::Failed, "{result:?}");
+    let reason = result.reason.as_deref().unwrap();
+    assert!(
+        reason.contains(&format!("route GET /orders/{{proxy+}} ({route_id})")) && reason.contains("did not make it"),
+        "{reason}"
+    );
+    let err = deployer::job::settle::<service_sync::ServiceSync>(answer).unwrap_err();
+    assert_eq!(err.error_type(), "SyncFailed");
+    // The foreign route still targets its own integration; the rest of the application is done.
+    let get = s.route("GET /orders/{proxy+}").await;
+    assert_eq!(
+        (get.id.as_str(), get.target.as_deref()),
+        (route_id.as_str(), Some(foreign_target.as_str()))
+    );
+    let integration = s.integration().await;
+    assert_eq!(
+        s.route("POST /orders/{proxy+}").await.target,
+        Some(format!("integrations/{}", integration.id))
+    );
+
+    // Every later run says the same and writes nothing.
+    s.emulator.start_recording();
+    let again = s.sync().await;
+    assert_eq!(count_writes(&s.emulator.stop_recording()), 0);
+    assert_eq!(again.outcome, SyncOutcome::Failed);
+
+    // Once the owner removes it, the deployer makes its own.
+    s.kit
+        .clients
+        .apigw
+        .delete_route()
+        .api_id(&s.api.api_id)
+        .route_id(&route_id)
+        .send()
+        .await
+        .unwrap();
+    let result = s.sync_then_quiet().await;
+    assert_eq!(result.outcome, SyncOutcome::Synced, "{result:?}");
+    assert_eq!(
+        s.route("GET /orders/{proxy+}").await.target,
+        Some(format!("integrations/{}", integration.id))
+    );
+}
+
+#[tokio::test]
+async fn routes_the_deployer_made_are_recorded_and_repaired_and_its_unused_integrations_go() {
+    let s = setup().await;
+    s.sync_then_quiet().await;
+    let store = ApiRecordStore::in_bucket(STATE);
+    let record = store.read(&s.kit.clients.s3, &s.api.api_id).await.unwrap().record;
+    let integration = s.integration().await;
+    for key in ["GET /orders/{proxy+}", "POST /orders/{proxy+}"] {
+        let route = s.route(key).await;
+        assert_eq!(record.route_owner(&route.id), Some("orders"), "{record:?}");
+    }
+    assert_eq!(record.integration_owner(&integration.id), Some("orders"));
+
+    // A second integration of the application, as an overlapping run of an older version left:
+    // no route uses it, so it goes (and leaves the record).
+    let left = s
+        .kit
+        .clients
+        .apigw
+        .create_integration()
+        .api_id(&s.api.api_id)
+        .integration_type(aws_sdk_apigatewayv2::types::IntegrationType::HttpProxy)
+        .integration_uri("https://left.example.com")
+        .integration_method("ANY")
+        .payload_format_version("1.0")
+        .description("ecs-deployer:app=orders")
+        .send()
+        .await
+        .unwrap();
+    let left_id = left.integration_id().unwrap().to_owned();
+    let result = s.sync_then_quiet().await;
+    assert_eq!(
+        result.actions,
+        vec![format!("- integration {left_id} (no route uses it)")]
+    );
+    assert_eq!(s.integration().await.id, integration.id);
+    let record = store.read(&s.kit.clients.s3, &s.api.api_id).await.unwrap().record;
+    assert_eq!(record.integration_owner(&left_id), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_schedule_an_ecs_event_and_a_manual_sync_at_once_make_everything_once() {
+    let s = setup().await;
+    let proxy =
+        deployer_devkit::latency::LatencyProxy::start(s.emulator.port, std::time::Duration::from_millis(20)).await;
+    let slow = AwsClients::from_sdk_config(&deployer_devkit::emulator::sdk_config_for(&proxy.endpoint()).await);
+    let scheduled = json!({"version": "0", "id": "sched-1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-12-02T00:00:00Z", "region": "ap-northeast-1", "resources": [], "detail": {}});
+    let completed = deployment_event("sss", "orders", "SERVICE_DEPLOYMENT_COMPLETED", "ecs-svc/1");
+    let manual = json!({"sync": {"apps": ["orders"]}});
+    let (a, b, c) = tokio::join!(
+        sync_with_state(&slow, &s.config, &scheduled),
+        sync_with_state(&slow, &s.config, &completed),
+        sync_with_state(&slow, &s.config, &manual)
+    );
+    for answer in [&a, &b, &c] {
+        assert!(
+            answer
+                .results
+                .iter()
+                .all(|r| matches!(r.outcome, SyncOutcome::Synced | SyncOutcome::Unchanged)),
+            "{answer:?}"
+        );
+    }
+    // One integration (s.integration() asserts it), each route once, one Cloud Map service.
+    s.integration().await;
+    s.route("GET /orders/{proxy+}").await;
+    s.route("POST /orders/{proxy+}").await;
+    assert_eq!(s.routes().await.len(), 2);
+    let named_orders = deployer::aws::cloudmap::list_services(&s.kit.clients.cloud_map, &s.api.namespace_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|service| service.name == "orders")
+        .count();
+    assert_eq!(named_orders, 1);
+    s.emulator.start_recording();
+    assert_eq!(s.sync().await.outcome, SyncOutcome::Unchanged);
+    assert_eq!(count_writes(&s.emulator.stop_recording()), 0);
 }

@@ -234,14 +234,14 @@ pub async fn update_integration(
     Ok(())
 }
 
-/// Creates a route.
+/// Creates a route and returns its ID.
 pub async fn create_route(
     client: &aws_sdk_apigatewayv2::Client,
     api_id: &str,
     key: &str,
     settings: &RouteSettings,
-) -> Result<(), AwsError> {
-    at_most_once(|| {
+) -> Result<String, AwsError> {
+    let output = at_most_once(|| {
         client
             .create_route()
             .api_id(api_id)
@@ -255,7 +255,7 @@ pub async fn create_route(
     })
     .await
     .map_err(|e| AwsError::from_sdk("ApiGatewayV2", "CreateRoute", format!("{api_id} {key}"), e))?;
-    Ok(())
+    Ok(output.route_id().unwrap_or_default().to_owned())
 }
 
 /// Corrects a route's target and authorization.
@@ -281,12 +281,40 @@ pub async fn update_route(
 
 /// Deletes a route.
 pub async fn delete_route(client: &aws_sdk_apigatewayv2::Client, api_id: &str, route_id: &str) -> Result<(), AwsError> {
-    client
-        .delete_route()
+    let deleted = client.delete_route().api_id(api_id).route_id(route_id).send().await;
+    gone_is_done(
+        deleted.map_err(|e| AwsError::from_sdk("ApiGatewayV2", "DeleteRoute", format!("{api_id}/{route_id}"), e)),
+    )
+}
+
+/// Deletes an integration (no route may target it any more).
+pub async fn delete_integration(
+    client: &aws_sdk_apigatewayv2::Client,
+    api_id: &str,
+    integration_id: &str,
+) -> Result<(), AwsError> {
+    let deleted = client
+        .delete_integration()
         .api_id(api_id)
-        .route_id(route_id)
+        .integration_id(integration_id)
         .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ApiGatewayV2", "DeleteRoute", format!("{api_id}/{route_id}"), e))?;
-    Ok(())
+        .await;
+    gone_is_done(deleted.map_err(|e| {
+        AwsError::from_sdk(
+            "ApiGatewayV2",
+            "DeleteIntegration",
+            format!("{api_id}/{integration_id}"),
+            e,
+        )
+    }))
+}
+
+/// A delete that finds nothing to delete is done: a retry after a lost answer, or an operator
+/// who was first.
+fn gone_is_done<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if err.code.as_deref() == Some("NotFoundException") => Ok(()),
+        Err(err) => Err(err),
+    }
 }

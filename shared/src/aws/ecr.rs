@@ -106,9 +106,24 @@ impl ImageQuery {
     }
 }
 
-/// Looks up images of one repository in one call where ECR allows; a query that matches no
+/// Looks up images of one repository, 100 ids a call (ECR's limit); a query that matches no
 /// image is simply absent from the answer.
 pub async fn describe_images(
+    client: &aws_sdk_ecr::Client,
+    repository: &str,
+    queries: &[ImageQuery],
+) -> Result<Vec<ImageDetail>, AwsError> {
+    let mut images = Vec::new();
+    for batch in queries.chunks(DESCRIBE_IMAGES_MAX_IDS) {
+        images.extend(describe_batch(client, repository, batch).await?);
+    }
+    Ok(images)
+}
+
+/// Image ids one `DescribeImages` call accepts (AWS: 1-100).
+pub const DESCRIBE_IMAGES_MAX_IDS: usize = 100;
+
+async fn describe_batch(
     client: &aws_sdk_ecr::Client,
     repository: &str,
     queries: &[ImageQuery],

@@ -21,6 +21,17 @@ pub async fn read_object(
     bucket: &str,
     key: &str,
 ) -> Result<Option<(Vec<u8>, String)>, AwsError> {
+    read_object_limited(s3, bucket, key, u64::MAX).await
+}
+
+/// As [`read_object`], refusing an object larger than `max_bytes` (code `EntityTooLarge`)
+/// before its body is read.
+pub async fn read_object_limited(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    max_bytes: u64,
+) -> Result<Option<(Vec<u8>, String)>, AwsError> {
     let resource = format!("s3://{bucket}/{key}");
     let object = match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(object) => object,
@@ -33,15 +44,30 @@ pub async fn read_object(
             };
         }
     };
+    let too_large = |size: u64| AwsError {
+        service: "S3",
+        operation: "GetObject",
+        resource: resource.clone(),
+        code: Some("EntityTooLarge".into()),
+        message: format!("the object is {size} bytes; at most {max_bytes} are read"),
+    };
+    let size = u64::try_from(object.content_length().unwrap_or_default()).unwrap_or_default();
+    if size > max_bytes {
+        return Err(too_large(size));
+    }
     let etag = object.e_tag().unwrap_or_default().to_owned();
     let bytes = object.body.collect().await.map_err(|e| AwsError {
         service: "S3",
         operation: "GetObject",
-        resource,
+        resource: resource.clone(),
         code: None,
         message: e.to_string(),
     })?;
-    Ok(Some((bytes.into_bytes().to_vec(), etag)))
+    let bytes = bytes.into_bytes().to_vec();
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(Some((bytes, etag)))
 }
 
 /// Stores a JSON object, whatever is there (for copies whose truth is kept elsewhere).
@@ -59,7 +85,7 @@ pub async fn put_json(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Ve
 
 /// Stores a JSON object only if it still has `etag` (`If-Match`), or, without one, only if it
 /// does not exist (`If-None-Match: *`). `Ok(None)` when that condition failed: someone else
-/// wrote first, and nothing was stored. On success, the new ETag.
+/// wrote first (or deleted it), and nothing was stored. On success, the new ETag.
 pub async fn put_if(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -82,7 +108,10 @@ pub async fn put_if(
         Err(err) => {
             let status = err.raw_response().map(|r| r.status().as_u16());
             let err = AwsError::from_sdk("S3", "PutObject", format!("s3://{bucket}/{key}"), err);
-            if status == Some(412) || status == Some(409) || err.code.as_deref() == Some("PreconditionFailed") {
+            // 404 on an `If-Match` write: the object was deleted since it was read, which is
+            // one more way of "someone else wrote first"; the caller reads again (no state yet).
+            let gone = etag.is_some() && status == Some(404);
+            if gone || status == Some(412) || status == Some(409) || err.code.as_deref() == Some("PreconditionFailed") {
                 Ok(None)
             } else {
                 Err(err)

@@ -89,6 +89,8 @@ pub async fn apply_under_lease(
     };
     let report = if plan.steps.is_empty() {
         plan.report
+    } else if let Err(err) = lease::confirm(&clients.s3, leases, &lease).await {
+        Report::skipped(app, Outcome::Failed, err.to_string())
     } else {
         apply(clients, plan).await
     };

@@ -11,6 +11,7 @@ use super::{Answer, Clients, Outcome, Report};
 use crate::aws::ecs;
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::{EcsDeploymentDetail, EcsServiceAction};
+use crate::input::quoted;
 use crate::job::Settings;
 use crate::records::{Change, DeployOutcome, EcsWord, RecordStore, VersionedIndex};
 
@@ -35,7 +36,7 @@ pub async fn hear_deployment(
             return answer(vec![Report::skipped(
                 app,
                 Outcome::Ignored,
-                format!("{other} does not move a deploy"),
+                format!("{} does not move a deploy", quoted(other)),
             )])
         }
     };
@@ -47,8 +48,9 @@ pub async fn hear_deployment(
     answer(vec![
         report_changes(clients, settings, app, result, || {
             format!(
-                "no deploy in progress names ECS deployment {id} ({}): nothing to move",
-                detail.event_name
+                "no deploy in progress names ECS deployment {} ({}): nothing to move",
+                quoted(&id),
+                quoted(&detail.event_name)
             )
         })
         .await,
@@ -73,7 +75,7 @@ pub async fn hear_service_action(
         return answer(vec![Report::skipped(
             app,
             Outcome::Ignored,
-            format!("{} does not move a deploy", detail.event_name),
+            format!("{} does not move a deploy", quoted(&detail.event_name)),
         )]);
     }
     let at = detail.created_at.clone().unwrap_or_else(|| time.to_owned());

@@ -206,6 +206,8 @@ pub enum Goal {
         tag: String,
         /// Pushed digest.
         digest: String,
+        /// When the push or tag move happened (the event's time, nanoseconds since the epoch).
+        happened_at: Option<i128>,
     },
     /// A manual deploy of a tag's or digest's image.
     Manual(DeployTarget),

@@ -9,7 +9,7 @@ use crate::aws::ecs::ServiceState;
 use crate::aws::revision::{same_content, Revision};
 use crate::input::config::AppConfig;
 use crate::input::events::DeployTarget;
-use crate::ownership::{is_managed, managed_tag};
+use crate::ownership::{is_managed, managed_tag, MANAGED_TAG_KEY};
 
 /// One write the plan asks for.
 #[allow(clippy::large_enum_variant)] // a plan holds two steps at most
@@ -154,7 +154,12 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
             ));
         }
     };
-    if let Goal::Push { tag, digest } = goal {
+    if let Goal::Push {
+        tag,
+        digest,
+        happened_at,
+    } = goal
+    {
         if &target.digest != digest {
             return Plan::nothing(with_old(
                 Outcome::Stale,
@@ -163,6 +168,24 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
                     target.digest
                 ),
             ));
+        }
+        // A push event that happened before the running image was pushed is a late one (of
+        // another tag, say `release-1` delivered after `release-2` deployed): it never rolls a
+        // service back. A tag moved back to an older image is a new event, later than the
+        // running image's push, so it deploys. Event times are whole seconds: within one second
+        // the event is taken as not late.
+        if let (Some(happened), Some(running)) = (happened_at, &obs.running_image) {
+            const SECOND: i128 = 1_000_000_000;
+            let later = |running_at: i128| running_at.div_euclid(SECOND) > happened.div_euclid(SECOND);
+            if running.pushed_at.is_some_and(later) && running.digest != target.digest {
+                return Plan::nothing(with_old(
+                    Outcome::Stale,
+                    format!(
+                        "the service runs {}, pushed after this event happened (a late event never rolls a service back)",
+                        running.digest
+                    ),
+                ));
+            }
         }
     }
     let image = ecr::pinned_image(
@@ -180,20 +203,6 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
             )
         });
     }
-    if let (Goal::Push { .. }, Some(running_image)) = (goal, &obs.running_image) {
-        if let (Some(running_at), Some(target_at)) = (running_image.pushed_at, target.pushed_at) {
-            if running_at > target_at {
-                return Plan::nothing(with_old(
-                    Outcome::Stale,
-                    format!(
-                        "the service runs {}, pushed after {} (a late event never rolls a service back)",
-                        running_image.digest, target.digest
-                    ),
-                ));
-            }
-        }
-    }
-
     let desired = copy_with_image(current, &app.container, &image);
     let deployment_configuration = circuit_breaker_change(app, service);
     let mut actions = Vec::new();
@@ -205,6 +214,16 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
                 latest.label()
             ));
             TaskDefinitionChoice::Existing(latest.arn().to_owned())
+        }
+        None if desired.tags.len() > TASK_DEFINITION_MAX_TAGS => {
+            return Plan::nothing(with_old(
+                Outcome::Failed,
+                format!(
+                    "{} has {} tags; its copy needs the deployer's `{MANAGED_TAG_KEY}` tag too, and ECS allows {TASK_DEFINITION_MAX_TAGS}: remove a tag from the task definition",
+                    current.label(),
+                    current.tags.len()
+                ),
+            ))
         }
         None => {
             actions.push(format!(
@@ -395,6 +414,9 @@ fn update_action_text(app: &AppConfig, current: &Revision, choice: &TaskDefiniti
     }
     text
 }
+
+/// Tags ECS allows on a task definition revision.
+pub const TASK_DEFINITION_MAX_TAGS: usize = 50;
 
 /// A copy of `current` that differs only in the followed container's image, tagged as managed.
 pub fn copy_with_image(current: &Revision, container: &str, image: &str) -> Revision {

@@ -5,7 +5,13 @@ use std::collections::BTreeSet;
 use super::Goal;
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::{EcrImageAction, ImagePushRequest};
-use crate::input::InputError;
+use crate::input::{quoted, InputError};
+use crate::records::parse_time;
+
+fn nanos_since_epoch(at: std::time::SystemTime) -> i128 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
 
 /// The applications an invocation concerns.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +31,7 @@ pub enum Selection<'a> {
 /// an input error.
 pub fn select<'a>(config: &'a Config, request: &ImagePushRequest) -> Result<Selection<'a>, InputError> {
     Ok(match request {
-        ImagePushRequest::Push { detail, .. } => select_for_push(config, detail),
+        ImagePushRequest::Push { detail, time, .. } => select_for_push(config, detail, time),
         ImagePushRequest::Deploy { app, target, .. } => Selection::Apps {
             apps: vec![config.find_app(app, "deploy.app")?],
             goal: Goal::Manual(target.clone()),
@@ -42,18 +48,22 @@ pub fn select<'a>(config: &'a Config, request: &ImagePushRequest) -> Result<Sele
 }
 
 /// Picks the applications a push event concerns, or says why the event is ignored.
-pub fn select_for_push<'a>(config: &'a Config, detail: &EcrImageAction) -> Selection<'a> {
+/// `time` is the event's: when the push (or the tag move) happened.
+pub fn select_for_push<'a>(config: &'a Config, detail: &EcrImageAction, time: &str) -> Selection<'a> {
     if detail.action_type != "PUSH" {
-        return Selection::Ignored(format!("action `{}` is not a push", detail.action_type));
+        return Selection::Ignored(format!("action {} is not a push", quoted(&detail.action_type)));
     }
     if detail.result != "SUCCESS" {
-        return Selection::Ignored(format!("push result is `{}`, not SUCCESS", detail.result));
+        return Selection::Ignored(format!("push result is {}, not SUCCESS", quoted(&detail.result)));
     }
     let Some(digest) = detail.image_digest.clone() else {
         return Selection::Ignored("the event names no image digest".into());
     };
     let Some(tag) = detail.image_tag.clone().filter(|t| !t.is_empty()) else {
-        return Selection::Ignored(format!("push of {digest} without a tag: applications follow tags"));
+        return Selection::Ignored(format!(
+            "push of {} without a tag: applications follow tags",
+            quoted(&digest)
+        ));
     };
     let following_repo: Vec<&AppConfig> = config
         .apps
@@ -62,8 +72,8 @@ pub fn select_for_push<'a>(config: &'a Config, detail: &EcrImageAction) -> Selec
         .collect();
     if following_repo.is_empty() {
         return Selection::Ignored(format!(
-            "no application follows repository `{}`",
-            detail.repository_name
+            "no application follows repository {}",
+            quoted(&detail.repository_name)
         ));
     }
     let apps: Vec<&AppConfig> = following_repo
@@ -77,14 +87,19 @@ pub fn select_for_push<'a>(config: &'a Config, detail: &EcrImageAction) -> Selec
             .flat_map(|a| a.tags.iter().map(String::as_str))
             .collect();
         return Selection::Ignored(format!(
-            "no application follows tag `{tag}` of `{}` (followed: {})",
-            detail.repository_name,
+            "no application follows tag {} of {} (followed: {})",
+            quoted(&tag),
+            quoted(&detail.repository_name),
             followed.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
     Selection::Apps {
         apps,
-        goal: Goal::Push { tag, digest },
+        goal: Goal::Push {
+            tag,
+            digest,
+            happened_at: parse_time(time).map(nanos_since_epoch),
+        },
     }
 }
 
@@ -113,7 +128,7 @@ mod tests {
             manifest_media_type: None,
             artifact_media_type: None,
         };
-        let names = |tag| match select_for_push(&config, &detail(Some(tag))) {
+        let names = |tag| match select_for_push(&config, &detail(Some(tag)), "2026-12-01T00:00:00Z") {
             Selection::Apps { apps, .. } => Ok(apps.iter().map(|a| a.name.clone()).collect::<Vec<_>>()),
             Selection::Ignored(reason) => Err(reason),
         };
@@ -121,11 +136,14 @@ mod tests {
         assert_eq!(names("release-9"), Ok(vec!["b".to_string()]));
         assert!(names("dev").unwrap_err().contains("followed: latest, release-*"));
         assert!(matches!(
-            select_for_push(&config, &detail(None)),
+            select_for_push(&config, &detail(None), "2026-12-01T00:00:00Z"),
             Selection::Ignored(reason) if reason.contains("without a tag")
         ));
         let mut delete = detail(Some("latest"));
         delete.action_type = "DELETE".into();
-        assert!(matches!(select_for_push(&config, &delete), Selection::Ignored(_)));
+        assert!(matches!(
+            select_for_push(&config, &delete, "2026-12-01T00:00:00Z"),
+            Selection::Ignored(_)
+        ));
     }
 }

@@ -10,10 +10,17 @@ use crate::input::events::DeployTarget;
 use crate::ownership::MANAGED_TAG_KEY;
 use crate::testing::{app, digest, full_revision, image, service, REGISTRY};
 
+/// Nanoseconds in `s` seconds.
+fn seconds(s: i128) -> i128 {
+    s * 1_000_000_000
+}
+
+/// A push event of digest `n` that happened at second `n * 10`.
 fn push(tag: &str, n: u8) -> Goal {
     Goal::Push {
         tag: tag.into(),
         digest: digest(n),
+        happened_at: Some(seconds(i128::from(n) * 10)),
     }
 }
 
@@ -95,11 +102,23 @@ fn a_push_whose_tag_is_gone_is_stale() {
 }
 
 #[test]
-fn a_push_older_than_the_running_image_is_stale() {
-    let mut obs = observed(&pinned(5), Some(image(&digest(4), &["release-4"], 40)));
-    obs.running_image = Some(image(&digest(5), &["release-5"], 50));
-    let plan = plan_app(&app(), &push("release-4", 4), &obs, "ap-northeast-1");
-    assert_eq!(plan.report.outcome, Outcome::Stale);
+fn a_late_push_event_is_stale_and_a_tag_moved_back_later_is_a_deploy() {
+    // The service runs digest 5 (pushed at 50 s). `release-4` still names digest 4 (40 s).
+    let mut obs = observed(&pinned(5), Some(image(&digest(4), &["release-4"], seconds(40))));
+    obs.running_image = Some(image(&digest(5), &["release-5"], seconds(50) + 300_000_000));
+    // Its push event, happening at 40 and delivered late: it never rolls the service back.
+    let late = plan_app(&app(), &push("release-4", 4), &obs, "ap-northeast-1");
+    assert_eq!(late.report.outcome, Outcome::Stale, "{:?}", late.report);
+    // The user moves `release-4` back to digest 4 within the same second as the running
+    // image's push (event times are whole seconds), or later: a new event, so it deploys
+    // although the image is older.
+    let moved = Goal::Push {
+        tag: "release-4".into(),
+        digest: digest(4),
+        happened_at: Some(seconds(50)),
+    };
+    let plan = plan_app(&app(), &moved, &obs, "ap-northeast-1");
+    assert_eq!(plan.report.outcome, Outcome::Planned, "{:?}", plan.report);
     // A manual deploy of the same older image is the user's explicit wish.
     let manual = plan_app(
         &app(),

@@ -5,9 +5,25 @@ use aws_sdk_ecs::types::ServiceRegistry;
 use super::{Clients, CloudMapRef, IntegrationRef, Plan, Step};
 use crate::aws::apigw::{self, DesiredIntegration, RouteSettings};
 use crate::aws::{cloudmap, ecs, AwsError};
+use crate::ownership::{ApiRecordStore, Owner};
 
-/// Carries out one application's plan in order, resolving what earlier steps created.
-pub async fn apply(clients: &Clients, plan: &Plan) -> Result<(), AwsError> {
+/// Carries out one application's plan in order, resolving what earlier steps created. Each
+/// route and integration it creates is written into the API's record (`owned`) right after it
+/// is created, and each it deletes is taken out after it is gone.
+pub async fn apply(clients: &Clients, owned: Option<&ApiRecordStore>, app: &str, plan: &Plan) -> Result<(), AwsError> {
+    let record = |api_id: &str, change: Box<dyn Fn(&mut crate::ownership::ApiRecord) -> bool + Send + Sync>| {
+        let api_id = api_id.to_owned();
+        async move {
+            match owned {
+                Some(store) => store.update(&clients.s3, &api_id, change).await,
+                None => Ok(()),
+            }
+        }
+    };
+    let owner = |key: Option<&str>| Owner {
+        app: app.to_owned(),
+        key: key.map(str::to_owned),
+    };
     let mut cloud_map_arn: Option<String> = None;
     let mut integration_id: Option<String> = None;
     let resolve_cm = |r: &CloudMapRef, created: &Option<String>| match r {
@@ -45,7 +61,15 @@ pub async fn apply(clients: &Clients, plan: &Plan) -> Result<(), AwsError> {
                     uri: resolve_cm(uri, &cloud_map_arn),
                     ..desired.clone()
                 };
-                integration_id = Some(apigw::create_integration(&clients.apigw, api_id, &desired).await?);
+                let id = apigw::create_integration(&clients.apigw, api_id, &desired).await?;
+                let entry = owner(None);
+                let recorded = id.clone();
+                record(
+                    api_id,
+                    Box::new(move |r| r.integrations.insert(recorded.clone(), entry.clone()).as_ref() != Some(&entry)),
+                )
+                .await?;
+                integration_id = Some(id);
             }
             Step::UpdateIntegration {
                 api_id,
@@ -69,7 +93,13 @@ pub async fn apply(clients: &Clients, plan: &Plan) -> Result<(), AwsError> {
                     target: resolve_integration(integration, &integration_id),
                     authorizer_id: authorizer_id.clone(),
                 };
-                apigw::create_route(&clients.apigw, api_id, key, &settings).await?;
+                let id = apigw::create_route(&clients.apigw, api_id, key, &settings).await?;
+                let entry = owner(Some(key));
+                record(
+                    api_id,
+                    Box::new(move |r| r.routes.insert(id.clone(), entry.clone()).as_ref() != Some(&entry)),
+                )
+                .await?;
             }
             Step::UpdateRoute {
                 api_id,
@@ -83,7 +113,42 @@ pub async fn apply(clients: &Clients, plan: &Plan) -> Result<(), AwsError> {
                 };
                 apigw::update_route(&clients.apigw, api_id, route_id, &settings).await?;
             }
-            Step::DeleteRoute { api_id, route_id } => apigw::delete_route(&clients.apigw, api_id, route_id).await?,
+            Step::DeleteRoute { api_id, route_id } => {
+                apigw::delete_route(&clients.apigw, api_id, route_id).await?;
+                let gone = route_id.clone();
+                record(api_id, Box::new(move |r| r.routes.remove(&gone).is_some())).await?;
+            }
+            Step::DeleteIntegration { api_id, id } => {
+                apigw::delete_integration(&clients.apigw, api_id, id).await?;
+                let gone = id.clone();
+                record(api_id, Box::new(move |r| r.integrations.remove(&gone).is_some())).await?;
+            }
+            Step::Record {
+                api_id,
+                routes,
+                integrations,
+            } => {
+                let (routes, integrations) = (routes.clone(), integrations.clone());
+                let entry = owner(None);
+                record(
+                    api_id,
+                    Box::new(move |r| {
+                        let mut changed = false;
+                        for (id, key) in &routes {
+                            let entry = Owner {
+                                key: Some(key.clone()),
+                                ..entry.clone()
+                            };
+                            changed |= r.routes.insert(id.clone(), entry.clone()).as_ref() != Some(&entry);
+                        }
+                        for id in &integrations {
+                            changed |= r.integrations.insert(id.clone(), entry.clone()).as_ref() != Some(&entry);
+                        }
+                        changed
+                    }),
+                )
+                .await?;
+            }
             Step::DeregisterRevision(arn) => ecs::deregister_task_definition(&clients.ecs, arn).await?,
         }
     }

@@ -23,11 +23,13 @@ use serde::Serialize;
 use crate::aws;
 use crate::aws::ecs;
 use crate::aws::events::Entry;
-use crate::input::config::Config;
+use crate::input::config::{AppConfig, Config};
 use crate::input::events::{parse_service_sync, ServiceSyncRequest};
 use crate::input::InputError;
 use crate::job::{self, Invocation, Job, Settings, APP_DEADLINE_MARGIN};
+use crate::lease::{self, LeaseConfig};
 use crate::notify;
+use crate::ownership::ApiRecordStore;
 
 pub use apply::apply;
 pub use observe::{observe, Observation, RevisionInfo};
@@ -133,9 +135,13 @@ pub struct Report {
     /// Differences that cannot be repaired in place, with what to do.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<String>,
-    /// The failed deployment's task definition (deployment events).
+    /// The failed deployment's task definition (deployment events), when ECS still lists it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_definition: Option<String>,
+    /// The task definition the service runs now (deployment events): after a rollback, the
+    /// revision it went back to, not the failed one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_task_definition: Option<String>,
     /// Why nothing was done, or what failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -149,6 +155,7 @@ impl Report {
             actions: Vec::new(),
             drift: Vec::new(),
             task_definition: None,
+            running_task_definition: None,
             reason,
         }
     }
@@ -186,21 +193,22 @@ pub async fn handle(
                 Outcome::DeploymentFailed,
                 Some(reason.unwrap_or_else(|| "ECS reported no reason".into())),
             );
-            // One read to name the failed deployment's task definition; nothing is written.
+            // One read to name the failed deployment's revision and the one the service really
+            // runs (after a rollback, not the failed one); nothing is written.
             let services = ecs::describe_services(&clients.ecs, &app.cluster, std::slice::from_ref(&app.service)).await;
-            result.task_definition = services.ok().and_then(|found| {
-                let service = found.into_iter().next()?;
-                let by_id = service
+            if let Some(service) = services.ok().and_then(|found| found.into_iter().next()) {
+                result.task_definition = service
                     .deployments
                     .iter()
                     .find(|d| d.id == *deployment_id)
                     .map(|d| d.task_definition.clone());
-                Some(by_id.unwrap_or(service.task_definition))
-            });
+                result.running_task_definition = Some(service.task_definition);
+            }
             return Ok(finish(clients, config, settings, vec![result], dry_run).await);
         }
     };
-    let observations = observe(clients, &apps, completed, concurrency).await;
+    let owned = settings.owned.as_ref();
+    let observations = observe(clients, &apps, completed, concurrency, owned).await;
     let results = stream::iter(apps.iter().zip(observations).map(|(app, obs)| async move {
         let plan = match obs.map_err(|e| e.to_string()).and_then(|obs| plan_app(app, &obs)) {
             Ok(plan) => plan,
@@ -210,30 +218,102 @@ pub async fn handle(
         result.actions = plan.actions.clone();
         result.drift = plan.drift.clone();
         if plan.steps.is_empty() {
-            return result;
+            return with_conflicts(result, &plan);
         }
         if dry_run {
             result.outcome = Outcome::Planned;
-            return result;
+            return with_conflicts(result, &plan);
         }
         if let Some(reason) = invocation.too_late_to_start(APP_DEADLINE_MARGIN) {
             result.outcome = Outcome::Failed;
             result.reason = Some(reason);
             return result;
         }
-        match apply(clients, &plan).await {
-            Ok(()) => result.outcome = Outcome::Synced,
+        let applied = match &settings.lease {
+            Some(leases) => apply_under_lease(clients, leases, owned, invocation, app, completed).await,
+            None => apply(clients, owned, &app.name, &plan)
+                .await
+                .map(|()| plan)
+                .map_err(|e| e.to_string()),
+        };
+        match applied {
+            Ok(plan) => {
+                result.actions = plan.actions.clone();
+                result.drift = plan.drift.clone();
+                if !plan.steps.is_empty() {
+                    result.outcome = Outcome::Synced;
+                }
+                with_conflicts(result, &plan)
+            }
             Err(err) => {
                 result.outcome = Outcome::Failed;
                 result.reason = Some(format!("{err}; the next sync resumes from what exists"));
+                result
             }
         }
-        result
     }))
     .buffered(concurrency.max(1))
     .collect()
     .await;
     Ok(finish(clients, config, settings, results, dry_run).await)
+}
+
+/// How long service-sync holds a service's lease at most: its function's timeout (300 s in
+/// `template.yaml`), so that a lease never expires under an invocation that is still running;
+/// a crashed run's lease frees itself after that.
+pub const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Applies a plan holding the application's service lease (the key image-push uses for the
+/// same service), so that a scheduled run, an ECS event and a manual invoke at once never both
+/// create an integration or a route. The plan was made before the lease: the application is
+/// observed and planned again under it, so what another run made meanwhile is used, not made
+/// twice. Returns the plan carried out.
+async fn apply_under_lease(
+    clients: &Clients,
+    leases: &LeaseConfig,
+    owned: Option<&ApiRecordStore>,
+    invocation: &Invocation,
+    app: &AppConfig,
+    completed: bool,
+) -> Result<Plan, String> {
+    let leases = leases.with_ttl(LEASE_TTL);
+    let key = leases.key(&app.cluster, &app.service);
+    let purpose = format!("{} service-sync", app.name);
+    let held = lease::acquire(&clients.s3, &leases, &key, &invocation.request_id, &purpose)
+        .await
+        .map_err(|e| e.to_string())?;
+    let applied = async {
+        let obs = observe(clients, &[app], completed, 1, owned)
+            .await
+            .pop()
+            .expect("one application observed")
+            .map_err(|e| e.to_string())?;
+        let plan = plan_app(app, &obs)?;
+        if !plan.steps.is_empty() {
+            lease::confirm(&clients.s3, &leases, &held)
+                .await
+                .map_err(|e| e.to_string())?;
+            apply(clients, owned, &app.name, &plan)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(plan)
+    }
+    .await;
+    if let Err(err) = lease::release(&clients.s3, &leases, &held).await {
+        tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
+    }
+    applied
+}
+
+/// A plan's conflicts fail the application's sync: what could be done was done, and a person
+/// must decide about a resource someone else owns.
+fn with_conflicts(mut result: Report, plan: &Plan) -> Report {
+    if !plan.conflicts.is_empty() {
+        result.outcome = Outcome::Failed;
+        result.reason = Some(format!("conflict: {}", plan.conflicts.join("; ")));
+    }
+    result
 }
 
 /// Logs one summary line per application, publishes `Sync Failed` for each failed one and

@@ -11,7 +11,7 @@ use crate::aws::cloudmap::{self, CloudMapService, Namespace};
 use crate::aws::ecs::{self, ServiceState};
 use crate::aws::AwsError;
 use crate::input::config::AppConfig;
-use crate::ownership::is_managed;
+use crate::ownership::{is_managed, ApiRecord, ApiRecordStore};
 
 /// What was read for one application.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,6 +26,11 @@ pub struct Observation {
     pub integrations: Vec<Integration>,
     /// The application's API's routes.
     pub routes: Vec<Route>,
+    /// What the deployer recorded as created in the application's API (empty without a state
+    /// bucket: then only integrations marked by their description are the deployer's).
+    pub api_record: ApiRecord,
+    /// True when a state bucket keeps the record: only then is what is found recorded.
+    pub recording: bool,
     /// After a completed deploy: ACTIVE revisions of the running family, newest first, with
     /// whether the deployer registered them.
     pub revisions: Option<Vec<RevisionInfo>>,
@@ -42,8 +47,8 @@ pub struct RevisionInfo {
     pub managed: bool,
 }
 
-/// An API's integrations and routes.
-type ApiState = (Vec<Integration>, Vec<Route>);
+/// An API's integrations, routes and the record of what the deployer created there.
+type ApiState = (Vec<Integration>, Vec<Route>, ApiRecord);
 
 /// Reads what the plans need, each shared resource once.
 pub async fn observe(
@@ -51,6 +56,7 @@ pub async fn observe(
     apps: &[&AppConfig],
     completed: bool,
     concurrency: usize,
+    owned: Option<&ApiRecordStore>,
 ) -> Vec<Result<Observation, AwsError>> {
     let wants_cloud_map = apps.iter().any(|a| a.cloud_map.is_some());
     let namespaces = if wants_cloud_map {
@@ -98,7 +104,12 @@ pub async fn observe(
     for api_id in api_ids {
         let read = async {
             let integrations = apigw::get_integrations(&clients.apigw, api_id).await?;
-            Ok((integrations, apigw::get_routes(&clients.apigw, api_id).await?))
+            let routes = apigw::get_routes(&clients.apigw, api_id).await?;
+            let record = match owned {
+                Some(store) => store.read(&clients.s3, api_id).await?.record,
+                None => ApiRecord::default(),
+            };
+            Ok((integrations, routes, record))
         };
         apis.insert(api_id, read.await);
     }
@@ -128,9 +139,11 @@ pub async fn observe(
                     .cloned();
             }
             if let Some(api) = &app.api {
-                let (integrations, routes) = apis[api.api_id.as_str()].clone()?;
+                let (integrations, routes, record) = apis[api.api_id.as_str()].clone()?;
                 obs.integrations = integrations;
                 obs.routes = routes;
+                obs.api_record = record;
+                obs.recording = owned.is_some();
             }
             if completed {
                 obs.revisions = match &obs.service {

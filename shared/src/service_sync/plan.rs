@@ -102,6 +102,23 @@ pub enum Step {
         /// Route ID.
         route_id: String,
     },
+    /// Delete an integration the deployer made for the application that no route uses.
+    DeleteIntegration {
+        /// API ID.
+        api_id: String,
+        /// Integration ID.
+        id: String,
+    },
+    /// Write into the API's record routes and integrations that are the application's but not
+    /// recorded yet (made by an earlier version, or a run cut off between create and record).
+    Record {
+        /// API ID.
+        api_id: String,
+        /// Route IDs and keys.
+        routes: Vec<(String, String)>,
+        /// Integration IDs.
+        integrations: Vec<String>,
+    },
     /// Deregister an old revision the deployer registered.
     DeregisterRevision(String),
 }
@@ -115,6 +132,9 @@ pub struct Plan {
     pub actions: Vec<String>,
     /// Differences the plan cannot repair, with what to do.
     pub drift: Vec<String>,
+    /// Resources the configuration asks for that someone else owns: left alone, and the sync
+    /// fails so that a person looks.
+    pub conflicts: Vec<String>,
 }
 
 impl Plan {
@@ -156,13 +176,24 @@ pub fn plan_app(app: &AppConfig, obs: &Observation) -> Result<Plan, String> {
                 registry = Some((CloudMapRef::Created, format!("new cloud map service {label}")));
             }
             Some(existing) => {
+                // What Cloud Map fixes at creation is compared first: a service that differs is
+                // refused before any write, so the ECS registry never points at a service whose
+                // records disagree with it. (Replacing it in place is not possible: a namespace
+                // holds one service per name, and the old one must keep answering until the ECS
+                // service has moved.)
                 let record_type = existing.record_type.as_deref().unwrap_or("(none)");
                 if record_type != cm.record_type {
-                    plan.drift.push(format!(
-                        "cloud map service {label} has {record_type} records, configured {}: Cloud Map cannot change the record type in place; delete the service (after its instances are gone) and the next sync creates it",
+                    return Err(format!(
+                        "cloud map service {label} has {record_type} records, configured {}: Cloud Map fixes the record type when a service is created. Nothing was changed. Set record_type to {record_type}, or move the application to a new service name (the next sync creates it and points the ECS service at it), then delete the old service",
                         cm.record_type
                     ));
-                } else if existing.ttl != Some(cm.ttl) {
+                }
+                if existing.failure_threshold.is_none() {
+                    return Err(format!(
+                        "cloud map service {label} has no custom health check, which ECS service discovery needs and Cloud Map only sets when a service is created. Nothing was changed. Move the application to a new service name (the next sync creates it with one), then delete the old service"
+                    ));
+                }
+                if existing.ttl != Some(cm.ttl) {
                     plan.push(
                         Step::UpdateTtl {
                             service_id: existing.id.clone(),
@@ -175,13 +206,6 @@ pub fn plan_app(app: &AppConfig, obs: &Observation) -> Result<Plan, String> {
                             cm.ttl
                         ),
                     );
-                }
-                if existing.failure_threshold != Some(cm.failure_threshold) {
-                    plan.drift.push(format!(
-                        "cloud map service {label} has failure threshold {}, configured {}: it cannot be changed in place; recreate the service to apply it",
-                        existing.failure_threshold.map_or("(none)".into(), |t| t.to_string()),
-                        cm.failure_threshold
-                    ));
                 }
                 registry = Some((CloudMapRef::Existing(existing.arn.clone()), existing.arn.clone()));
             }
@@ -229,16 +253,22 @@ pub fn plan_app(app: &AppConfig, obs: &Observation) -> Result<Plan, String> {
             },
             description: integration_marker(&app.name),
         };
-        let pointing = |i: &&Integration| {
-            matches!(cm_ref, CloudMapRef::Existing(_))
-                && i.uri.as_deref() == Some(desired.uri.as_str())
-                && i.connection_id.as_deref() == Some(api.vpc_link_id.as_str())
-        };
-        let existing = obs.integrations.iter().find(pointing).or_else(|| {
-            obs.integrations
-                .iter()
-                .find(|i| i.description.as_deref() == Some(desired.description.as_str()))
-        });
+        // The application's integrations: recorded as created for it, or marked with its
+        // description. An integration someone else made is never taken over, even when it
+        // points at the same Cloud Map service.
+        let mine: Vec<&Integration> = obs
+            .integrations
+            .iter()
+            .filter(|i| {
+                obs.api_record.integration_owner(&i.id) == Some(app.name.as_str())
+                    || i.description.as_deref() == Some(desired.description.as_str())
+            })
+            .collect();
+        let existing = mine
+            .iter()
+            .find(|i| matches!(cm_ref, CloudMapRef::Existing(_)) && desired.differences(i).is_empty())
+            .or(mine.first())
+            .copied();
         let integration = match existing {
             Some(found) => {
                 let differences = desired.differences(found);
@@ -274,7 +304,55 @@ pub fn plan_app(app: &AppConfig, obs: &Observation) -> Result<Plan, String> {
                 IntegrationRef::Created
             }
         };
-        plan_routes(app, api, &integration, &obs.routes, &mut plan);
+        let mine_ids: Vec<String> = mine.iter().map(|i| i.id.clone()).collect();
+        let adopted_routes = plan_routes(
+            app,
+            api,
+            &integration,
+            &mine_ids,
+            &obs.api_record,
+            &obs.routes,
+            &mut plan,
+        );
+        // Integrations of the application that no route uses (left by an overlapping run or a
+        // replaced integration): removed. One a route still targets waits for a later run.
+        let unused: Vec<&&Integration> = mine
+            .iter()
+            .filter(|i| IntegrationRef::Existing(i.id.clone()) != integration)
+            .filter(|i| {
+                let target = format!("integrations/{}", i.id);
+                !obs.routes.iter().any(|r| r.target.as_deref() == Some(target.as_str()))
+            })
+            .collect();
+        let adopted_integrations: Vec<String> = mine
+            .iter()
+            .filter(|i| obs.api_record.integration_owner(&i.id).is_none() && !unused.iter().any(|u| u.id == i.id))
+            .map(|i| i.id.clone())
+            .collect();
+        if obs.recording && (!adopted_routes.is_empty() || !adopted_integrations.is_empty()) {
+            let listed: Vec<String> = adopted_routes
+                .iter()
+                .map(|(id, key)| format!("route {key} ({id})"))
+                .chain(adopted_integrations.iter().map(|id| format!("integration {id}")))
+                .collect();
+            plan.push(
+                Step::Record {
+                    api_id: api.api_id.clone(),
+                    routes: adopted_routes,
+                    integrations: adopted_integrations,
+                },
+                format!("= record as {}'s: {}", app.name, listed.join(", ")),
+            );
+        }
+        for unused in unused {
+            plan.push(
+                Step::DeleteIntegration {
+                    api_id: api.api_id.clone(),
+                    id: unused.id.clone(),
+                },
+                format!("- integration {} (no route uses it)", unused.id),
+            );
+        }
     }
     if let Some(revisions) = &obs.revisions {
         plan_revision_cleanup(app, obs.service.as_ref(), revisions, &mut plan);

@@ -71,6 +71,12 @@ fn in_step() -> Observation {
             route("r1", "GET /{proxy+}", "integrations/int1", Some("au1")),
             route("r2", "POST /{proxy+}", "integrations/int1", Some("au1")),
         ],
+        api_record: serde_json::from_value(serde_json::json!({
+            "routes": {"r1": {"app": "orders", "key": "GET /{proxy+}"}, "r2": {"app": "orders", "key": "POST /{proxy+}"}},
+            "integrations": {"int1": {"app": "orders"}}
+        }))
+        .unwrap(),
+        recording: true,
         revisions: None,
     }
 }
@@ -141,18 +147,114 @@ fn routes_are_corrected_and_only_this_applications_extras_deleted() {
 }
 
 #[test]
-fn what_cloud_map_cannot_change_is_reported_as_drift() {
+fn what_cloud_map_fixes_at_creation_is_refused_before_any_write() {
     let mut obs = in_step();
     obs.cloud_map_services[0].record_type = Some("A".into());
-    obs.cloud_map_services[0].failure_threshold = Some(2);
-    let plan = plan_app(&synced_app(), &obs).unwrap();
-    assert!(plan.steps.is_empty());
-    assert_eq!(plan.drift.len(), 2, "{:?}", plan.drift);
-    assert!(plan.drift[0].contains("cannot change the record type"));
+    obs.service.as_mut().unwrap().registries.clear();
+    let err = plan_app(&synced_app(), &obs).unwrap_err();
+    assert!(
+        err.contains("has A records, configured SRV") && err.contains("Nothing was changed"),
+        "{err}"
+    );
     obs.cloud_map_services[0].record_type = Some("SRV".into());
+    obs.cloud_map_services[0].failure_threshold = None;
+    let err = plan_app(&synced_app(), &obs).unwrap_err();
+    assert!(err.contains("no custom health check"), "{err}");
+    obs.cloud_map_services[0].failure_threshold = Some(1);
     obs.cloud_map_services[0].ttl = Some(60);
+    obs.service.as_mut().unwrap().registries = in_step().service.unwrap().registries;
     let plan = plan_app(&synced_app(), &obs).unwrap();
     assert!(matches!(plan.steps[..], [Step::UpdateTtl { ttl: 300, .. }]));
+}
+
+#[test]
+fn a_route_the_deployer_never_made_is_a_conflict_and_left_alone() {
+    let mut obs = in_step();
+    obs.api_record = Default::default();
+    // GET is Terraform's (another integration, not recorded); POST targets our marked
+    // integration, so it is ours and gets recorded with the integration.
+    obs.routes[0].target = Some("integrations/terraform".into());
+    let plan = plan_app(&synced_app(), &obs).unwrap();
+    assert_eq!(plan.conflicts.len(), 1, "{plan:?}");
+    assert!(plan.conflicts[0].contains("route GET /{proxy+} (r1)") && plan.conflicts[0].contains("did not make it"));
+    assert!(
+        matches!(&plan.steps[..], [Step::Record { routes, integrations, .. }]
+            if routes == &vec![("r2".to_string(), "POST /{proxy+}".to_string())] && integrations == &vec!["int1".to_string()]),
+        "{:?}",
+        plan.steps
+    );
+
+    // Recorded as ours, the same re-pointed route is repaired.
+    obs.api_record = in_step().api_record;
+    let plan = plan_app(&synced_app(), &obs).unwrap();
+    assert!(plan.conflicts.is_empty());
+    assert!(matches!(&plan.steps[..], [Step::UpdateRoute { route_id, .. }] if route_id == "r1"));
+}
+
+#[test]
+fn an_integration_someone_else_made_is_never_taken_over_and_our_unused_ones_go() {
+    let mut obs = in_step();
+    // Terraform's integration to the same Cloud Map service, and a second one of ours that no
+    // route uses (left by an overlapping run).
+    obs.integrations[0].description = Some("managed by terraform".into());
+    obs.api_record.integrations.clear();
+    obs.integrations.push(Integration {
+        id: "int2".into(),
+        description: Some(integration_marker("orders")),
+        ..obs.integrations[0].clone()
+    });
+    obs.routes.clear();
+    let plan = plan_app(&synced_app(), &obs).unwrap();
+    let steps: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::CreateRoute { integration, .. } => format!("+route->{integration:?}"),
+            Step::Record { integrations, .. } => format!("record {integrations:?}"),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            "+route->Existing(\"int2\")",
+            "+route->Existing(\"int2\")",
+            "record [\"int2\"]"
+        ]
+    );
+    assert!(!plan
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::UpdateIntegration { id, .. } if id == "int1")));
+
+    obs.integrations.push(Integration {
+        id: "int3".into(),
+        ..obs.integrations[1].clone()
+    });
+    obs.api_record.integrations.insert(
+        "int2".into(),
+        crate::ownership::Owner {
+            app: "orders".into(),
+            key: None,
+        },
+    );
+    obs.api_record.integrations.insert(
+        "int3".into(),
+        crate::ownership::Owner {
+            app: "orders".into(),
+            key: None,
+        },
+    );
+    obs.routes = vec![
+        route("r1", "GET /{proxy+}", "integrations/int2", Some("au1")),
+        route("r2", "POST /{proxy+}", "integrations/int2", Some("au1")),
+    ];
+    let plan = plan_app(&synced_app(), &obs).unwrap();
+    assert!(
+        matches!(&plan.steps[..], [Step::DeleteIntegration { id, .. }] if id == "int3"),
+        "{:?}",
+        plan.steps
+    );
 }
 
 #[test]

@@ -19,7 +19,7 @@ pub use validate::{is_dns_name, HTTP_METHODS};
 use crate::aws::arn::short_name;
 use crate::glob;
 use crate::input::json::{deserialize_at, json_kind, key_in_path, require_objects};
-use crate::input::InputError;
+use crate::input::{quoted, InputError};
 
 /// The whole configuration document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -261,8 +261,9 @@ impl Config {
             InputError::new(
                 field,
                 format!(
-                    "one of the configured applications ({}), got `{name}`",
-                    names.join(", ")
+                    "one of the configured applications ({}), got {}",
+                    names.join(", "),
+                    quoted(name)
                 ),
             )
         })

@@ -10,6 +10,10 @@ pub const ENV_INLINE: &str = "DEPLOYER_CONFIG";
 /// Environment variable pointing at the configuration in S3 (`s3://bucket/key`).
 pub const ENV_S3: &str = "DEPLOYER_CONFIG_S3";
 
+/// The largest configuration document read from S3: far above any real one (200 apps take
+/// about 100 KB), and a bound on what a wrong object can make the function download.
+pub const CONFIG_MAX_BYTES: u64 = 1024 * 1024;
+
 /// Where the configuration document comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigSource {
@@ -58,10 +62,27 @@ async fn read_s3_text(s3: &aws_sdk_s3::Client, location: &str) -> Result<String,
         source_name: ENV_S3.into(),
         problems: vec![Problem {
             path: ENV_S3.into(),
-            message: format!("expected s3://bucket/key, got `{location}`"),
+            message: format!("expected s3://bucket/key, got {}", crate::input::quoted(location)),
         }],
     })?;
-    let Some((bytes, _)) = crate::aws::s3::read_object(s3, bucket, key).await? else {
+    let read = crate::aws::s3::read_object_limited(s3, bucket, key, CONFIG_MAX_BYTES).await;
+    if let Err(AwsError {
+        code: Some(code),
+        message,
+        ..
+    }) = &read
+    {
+        if code == "EntityTooLarge" {
+            return Err(LoadConfigError::Invalid(ConfigError {
+                source_name: location.to_owned(),
+                problems: vec![Problem {
+                    path: "$".into(),
+                    message: format!("a document of at most 1 MiB ({CONFIG_MAX_BYTES} bytes): {message}"),
+                }],
+            }));
+        }
+    }
+    let Some((bytes, _)) = read? else {
         return Err(LoadConfigError::Aws(AwsError {
             service: "S3",
             operation: "GetObject",

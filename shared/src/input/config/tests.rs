@@ -124,3 +124,64 @@ fn dns_names_reject_underscores_and_bad_labels() {
     assert!(!is_dns_name("a..b"));
     assert!(!is_dns_name(""));
 }
+
+#[test]
+fn two_entries_may_not_claim_one_resource_and_both_are_named() {
+    let doc = r#"{"apps": [
+        {"name": "orders", "cluster": "sss", "service": "orders", "container": "app", "repository": "orders",
+         "tags": ["latest"], "cloud_map": {"namespace": "sss.internal", "service": "orders", "port": 8080},
+         "api": {"api_id": "api1", "vpc_link_id": "vl1", "methods": ["GET", "POST"]}},
+        {"name": "orders-v2", "cluster": "arn:aws:ecs:ap-northeast-1:123456789012:cluster/sss",
+         "service": "arn:aws:ecs:ap-northeast-1:123456789012:service/sss/orders", "container": "app",
+         "repository": "orders", "tags": ["latest"],
+         "cloud_map": {"namespace": "SSS.internal", "service": "Orders", "port": 8080, "failure_threshold": 3},
+         "api": {"api_id": "api1", "vpc_link_id": "vl1", "methods": ["PUT", "POST", "POST"]}}
+      ],
+      "nlb": {"state_bucket": "deployer-state", "target_groups": [
+        {"target_group_arn": "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/t/1", "alb_dns_name": "a.example.com", "port": 80},
+        {"target_group_arn": "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/t/1", "alb_dns_name": "b.example.com", "port": 80}
+      ]}}"#;
+    let err = Config::parse(doc, "t").unwrap_err();
+    let find = |path: &str| {
+        err.problems
+            .iter()
+            .filter(|p| p.path == path)
+            .map(|p| p.message.clone())
+            .collect::<Vec<_>>()
+    };
+    let service = find("apps[1].service");
+    assert_eq!(service.len(), 1, "{err}");
+    assert!(
+        service[0].contains("apps[0].service (app `orders`)")
+            && service[0].contains("apps[1].service (app `orders-v2`)"),
+        "{}",
+        service[0]
+    );
+    let cloud_map = find("apps[1].cloud_map.service");
+    assert!(
+        cloud_map.len() == 1 && cloud_map[0].contains("Cloud Map service `orders` in namespace `sss.internal`"),
+        "{err}"
+    );
+    let route = find("apps[1].api.methods[1]");
+    assert!(
+        route.len() == 1
+            && route[0].contains("route `POST /{proxy+}` of API api1")
+            && route[0].contains("apps[0].api.methods[1]"),
+        "{err}"
+    );
+    assert!(find("apps[1].api.methods[0]").is_empty(), "PUT is claimed once: {err}");
+    assert_eq!(
+        find("apps[1].api.methods[2]"),
+        vec!["duplicate method `POST`".to_string()]
+    );
+    let group = find("nlb.target_groups[1].target_group_arn");
+    assert!(
+        group.len() == 1
+            && group[0].contains("nlb.target_groups[0].target_group_arn and by nlb.target_groups[1].target_group_arn"),
+        "{err}"
+    );
+    assert!(
+        find("apps[1].cloud_map.failure_threshold")[0].contains("expected 1, got 3"),
+        "{err}"
+    );
+}

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{ApiConfig, CloudMapConfig, Config, NlbConfig, Problem};
 use crate::aws::arn::short_name;
+use crate::input::quoted;
 
 /// Checks every value of a parsed document; `positions[i]` is the index in the document of `config.apps[i]`.
 pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<Problem>) {
@@ -16,13 +17,13 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
         );
     }
     let mut names = HashSet::new();
-    let mut services = HashSet::new();
+    let mut claims = Claims::default();
     for (&i, app) in positions.iter().zip(&config.apps) {
         let at = |field: &str| format!("apps[{i}].{field}");
         if !is_app_name(&app.name) {
             push(at("name"), "expected 1-64 letters, digits, `-`, `_` or `.`".into());
         } else if !names.insert(app.name.as_str()) {
-            push(at("name"), format!("duplicate application name `{}`", app.name));
+            push(at("name"), format!("duplicate application name {}", quoted(&app.name)));
         }
         for (field, value) in [("cluster", &app.cluster), ("service", &app.service)] {
             if !is_name_or_arn(value) {
@@ -32,13 +33,26 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
                 );
             }
         }
-        if !services.insert((short_name(&app.cluster), short_name(&app.service))) {
-            push(
-                at("service"),
+        claims.claim(
+            "ECS service",
+            format!(
+                "`{}` of cluster `{}`",
+                short_name(&app.service),
+                short_name(&app.cluster)
+            ),
+            at("service"),
+            &app.name,
+        );
+        if let Some(cm) = &app.cloud_map {
+            claims.claim(
+                "Cloud Map service",
                 format!(
-                    "service `{}` of cluster `{}` is already configured by another application",
-                    app.service, app.cluster
+                    "`{}` in namespace `{}`",
+                    cm.service.to_ascii_lowercase(),
+                    cm.namespace.to_ascii_lowercase()
                 ),
+                at("cloud_map.service"),
+                &app.name,
             );
         }
         if app.container.is_empty() || app.container.len() > 255 {
@@ -71,8 +85,6 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
             validate_api(api, &format!("apps[{i}].api"), &mut push);
         }
     }
-    // Two applications must not claim one route of one API.
-    let mut route_owners: HashMap<(String, String), usize> = HashMap::new();
     for (&i, app) in positions.iter().zip(&config.apps) {
         let Some(api) = &app.api else { continue };
         if app.cloud_map.is_none() {
@@ -81,21 +93,59 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
                 "needs `cloud_map`: the integration targets the application's Cloud Map service".into(),
             );
         }
-        for method in &api.methods {
-            let key = (api.api_id.clone(), format!("{method} {}", api.path));
-            if let Some(other) = route_owners.insert(key.clone(), i) {
-                push(
-                    format!("apps[{i}].api.methods"),
-                    format!(
-                        "route `{}` of API {} is already configured by apps[{other}]",
-                        key.1, key.0
-                    ),
-                );
-            }
+        let mut own = HashSet::new();
+        for (m, method) in api.methods.iter().enumerate().filter(|(_, method)| own.insert(*method)) {
+            claims.claim(
+                "route",
+                format!("`{method} {}` of API {}", api.path, api.api_id),
+                format!("apps[{i}].api.methods[{m}]"),
+                &app.name,
+            );
         }
     }
     if let Some(nlb) = &config.nlb {
         validate_nlb(nlb, &mut push);
+        for (t, tg) in nlb.target_groups.iter().enumerate() {
+            let path = format!("nlb.target_groups[{t}].target_group_arn");
+            claims.claim("target group", quoted(&tg.target_group_arn), path.clone(), &path);
+        }
+    }
+    problems.extend(claims.conflicts);
+}
+
+/// What the applications claim: each resource by one entry only. A second claim is a problem
+/// that names both entries and their paths.
+#[derive(Default)]
+struct Claims {
+    /// (kind, resource) -> (path, claimant) of the first claim.
+    first: HashMap<(&'static str, String), (String, String)>,
+    conflicts: Vec<Problem>,
+}
+
+impl Claims {
+    fn claim(&mut self, kind: &'static str, resource: String, path: String, claimant: &str) {
+        match self.first.get(&(kind, resource.clone())) {
+            None => {
+                self.first.insert((kind, resource), (path, claimant.to_owned()));
+            }
+            Some((first_path, first_claimant)) => {
+                let who = |path: &str, claimant: &str| {
+                    if path == claimant {
+                        path.to_owned()
+                    } else {
+                        format!("{path} (app {})", quoted(claimant))
+                    }
+                };
+                self.conflicts.push(Problem {
+                    message: format!(
+                        "{kind} {resource} is claimed twice: by {} and by {}; one resource has one owner",
+                        who(first_path, first_claimant),
+                        who(&path, claimant)
+                    ),
+                    path,
+                });
+            }
+        }
     }
 }
 
@@ -104,8 +154,8 @@ fn validate_cloud_map(cm: &CloudMapConfig, base: &str, push: &mut impl FnMut(Str
         push(
             format!("{base}.namespace"),
             format!(
-                "`{}` is not a valid DNS name: expected labels of letters, digits and `-` separated by `.` (no `_`), or a namespace ID `ns-...`",
-                cm.namespace
+                "{} is not a valid DNS name: expected labels of letters, digits and `-` separated by `.` (no `_`), or a namespace ID `ns-...`",
+                quoted(&cm.namespace)
             ),
         );
     }
@@ -121,8 +171,14 @@ fn validate_cloud_map(cm: &CloudMapConfig, base: &str, push: &mut impl FnMut(Str
     if !(0..=2_147_483_647).contains(&cm.ttl) {
         push(format!("{base}.ttl"), "expected seconds from 0 to 2147483647".into());
     }
-    if !(1..=10).contains(&cm.failure_threshold) {
-        push(format!("{base}.failure_threshold"), "expected 1 to 10".into());
+    if cm.failure_threshold != 1 {
+        push(
+            format!("{base}.failure_threshold"),
+            format!(
+                "expected 1, got {}: Cloud Map fixes a custom health check's failure threshold at 1 whatever is sent, so another value would show as drift on every run",
+                cm.failure_threshold
+            ),
+        );
     }
     if !(1..=65535).contains(&cm.port) {
         push(format!("{base}.port"), "expected a port from 1 to 65535".into());
@@ -202,13 +258,10 @@ fn validate_nlb(nlb: &NlbConfig, push: &mut impl FnMut(String, String)) {
             );
         }
     }
-    let mut seen = HashSet::new();
     for (t, tg) in nlb.target_groups.iter().enumerate() {
         let base = format!("nlb.target_groups[{t}]");
         if !tg.target_group_arn.starts_with("arn:") || !tg.target_group_arn.contains(":targetgroup/") {
             push(format!("{base}.target_group_arn"), "expected a target group ARN".into());
-        } else if !seen.insert(&tg.target_group_arn) {
-            push(format!("{base}.target_group_arn"), "duplicate target group".into());
         }
         if !is_dns_name(&tg.alb_dns_name) {
             push(format!("{base}.alb_dns_name"), "expected a DNS name".into());

@@ -8,7 +8,7 @@ use super::{
     ECR_IMAGE_ACTION, ECS_DEPLOYMENT_STATE_CHANGE, ECS_SERVICE_ACTION, SCHEDULED_EVENT,
 };
 use crate::input::json::{deserialize_at, require_objects};
-use crate::input::InputError;
+use crate::input::{quoted, InputError};
 
 /// `detail` of an `ECR Image Action` event.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -64,6 +64,8 @@ pub enum ImagePushRequest {
     Push {
         /// Event ID.
         id: String,
+        /// When the push happened (the envelope's `time`, RFC 3339).
+        time: String,
         /// The event's detail.
         detail: EcrImageAction,
     },
@@ -142,7 +144,8 @@ pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
                 return Err(InputError::new(
                     "detail-type",
                     format!(
-                        "`{ECR_IMAGE_ACTION}`, `{ECS_DEPLOYMENT_STATE_CHANGE}`, `{ECS_SERVICE_ACTION}` or `{SCHEDULED_EVENT}`, got `{other}`"
+                        "`{ECR_IMAGE_ACTION}`, `{ECS_DEPLOYMENT_STATE_CHANGE}`, `{ECS_SERVICE_ACTION}` or `{SCHEDULED_EVENT}`, got {}",
+                        quoted(other)
                     ),
                 ))
             }
@@ -151,8 +154,9 @@ pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
             return Err(InputError::new(
                 "source",
                 format!(
-                    "`{expected_source}` for `{}`, got `{}`",
-                    envelope.detail_type, envelope.source
+                    "`{expected_source}` for `{}`, got {}",
+                    envelope.detail_type,
+                    quoted(&envelope.source)
                 ),
             ));
         }
@@ -193,6 +197,7 @@ pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
         }
         return Ok(ImagePushRequest::Push {
             id: envelope.id,
+            time: envelope.time,
             detail,
         });
     }

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{is_envelope, parse_envelope, SCHEDULED_EVENT};
 use crate::input::json::{deserialize_at, require_objects};
-use crate::input::InputError;
+use crate::input::{quoted, InputError};
 
 /// An invocation of `nlb-sync`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +39,8 @@ pub fn parse_nlb_sync(value: &Value) -> Result<NlbSyncRequest, InputError> {
             return Err(InputError::new(
                 "detail-type",
                 format!(
-                    "`{SCHEDULED_EVENT}` (this function runs on a schedule), got `{}`",
-                    envelope.detail_type
+                    "`{SCHEDULED_EVENT}` (this function runs on a schedule), got {}",
+                    quoted(&envelope.detail_type)
                 ),
             ));
         }

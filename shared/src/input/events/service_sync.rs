@@ -7,7 +7,7 @@ use super::{
     check_app_name, is_envelope, parse_envelope, service_arn_of, ECS_DEPLOYMENT_STATE_CHANGE, SCHEDULED_EVENT,
 };
 use crate::input::json::{deserialize_at, require_objects};
-use crate::input::InputError;
+use crate::input::{quoted, InputError};
 
 /// `detail` of an `ECS Deployment State Change` event.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -84,11 +84,14 @@ pub fn parse_service_sync(value: &Value) -> Result<ServiceSyncRequest, InputErro
             (SCHEDULED_EVENT, "aws.events") => Ok(ServiceSyncRequest::Scheduled),
             (ECS_DEPLOYMENT_STATE_CHANGE | SCHEDULED_EVENT, source) => Err(InputError::new(
                 "source",
-                format!("`aws.ecs` or `aws.events`, got `{source}`"),
+                format!("`aws.ecs` or `aws.events`, got {}", quoted(source)),
             )),
             (other, _) => Err(InputError::new(
                 "detail-type",
-                format!("`{ECS_DEPLOYMENT_STATE_CHANGE}` or `{SCHEDULED_EVENT}`, got `{other}`"),
+                format!(
+                    "`{ECS_DEPLOYMENT_STATE_CHANGE}` or `{SCHEDULED_EVENT}`, got {}",
+                    quoted(other)
+                ),
             )),
         };
     }

@@ -1,6 +1,7 @@
 //! How the deployer marks what it made, so that it only ever changes or removes its own: the tag
 //! on task definition revisions it registers, and the description of an application's HTTP API
-//! integration. Every job that touches those resources asks here.
+//! integration, and the record of the HTTP API routes and integrations it created ([`ApiRecord`]:
+//! they cannot carry tags). Every job that touches those resources asks here.
 
 use aws_sdk_ecs::types::Tag;
 
@@ -23,3 +24,7 @@ pub fn is_managed(tags: &[Tag]) -> bool {
 pub fn integration_marker(app: &str) -> String {
     format!("ecs-deployer:app={app}")
 }
+
+mod api_record;
+
+pub use api_record::{ApiRecord, ApiRecordStore, Owner, VersionedApiRecord};

@@ -1,0 +1,99 @@
+//! The safety rules of the hardening issue, each against the emulator: AWS limits, ownership,
+//! clean-up, overlap and DNS bounds.
+
+use deployer::aws::ecr::{self, ImageQuery};
+use deployer_devkit::emulator::count_op;
+use deployer_devkit::world::{self, World};
+use deployer_devkit::Emulator;
+
+#[tokio::test]
+async fn describe_images_asks_at_most_100_ids_a_call() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_repository(&kit.clients, "orders").await;
+    let mut queries = Vec::new();
+    for i in 0..150 {
+        let digest = world::push_image(&kit.clients, "orders", &format!("build-{i}"), &format!("s{i}")).await;
+        queries.push(ImageQuery::Digest(digest));
+    }
+    emulator.start_recording();
+    let found = ecr::describe_images(&kit.clients.ecr, "orders", &queries)
+        .await
+        .unwrap();
+    let calls = emulator.stop_recording();
+    assert_eq!(found.len(), 150);
+    assert_eq!(count_op(&calls, "DescribeImages"), 2, "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_copy_that_would_carry_more_than_50_tags_fails_before_any_write() {
+    use aws_sdk_ecs::types::{ContainerDefinition, Tag};
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (app, _) = kit.orders().await;
+    // Terraform gave the revision 50 tags, ECS's limit: the managed tag would be the 51st.
+    let tags: Vec<Tag> = (0..50)
+        .map(|i| Tag::builder().key(format!("tag-{i}")).value("x").build())
+        .collect();
+    let registered = kit
+        .clients
+        .ecs
+        .register_task_definition()
+        .family("orders")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image(format!("{}/orders:latest", world::registry()))
+                .memory(256)
+                .build(),
+        )
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .unwrap();
+    let arn = registered.task_definition().unwrap().task_definition_arn().unwrap();
+    kit.clients
+        .ecs
+        .update_service()
+        .cluster("sss")
+        .service("orders")
+        .task_definition(arn)
+        .send()
+        .await
+        .unwrap();
+    let config = world::config_for(&[&app]);
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+
+    emulator.start_recording();
+    let answer = world::invoke_image_push(&kit.clients, &config, &world::push_event("orders", "latest", &digest))
+        .await
+        .unwrap();
+    let calls = emulator.stop_recording();
+    let report = &answer.results[0];
+    assert_eq!(report.outcome, deployer::image_push::Outcome::Failed, "{report:?}");
+    let reason = report.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("50 tags") && reason.contains("ecs-deployer:managed"),
+        "{reason}"
+    );
+    assert_eq!(deployer_devkit::emulator::count_writes(&calls), 0, "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_5_mb_repository_name_comes_back_cut_and_asks_aws_nothing() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let name = "x".repeat(5 * 1024 * 1024);
+    let mut event = world::push_event("orders", "latest", &format!("sha256:{}", "ab".repeat(32)));
+    event["detail"]["repository-name"] = name.clone().into();
+
+    emulator.start_recording();
+    let answer = world::invoke_image_push(&kit.clients, &config, &event).await.unwrap();
+    let calls = emulator.stop_recording();
+    let reason = answer.results[0].reason.as_deref().unwrap();
+    assert!(reason.len() < 300, "{} bytes of reason", reason.len());
+    assert!(reason.contains(&format!("({} bytes)", name.len())), "{reason}");
+    assert!(calls.is_empty(), "{calls:?}");
+}
