@@ -675,3 +675,126 @@ async fn a_schedule_an_ecs_event_and_a_manual_sync_at_once_make_everything_once(
     assert_eq!(s.sync().await.outcome, SyncOutcome::Unchanged);
     assert_eq!(count_writes(&s.emulator.stop_recording()), 0);
 }
+
+#[tokio::test]
+async fn a_family_shared_by_two_services_is_never_cut_below_what_they_run() {
+    let s = setup().await;
+    let clients = &s.kit.clients;
+    let mut config: serde_json::Value = serde_json::from_str(&s.config).unwrap();
+    config["apps"][0]["keep_revisions"] = json!(1);
+    let config = config.to_string();
+    let image_config = world::config_for(&[&s.app]);
+    // The deployer registers orders:2..=7; the service runs orders:7.
+    for n in 2..=7 {
+        let digest = world::push_image(clients, "orders", "latest", &format!("v{n}")).await;
+        let response =
+            world::invoke_image_push(clients, &image_config, &world::push_event("orders", "latest", &digest))
+                .await
+                .unwrap();
+        assert_eq!(response.results[0].outcome, deployer::image_push::Outcome::Deployed);
+    }
+    // A second service of the cluster, not configured, runs orders:4 of the same family.
+    let revisions = world::family_revisions(clients, "orders").await;
+    let four = &revisions.iter().find(|(n, _)| *n == 4).unwrap().1;
+    world::create_service(
+        clients,
+        "sss",
+        "orders-worker",
+        four,
+        &s.kit.subnets,
+        &s.kit.security_group,
+    )
+    .await;
+
+    let response = sync_with_state(
+        clients,
+        &config,
+        &deployment_event("sss", "orders", "SERVICE_DEPLOYMENT_COMPLETED", "ecs-svc/7"),
+    )
+    .await;
+    assert_eq!(
+        response.results[0].outcome,
+        SyncOutcome::Synced,
+        "{:?}",
+        response.results[0]
+    );
+    let active: Vec<i32> = world::family_revisions(clients, "orders")
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        active,
+        vec![7, 4, 1],
+        "the running one, the one orders-worker runs, and Terraform's"
+    );
+}
+
+#[tokio::test]
+async fn a_removed_application_is_reported_as_an_orphan_and_pruned_only_when_asked() {
+    let s = setup().await;
+    let billing = s.kit.create_app("sss", "orders", "billing").await;
+    let both = json!({"apps": [
+        s.api.app_config(&s.app, &["GET", "POST"], "/orders/{proxy+}"),
+        s.api.app_config(&billing, &["GET"], "/billing/{proxy+}"),
+    ]})
+    .to_string();
+    sync_with_state(&s.kit.clients, &both, &json!({"sync": {}})).await;
+    let billing_route = s.route("GET /billing/{proxy+}").await;
+
+    // billing leaves the configuration: its route and integration are orphans, kept.
+    let answer = sync_with_state(&s.kit.clients, &s.config, &json!({"sync": {}})).await;
+    let orphan = answer
+        .results
+        .iter()
+        .find(|r| r.app.as_deref() == Some("billing"))
+        .unwrap();
+    assert_eq!(orphan.outcome, SyncOutcome::Orphaned, "{orphan:?}");
+    assert!(orphan
+        .actions
+        .iter()
+        .any(|a| a.contains(&format!("route GET /billing/{{proxy+}} ({})", billing_route.id))));
+    assert!(orphan.reason.as_deref().unwrap().contains("prune: true"));
+    assert_eq!(s.route("GET /billing/{proxy+}").await.id, billing_route.id);
+    // An orphan is not a failure.
+    assert!(deployer::job::settle::<service_sync::ServiceSync>(answer).is_ok());
+
+    // A sync of one application does not look for orphans.
+    let one = sync_with_state(&s.kit.clients, &s.config, &json!({"sync": {"apps": ["orders"]}})).await;
+    assert_eq!(one.results.len(), 1);
+
+    // With prune: a dry run lists, a real run removes, the next run has nothing to say.
+    let mut pruning: serde_json::Value = serde_json::from_str(&s.config).unwrap();
+    pruning["prune"] = json!(true);
+    let pruning = pruning.to_string();
+    let dry = sync_with_state(&s.kit.clients, &pruning, &json!({"sync": {}, "dry_run": true})).await;
+    assert_eq!(
+        dry.results
+            .iter()
+            .find(|r| r.app.as_deref() == Some("billing"))
+            .unwrap()
+            .outcome,
+        SyncOutcome::Orphaned
+    );
+    assert_eq!(s.route("GET /billing/{proxy+}").await.id, billing_route.id);
+    let pruned = sync_with_state(&s.kit.clients, &pruning, &json!({"sync": {}})).await;
+    let billing_report = pruned
+        .results
+        .iter()
+        .find(|r| r.app.as_deref() == Some("billing"))
+        .unwrap();
+    assert_eq!(billing_report.outcome, SyncOutcome::Pruned, "{billing_report:?}");
+    let routes = s.routes().await;
+    assert!(routes.iter().all(|r| !r.key.starts_with("GET /billing")), "{routes:?}");
+    let integrations = deployer::aws::apigw::get_integrations(&s.kit.clients.apigw, &s.api.api_id)
+        .await
+        .unwrap();
+    assert!(integrations
+        .iter()
+        .all(|i| i.description.as_deref() != Some("ecs-deployer:app=billing")));
+    // orders keeps everything.
+    s.integration().await;
+    assert_eq!(s.routes().await.len(), 2);
+    let after = sync_with_state(&s.kit.clients, &pruning, &json!({"sync": {}})).await;
+    assert_eq!(after.results.len(), 1, "{after:?}");
+}

@@ -294,3 +294,48 @@ pub async fn list_revisions(client: &aws_sdk_ecs::Client, family: &str) -> Resul
     revisions.sort_by_key(|r| std::cmp::Reverse(r.0));
     Ok(revisions)
 }
+
+/// The ARNs of every service of a cluster.
+pub async fn list_services(client: &aws_sdk_ecs::Client, cluster: &str) -> Result<Vec<String>, AwsError> {
+    let mut pages = client
+        .list_services()
+        .cluster(cluster)
+        .max_results(100)
+        .into_paginator()
+        .send();
+    let mut arns = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ECS", "ListServices", cluster, e))?;
+        arns.extend(page.service_arns().iter().cloned());
+    }
+    Ok(arns)
+}
+
+/// Every task definition revision the services of `clusters` run or are deploying (each
+/// service's own and each of its deployments'), whoever made the services.
+pub async fn revisions_in_use(
+    client: &aws_sdk_ecs::Client,
+    clusters: &[&str],
+    concurrency: usize,
+) -> Result<std::collections::BTreeSet<String>, AwsError> {
+    let mut services: Vec<(&str, String)> = Vec::new();
+    for cluster in clusters {
+        services.extend(
+            list_services(client, cluster)
+                .await?
+                .into_iter()
+                .map(|arn| (*cluster, arn)),
+        );
+    }
+    let described =
+        describe_services_in_clusters(client, services.iter().map(|(c, s)| (*c, s.as_str())), concurrency).await;
+    let mut in_use = std::collections::BTreeSet::new();
+    for found in described.into_values() {
+        for service in found? {
+            in_use.extend(service.deployments.iter().map(|d| d.task_definition.clone()));
+            in_use.insert(service.task_definition);
+        }
+    }
+    in_use.remove("");
+    Ok(in_use)
+}

@@ -119,3 +119,19 @@ pub async fn put_if(
         }
     }
 }
+
+/// The keys under `prefix` in `bucket`, every page.
+pub async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<String>, AwsError> {
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    let mut keys = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("S3", "ListObjectsV2", format!("s3://{bucket}/{prefix}"), e))?;
+        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+    }
+    Ok(keys)
+}

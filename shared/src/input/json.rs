@@ -94,3 +94,21 @@ fn describe_serde_message(message: &str) -> String {
         None => message.to_owned(),
     }
 }
+
+/// Refuses a list that names one item twice: a manual payload acts on each item once, and a
+/// repeated name is more likely a mistake than a wish to act twice. The error names the second
+/// place and the first.
+pub fn require_distinct(items: &[String], field: &str) -> Result<(), InputError> {
+    for (i, item) in items.iter().enumerate() {
+        if let Some(first) = items[..i].iter().position(|earlier| earlier == item) {
+            return Err(InputError::new(
+                format!("{field}[{i}]"),
+                format!(
+                    "each name once; {} is already at {field}[{first}]",
+                    crate::input::quoted(item)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

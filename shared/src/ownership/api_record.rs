@@ -84,6 +84,16 @@ impl ApiRecordStore {
         format!("{}{api_id}.json", self.prefix)
     }
 
+    /// The APIs that have a record.
+    pub async fn apis(&self, s3: &aws_sdk_s3::Client) -> Result<Vec<String>, AwsError> {
+        let keys = crate::aws::s3::list_keys(s3, &self.bucket, &self.prefix).await?;
+        Ok(keys
+            .iter()
+            .filter_map(|key| key.strip_prefix(&self.prefix)?.strip_suffix(".json"))
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// One API's record (empty when there is none yet) with its version.
     pub async fn read(&self, s3: &aws_sdk_s3::Client, api_id: &str) -> Result<VersionedApiRecord, AwsError> {
         let key = self.key(api_id);

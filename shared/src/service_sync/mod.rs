@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod cleanup;
 pub mod observe;
+pub mod orphans;
 pub mod plan;
 pub mod routes;
 pub mod select;
@@ -23,6 +24,7 @@ use serde::Serialize;
 use crate::aws;
 use crate::aws::ecs;
 use crate::aws::events::Entry;
+use crate::aws::{apigw, AwsError};
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::{parse_service_sync, ServiceSyncRequest};
 use crate::input::InputError;
@@ -30,9 +32,11 @@ use crate::job::{self, Invocation, Job, Settings, APP_DEADLINE_MARGIN};
 use crate::lease::{self, LeaseConfig};
 use crate::notify;
 use crate::ownership::ApiRecordStore;
+use orphans::plan_orphans;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use apply::apply;
-pub use observe::{observe, Observation, RevisionInfo};
+pub use observe::{observe, Observation, Reads, RevisionInfo};
 pub use plan::{plan_app, CloudMapRef, IntegrationRef, Plan, Step};
 pub use select::{select, Selection};
 
@@ -119,6 +123,11 @@ pub enum Outcome {
     Ignored,
     /// A deployment failed: reported, nothing synced.
     DeploymentFailed,
+    /// An application no longer configured left routes or integrations the deployer made:
+    /// listed in `actions`, kept (the configuration does not say `prune: true`).
+    Orphaned,
+    /// An orphan's routes and integrations were removed (`prune: true`).
+    Pruned,
 }
 
 /// One entry of the response.
@@ -208,7 +217,21 @@ pub async fn handle(
         }
     };
     let owned = settings.owned.as_ref();
-    let observations = observe(clients, &apps, completed, concurrency, owned).await;
+    let clusters: Vec<&str> = config
+        .apps
+        .iter()
+        .map(|a| a.cluster.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let reads = Reads {
+        completed,
+        concurrency,
+        owned,
+        records: settings.records.as_ref(),
+        clusters: &clusters,
+    };
+    let observations = observe(clients, &apps, reads).await;
     let results = stream::iter(apps.iter().zip(observations).map(|(app, obs)| async move {
         let plan = match obs.map_err(|e| e.to_string()).and_then(|obs| plan_app(app, &obs)) {
             Ok(plan) => plan,
@@ -230,7 +253,7 @@ pub async fn handle(
             return result;
         }
         let applied = match &settings.lease {
-            Some(leases) => apply_under_lease(clients, leases, owned, invocation, app, completed).await,
+            Some(leases) => apply_under_lease(clients, leases, reads, invocation, app).await,
             None => apply(clients, owned, &app.name, &plan)
                 .await
                 .map(|()| plan)
@@ -253,9 +276,88 @@ pub async fn handle(
         }
     }))
     .buffered(concurrency.max(1))
-    .collect()
+    .collect::<Vec<Report>>()
     .await;
+    let mut results = results;
+    let full = matches!(
+        request,
+        ServiceSyncRequest::Scheduled | ServiceSyncRequest::Manual { apps: None, .. }
+    );
+    if let (true, Some(store)) = (full, owned) {
+        results.extend(orphan_reports(clients, config, store, dry_run).await);
+    }
     Ok(finish(clients, config, settings, results, dry_run).await)
+}
+
+/// The orphans of a full sync: one report per application no longer configured (or no longer
+/// on that API) that left routes or integrations in an API record; removed only with `prune: true` (and not in a dry
+/// run). Records with nothing orphaned cost one read and no API Gateway call.
+async fn orphan_reports(clients: &Clients, config: &Config, store: &ApiRecordStore, dry_run: bool) -> Vec<Report> {
+    let configured: BTreeSet<(&str, &str)> = config
+        .apps
+        .iter()
+        .filter_map(|a| Some((a.name.as_str(), a.api.as_ref()?.api_id.as_str())))
+        .collect();
+    let failed = |err: AwsError| {
+        vec![Report::new(
+            None,
+            Outcome::Failed,
+            Some(format!("orphans not checked: {err}")),
+        )]
+    };
+    let apis = match store.apis(&clients.s3).await {
+        Ok(apis) => apis,
+        Err(err) => return failed(err),
+    };
+    let mut by_app: BTreeMap<String, Vec<Plan>> = BTreeMap::new();
+    for api_id in apis {
+        let record = match store.read(&clients.s3, &api_id).await {
+            Ok(read) => read.record,
+            Err(err) => return failed(err),
+        };
+        let names_orphan = |app: &str| !configured.contains(&(app, api_id.as_str()));
+        if !record
+            .routes
+            .values()
+            .chain(record.integrations.values())
+            .any(|o| names_orphan(&o.app))
+        {
+            continue;
+        }
+        let routes = match apigw::get_routes(&clients.apigw, &api_id).await {
+            Ok(routes) => routes,
+            Err(err) if err.code.as_deref() == Some("NotFoundException") => Vec::new(),
+            Err(err) => return failed(err),
+        };
+        for (app, plan) in plan_orphans(&configured, &api_id, &record, &routes) {
+            by_app.entry(app).or_default().push(plan);
+        }
+    }
+    let mut reports = Vec::new();
+    for (app, plans) in by_app {
+        let mut report = Report::new(Some(&app), Outcome::Orphaned, None);
+        report.actions = plans.iter().flat_map(|p| p.actions.clone()).collect();
+        report.drift = plans.iter().flat_map(|p| p.drift.clone()).collect();
+        if !config.prune || dry_run {
+            report.reason = Some(if config.prune {
+                "no longer configured: a run that is not a dry run removes these".into()
+            } else {
+                "no longer configured: kept; set `prune: true` in the configuration to remove them".into()
+            });
+            reports.push(report);
+            continue;
+        }
+        report.outcome = Outcome::Pruned;
+        for plan in &plans {
+            if let Err(err) = apply(clients, Some(store), &app, plan).await {
+                report.outcome = Outcome::Failed;
+                report.reason = Some(format!("{err}; the next full sync resumes the pruning"));
+                break;
+            }
+        }
+        reports.push(report);
+    }
+    reports
 }
 
 /// How long service-sync holds a service's lease at most: its function's timeout (300 s in
@@ -271,10 +373,9 @@ pub const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 async fn apply_under_lease(
     clients: &Clients,
     leases: &LeaseConfig,
-    owned: Option<&ApiRecordStore>,
+    reads: Reads<'_>,
     invocation: &Invocation,
     app: &AppConfig,
-    completed: bool,
 ) -> Result<Plan, String> {
     let leases = leases.with_ttl(LEASE_TTL);
     let key = leases.key(&app.cluster, &app.service);
@@ -283,17 +384,24 @@ async fn apply_under_lease(
         .await
         .map_err(|e| e.to_string())?;
     let applied = async {
-        let obs = observe(clients, &[app], completed, 1, owned)
-            .await
-            .pop()
-            .expect("one application observed")
-            .map_err(|e| e.to_string())?;
+        let obs = observe(
+            clients,
+            &[app],
+            Reads {
+                concurrency: 1,
+                ..reads
+            },
+        )
+        .await
+        .pop()
+        .expect("one application observed")
+        .map_err(|e| e.to_string())?;
         let plan = plan_app(app, &obs)?;
         if !plan.steps.is_empty() {
             lease::confirm(&clients.s3, &leases, &held)
                 .await
                 .map_err(|e| e.to_string())?;
-            apply(clients, owned, &app.name, &plan)
+            apply(clients, reads.owned, &app.name, &plan)
                 .await
                 .map_err(|e| e.to_string())?;
         }

@@ -12,6 +12,7 @@ use crate::aws::ecs::{self, ServiceState};
 use crate::aws::AwsError;
 use crate::input::config::AppConfig;
 use crate::ownership::{is_managed, ApiRecord, ApiRecordStore};
+use crate::records::RecordStore;
 
 /// What was read for one application.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,6 +35,12 @@ pub struct Observation {
     /// After a completed deploy: ACTIVE revisions of the running family, newest first, with
     /// whether the deployer registered them.
     pub revisions: Option<Vec<RevisionInfo>>,
+    /// Revisions some service of the configured clusters runs or is deploying (read only when
+    /// the clean-up has something to consider): never deregistered.
+    pub revisions_in_use: BTreeSet<String>,
+    /// The revision of the application's last completed deploy before the running one (from
+    /// the deploy records): never deregistered, it is where a rollback goes.
+    pub last_good: Option<String>,
 }
 
 /// One ACTIVE revision of a family.
@@ -50,14 +57,29 @@ pub struct RevisionInfo {
 /// An API's integrations, routes and the record of what the deployer created there.
 type ApiState = (Vec<Integration>, Vec<Route>, ApiRecord);
 
+/// What a run reads besides the applications' own resources.
+#[derive(Debug, Clone, Copy)]
+pub struct Reads<'a> {
+    /// After a completed deploy: the revision clean-up's inputs too.
+    pub completed: bool,
+    /// Calls at once.
+    pub concurrency: usize,
+    /// The record of the routes and integrations the deployer created.
+    pub owned: Option<&'a ApiRecordStore>,
+    /// The deploy records (the last good revision).
+    pub records: Option<&'a RecordStore>,
+    /// Every configured cluster: a revision any of their services runs is in use.
+    pub clusters: &'a [&'a str],
+}
+
 /// Reads what the plans need, each shared resource once.
-pub async fn observe(
-    clients: &Clients,
-    apps: &[&AppConfig],
-    completed: bool,
-    concurrency: usize,
-    owned: Option<&ApiRecordStore>,
-) -> Vec<Result<Observation, AwsError>> {
+pub async fn observe(clients: &Clients, apps: &[&AppConfig], reads: Reads<'_>) -> Vec<Result<Observation, AwsError>> {
+    let Reads {
+        completed,
+        concurrency,
+        owned,
+        ..
+    } = reads;
     let wants_cloud_map = apps.iter().any(|a| a.cloud_map.is_some());
     let namespaces = if wants_cloud_map {
         cloudmap::list_namespaces(&clients.cloud_map).await
@@ -114,7 +136,7 @@ pub async fn observe(
         apis.insert(api_id, read.await);
     }
 
-    stream::iter(apps.iter().map(|app| {
+    let mut observations = stream::iter(apps.iter().map(|app| {
         let (namespaces, cm_services, services, apis) = (&namespaces, &cm_services, &services, &apis);
         async move {
             let mut obs = Observation {
@@ -155,8 +177,65 @@ pub async fn observe(
         }
     }))
     .buffered(concurrency.max(1))
-    .collect()
-    .await
+    .collect::<Vec<_>>()
+    .await;
+    if completed {
+        observe_protected(clients, apps, reads, &mut observations).await;
+    }
+    observations
+}
+
+/// What the revision clean-up must keep, read only when it has something to consider (an
+/// application with more of the deployer's revisions than it keeps): every revision the
+/// services of the configured clusters run or deploy (several services may share a family),
+/// and each application's last good revision.
+async fn observe_protected(
+    clients: &Clients,
+    apps: &[&AppConfig],
+    reads: Reads<'_>,
+    observations: &mut [Result<Observation, AwsError>],
+) {
+    let considers = |app: &AppConfig, obs: &Observation| {
+        obs.revisions
+            .as_ref()
+            .is_some_and(|revisions| revisions.iter().filter(|r| r.managed).count() >= app.keep_revisions as usize)
+    };
+    let wanted: Vec<usize> = apps
+        .iter()
+        .zip(observations.iter())
+        .enumerate()
+        .filter(|(_, (app, obs))| obs.as_ref().is_ok_and(|obs| considers(app, obs)))
+        .map(|(i, _)| i)
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let in_use = ecs::revisions_in_use(&clients.ecs, reads.clusters, reads.concurrency).await;
+    for i in wanted {
+        let Ok(obs) = &mut observations[i] else { continue };
+        let running = obs
+            .service
+            .as_ref()
+            .map(|s| s.task_definition.clone())
+            .unwrap_or_default();
+        let last_good = match reads.records {
+            Some(store) => store.read(&clients.s3, &apps[i].name).await.map(|index| {
+                index
+                    .last_good_except(&running)
+                    .and_then(|r| r.new_task_definition.clone())
+            }),
+            None => Ok(None),
+        };
+        match (&in_use, last_good) {
+            (Ok(in_use), Ok(last_good)) => {
+                obs.revisions_in_use = in_use.clone();
+                obs.last_good = last_good;
+            }
+            // Without knowing what is in use, nothing is deregistered: the clean-up waits.
+            (Err(err), _) => observations[i] = Err(err.clone()),
+            (_, Err(err)) => observations[i] = Err(err),
+        }
+    }
 }
 
 /// ACTIVE revisions of the running family older than the running one, with their managed tag.

@@ -78,6 +78,8 @@ fn in_step() -> Observation {
         .unwrap(),
         recording: true,
         revisions: None,
+        revisions_in_use: Default::default(),
+        last_good: None,
     }
 }
 
@@ -363,4 +365,36 @@ fn only_a_failed_sync_fails_the_invocation() {
         report(Outcome::Ignored, "-"),
     ];
     assert!(settle::<ServiceSync>(answer(quiet)).is_ok());
+}
+
+#[test]
+fn the_clean_up_never_takes_a_revision_in_use_or_the_last_good() {
+    let mut app = synced_app();
+    app.keep_revisions = 1;
+    let mut obs = in_step();
+    obs.service.as_mut().unwrap().task_definition = "arn:td/orders:6".into();
+    obs.revisions = Some(
+        (1..=5)
+            .rev()
+            .map(|revision| RevisionInfo {
+                revision,
+                arn: format!("arn:td/orders:{revision}"),
+                managed: true,
+            })
+            .collect(),
+    );
+    // A second service of the family runs 4, another deploys 2; the last good deploy was 5.
+    obs.revisions_in_use = ["arn:td/orders:4", "arn:td/orders:2", "arn:td/orders:6"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    obs.last_good = Some("arn:td/orders:5".into());
+    let plan = plan_app(&app, &obs).unwrap();
+    assert_eq!(
+        plan.steps,
+        vec![
+            Step::DeregisterRevision("arn:td/orders:3".into()),
+            Step::DeregisterRevision("arn:td/orders:1".into())
+        ]
+    );
 }

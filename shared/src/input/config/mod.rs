@@ -34,6 +34,10 @@ pub struct Config {
     /// ECS about it (0-1440, default 30; see README, "Knowing what happened").
     #[serde(default = "default_settle_after_minutes")]
     pub settle_after_minutes: u32,
+    /// Remove what the deployer made for applications no longer in this document (their HTTP
+    /// API routes and integrations). Off by default: service-sync only reports them as orphans.
+    #[serde(default)]
+    pub prune: bool,
 }
 
 fn default_settle_after_minutes() -> u32 {
@@ -299,6 +303,7 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
         apps: Vec::new(),
         nlb: None,
         settle_after_minutes: default_settle_after_minutes(),
+        prune: false,
     };
     let mut positions = Vec::new();
     let Some(object) = value.as_object() else {
@@ -309,12 +314,20 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
         return (config, positions);
     };
     for key in object.keys() {
-        if !["apps", "nlb", "settle_after_minutes"].contains(&key.as_str()) {
+        if !["apps", "nlb", "settle_after_minutes", "prune"].contains(&key.as_str()) {
             problems.push(Problem {
                 path: key_in_path(key),
-                message: "unknown field, expected `apps`, `nlb` or `settle_after_minutes`".into(),
+                message: "unknown field, expected `apps`, `nlb`, `settle_after_minutes` or `prune`".into(),
             });
         }
+    }
+    match object.get("prune") {
+        None => {}
+        Some(serde_json::Value::Bool(prune)) => config.prune = *prune,
+        Some(value) => problems.push(Problem {
+            path: "prune".into(),
+            message: format!("expected true or false, got {}", json_kind(value)),
+        }),
     }
     match object.get("settle_after_minutes") {
         None => {}

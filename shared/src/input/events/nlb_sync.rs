@@ -66,6 +66,7 @@ pub fn parse_nlb_sync(value: &Value) -> Result<NlbSyncRequest, InputError> {
                 ));
             }
         }
+        crate::input::json::require_distinct(arns, "sync.target_groups")?;
     }
     Ok(NlbSyncRequest {
         target_groups: manual.sync.target_groups,

@@ -107,6 +107,7 @@ pub fn parse_service_sync(value: &Value) -> Result<ServiceSyncRequest, InputErro
         for (i, app) in apps.iter().enumerate() {
             check_app_name(app, &format!("sync.apps[{i}]"))?;
         }
+        crate::input::json::require_distinct(apps, "sync.apps")?;
     }
     Ok(ServiceSyncRequest::Manual {
         apps: manual.sync.apps,

@@ -143,3 +143,13 @@ fn digests_and_tags_are_checked() {
     assert!(!is_tag(&"x".repeat(129)));
     assert!(!is_tag("a/b"));
 }
+
+#[test]
+fn a_manual_payload_naming_one_item_twice_is_refused_with_both_places() {
+    let err = parse_service_sync(&serde_json::json!({"sync": {"apps": ["orders", "billing", "orders"]}})).unwrap_err();
+    assert_eq!(err.field, "sync.apps[2]");
+    assert!(err.to_string().contains("`orders` is already at sync.apps[0]"), "{err}");
+    let arn = "arn:aws:elasticloadbalancing:r:1:targetgroup/nlb/1";
+    let err = parse_nlb_sync(&serde_json::json!({"sync": {"target_groups": [arn, arn]}})).unwrap_err();
+    assert_eq!(err.field, "sync.target_groups[1]");
+}
