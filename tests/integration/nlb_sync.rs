@@ -323,3 +323,67 @@ async fn alb_type_groups_are_skipped_and_bad_input_makes_no_call() {
     }
     assert_eq!(s.emulator.stop_recording(), vec![]);
 }
+
+#[tokio::test]
+async fn look_ups_go_round_the_configured_servers() {
+    let s = setup().await;
+    let second = DnsServer::start();
+    // Twelve addresses: more than one answer of eight, so a run makes several look-ups.
+    let all: Vec<u8> = (1..=12).collect();
+    for server in [&s.dns, &second] {
+        server.set(ALB_DNS_NAME, Answer::Addresses(ips(&all)));
+    }
+    let config =
+        s.config(json!({"dns_servers": [s.dns.addr.to_string(), second.addr.to_string()], "lookups_per_run": 4}));
+    let result = s.run_with(&config).await;
+    assert_eq!(result.outcome, NlbOutcome::Synced, "{result:?}");
+    assert_eq!(result.dns_queries, 4);
+    assert_eq!(
+        (s.dns.queries(), second.queries()),
+        (2, 2),
+        "both servers share the look-ups"
+    );
+
+    // The first server goes silent: every look-up still gets its answer from the other one.
+    s.dns.set(ALB_DNS_NAME, Answer::Silent);
+    let result = s.run_with(&config).await;
+    assert!(
+        matches!(result.outcome, NlbOutcome::Synced | NlbOutcome::Unchanged),
+        "{result:?}"
+    );
+    assert_eq!(result.dns_queries, 4);
+}
+
+#[tokio::test]
+async fn slow_servers_and_many_groups_end_inside_the_budget_and_say_what_they_skipped() {
+    let s = setup().await;
+    let mut groups = Vec::new();
+    for i in 0..6 {
+        let tg = s.kit.target_group(&format!("nlb-slow-{i}"), 443).await;
+        groups.push(json!({"target_group_arn": tg, "alb_dns_name": ALB_DNS_NAME, "port": 443}));
+    }
+    s.dns.set(ALB_DNS_NAME, Answer::Silent);
+    let config = s.config(json!({"target_groups": groups, "dns_budget_seconds": 1}));
+    let started = std::time::Instant::now();
+    let answer = invoke_nlb_sync(&s.kit.clients, &config, &json!({"sync": {}}))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    // One look-up may still be waiting for its 2 s answer when the budget ends; never more.
+    assert!(took < std::time::Duration::from_secs(4), "took {took:?}");
+    let skipped: Vec<_> = answer
+        .results
+        .iter()
+        .filter(|r| r.outcome == NlbOutcome::Skipped)
+        .collect();
+    assert!(!skipped.is_empty(), "{answer:?}");
+    assert!(
+        skipped[0].reason.as_deref().unwrap().contains("DNS time budget"),
+        "{:?}",
+        skipped[0]
+    );
+    assert!(answer
+        .results
+        .iter()
+        .all(|r| matches!(r.outcome, NlbOutcome::Skipped | NlbOutcome::DnsFailed)));
+}

@@ -36,6 +36,14 @@ pub enum DnsError {
         /// What each server did.
         detail: String,
     },
+    /// The run's time for DNS was spent before this name's look-ups were done.
+    #[error("{name}: the run's DNS time budget was spent after {lookups} look-ups; not resolved this run")]
+    OutOfTime {
+        /// The name asked for.
+        name: String,
+        /// Look-ups made for it before the budget ran out.
+        lookups: u32,
+    },
 }
 
 /// DNS wire format (RFC 1035): the subset the deployer and its test server use.
@@ -185,8 +193,18 @@ pub mod wire {
     }
 }
 
-/// Sends one query to one server and waits for the matching answer.
+/// Sends one query to one server and waits for the matching answer, at most [`QUERY_TIMEOUT`].
 pub async fn query(server: SocketAddr, name: &str, qtype: u16) -> Result<wire::Message, String> {
+    query_until(server, name, qtype, tokio::time::Instant::now() + QUERY_TIMEOUT).await
+}
+
+/// As [`query`], waiting at most [`QUERY_TIMEOUT`] and never past `deadline`.
+pub async fn query_until(
+    server: SocketAddr,
+    name: &str,
+    qtype: u16,
+    deadline: tokio::time::Instant,
+) -> Result<wire::Message, String> {
     let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
         .parse()
         .expect("valid address");
@@ -197,11 +215,11 @@ pub async fn query(server: SocketAddr, name: &str, qtype: u16) -> Result<wire::M
         .await
         .map_err(|e| format!("{server}: {e}"))?;
     let mut buf = [0u8; 4096];
-    let deadline = tokio::time::Instant::now() + QUERY_TIMEOUT;
+    let deadline = deadline.min(tokio::time::Instant::now() + QUERY_TIMEOUT);
     loop {
         let received = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await;
         match received {
-            Err(_) => return Err(format!("{server}: no answer within {QUERY_TIMEOUT:?}")),
+            Err(_) => return Err(format!("{server}: no answer in time")),
             Ok(Err(e)) => return Err(format!("{server}: {e}")),
             Ok(Ok((len, from))) if from == server => match wire::decode(&buf[..len]) {
                 Some(message) if message.response && message.id == id => return Ok(message),
@@ -221,9 +239,30 @@ fn query_id(name: &str) -> u16 {
 
 /// The A records of `name`, asking `servers` in turn until one answers.
 pub async fn lookup_a(servers: &[SocketAddr], name: &str) -> Result<Vec<Ipv4Addr>, DnsError> {
+    let deadline = tokio::time::Instant::now() + QUERY_TIMEOUT * servers.len().max(1) as u32;
+    lookup_a_from(servers, 0, name, deadline).await
+}
+
+/// As [`lookup_a`], starting with `servers[first % len]` and going round, never past
+/// `deadline`: look-ups spread over the servers instead of always asking the first.
+pub async fn lookup_a_from(
+    servers: &[SocketAddr],
+    first: usize,
+    name: &str,
+    deadline: tokio::time::Instant,
+) -> Result<Vec<Ipv4Addr>, DnsError> {
     let mut failures = Vec::new();
-    for server in servers {
-        match query(*server, name, wire::TYPE_A).await {
+    let rotated = servers
+        .iter()
+        .cycle()
+        .skip(first % servers.len().max(1))
+        .take(servers.len());
+    for server in rotated {
+        if tokio::time::Instant::now() >= deadline {
+            failures.push(format!("{server}: not asked, out of time"));
+            break;
+        }
+        match query_until(*server, name, wire::TYPE_A, deadline).await {
             Ok(message) if message.rcode == wire::RCODE_NXDOMAIN => {
                 return Err(DnsError::NxDomain { name: name.into() })
             }
@@ -256,24 +295,47 @@ pub async fn lookup_a(servers: &[SocketAddr], name: &str) -> Result<Vec<Ipv4Addr
 }
 
 /// Every address of `name`: repeated look-ups (at most `max_lookups`) whose answers are united,
-/// stopping early when an answer holds fewer than 8 records (then it was the whole set).
-/// Returns the addresses and the number of queries made.
+/// stopping early when an answer holds fewer than 8 records (then it was the whole set). Look-up
+/// `i` starts with server `first + i` (round the list), and none starts after `deadline`: a name
+/// not done by then is [`DnsError::OutOfTime`], never a partial set. Returns the addresses and
+/// the number of look-ups made.
 pub async fn resolve_all(
     servers: &[SocketAddr],
     name: &str,
     max_lookups: u32,
+    first: usize,
+    deadline: tokio::time::Instant,
 ) -> (Result<BTreeSet<Ipv4Addr>, DnsError>, u32) {
     let mut addresses = BTreeSet::new();
     let mut lookups = 0;
     while lookups < max_lookups.max(1) {
+        if tokio::time::Instant::now() >= deadline {
+            return (
+                Err(DnsError::OutOfTime {
+                    name: name.into(),
+                    lookups,
+                }),
+                lookups,
+            );
+        }
         lookups += 1;
-        match lookup_a(servers, name).await {
+        match lookup_a_from(servers, first + lookups as usize - 1, name, deadline).await {
             Ok(answer) => {
                 let complete = answer.len() < ROUTE53_MAX_ANSWERS;
                 addresses.extend(answer);
                 if complete {
                     break;
                 }
+            }
+            // Out of time in the middle of a look-up: said as such, not as a server failure.
+            Err(_) if tokio::time::Instant::now() >= deadline => {
+                return (
+                    Err(DnsError::OutOfTime {
+                        name: name.into(),
+                        lookups,
+                    }),
+                    lookups,
+                )
             }
             // One failed look-up spoils the run: better no change than a partial set.
             Err(err) => return (Err(err), lookups),

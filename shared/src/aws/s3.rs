@@ -36,12 +36,17 @@ pub async fn read_object_limited(
     let object = match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(object) => object,
         Err(err) => {
+            let status = err.raw_response().map(|r| r.status().as_u16());
             let err = AwsError::from_sdk("S3", "GetObject", &resource, err);
-            return if err.code.as_deref() == Some("NoSuchKey") {
-                Ok(None)
-            } else {
-                Err(err)
+            // A missing key is "nothing written yet", whether S3 says NoSuchKey or only 404
+            // (answers without a body, as to a conditional or HEAD-like request). A missing
+            // bucket stays an error: the configuration names a bucket that does not exist.
+            let missing_key = match err.code.as_deref() {
+                Some("NoSuchKey") | Some("NotFound") => true,
+                None => status == Some(404),
+                Some(_) => false,
             };
+            return if missing_key { Ok(None) } else { Err(err) };
         }
     };
     let too_large = |size: u64| AwsError {

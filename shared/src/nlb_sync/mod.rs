@@ -10,6 +10,8 @@ pub mod plan;
 pub mod run;
 pub mod state;
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use aws_config::SdkConfig;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -186,10 +188,25 @@ pub async fn handle(
         .nlb
         .as_ref()
         .ok_or_else(|| InputError::new("nlb", "an `nlb` section in the configuration (nothing to sync)"))?;
-    let groups = select(nlb, request)?;
+    let mut groups = select(nlb, request)?;
     let servers = run::dns_servers(nlb, &groups).await;
-    let results = stream::iter(groups.into_iter().map(|group| {
+    // Fair turns: each run (a minute apart) starts with another group and another server, so
+    // slow servers or a spent budget never leave the same groups out every time.
+    let turn = (SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) / 60) as usize;
+    let offset = turn % groups.len().max(1);
+    groups.rotate_left(offset);
+    let mut deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(nlb.dns_budget_seconds));
+    if let Some(end) = invocation.deadline {
+        deadline = deadline.min(tokio::time::Instant::from_std(
+            end.checked_sub(GROUP_DEADLINE_MARGIN).unwrap_or(end),
+        ));
+    }
+    let results = stream::iter(groups.into_iter().enumerate().map(|(i, group)| {
         let servers = &servers[dns::zone_of(&group.alb_dns_name)];
+        let dns_turn = run::DnsTurn {
+            first_server: turn + i,
+            deadline,
+        };
         async move {
             let result = match invocation.too_late_to_start(GROUP_DEADLINE_MARGIN) {
                 Some(reason) => Report {
@@ -197,7 +214,7 @@ pub async fn handle(
                     reason: Some(reason),
                     ..Report::new(group)
                 },
-                None => run::sync_group(clients, nlb, group, servers, request.dry_run).await,
+                None => run::sync_group(clients, nlb, group, servers, dns_turn, request.dry_run).await,
             };
             emit_metrics(&result);
             result

@@ -8,6 +8,9 @@ use super::state::TargetGroupState;
 use crate::aws::elb::Target;
 use crate::input::config::{NlbConfig, TargetGroupConfig};
 
+/// Deregistered addresses remembered before the memory is pruned even when nothing else changed.
+pub const DEREGISTERED_MEMORY: usize = 64;
+
 /// The plan for one target group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -25,6 +28,8 @@ pub struct Plan {
 
 /// Plans one target group (pure). `stored` is none when the state object is missing or corrupt:
 /// then it is rebuilt from the group, and only targets the ALB resolves to count as its own.
+/// `count_misses` is false when this run plans again after another run wrote the state under
+/// it: that run already counted this round's misses, so they are not counted twice.
 pub fn plan_group(
     nlb: &NlbConfig,
     group: &TargetGroupConfig,
@@ -32,6 +37,7 @@ pub fn plan_group(
     targets: &[Target],
     stored: Option<&TargetGroupState>,
     target_type: Option<&str>,
+    count_misses: bool,
 ) -> Plan {
     let on_port: Vec<&Target> = targets.iter().filter(|t| t.port == group.port).collect();
     let present: BTreeSet<String> = on_port.iter().filter(|t| !t.draining()).map(|t| t.ip.clone()).collect();
@@ -78,7 +84,9 @@ pub fn plan_group(
             gone.push(ip.clone());
             continue;
         }
-        *missing += 1;
+        if count_misses {
+            *missing += 1;
+        }
         if *missing >= nlb.missing_runs_before_deregister {
             due.push((*missing, ip.clone()));
         }
@@ -101,6 +109,17 @@ pub fn plan_group(
         } else {
             held_back.push(address);
         }
+    }
+    // Only addresses the group still lists (draining) are worth remembering as deregistered:
+    // the rest would pile up for ever as the ALB's addresses come and go. They are dropped when
+    // the state is written anyway, or once the memory passes a bound: never a write of its own
+    // every run.
+    let listed: BTreeSet<&str> = on_port.iter().map(|t| t.ip.as_str()).collect();
+    let just_deregistered: BTreeSet<String> = deregister.iter().map(Ipv4Addr::to_string).collect();
+    if stored != Some(&state) || state.deregistered.len() > DEREGISTERED_MEMORY {
+        state
+            .deregistered
+            .retain(|ip| listed.contains(ip.as_str()) || just_deregistered.contains(ip));
     }
     let state_changed = stored != Some(&state);
     Plan {
@@ -166,6 +185,7 @@ mod tests {
             &present(&[1, 2], "healthy"),
             Some(&state),
             Some("ip"),
+            true,
         );
         assert!(plan.register.is_empty() && plan.deregister.is_empty());
         assert!(!plan.state_changed);
@@ -182,6 +202,7 @@ mod tests {
             &present(&[1, 2], "healthy"),
             Some(&state),
             Some("ip"),
+            true,
         );
         assert_eq!(plan1.state.registered["10.0.0.2"], 2);
         assert!(plan1.deregister.is_empty());
@@ -192,6 +213,7 @@ mod tests {
             &present(&[1, 2], "healthy"),
             Some(&plan1.state),
             Some("ip"),
+            true,
         );
         assert_eq!(plan2.deregister, vec![Ipv4Addr::new(10, 0, 0, 2)]);
         assert!(plan2.state.deregistered.contains("10.0.0.2"));
@@ -202,6 +224,7 @@ mod tests {
             &present(&[1, 2], "healthy"),
             Some(&plan1.state),
             Some("ip"),
+            true,
         );
         assert_eq!(back.state.registered["10.0.0.2"], 0);
     }
@@ -212,7 +235,15 @@ mod tests {
         let state = ours(&[(1, 0), (2, 5)]);
         let mut targets = present(&[1], "healthy");
         targets.extend(present(&[2], "draining"));
-        let plan1 = plan_group(&config, &group(), &resolved(&[1]), &targets, Some(&state), Some("ip"));
+        let plan1 = plan_group(
+            &config,
+            &group(),
+            &resolved(&[1]),
+            &targets,
+            Some(&state),
+            Some("ip"),
+            true,
+        );
         assert!(plan1.deregister.is_empty(), "already leaving");
         assert!(!plan1.state.registered.contains_key("10.0.0.2"));
         let plan2 = plan_group(
@@ -222,6 +253,7 @@ mod tests {
             &targets,
             Some(&state),
             Some("ip"),
+            true,
         );
         assert_eq!(plan2.register, vec![Ipv4Addr::new(10, 0, 0, 2)]);
     }
@@ -236,6 +268,7 @@ mod tests {
             &present(&[1, 7], "healthy"),
             None,
             Some("ip"),
+            true,
         );
         assert!(plan.deregister.is_empty());
         assert_eq!(plan.state.registered.keys().collect::<Vec<_>>(), vec!["10.0.0.1"]);
@@ -252,6 +285,7 @@ mod tests {
             &present(&[1, 7], "healthy"),
             Some(&ours(&[(1, 0)])),
             Some("ip"),
+            true,
         )
     }
 
@@ -266,9 +300,71 @@ mod tests {
             &present(&[1], "healthy"),
             Some(&state),
             Some("ip"),
+            true,
         );
         assert!(plan1.deregister.is_empty());
         assert_eq!(plan1.held_back, vec![Ipv4Addr::new(10, 0, 0, 1)]);
         assert_eq!(plan1.register, vec![Ipv4Addr::new(10, 0, 0, 2)]);
+    }
+
+    #[test]
+    fn a_replan_after_a_conflict_does_not_count_a_miss_twice() {
+        let config = nlb(2, 1.0, false);
+        let state = ours(&[(1, 0), (2, 1)]);
+        let targets = present(&[1, 2], "healthy");
+        // The other run already counted this round's miss of .2 (1 -> 2 would deregister it).
+        let again = plan_group(
+            &config,
+            &group(),
+            &resolved(&[1]),
+            &targets,
+            Some(&state),
+            Some("ip"),
+            false,
+        );
+        assert!(again.deregister.is_empty(), "{again:?}");
+        assert_eq!(again.state.registered.get("10.0.0.2"), Some(&1));
+        let counted = plan_group(
+            &config,
+            &group(),
+            &resolved(&[1]),
+            &targets,
+            Some(&state),
+            Some("ip"),
+            true,
+        );
+        assert_eq!(counted.deregister, vec![Ipv4Addr::new(10, 0, 0, 2)]);
+    }
+
+    #[test]
+    fn the_deregistered_memory_keeps_only_what_the_group_still_lists() {
+        let config = nlb(1, 1.0, false);
+        let mut state = ours(&[(1, 0)]);
+        state.deregistered = (2..=100).map(|n| format!("10.0.0.{n}")).collect();
+        let mut targets = present(&[1], "healthy");
+        targets.extend(present(&[7], "draining"));
+        let plan = plan_group(
+            &config,
+            &group(),
+            &resolved(&[1]),
+            &targets,
+            Some(&state),
+            Some("ip"),
+            true,
+        );
+        assert_eq!(plan.state.deregistered, ["10.0.0.7".to_string()].into_iter().collect());
+        assert!(plan.state_changed);
+        // Under the bound and nothing else changing: no write just to prune.
+        state.deregistered = (2..=10).map(|n| format!("10.0.0.{n}")).collect();
+        let quiet = plan_group(
+            &config,
+            &group(),
+            &resolved(&[1]),
+            &targets,
+            Some(&state),
+            Some("ip"),
+            true,
+        );
+        assert!(!quiet.state_changed, "{quiet:?}");
     }
 }

@@ -38,12 +38,22 @@ pub(crate) async fn dns_servers<'a>(
     servers
 }
 
+/// Where a group's look-ups start among the servers, and when no look-up may start any more.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DnsTurn {
+    /// Index of the server asked first (round the list).
+    pub first_server: usize,
+    /// The run's DNS deadline.
+    pub deadline: tokio::time::Instant,
+}
+
 /// One target group: resolve, read, plan, apply (unless a dry run), remember.
 pub(crate) async fn sync_group(
     clients: &Clients,
     nlb: &NlbConfig,
     group: &TargetGroupConfig,
     servers: &Result<Vec<SocketAddr>, DnsError>,
+    dns: DnsTurn,
     dry_run: bool,
 ) -> Report {
     let mut result = Report::new(group);
@@ -55,10 +65,24 @@ pub(crate) async fn sync_group(
             return result;
         }
     };
-    let (resolved, queries) = dns::resolve_all(servers, &group.alb_dns_name, nlb.lookups_per_run).await;
+    let (resolved, queries) = dns::resolve_all(
+        servers,
+        &group.alb_dns_name,
+        nlb.lookups_per_run,
+        dns.first_server,
+        dns.deadline,
+    )
+    .await;
     result.dns_queries = queries;
     let resolved = match resolved {
         Ok(resolved) => resolved,
+        Err(err @ DnsError::OutOfTime { .. }) => {
+            result.outcome = Outcome::Skipped;
+            result.reason = Some(format!(
+                "{err}; nothing changed (runs take the groups in a turning order, so a later run starts with it)"
+            ));
+            return result;
+        }
         Err(err) => {
             result.outcome = Outcome::DnsFailed;
             result.reason = Some(format!("{err}; nothing changed"));
@@ -66,9 +90,10 @@ pub(crate) async fn sync_group(
         }
     };
     result.addresses_found = resolved.len();
-    // Two tries: a conditional-write conflict means another run overlapped; start over from what it left.
-    for _attempt in 0..2 {
-        match sync_resolved(clients, nlb, group, &resolved, dry_run, &mut result).await {
+    // Two tries: a conditional-write conflict means another run overlapped; start over from what
+    // it left, without counting this round's misses again (it counted them).
+    for attempt in 0..2 {
+        match sync_resolved(clients, nlb, group, &resolved, dry_run, attempt == 0, &mut result).await {
             Ok(Some(WriteOutcome::Conflict)) => continue,
             Ok(_) => return result,
             Err(err) => {
@@ -90,6 +115,7 @@ async fn sync_resolved(
     group: &TargetGroupConfig,
     resolved: &BTreeSet<Ipv4Addr>,
     dry_run: bool,
+    count_misses: bool,
     result: &mut Report,
 ) -> Result<Option<WriteOutcome>, AwsError> {
     let key = state::state_key(
@@ -118,12 +144,15 @@ async fn sync_resolved(
         return Ok(None);
     }
     let targets = elb::targets(&clients.elb, &group.target_group_arn).await?;
-    let plan = plan_group(nlb, group, resolved, &targets, known, Some(&target_type));
+    let plan = plan_group(nlb, group, resolved, &targets, known, Some(&target_type), count_misses);
     if let Stored::Corrupt(reason, _) = &stored {
         result.reason = Some(format!("state rebuilt from the target group ({reason})"));
     }
-    result.registered = plan.register.iter().map(Ipv4Addr::to_string).collect();
-    result.deregistered = plan.deregister.iter().map(Ipv4Addr::to_string).collect();
+    // A second attempt adds to what the first one did (its ELB calls happened).
+    result.registered.extend(plan.register.iter().map(Ipv4Addr::to_string));
+    result
+        .deregistered
+        .extend(plan.deregister.iter().map(Ipv4Addr::to_string));
     result.held_back = plan.held_back.iter().map(Ipv4Addr::to_string).collect();
     let changes = !plan.register.is_empty() || !plan.deregister.is_empty();
     if dry_run {

@@ -155,9 +155,15 @@ pub struct NlbConfig {
     /// Whether targets the deployer did not register may be removed.
     #[serde(default)]
     pub remove_untracked: bool,
-    /// DNS servers (`host:port`); empty means the ALB zone's authoritative servers.
+    /// DNS servers (`host:port`); empty means the ALB zone's authoritative servers. Look-ups
+    /// go round them, so a slow or failing first server does not take every look-up.
     #[serde(default)]
     pub dns_servers: Vec<String>,
+    /// Seconds of a run in which DNS look-ups may start (1-30, default 20): with many groups
+    /// and slow servers the run still ends well inside the function's 45 s; groups not looked
+    /// up in time are reported as skipped, and the next run takes them first.
+    #[serde(default = "default_dns_budget")]
+    pub dns_budget_seconds: u32,
     /// The target groups.
     pub target_groups: Vec<TargetGroupConfig>,
 }
@@ -167,6 +173,9 @@ fn default_state_prefix() -> String {
 }
 fn default_lookups() -> u32 {
     50
+}
+fn default_dns_budget() -> u32 {
+    20
 }
 fn default_missing_runs() -> u32 {
     3

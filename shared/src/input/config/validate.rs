@@ -235,6 +235,12 @@ fn validate_nlb(nlb: &NlbConfig, push: &mut impl FnMut(String, String)) {
     if !is_bucket_name(&nlb.state_bucket) {
         push("nlb.state_bucket".into(), "expected an S3 bucket name".into());
     }
+    if !(1..=30).contains(&nlb.dns_budget_seconds) {
+        push(
+            "nlb.dns_budget_seconds".into(),
+            "expected 1 to 30 seconds (the function's timeout is 45 s)".into(),
+        );
+    }
     if nlb.lookups_per_run == 0 {
         push("nlb.lookups_per_run".into(), "expected at least 1".into());
     }
