@@ -297,6 +297,68 @@ async fn main() {
         }
     }
 
+    if wanted("hardening") {
+        // service-sync as the template runs it (leases and the API record in the state bucket):
+        // what ownership and overlap safety cost, and the clean-up's in-use check.
+        let emulator = Emulator::start();
+        let kit = World::new(&emulator).await;
+        let apps = api_apps(&kit, TRUTH_APPS).await;
+        world::create_bucket(&kit.clients, "deployer-state").await;
+        let config = Config::parse(&serde_json::json!({ "apps": apps }).to_string(), "bench").unwrap();
+        let request = parse_service_sync(&serde_json::json!({"sync": {}})).unwrap();
+        let clients = job_clients::<service_sync::ServiceSync>(&kit.clients);
+        let settings = Settings {
+            concurrency: 10,
+            lease: Some(LeaseConfig::in_bucket("deployer-state")),
+            owned: Some(deployer::ownership::ApiRecordStore::in_bucket("deployer-state")),
+            ..Settings::default()
+        };
+        let (calls, _) = recorded(&emulator, || {
+            service_sync::handle(&clients, &config, &request, &settings, &LOCAL)
+        })
+        .await;
+        rows.push(count_row(
+            &format!("service-sync of {TRUTH_APPS} apps on one API, fresh world, with leases and the API record"),
+            &calls,
+        ));
+        let (calls, _) = recorded(&emulator, || {
+            service_sync::handle(&clients, &config, &request, &settings, &LOCAL)
+        })
+        .await;
+        rows.push(count_row(
+            &format!("the same, nothing to do ({TRUTH_APPS} apps)"),
+            &calls,
+        ));
+
+        // A completed deploy of one app whose family has more deployer revisions than it keeps:
+        // the clean-up lists and describes the cluster's services first.
+        let image_clients = job_clients::<image_push::ImagePush>(&kit.clients);
+        let first = config.apps[0].clone();
+        let one = Config {
+            apps: vec![first.clone()],
+            ..config.clone()
+        };
+        for n in 2..=4 {
+            let digest = world::push_image(&kit.clients, "orders", "latest", &format!("clean-{n}")).await;
+            run(&image_clients, &one, &push_event("orders", "latest", &digest), 10).await;
+        }
+        let mut keep_one = one.clone();
+        keep_one.apps[0].keep_revisions = 1;
+        let completed = world::deployment_event("sss", &first.service, "SERVICE_DEPLOYMENT_COMPLETED", "ecs-svc/1");
+        let completed = parse_service_sync(&completed).unwrap();
+        let (calls, answer) = recorded(&emulator, || {
+            service_sync::handle(&clients, &keep_one, &completed, &settings, &LOCAL)
+        })
+        .await;
+        let report = &answer.unwrap().results[0];
+        assert_eq!(report.outcome, SyncOutcome::Synced, "{report:?}");
+        rows.push(count_row(
+            &format!("a completed deploy's clean-up, cluster of {TRUTH_APPS} services"),
+            &calls,
+        ));
+        drop(emulator);
+    }
+
     if wanted("nlb") {
         // nlb-sync: NLB_GROUPS target groups, each following its own ALB name.
         {

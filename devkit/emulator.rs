@@ -149,9 +149,11 @@ impl Emulator {
         let (_, body) = self
             .http("GET", "/moto-api/recorder/download-recording", "")
             .expect("recording downloads");
-        body.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(Call::from_recorded)
+        // moto appends entries from its request threads; under load two may share a line, so the
+        // body is read as a stream of JSON values, not one value per line.
+        serde_json::Deserializer::from_str(&body)
+            .into_iter::<serde_json::Value>()
+            .map(|entry| Call::from_recorded(entry.expect("recorder writes JSON values")))
             .collect()
     }
 
@@ -263,8 +265,7 @@ pub struct Call {
 }
 
 impl Call {
-    fn from_recorded(line: &str) -> Call {
-        let entry: serde_json::Value = serde_json::from_str(line).expect("recorder writes JSON lines");
+    fn from_recorded(entry: serde_json::Value) -> Call {
         let header = |name: &str| -> String {
             entry["headers"]
                 .as_object()

@@ -145,8 +145,10 @@ pub async fn acquire(
         let held = read(s3, &config.bucket, key).await.map_err(LeaseError::Aws)?;
         let condition = match &held {
             None => None,
-            // Ours already: an earlier attempt's write landed but its answer was lost.
-            Some((current, etag)) if current.owner == owner => {
+            // Ours already: an earlier attempt's write landed but its answer was lost. (A lease
+            // of ours that was given back or expired is taken again below, with a write: Lambda's
+            // retry of an invocation keeps its request id, so the owner may be the same.)
+            Some((current, etag)) if current.owner == owner && current.expires_at > now_seconds() => {
                 return Ok(Lease {
                     key: key.to_owned(),
                     owner: owner.to_owned(),

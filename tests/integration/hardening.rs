@@ -97,3 +97,39 @@ async fn a_5_mb_repository_name_comes_back_cut_and_asks_aws_nothing() {
     assert!(reason.contains(&format!("({} bytes)", name.len())), "{reason}");
     assert!(calls.is_empty(), "{calls:?}");
 }
+
+#[tokio::test]
+async fn a_retry_with_the_same_request_id_takes_the_lease_it_gave_back() {
+    use deployer::job::{Invocation, Settings};
+    use deployer::lease::LeaseConfig;
+    use deployer::service_sync::{Outcome, ServiceSync};
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let api = kit.api().await;
+    world::create_bucket(&kit.clients, "deployer-state").await;
+    let config = serde_json::json!({"apps": [api.app_config(&app, &["GET"], "/orders")]}).to_string();
+    let settings = Settings {
+        lease: Some(LeaseConfig::in_bucket("deployer-state")),
+        ..Settings::default()
+    };
+    // Lambda's retries of an asynchronous invocation keep its request id: the second run's lease
+    // owner is the one whose lease the first run gave back.
+    let invocation = Invocation::local();
+    let payload = serde_json::json!({"sync": {}});
+    let sync = || world::invoke_job_as::<ServiceSync>(&kit.clients, &config, &payload, &settings, &invocation);
+    assert_eq!(sync().await.unwrap().results[0].outcome, Outcome::Synced);
+    let routes = deployer::aws::apigw::get_routes(&kit.clients.apigw, &api.api_id)
+        .await
+        .unwrap();
+    kit.clients
+        .apigw
+        .delete_route()
+        .api_id(&api.api_id)
+        .route_id(&routes[0].id)
+        .send()
+        .await
+        .unwrap();
+    let again = sync().await.unwrap();
+    assert_eq!(again.results[0].outcome, Outcome::Synced, "{:?}", again.results[0]);
+}

@@ -12,7 +12,16 @@ use crate::aws::AwsError;
 use crate::input::env::state_bucket_from_env;
 
 /// Conditional writes tried before giving up (other runs keep writing the same record).
-const WRITE_ATTEMPTS: usize = 5;
+const WRITE_ATTEMPTS: u32 = 10;
+
+/// A pause of 20-60 ms times the attempt, different for each caller (full jitter).
+fn backoff(attempt: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    let jitter = hasher.finish() % 40;
+    std::time::Duration::from_millis((20 + jitter) * u64::from(attempt))
+}
 
 /// Who a recorded resource belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +131,12 @@ impl ApiRecordStore {
         change: impl Fn(&mut ApiRecord) -> bool,
     ) -> Result<(), AwsError> {
         let key = self.key(api_id);
-        for _ in 0..WRITE_ATTEMPTS {
+        for attempt in 0..WRITE_ATTEMPTS {
+            if attempt > 0 {
+                // Others wrote first: wait a little, a different while for each writer, so that
+                // several applications of one API finishing together do not collide again.
+                tokio::time::sleep(backoff(attempt)).await;
+            }
             let VersionedApiRecord { mut record, etag } = self.read(s3, api_id).await?;
             if !change(&mut record) {
                 return Ok(());

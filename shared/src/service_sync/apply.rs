@@ -1,25 +1,65 @@
 //! Carrying out a service-sync plan in order, resolving what earlier steps created.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_ecs::types::ServiceRegistry;
 
 use super::{Clients, CloudMapRef, IntegrationRef, Plan, Step};
 use crate::aws::apigw::{self, DesiredIntegration, RouteSettings};
 use crate::aws::{cloudmap, ecs, AwsError};
-use crate::ownership::{ApiRecordStore, Owner};
+use crate::ownership::{ApiRecord, ApiRecordStore, Owner};
 
-/// Carries out one application's plan in order, resolving what earlier steps created. Each
-/// route and integration it creates is written into the API's record (`owned`) right after it
-/// is created, and each it deletes is taken out after it is gone.
-pub async fn apply(clients: &Clients, owned: Option<&ApiRecordStore>, app: &str, plan: &Plan) -> Result<(), AwsError> {
-    let record = |api_id: &str, change: Box<dyn Fn(&mut crate::ownership::ApiRecord) -> bool + Send + Sync>| {
-        let api_id = api_id.to_owned();
-        async move {
-            match owned {
-                Some(store) => store.update(&clients.s3, &api_id, change).await,
-                None => Ok(()),
+/// What one application's run changes in one API's record.
+#[derive(Debug, Default)]
+struct RecordChanges {
+    routes: BTreeMap<String, Option<Owner>>,
+    integrations: BTreeMap<String, Option<Owner>>,
+}
+
+impl RecordChanges {
+    /// Applies the changes to `record`; true when it changed.
+    fn apply_to(&self, record: &mut ApiRecord) -> bool {
+        let mut changed = false;
+        for (entries, changes) in [
+            (&mut record.routes, &self.routes),
+            (&mut record.integrations, &self.integrations),
+        ] {
+            for (id, owner) in changes {
+                changed |= match owner {
+                    Some(owner) => entries.insert(id.clone(), owner.clone()).as_ref() != Some(owner),
+                    None => entries.remove(id).is_some(),
+                };
             }
         }
-    };
+        changed
+    }
+}
+
+/// Carries out one application's plan in order, resolving what earlier steps created. The
+/// routes and integrations it creates, adopts or deletes are written into each API's record
+/// (`owned`) once at the end — also when a step failed, so what was made is never forgotten —
+/// in one conditional write per API: overlapping applications of one API do not fight over
+/// the object write by write. A run cut off before that write leaves nothing unowned: its
+/// integration carries the application's mark, and routes that target it are adopted.
+pub async fn apply(clients: &Clients, owned: Option<&ApiRecordStore>, app: &str, plan: &Plan) -> Result<(), AwsError> {
+    let mut changes: BTreeMap<String, RecordChanges> = BTreeMap::new();
+    let carried = carry_out(clients, app, plan, &mut changes).await;
+    if let Some(store) = owned {
+        for (api_id, change) in &changes {
+            store
+                .update(&clients.s3, api_id, |record| change.apply_to(record))
+                .await?;
+        }
+    }
+    carried
+}
+
+async fn carry_out(
+    clients: &Clients,
+    app: &str,
+    plan: &Plan,
+    changes: &mut BTreeMap<String, RecordChanges>,
+) -> Result<(), AwsError> {
     let owner = |key: Option<&str>| Owner {
         app: app.to_owned(),
         key: key.map(str::to_owned),
@@ -62,13 +102,8 @@ pub async fn apply(clients: &Clients, owned: Option<&ApiRecordStore>, app: &str,
                     ..desired.clone()
                 };
                 let id = apigw::create_integration(&clients.apigw, api_id, &desired).await?;
-                let entry = owner(None);
-                let recorded = id.clone();
-                record(
-                    api_id,
-                    Box::new(move |r| r.integrations.insert(recorded.clone(), entry.clone()).as_ref() != Some(&entry)),
-                )
-                .await?;
+                let change = changes.entry(api_id.clone()).or_default();
+                change.integrations.insert(id.clone(), Some(owner(None)));
                 integration_id = Some(id);
             }
             Step::UpdateIntegration {
@@ -94,12 +129,8 @@ pub async fn apply(clients: &Clients, owned: Option<&ApiRecordStore>, app: &str,
                     authorizer_id: authorizer_id.clone(),
                 };
                 let id = apigw::create_route(&clients.apigw, api_id, key, &settings).await?;
-                let entry = owner(Some(key));
-                record(
-                    api_id,
-                    Box::new(move |r| r.routes.insert(id.clone(), entry.clone()).as_ref() != Some(&entry)),
-                )
-                .await?;
+                let change = changes.entry(api_id.clone()).or_default();
+                change.routes.insert(id, Some(owner(Some(key))));
             }
             Step::UpdateRoute {
                 api_id,
@@ -115,39 +146,32 @@ pub async fn apply(clients: &Clients, owned: Option<&ApiRecordStore>, app: &str,
             }
             Step::DeleteRoute { api_id, route_id } => {
                 apigw::delete_route(&clients.apigw, api_id, route_id).await?;
-                let gone = route_id.clone();
-                record(api_id, Box::new(move |r| r.routes.remove(&gone).is_some())).await?;
+                changes
+                    .entry(api_id.clone())
+                    .or_default()
+                    .routes
+                    .insert(route_id.clone(), None);
             }
             Step::DeleteIntegration { api_id, id } => {
                 apigw::delete_integration(&clients.apigw, api_id, id).await?;
-                let gone = id.clone();
-                record(api_id, Box::new(move |r| r.integrations.remove(&gone).is_some())).await?;
+                changes
+                    .entry(api_id.clone())
+                    .or_default()
+                    .integrations
+                    .insert(id.clone(), None);
             }
             Step::Record {
                 api_id,
                 routes,
                 integrations,
             } => {
-                let (routes, integrations) = (routes.clone(), integrations.clone());
-                let entry = owner(None);
-                record(
-                    api_id,
-                    Box::new(move |r| {
-                        let mut changed = false;
-                        for (id, key) in &routes {
-                            let entry = Owner {
-                                key: Some(key.clone()),
-                                ..entry.clone()
-                            };
-                            changed |= r.routes.insert(id.clone(), entry.clone()).as_ref() != Some(&entry);
-                        }
-                        for id in &integrations {
-                            changed |= r.integrations.insert(id.clone(), entry.clone()).as_ref() != Some(&entry);
-                        }
-                        changed
-                    }),
-                )
-                .await?;
+                let change = changes.entry(api_id.clone()).or_default();
+                for (id, key) in routes {
+                    change.routes.insert(id.clone(), Some(owner(Some(key))));
+                }
+                for id in integrations {
+                    change.integrations.insert(id.clone(), Some(owner(None)));
+                }
             }
             Step::DeregisterRevision(arn) => ecs::deregister_task_definition(&clients.ecs, arn).await?,
         }
