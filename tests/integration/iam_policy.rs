@@ -83,8 +83,8 @@ fn a_policy_scoped_to_the_wrong_resource_fails_the_check() {
     let problems = check_function("image-push", &grants["image-push"], &calls);
     assert!(!problems.iter().any(|p| p.contains("PutObject")), "{problems:?}");
     let narrowed = template.replacen(
-        r#"- !Sub "${StateBucket.Arn}/leases/*""#,
-        r#"- !Sub "${StateBucket.Arn}/locks/*""#,
+        r#"- !Sub ["arn:${AWS::Partition}:s3:::${Bucket}/leases/*", {Bucket: !If [CreateStateBucket, !Ref StateBucket, !Ref ExistingStateBucket]}]"#,
+        r#"- !Sub ["arn:${AWS::Partition}:s3:::${Bucket}/locks/*", {Bucket: !If [CreateStateBucket, !Ref StateBucket, !Ref ExistingStateBucket]}]"#,
         1,
     );
     assert_ne!(narrowed, template, "the template scopes the leases to leases/*");

@@ -25,12 +25,13 @@ struct Setup {
 /// The state bucket of the tests: leases and the record of what the deployer made.
 const STATE: &str = "deployer-state";
 
-/// service-sync's settings as the template gives them: leases and the API record in the state
-/// bucket.
+/// service-sync's settings as the template gives them: leases, the API record and the deploy
+/// records in the state bucket.
 fn with_state() -> Settings {
     Settings {
         lease: Some(LeaseConfig::in_bucket(STATE)),
         owned: Some(ApiRecordStore::in_bucket(STATE)),
+        records: Some(deployer::records::RecordStore::in_bucket(STATE)),
         ..Settings::default()
     }
 }
