@@ -75,6 +75,44 @@ impl Setup {
         result
     }
 
+    /// An HTTP_PROXY integration made outside the deployer (another team, Terraform) on the API
+    /// of the world; its ID.
+    async fn plain_integration(&self, uri: &str, description: Option<&str>) -> String {
+        let made = self
+            .kit
+            .clients
+            .apigw
+            .create_integration()
+            .api_id(&self.api.api_id)
+            .integration_type(aws_sdk_apigatewayv2::types::IntegrationType::HttpProxy)
+            .integration_uri(uri)
+            .integration_method("ANY")
+            .payload_format_version("1.0")
+            .set_description(description.map(str::to_owned))
+            .send()
+            .await
+            .unwrap();
+        made.integration_id().unwrap().to_owned()
+    }
+
+    /// Deploys six images through image-push (orders:2..=7, the service ends on orders:7) and
+    /// returns the sync configuration with `keep_revisions`.
+    async fn deploy_six_revisions(&self, keep_revisions: u32) -> String {
+        let clients = &self.kit.clients;
+        let image_config = world::config_for(&[&self.app]);
+        for n in 2..=7 {
+            let digest = world::push_image(clients, "orders", "latest", &format!("v{n}")).await;
+            let response =
+                world::invoke_image_push(clients, &image_config, &world::push_event("orders", "latest", &digest))
+                    .await
+                    .unwrap();
+            assert_eq!(response.results[0].outcome, deployer::image_push::Outcome::Deployed);
+        }
+        let mut config: serde_json::Value = serde_json::from_str(&self.config).unwrap();
+        config["apps"][0]["keep_revisions"] = json!(keep_revisions);
+        config.to_string()
+    }
+
     async fn routes(&self) -> Vec<Route> {
         deployer::aws::apigw::get_routes(&self.kit.clients.apigw, &self.api.api_id)
             .await
@@ -192,18 +230,9 @@ async fn every_drift_is_repaired_and_the_next_run_is_quiet() {
     );
 
     // A route pointed at another integration is pointed back.
-    let foreign = apigw
-        .create_integration()
-        .api_id(api_id)
-        .integration_type(aws_sdk_apigatewayv2::types::IntegrationType::HttpProxy)
-        .integration_uri("https://example.com")
-        .integration_method("ANY")
-        .payload_format_version("1.0")
-        .send()
-        .await
-        .unwrap();
+    let foreign = s.plain_integration("https://example.com", None).await;
     let post = s.route("POST /orders/{proxy+}").await;
-    let foreign_target = format!("integrations/{}", foreign.integration_id().unwrap());
+    let foreign_target = format!("integrations/{}", foreign);
     apigw
         .update_route()
         .api_id(api_id)
@@ -299,18 +328,10 @@ async fn every_drift_is_repaired_and_the_next_run_is_quiet() {
 async fn other_applications_routes_are_left_alone_and_a_dry_run_writes_nothing() {
     let s = setup().await;
     let apigw = &s.kit.clients.apigw;
-    let other = apigw
-        .create_integration()
-        .api_id(&s.api.api_id)
-        .integration_type(aws_sdk_apigatewayv2::types::IntegrationType::HttpProxy)
-        .integration_uri("https://payments.example.com")
-        .integration_method("ANY")
-        .payload_format_version("1.0")
-        .description("payments")
-        .send()
-        .await
-        .unwrap();
-    let other_target = format!("integrations/{}", other.integration_id().unwrap());
+    let other = s
+        .plain_integration("https://payments.example.com", Some("payments"))
+        .await;
+    let other_target = format!("integrations/{}", other);
     apigw
         .create_route()
         .api_id(&s.api.api_id)
@@ -470,19 +491,8 @@ async fn deployment_events_sync_report_or_ignore() {
 async fn a_completed_deploy_deregisters_only_old_revisions_the_deployer_registered() {
     let s = setup().await;
     let clients = &s.kit.clients;
-    let mut config: serde_json::Value = serde_json::from_str(&s.config).unwrap();
-    config["apps"][0]["keep_revisions"] = json!(3);
-    let config = config.to_string();
-    let image_config = deployer_devkit::world::config_for(&[&s.app]);
     // orders:1 is Terraform's; orders:2..=7 are the deployer's; the service runs orders:7.
-    for n in 2..=7 {
-        let digest = deployer_devkit::world::push_image(clients, "orders", "latest", &format!("v{n}")).await;
-        let event = deployer_devkit::world::push_event("orders", "latest", &digest);
-        let response = deployer_devkit::world::invoke_image_push(clients, &image_config, &event)
-            .await
-            .unwrap();
-        assert_eq!(response.results[0].outcome, deployer::image_push::Outcome::Deployed);
-    }
+    let config = s.deploy_six_revisions(3).await;
     let response = invoke_service_sync(
         clients,
         &config,
@@ -522,18 +532,10 @@ async fn a_completed_deploy_deregisters_only_old_revisions_the_deployer_register
 /// world.
 async fn foreign_route(s: &Setup, key: &str) -> (String, String) {
     let apigw = &s.kit.clients.apigw;
-    let integration = apigw
-        .create_integration()
-        .api_id(&s.api.api_id)
-        .integration_type(aws_sdk_apigatewayv2::types::IntegrationType::HttpProxy)
-        .integration_uri("https://terraform.example.com")
-        .integration_method("ANY")
-        .payload_format_version("1.0")
-        .description("managed by terraform")
-        .send()
-        .await
-        .unwrap();
-    let target = format!("integrations/{}", integration.integration_id().unwrap());
+    let integration = s
+        .plain_integration("https://terraform.example.com", Some("managed by terraform"))
+        .await;
+    let target = format!("integrations/{}", integration);
     let route = apigw
         .create_route()
         .api_id(&s.api.api_id)
@@ -612,20 +614,9 @@ async fn routes_the_deployer_made_are_recorded_and_repaired_and_its_unused_integ
     // A second integration of the application, as an overlapping run of an older version left:
     // no route uses it, so it goes (and leaves the record).
     let left = s
-        .kit
-        .clients
-        .apigw
-        .create_integration()
-        .api_id(&s.api.api_id)
-        .integration_type(aws_sdk_apigatewayv2::types::IntegrationType::HttpProxy)
-        .integration_uri("https://left.example.com")
-        .integration_method("ANY")
-        .payload_format_version("1.0")
-        .description("ecs-deployer:app=orders")
-        .send()
-        .await
-        .unwrap();
-    let left_id = left.integration_id().unwrap().to_owned();
+        .plain_integration("https://left.example.com", Some("ecs-deployer:app=orders"))
+        .await;
+    let left_id = left;
     let result = s.sync_then_quiet().await;
     assert_eq!(
         result.actions,
@@ -681,19 +672,8 @@ async fn a_schedule_an_ecs_event_and_a_manual_sync_at_once_make_everything_once(
 async fn a_family_shared_by_two_services_is_never_cut_below_what_they_run() {
     let s = setup().await;
     let clients = &s.kit.clients;
-    let mut config: serde_json::Value = serde_json::from_str(&s.config).unwrap();
-    config["apps"][0]["keep_revisions"] = json!(1);
-    let config = config.to_string();
-    let image_config = world::config_for(&[&s.app]);
     // The deployer registers orders:2..=7; the service runs orders:7.
-    for n in 2..=7 {
-        let digest = world::push_image(clients, "orders", "latest", &format!("v{n}")).await;
-        let response =
-            world::invoke_image_push(clients, &image_config, &world::push_event("orders", "latest", &digest))
-                .await
-                .unwrap();
-        assert_eq!(response.results[0].outcome, deployer::image_push::Outcome::Deployed);
-    }
+    let config = s.deploy_six_revisions(1).await;
     // A second service of the cluster, not configured, runs orders:4 of the same family.
     let revisions = world::family_revisions(clients, "orders").await;
     let four = &revisions.iter().find(|(n, _)| *n == 4).unwrap().1;
