@@ -29,6 +29,10 @@ pub enum Fault {
     ServerErrorAfter,
     /// Carried out by the emulator, then the connection is reset.
     ResetAfter,
+    /// Refused as IAM refuses a call the role may not make (HTTP 403; EC2's
+    /// `UnauthorizedOperation` for query requests); not carried out. Never drawn by
+    /// [`FaultPlan::any`]: a denied call does not heal by retrying.
+    Denied,
 }
 
 impl Fault {
@@ -41,7 +45,19 @@ impl Fault {
     }
 
     /// Every kind, in the order the proxy draws from.
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 8] = [
+        Fault::Throttle,
+        Fault::ServerError,
+        Fault::Unavailable,
+        Fault::ResetBefore,
+        Fault::Delay,
+        Fault::ServerErrorAfter,
+        Fault::ResetAfter,
+        Fault::Denied,
+    ];
+
+    /// The kinds a retry or a later run recovers from (all but [`Fault::Denied`]).
+    pub const TRANSIENT: [Fault; 7] = [
         Fault::Throttle,
         Fault::ServerError,
         Fault::Unavailable,
@@ -57,7 +73,7 @@ impl Fault {
 pub struct FaultStats {
     /// Requests seen.
     pub requests: AtomicUsize,
-    faults: [AtomicUsize; 7],
+    faults: [AtomicUsize; 8],
 }
 
 impl FaultStats {
@@ -97,12 +113,22 @@ pub struct FaultPlan {
 }
 
 impl FaultPlan {
-    /// Every kind, on every request, at `rate`.
+    /// Every transient kind, on every request, at `rate`.
     pub fn any(rate: f64, seed: u64) -> Self {
         Self {
             rate,
             seed,
-            kinds: Fault::ALL.to_vec(),
+            kinds: Fault::TRANSIENT.to_vec(),
+            only: None,
+        }
+    }
+
+    /// Every request faulted with `kind`.
+    pub fn always(kind: Fault) -> Self {
+        Self {
+            rate: 1.0,
+            seed: 1,
+            kinds: vec![kind],
             only: None,
         }
     }
@@ -210,6 +236,7 @@ async fn serve(
     let protocol = Protocol::of(&head);
     match fault {
         Some(Fault::Throttle) => client.write_all(&protocol.throttle()).await?,
+        Some(Fault::Denied) => client.write_all(&protocol.denied()).await?,
         Some(Fault::ServerError) => client.write_all(&protocol.error(500)).await?,
         Some(Fault::Unavailable) => client.write_all(&protocol.error(503)).await?,
         Some(Fault::ResetBefore) => reset(client),
@@ -360,6 +387,36 @@ impl Protocol {
         }
     }
 
+    fn denied(self) -> Vec<u8> {
+        match self {
+            Protocol::Json => response(
+                400,
+                "application/x-amz-json-1.1",
+                &[],
+                r#"{"__type":"AccessDeniedException","message":"not authorized"}"#,
+            ),
+            // EC2's shape (the only query-protocol service the tests deny).
+            Protocol::Query => response(
+                403,
+                "text/xml",
+                &[],
+                "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>",
+            ),
+            Protocol::RestJson => response(
+                403,
+                "application/json",
+                &[("x-amzn-ErrorType", "AccessDeniedException")],
+                r#"{"message":"not authorized"}"#,
+            ),
+            Protocol::RestXml => response(
+                403,
+                "application/xml",
+                &[],
+                "<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>fault-proxy</RequestId></Error>",
+            ),
+        }
+    }
+
     fn error(self, status: u16) -> Vec<u8> {
         let code = if status == 503 {
             "ServiceUnavailable"
@@ -398,6 +455,7 @@ impl Protocol {
 fn response(status: u16, content_type: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     let reason = match status {
         400 => "Bad Request",
+        403 => "Forbidden",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         _ => "Service Unavailable",

@@ -39,6 +39,23 @@ pub const DOCUMENTED: &[(&str, &str, &str)] = &[
         "s3:ListBucket",
         "without it S3 answers AccessDenied instead of NoSuchKey for a lease or record not written yet",
     ),
+    // S3 decrypts an SSE-KMS configuration object with the caller's kms:Decrypt (the call the
+    // function makes is GetObject; the emulator does not encrypt, so no test sees it).
+    (
+        "image-push",
+        "kms:Decrypt",
+        "S3 GetObject of an SSE-KMS configuration object (ConfigKmsKeyArn)",
+    ),
+    (
+        "service-sync",
+        "kms:Decrypt",
+        "S3 GetObject of an SSE-KMS configuration object (ConfigKmsKeyArn)",
+    ),
+    (
+        "nlb-sync",
+        "kms:Decrypt",
+        "S3 GetObject of an SSE-KMS configuration object (ConfigKmsKeyArn)",
+    ),
 ];
 
 /// The IAM actions one recorded call needs (`service`, `operation` as in the ledger).
@@ -175,6 +192,16 @@ pub fn template_grants(template: &str) -> Result<BTreeMap<String, Grants>, Strin
             let statements = policy["Statement"]
                 .as_sequence()
                 .ok_or(format!("{id}: a policy without an inline Statement list: {policy:?}"))?;
+            // A statement under `!If [condition, statement, !Ref AWS::NoValue]` is granted when
+            // its condition holds (a parameter is set): it counts as a grant.
+            let statements = statements.iter().flat_map(|statement| match statement {
+                Value::Tagged(tagged) if tagged.tag == "!If" => tagged
+                    .value
+                    .as_sequence()
+                    .map(|parts| parts.iter().skip(1).filter(|p| p.is_mapping()).collect::<Vec<_>>())
+                    .unwrap_or_default(),
+                other => vec![other],
+            });
             for statement in statements {
                 let sid = statement["Sid"].as_str().unwrap_or("(no Sid)").to_owned();
                 if statement["Effect"].as_str() != Some("Allow") {

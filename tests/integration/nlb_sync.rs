@@ -387,3 +387,157 @@ async fn slow_servers_and_many_groups_end_inside_the_budget_and_say_what_they_sk
         .iter()
         .all(|r| matches!(r.outcome, NlbOutcome::Skipped | NlbOutcome::DnsFailed)));
 }
+
+/// `eni` discovery: target groups naming an ALB by ARN; the emulator's ALB gets its interfaces
+/// from [`world::AlbWorld`].
+mod eni {
+    use super::*;
+    use deployer::job::{Invocation, Settings};
+    use deployer_devkit::faults::{Fault, FaultPlan, FaultProxy};
+    use deployer_devkit::world::AlbWorld;
+
+    fn addresses(third: u8, last: std::ops::RangeInclusive<u8>) -> Vec<Ipv4Addr> {
+        last.map(|n| Ipv4Addr::new(10, 0, third, n)).collect()
+    }
+
+    fn config(groups: serde_json::Value) -> String {
+        json!({"apps": [], "nlb": {"state_bucket": "deployer-state", "missing_runs_before_deregister": 1,
+            "target_groups": groups}})
+        .to_string()
+    }
+
+    async fn run(clients: &deployer::nlb_sync::Clients, config: &str) -> deployer::nlb_sync::Answer {
+        let config = deployer::Config::parse(config, "test").unwrap();
+        let request = deployer::input::events::parse_nlb_sync(&json!({"sync": {}})).unwrap();
+        deployer::nlb_sync::handle(clients, &config, &request, &Settings::default(), &Invocation::local())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_address_of_every_subnet_in_one_call_per_alb_and_the_alb_followed_as_it_scales() {
+        let s = setup().await;
+        let mut alb = AlbWorld::create(&s.kit.clients, "internal-api").await;
+        // Ten addresses over two subnets: more than one DNS answer would hold.
+        for ip in addresses(1, 10..=14).into_iter().chain(addresses(2, 10..=14)) {
+            alb.add(ip).await;
+        }
+        let http = s.kit.target_group("nlb-80", 80).await;
+        let config = config(json!([
+            {"target_group_arn": s.tg, "alb_arn": alb.arn, "port": 443},
+            {"target_group_arn": http, "alb_arn": alb.arn, "port": 80},
+        ]));
+        let clients = world::job_clients::<deployer::nlb_sync::NlbSync>(&s.kit.clients);
+        s.emulator.start_recording();
+        let answer = run(&clients, &config).await;
+        let calls = s.emulator.stop_recording();
+        assert_eq!(
+            count_op(&calls, "DescribeNetworkInterfaces"),
+            1,
+            "one call serves both groups"
+        );
+        for report in &answer.results {
+            assert_eq!(report.outcome, NlbOutcome::Synced, "{report:?}");
+            assert_eq!(
+                (report.addresses_found, report.registered.len(), report.dns_queries),
+                (10, 10, 0)
+            );
+        }
+        assert_eq!(s.targets().await.len(), 10);
+
+        // The ALB scales: one address added, one gone.
+        alb.add(Ipv4Addr::new(10, 0, 1, 15)).await;
+        alb.remove(Ipv4Addr::new(10, 0, 2, 14)).await;
+        let answer = run(&clients, &config).await;
+        for report in &answer.results {
+            assert_eq!(report.registered, vec!["10.0.1.15"], "{report:?}");
+            assert_eq!(report.deregistered, vec!["10.0.2.14"], "{report:?}");
+        }
+        let expected: Vec<String> = addresses(1, 10..=15)
+            .into_iter()
+            .chain(addresses(2, 10..=13))
+            .map(|ip| format!("{ip}:443"))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(s.targets().await, expected);
+    }
+
+    #[tokio::test]
+    async fn a_throttled_denied_or_empty_describe_changes_nothing_and_fails_the_run() {
+        let s = setup().await;
+        let mut alb = AlbWorld::create(&s.kit.clients, "internal-api").await;
+        let all = addresses(1, 10..=12);
+        for ip in &all {
+            alb.add(*ip).await;
+        }
+        let config = config(json!([{"target_group_arn": s.tg, "alb_arn": alb.arn, "port": 443}]));
+        let clients = world::job_clients::<deployer::nlb_sync::NlbSync>(&s.kit.clients);
+        run(&clients, &config).await;
+        let before = s.targets().await;
+        assert_eq!(before.len(), 3);
+
+        for fault in [Fault::Throttle, Fault::Denied] {
+            let proxy = FaultProxy::start_with(s.emulator.port, FaultPlan::always(fault)).await;
+            let ec2_config = aws_sdk_ec2::config::Builder::from(&clients.sdk_config)
+                .endpoint_url(proxy.endpoint())
+                .build();
+            let faulty = deployer::nlb_sync::Clients {
+                ec2: aws_sdk_ec2::Client::from_conf(ec2_config),
+                ..clients.clone()
+            };
+            s.emulator.start_recording();
+            let answer = run(&faulty, &config).await;
+            let calls = s.emulator.stop_recording();
+            let report = &answer.results[0];
+            assert_eq!(report.outcome, NlbOutcome::DiscoveryFailed, "{fault:?}: {report:?}");
+            assert!(
+                report.reason.as_deref().unwrap().contains("nothing changed"),
+                "{report:?}"
+            );
+            assert_eq!(count_writes(&calls), 0, "{fault:?}: {calls:?}");
+            let err = deployer::job::settle::<deployer::nlb_sync::NlbSync>(answer).unwrap_err();
+            assert_eq!(err.error_type(), "TargetsFailed");
+        }
+        // Every interface gone at once (an empty answer): never a reason to deregister.
+        for ip in &all {
+            alb.remove(*ip).await;
+        }
+        let report = &run(&clients, &config).await.results[0];
+        assert_eq!(report.outcome, NlbOutcome::DiscoveryFailed, "{report:?}");
+        assert_eq!(s.targets().await, before);
+    }
+
+    #[tokio::test]
+    async fn an_alb_of_another_account_is_described_through_the_groups_role() {
+        let s = setup().await;
+        let role = "arn:aws:iam::111111111111:role/nlb-describe";
+        let other = world::clients_as(&s.kit.clients, role).await;
+        world::create_vpc(&other).await;
+        let mut alb = AlbWorld::create(&other, "shared-api").await;
+        assert!(alb.arn.contains(":111111111111:"), "{}", alb.arn);
+        let ips: Vec<Ipv4Addr> = (20..=22).map(|n| Ipv4Addr::new(10, 1, 1, n)).collect();
+        for ip in &ips {
+            alb.add(*ip).await;
+        }
+        let clients = world::job_clients::<deployer::nlb_sync::NlbSync>(&s.kit.clients);
+
+        // Without the role the ALB's interfaces are not in this account: nothing found, nothing changed.
+        let without = config(json!([{"target_group_arn": s.tg, "alb_arn": alb.arn, "port": 443, "same_vpc": false}]));
+        assert_eq!(
+            run(&clients, &without).await.results[0].outcome,
+            NlbOutcome::DiscoveryFailed
+        );
+        assert!(s.targets().await.is_empty());
+
+        let with_role = config(json!([{"target_group_arn": s.tg, "alb_arn": alb.arn, "port": 443,
+            "same_vpc": false, "role_arn": role}]));
+        let report = &run(&clients, &with_role).await.results[0];
+        assert_eq!(report.outcome, NlbOutcome::Synced, "{report:?}");
+        assert_eq!(report.registered, vec!["10.1.1.20", "10.1.1.21", "10.1.1.22"]);
+        // The role's client is made once per cold start and kept.
+        assert_eq!(clients.assumed.lock().unwrap().len(), 1);
+        run(&clients, &with_role).await;
+        assert_eq!(clients.assumed.lock().unwrap().len(), 1);
+    }
+}

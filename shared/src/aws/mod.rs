@@ -9,6 +9,7 @@ pub mod apigw;
 pub mod arn;
 pub mod cloudmap;
 pub mod dns;
+pub mod ec2;
 pub mod ecr;
 pub mod ecs;
 pub mod elb;

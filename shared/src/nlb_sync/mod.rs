@@ -10,6 +10,9 @@ pub mod plan;
 pub mod run;
 pub mod state;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
@@ -18,7 +21,7 @@ use serde::Serialize;
 
 use crate::aws::events::Entry;
 use crate::aws::{self, dns};
-use crate::input::config::{Config, NlbConfig, TargetGroupConfig};
+use crate::input::config::{Config, Discovery, NlbConfig, TargetGroupConfig};
 use crate::input::events::{parse_nlb_sync, NlbSyncRequest};
 use crate::input::InputError;
 use crate::job::{self, Invocation, Job, Settings};
@@ -40,6 +43,14 @@ pub type Answer = job::Answer<Report>;
 pub struct Clients {
     /// Elastic Load Balancing: target groups and their targets.
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// EC2: the ALBs' network interfaces (`eni` discovery) in the function's own account.
+    pub ec2: aws_sdk_ec2::Client,
+    /// EC2 clients through assumed roles (`role_arn`), made once per role and kept for the
+    /// cold start: the role's credentials are cached and refreshed by the provider, not asked
+    /// for on every call.
+    pub assumed: Arc<Mutex<BTreeMap<String, aws_sdk_ec2::Client>>>,
+    /// The configuration the assumed-role clients are built from.
+    pub sdk_config: SdkConfig,
     /// S3: the configuration and the per-group state.
     pub s3: aws_sdk_s3::Client,
     /// EventBridge: `Targets Changed` events.
@@ -57,13 +68,19 @@ impl Job for NlbSync {
     const FAILURE: &'static str = "TargetsFailed";
 
     fn failure(report: &Report) -> Option<String> {
-        matches!(report.outcome, Outcome::Failed | Outcome::DnsFailed)
-            .then(|| job::failure_text(Some(&report.target_group), report.reason.as_deref()))
+        matches!(
+            report.outcome,
+            Outcome::Failed | Outcome::DnsFailed | Outcome::DiscoveryFailed
+        )
+        .then(|| job::failure_text(Some(&report.target_group), report.reason.as_deref()))
     }
 
     fn clients(config: &SdkConfig) -> Clients {
         Clients {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
+            assumed: Arc::default(),
+            sdk_config: config.clone(),
             s3: aws::s3::client(config),
             events: aws_sdk_eventbridge::Client::new(config),
         }
@@ -100,6 +117,9 @@ pub enum Outcome {
     Planned,
     /// DNS gave no usable answer: nothing was changed.
     DnsFailed,
+    /// The ALB's network interfaces could not be described, or listed no address: nothing was
+    /// changed.
+    DiscoveryFailed,
     /// An `alb`-type target group: AWS keeps it in step itself.
     Skipped,
     /// An AWS call failed; `reason` says which.
@@ -111,6 +131,8 @@ pub enum Outcome {
 pub struct Report {
     /// Target group ARN.
     pub target_group: String,
+    /// Where the ALB's addresses came from.
+    pub discovery: Discovery,
     /// How it ended.
     pub outcome: Outcome,
     /// Addresses the ALB resolved to.
@@ -136,6 +158,7 @@ impl Report {
     pub fn new(group: &TargetGroupConfig) -> Self {
         Report {
             target_group: group.target_group_arn.clone(),
+            discovery: group.discovery(),
             outcome: Outcome::Unchanged,
             addresses_found: 0,
             dns_queries: 0,
@@ -201,12 +224,17 @@ pub async fn handle(
             end.checked_sub(GROUP_DEADLINE_MARGIN).unwrap_or(end),
         ));
     }
+    let interfaces = describe_albs(clients, &groups, settings.concurrency).await;
     let results = stream::iter(groups.into_iter().enumerate().map(|(i, group)| {
-        let servers = &servers[dns::zone_of(&group.alb_dns_name)];
+        let servers = group
+            .alb_dns_name
+            .as_deref()
+            .and_then(|name| servers.get(dns::zone_of(name)));
         let dns_turn = run::DnsTurn {
             first_server: turn + i,
             deadline,
         };
+        let interfaces = &interfaces;
         async move {
             let result = match invocation.too_late_to_start(GROUP_DEADLINE_MARGIN) {
                 Some(reason) => Report {
@@ -214,7 +242,14 @@ pub async fn handle(
                     reason: Some(reason),
                     ..Report::new(group)
                 },
-                None => run::sync_group(clients, nlb, group, servers, dns_turn, request.dry_run).await,
+                None => {
+                    let mut report = Report::new(group);
+                    let found = match group.discovery() {
+                        Discovery::Eni => run::from_interfaces(&interfaces[&alb_key(group)]),
+                        Discovery::Dns => run::resolve_dns(nlb, group, servers, dns_turn, &mut report).await,
+                    };
+                    run::sync_group(clients, nlb, group, found, request.dry_run, report).await
+                }
             };
             emit_metrics(&result);
             result
@@ -230,6 +265,61 @@ pub async fn handle(
         results,
         dry_run: request.dry_run,
     })
+}
+
+/// The ALB and role an `eni` group is described through.
+fn alb_key(group: &TargetGroupConfig) -> (String, Option<String>) {
+    (group.alb_arn.clone().unwrap_or_default(), group.role_arn.clone())
+}
+
+/// One `DescribeNetworkInterfaces` per ALB (and role) for every `eni` group of it: the port 80
+/// and 443 groups of one ALB cost one call together.
+async fn describe_albs(
+    clients: &Clients,
+    groups: &[&TargetGroupConfig],
+    concurrency: usize,
+) -> BTreeMap<(String, Option<String>), Result<BTreeSet<Ipv4Addr>, String>> {
+    let albs: BTreeSet<(String, Option<String>)> = groups
+        .iter()
+        .filter(|g| g.discovery() == Discovery::Eni)
+        .map(|g| alb_key(g))
+        .collect();
+    stream::iter(albs.into_iter().map(|key| async move {
+        let answer = match &key.1 {
+            None => aws::ec2::alb_addresses(&clients.ec2, &key.0).await,
+            Some(role) => aws::ec2::alb_addresses(&ec2_as(clients, role).await, &key.0).await,
+        };
+        let answer = answer.map_err(|e| match &key.1 {
+            Some(role) => format!("{e} (as {role})"),
+            None => e.to_string(),
+        });
+        (key, answer)
+    }))
+    .buffer_unordered(concurrency.max(1))
+    .collect()
+    .await
+}
+
+/// The EC2 client acting as `role`, made on first use and kept for the cold start.
+async fn ec2_as(clients: &Clients, role: &str) -> aws_sdk_ec2::Client {
+    if let Some(client) = clients.assumed.lock().expect("lock").get(role) {
+        return client.clone();
+    }
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+        .session_name(NAME)
+        .configure(&clients.sdk_config)
+        .build()
+        .await;
+    let config = aws_sdk_ec2::config::Builder::from(&clients.sdk_config)
+        .credentials_provider(provider)
+        .build();
+    let client = aws_sdk_ec2::Client::from_conf(config);
+    clients
+        .assumed
+        .lock()
+        .expect("lock")
+        .insert(role.to_owned(), client.clone());
+    client
 }
 
 /// One `Targets Changed` event per target group whose targets were registered or deregistered
@@ -298,6 +388,7 @@ mod tests {
     fn report(outcome: Outcome, reason: &str) -> Report {
         Report {
             target_group: "arn:aws:elasticloadbalancing:r:1:targetgroup/nlb-443/1".into(),
+            discovery: Discovery::Dns,
             outcome,
             addresses_found: 0,
             dns_queries: 1,

@@ -44,7 +44,7 @@ pub fn plan_group(
     let mut state = match stored {
         Some(state) => state.clone(),
         None => {
-            let mut rebuilt = TargetGroupState::new(&group.target_group_arn, &group.alb_dns_name, group.port);
+            let mut rebuilt = TargetGroupState::new(&group.target_group_arn, &group.alb_label(), group.port);
             for ip in present
                 .iter()
                 .filter(|ip| ip.parse().is_ok_and(|ip: Ipv4Addr| resolved.contains(&ip)))
@@ -146,7 +146,10 @@ mod tests {
     fn group() -> TargetGroupConfig {
         TargetGroupConfig {
             target_group_arn: "arn:aws:elasticloadbalancing:r:1:targetgroup/nlb/1".into(),
-            alb_dns_name: "internal-a.elb.amazonaws.com".into(),
+            alb_dns_name: Some("internal-a.elb.amazonaws.com".into()),
+            alb_arn: None,
+            discovery: None,
+            role_arn: None,
             port: 443,
             same_vpc: true,
         }
@@ -167,7 +170,7 @@ mod tests {
     }
 
     fn ours(entries: &[(u8, u32)]) -> TargetGroupState {
-        let mut state = TargetGroupState::new(&group().target_group_arn, &group().alb_dns_name, 443);
+        let mut state = TargetGroupState::new(&group().target_group_arn, &group().alb_label(), 443);
         state.target_type = Some("ip".into());
         for (n, missing) in entries {
             state.registered.insert(format!("10.0.0.{n}"), *missing);

@@ -1,5 +1,6 @@
-//! One nlb-sync run for one target group: DNS, the group's targets and the state object are read,
-//! the plan is made, ELB is called, and the state is written back with a conditional write.
+//! One nlb-sync run for one target group: the ALB's addresses are found (its network interfaces,
+//! or DNS), the group's targets and the state object are read, the plan is made, ELB is called,
+//! and the state is written back with a conditional write.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -8,14 +9,14 @@ use super::state::{self, Stored, WriteOutcome};
 use super::{plan_group, Clients, Outcome, Report};
 use crate::aws::dns::{self, DnsError};
 use crate::aws::{elb, AwsError};
-use crate::input::config::{NlbConfig, TargetGroupConfig};
+use crate::input::config::{Discovery, NlbConfig, TargetGroupConfig};
 
 /// The servers to ask, per ALB zone: the configured ones, or else each zone's authoritative
-/// servers, looked up once per run however many groups share the zone.
-pub(crate) async fn dns_servers<'a>(
+/// servers, looked up once per run however many groups share the zone. Only `dns` groups ask.
+pub(crate) async fn dns_servers(
     nlb: &NlbConfig,
-    groups: &[&'a TargetGroupConfig],
-) -> BTreeMap<&'a str, Result<Vec<SocketAddr>, DnsError>> {
+    groups: &[&TargetGroupConfig],
+) -> BTreeMap<String, Result<Vec<SocketAddr>, DnsError>> {
     let configured: Vec<SocketAddr> = nlb.dns_servers.iter().filter_map(|s| s.parse().ok()).collect();
     let resolvers = if configured.is_empty() {
         dns::system_resolvers()
@@ -23,13 +24,14 @@ pub(crate) async fn dns_servers<'a>(
         Vec::new()
     };
     let mut servers = BTreeMap::new();
-    for group in groups {
-        let zone = dns::zone_of(&group.alb_dns_name);
-        if servers.contains_key(zone) {
+    for group in groups.iter().filter(|g| g.discovery() == Discovery::Dns) {
+        let Some(name) = &group.alb_dns_name else { continue };
+        let zone = dns::zone_of(name).to_owned();
+        if servers.contains_key(&zone) {
             continue;
         }
         let found = if configured.is_empty() {
-            dns::authoritative_servers(&resolvers, &group.alb_dns_name).await
+            dns::authoritative_servers(&resolvers, name).await
         } else {
             Ok(configured.clone())
         };
@@ -47,45 +49,71 @@ pub(crate) struct DnsTurn {
     pub deadline: tokio::time::Instant,
 }
 
-/// One target group: resolve, read, plan, apply (unless a dry run), remember.
+/// What discovery found for a group: its ALB's addresses, or why there are none to trust.
+#[derive(Debug, Clone)]
+pub(crate) enum Found {
+    /// The addresses.
+    Addresses(BTreeSet<Ipv4Addr>),
+    /// Nothing usable: the outcome to report (nothing is changed) and why.
+    Nothing(Outcome, String),
+}
+
+/// A `dns` group's look-ups: the union of the answers, never a partial set.
+pub(crate) async fn resolve_dns(
+    nlb: &NlbConfig,
+    group: &TargetGroupConfig,
+    servers: Option<&Result<Vec<SocketAddr>, DnsError>>,
+    turn: DnsTurn,
+    result: &mut Report,
+) -> Found {
+    let (Some(name), Some(servers)) = (&group.alb_dns_name, servers) else {
+        return Found::Nothing(Outcome::DnsFailed, "no ALB DNS name to look up".into());
+    };
+    let servers = match servers {
+        Ok(servers) => servers,
+        Err(err) => return Found::Nothing(Outcome::DnsFailed, format!("{err}; nothing changed")),
+    };
+    let (resolved, queries) =
+        dns::resolve_all(servers, name, nlb.lookups_per_run, turn.first_server, turn.deadline).await;
+    result.dns_queries = queries;
+    match resolved {
+        Ok(addresses) => Found::Addresses(addresses),
+        Err(err @ DnsError::OutOfTime { .. }) => Found::Nothing(
+            Outcome::Skipped,
+            format!("{err}; nothing changed (runs take the groups in a turning order, so a later run starts with it)"),
+        ),
+        Err(err) => Found::Nothing(Outcome::DnsFailed, format!("{err}; nothing changed")),
+    }
+}
+
+/// An `eni` group's addresses, from the describe of its ALB made once for every group of it: an
+/// error or an empty answer is never a reason to deregister.
+pub(crate) fn from_interfaces(answer: &Result<BTreeSet<Ipv4Addr>, String>) -> Found {
+    match answer {
+        Ok(addresses) if addresses.is_empty() => Found::Nothing(
+            Outcome::DiscoveryFailed,
+            "the ALB's network interfaces list no address; nothing changed".into(),
+        ),
+        Ok(addresses) => Found::Addresses(addresses.clone()),
+        Err(err) => Found::Nothing(Outcome::DiscoveryFailed, format!("{err}; nothing changed")),
+    }
+}
+
+/// One target group, once its ALB's addresses are found: read, plan, apply (unless a dry run),
+/// remember.
 pub(crate) async fn sync_group(
     clients: &Clients,
     nlb: &NlbConfig,
     group: &TargetGroupConfig,
-    servers: &Result<Vec<SocketAddr>, DnsError>,
-    dns: DnsTurn,
+    found: Found,
     dry_run: bool,
+    mut result: Report,
 ) -> Report {
-    let mut result = Report::new(group);
-    let servers = match servers {
-        Ok(servers) => servers,
-        Err(err) => {
-            result.outcome = Outcome::DnsFailed;
-            result.reason = Some(format!("{err}; nothing changed"));
-            return result;
-        }
-    };
-    let (resolved, queries) = dns::resolve_all(
-        servers,
-        &group.alb_dns_name,
-        nlb.lookups_per_run,
-        dns.first_server,
-        dns.deadline,
-    )
-    .await;
-    result.dns_queries = queries;
-    let resolved = match resolved {
-        Ok(resolved) => resolved,
-        Err(err @ DnsError::OutOfTime { .. }) => {
-            result.outcome = Outcome::Skipped;
-            result.reason = Some(format!(
-                "{err}; nothing changed (runs take the groups in a turning order, so a later run starts with it)"
-            ));
-            return result;
-        }
-        Err(err) => {
-            result.outcome = Outcome::DnsFailed;
-            result.reason = Some(format!("{err}; nothing changed"));
+    let resolved = match found {
+        Found::Addresses(addresses) => addresses,
+        Found::Nothing(outcome, reason) => {
+            result.outcome = outcome;
+            result.reason = Some(reason);
             return result;
         }
     };
@@ -121,7 +149,7 @@ async fn sync_resolved(
     let key = state::state_key(
         &nlb.state_prefix,
         &group.target_group_arn,
-        &group.alb_dns_name,
+        &group.alb_label(),
         group.port,
     );
     let stored = state::read(&clients.s3, &nlb.state_bucket, &key).await?;

@@ -184,14 +184,25 @@ fn default_share() -> f64 {
     0.5
 }
 
-/// One NLB target group and the ALB whose addresses fill it.
+/// One NLB target group and the ALB whose addresses fill it, named by ARN (`alb_arn`), by DNS
+/// name (`alb_dns_name`), or both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetGroupConfig {
     /// Target group ARN.
     pub target_group_arn: String,
-    /// DNS name of the internal ALB.
-    pub alb_dns_name: String,
+    /// DNS name of the internal ALB (needed for `dns` discovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alb_dns_name: Option<String>,
+    /// ARN of the internal ALB (needed for `eni` discovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alb_arn: Option<String>,
+    /// How the ALB's addresses are found; default `eni` when `alb_arn` is given, else `dns`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<Discovery>,
+    /// Role to assume to describe the ALB's network interfaces (an ALB in another account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
     /// Target port.
     pub port: i32,
     /// False registers targets with AvailabilityZone `all`.
@@ -201,6 +212,39 @@ pub struct TargetGroupConfig {
 
 fn default_true() -> bool {
     true
+}
+
+/// Where nlb-sync learns an ALB's addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Discovery {
+    /// The ALB's network interfaces (EC2 `DescribeNetworkInterfaces`): every address, exactly.
+    Eni,
+    /// DNS look-ups of the ALB's name: for ALBs whose account cannot be described.
+    Dns,
+}
+
+impl TargetGroupConfig {
+    /// The discovery in force: the configured one, else `eni` when the ALB's ARN is known.
+    pub fn discovery(&self) -> Discovery {
+        self.discovery.unwrap_or(if self.alb_arn.is_some() {
+            Discovery::Eni
+        } else {
+            Discovery::Dns
+        })
+    }
+
+    /// The ALB as state keys and reports name it: its DNS name, else `<name>-<id>` from its ARN.
+    pub fn alb_label(&self) -> String {
+        match (&self.alb_dns_name, &self.alb_arn) {
+            (Some(name), _) => name.clone(),
+            (None, Some(arn)) => arn
+                .split_once(":loadbalancer/app/")
+                .map_or(arn.as_str(), |(_, rest)| rest)
+                .replace('/', "-"),
+            (None, None) => String::new(),
+        }
+    }
 }
 
 /// One problem in a configuration document.

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{ApiConfig, CloudMapConfig, Config, NlbConfig, Problem};
+use super::{ApiConfig, CloudMapConfig, Config, Discovery, NlbConfig, Problem};
 use crate::aws::arn::short_name;
 use crate::input::quoted;
 
@@ -269,13 +269,69 @@ fn validate_nlb(nlb: &NlbConfig, push: &mut impl FnMut(String, String)) {
         if !tg.target_group_arn.starts_with("arn:") || !tg.target_group_arn.contains(":targetgroup/") {
             push(format!("{base}.target_group_arn"), "expected a target group ARN".into());
         }
-        if !is_dns_name(&tg.alb_dns_name) {
-            push(format!("{base}.alb_dns_name"), "expected a DNS name".into());
+        if let Some(name) = &tg.alb_dns_name {
+            if !is_dns_name(name) {
+                push(format!("{base}.alb_dns_name"), "expected a DNS name".into());
+            }
+        }
+        if let Some(arn) = &tg.alb_arn {
+            if !is_alb_arn(arn) {
+                push(
+                    format!("{base}.alb_arn"),
+                    "expected an application load balancer ARN (arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>)".into(),
+                );
+            }
+        }
+        match tg.discovery() {
+            Discovery::Dns if tg.alb_dns_name.is_none() => push(
+                format!("{base}.alb_dns_name"),
+                "expected the ALB's DNS name: `dns` discovery looks it up".into(),
+            ),
+            Discovery::Eni if tg.alb_arn.is_none() => push(
+                format!("{base}.alb_arn"),
+                "expected the ALB's ARN: `eni` discovery describes its network interfaces".into(),
+            ),
+            _ => {}
+        }
+        if let Some(role) = &tg.role_arn {
+            if !is_role_arn(role) {
+                push(
+                    format!("{base}.role_arn"),
+                    "expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)".into(),
+                );
+            }
         }
         if !(1..=65535).contains(&tg.port) {
             push(format!("{base}.port"), "expected a port from 1 to 65535".into());
         }
     }
+}
+
+/// `arn:<partition>:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>`.
+fn is_alb_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "elasticloadbalancing"
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("loadbalancer/app/")
+            .is_some_and(|rest| rest.split('/').count() == 2 && rest.split('/').all(|p| !p.is_empty()))
+}
+
+/// `arn:<partition>:iam::<account>:role/<path/name>`.
+fn is_role_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|name| !name.is_empty() && name.len() <= 512)
 }
 
 fn is_app_name(s: &str) -> bool {
