@@ -24,6 +24,8 @@ pub enum Answer {
     ServerFailure,
     /// No answer at all (the query times out).
     Silent,
+    /// NS records naming these hosts (a zone's name servers).
+    NameServers(Vec<String>),
 }
 
 /// The running server; stopped on drop.
@@ -110,6 +112,10 @@ fn serve(
             Answer::NxDomain => wire::response(&request, wire::RCODE_NXDOMAIN, &[], 60),
             Answer::ServerFailure => wire::response(&request, wire::RCODE_SERVFAIL, &[], 60),
             Answer::Empty => wire::response(&request, wire::RCODE_OK, &[], 60),
+            Answer::NameServers(hosts) => {
+                let records: Vec<(u16, Vec<u8>)> = hosts.iter().map(|h| (wire::TYPE_NS, wire::name_bytes(h))).collect();
+                wire::response(&request, wire::RCODE_OK, &records, 60)
+            }
             Answer::Addresses(addresses) => {
                 let shown = deployer::aws::dns::ROUTE53_MAX_ANSWERS.min(addresses.len());
                 let records: Vec<(u16, Vec<u8>)> = (0..shown)

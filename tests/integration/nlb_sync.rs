@@ -541,3 +541,39 @@ mod eni {
         assert_eq!(clients.assumed.lock().unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn a_warm_run_finds_the_zones_name_servers_without_asking_again() {
+    use deployer::aws::dns;
+    let server = DnsServer::start();
+    server.set(
+        dns::zone_of(ALB_DNS_NAME),
+        Answer::NameServers(vec!["ns-1.awsdns-01.example".into(), "ns-2.awsdns-02.example".into()]),
+    );
+    for host in ["ns-1.awsdns-01.example", "ns-2.awsdns-02.example"] {
+        server.set(host, Answer::Addresses(vec![Ipv4Addr::LOCALHOST]));
+    }
+    server.set(ALB_DNS_NAME, Answer::Addresses(ips(&[10, 20])));
+    // The test server plays the resolver and both name servers (on its own port, not 53).
+    let resolvers = [server.addr];
+    let deadline = || tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+
+    let servers = dns::authoritative_servers(&resolvers, ALB_DNS_NAME, server.addr.port())
+        .await
+        .unwrap();
+    assert_eq!(servers, vec![server.addr, server.addr]);
+    let (found, _) = dns::resolve_all(&servers, ALB_DNS_NAME, 50, 0, deadline()).await;
+    assert_eq!(found.unwrap().len(), 2);
+    let cold = server.queries();
+    assert_eq!(
+        cold, 4,
+        "cold: the zone's NS, an address for each name server, then the ALB"
+    );
+
+    let servers = dns::authoritative_servers(&resolvers, ALB_DNS_NAME, server.addr.port())
+        .await
+        .unwrap();
+    let (found, _) = dns::resolve_all(&servers, ALB_DNS_NAME, 50, 0, deadline()).await;
+    assert_eq!(found.unwrap().len(), 2);
+    assert_eq!(server.queries() - cold, 1, "warm: only the ALB's name");
+}

@@ -72,6 +72,8 @@ pub mod wire {
         pub question: Option<(String, u16)>,
         /// Answer records: name, type, data.
         pub answers: Vec<(String, u16, Vec<u8>)>,
+        /// The smallest TTL of the answer records, in seconds (none without answers).
+        pub min_ttl: Option<u32>,
     }
 
     /// A query for `name` of type `qtype`, recursion desired.
@@ -143,9 +145,12 @@ pub mod wire {
             }
         }
         let mut answers = Vec::new();
+        let mut min_ttl: Option<u32> = None;
         for _ in 0..ancount {
             let (name, next) = read_name(buf, pos)?;
             let rtype = u16_at(next)?;
+            let ttl = (u32::from(u16_at(next + 4)?) << 16) | u32::from(u16_at(next + 6)?);
+            min_ttl = Some(min_ttl.map_or(ttl, |t| t.min(ttl)));
             let len = usize::from(u16_at(next + 8)?);
             let start = next + 10;
             let data = buf.get(start..start + len)?;
@@ -164,6 +169,7 @@ pub mod wire {
             rcode: (flags & 0x000f) as u8,
             question,
             answers,
+            min_ttl,
         })
     }
 
@@ -362,14 +368,52 @@ pub fn zone_of(dns_name: &str) -> &str {
 }
 
 /// The authoritative servers of the zone `dns_name` lives in (its parent domain), found through
-/// `resolvers`, as the classic function does with `dig NS`.
-pub async fn authoritative_servers(resolvers: &[SocketAddr], dns_name: &str) -> Result<Vec<SocketAddr>, DnsError> {
+/// `resolvers`, as the classic function does with `dig NS`: the zone's NS records, then each
+/// name server's address (`port` 53 in AWS). Remembered for the answers' TTL (at most an hour)
+/// across warm invocations, so a warm run asks none of these questions again: it asks only the
+/// ALB's own name.
+pub async fn authoritative_servers(
+    resolvers: &[SocketAddr],
+    dns_name: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, DnsError> {
     let zone = zone_of(dns_name);
+    let key = format!("{zone} via {resolvers:?} port {port}");
+    let now = tokio::time::Instant::now();
+    if let Some((servers, until)) = name_server_cache().lock().expect("lock").get(&key) {
+        if *until > now {
+            return Ok(servers.clone());
+        }
+    }
+    let (servers, ttl) = ask_name_servers(resolvers, zone, port).await?;
+    let keep = Duration::from_secs(u64::from(ttl).min(NAME_SERVER_CACHE_MAX.as_secs()));
+    if !keep.is_zero() {
+        name_server_cache()
+            .lock()
+            .expect("lock")
+            .insert(key, (servers.clone(), now + keep));
+    }
+    Ok(servers)
+}
+
+/// The longest the name servers of a zone are remembered, whatever their TTL.
+pub const NAME_SERVER_CACHE_MAX: Duration = Duration::from_secs(3600);
+
+type NameServerCache = std::sync::Mutex<std::collections::HashMap<String, (Vec<SocketAddr>, tokio::time::Instant)>>;
+
+fn name_server_cache() -> &'static NameServerCache {
+    static CACHE: std::sync::OnceLock<NameServerCache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The zone's name servers and the smallest TTL of the answers that named them.
+async fn ask_name_servers(resolvers: &[SocketAddr], zone: &str, port: u16) -> Result<(Vec<SocketAddr>, u32), DnsError> {
     let mut failures = Vec::new();
     for resolver in resolvers {
         match query(*resolver, zone, wire::TYPE_NS).await {
             Ok(message) => {
                 let mut servers = Vec::new();
+                let mut ttl = message.min_ttl.unwrap_or(0);
                 for (_, rtype, data) in &message.answers {
                     if *rtype != wire::TYPE_NS {
                         continue;
@@ -377,12 +421,19 @@ pub async fn authoritative_servers(resolvers: &[SocketAddr], dns_name: &str) -> 
                     let Some((host, _)) = wire::read_name(data, 0) else {
                         continue;
                     };
-                    if let Ok(addresses) = lookup_a(resolvers, &host).await {
-                        servers.extend(addresses.into_iter().map(|a| SocketAddr::new(a.into(), 53)));
+                    if let Ok(answer) = query(*resolver, &host, wire::TYPE_A).await {
+                        ttl = ttl.min(answer.min_ttl.unwrap_or(0));
+                        servers.extend(
+                            answer
+                                .answers
+                                .iter()
+                                .filter(|(_, rtype, data)| *rtype == wire::TYPE_A && data.len() == 4)
+                                .map(|(_, _, d)| SocketAddr::new(Ipv4Addr::new(d[0], d[1], d[2], d[3]).into(), port)),
+                        );
                     }
                 }
                 if !servers.is_empty() {
-                    return Ok(servers);
+                    return Ok((servers, ttl));
                 }
                 failures.push(format!("{resolver}: no NS records for {zone}"));
             }

@@ -366,6 +366,7 @@ fn emit_metrics(result: &Report) {
             ("Registered", "Count"),
             ("Deregistered", "Count"),
             ("DnsFailures", "Count"),
+            ("DiscoveryFailures", "Count"),
             ("DnsQueries", "Count"),
         ],
         serde_json::json!({
@@ -374,6 +375,7 @@ fn emit_metrics(result: &Report) {
             "Registered": applied(&result.registered),
             "Deregistered": applied(&result.deregistered),
             "DnsFailures": u32::from(result.outcome == Outcome::DnsFailed),
+            "DiscoveryFailures": u32::from(result.outcome == Outcome::DiscoveryFailed),
             "DnsQueries": result.dns_queries,
             "outcome": result.outcome,
         }),
@@ -405,7 +407,7 @@ mod tests {
             results,
             dry_run: false,
         };
-        for outcome in [Outcome::Failed, Outcome::DnsFailed] {
+        for outcome in [Outcome::Failed, Outcome::DnsFailed, Outcome::DiscoveryFailed] {
             let Err(crate::error::InvokeError::ItemsFailed(err)) =
                 settle::<NlbSync>(answer(vec![report(outcome, "no answer"), report(Outcome::Synced, "-")]))
             else {

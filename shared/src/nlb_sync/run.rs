@@ -31,7 +31,7 @@ pub(crate) async fn dns_servers(
             continue;
         }
         let found = if configured.is_empty() {
-            dns::authoritative_servers(&resolvers, name).await
+            dns::authoritative_servers(&resolvers, name, 53).await
         } else {
             Ok(configured.clone())
         };
