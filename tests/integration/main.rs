@@ -14,4 +14,5 @@ mod image_push;
 mod lambda_runtime;
 mod nlb_sync;
 mod overlap;
+mod retention;
 mod service_sync;

@@ -173,6 +173,62 @@ async fn describe_once(
         .collect())
 }
 
+/// Puts `tag` on the image `digest` of `repository` by writing its own manifest again
+/// (`BatchGetImage`, then `PutImage` with the tag): no image is pushed, and a tag on another
+/// image moves here. `Ok(false)` when the tag already named this image.
+pub async fn tag_image(
+    client: &aws_sdk_ecr::Client,
+    repository: &str,
+    digest: &str,
+    tag: &str,
+) -> Result<bool, AwsError> {
+    let resource = format!("{repository}@{digest}");
+    let got = client
+        .batch_get_image()
+        .repository_name(repository)
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_digest(digest)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ECR", "BatchGetImage", &resource, e))?;
+    let Some(image) = got.images().first() else {
+        return Err(AwsError {
+            service: "ECR",
+            operation: "BatchGetImage",
+            resource,
+            code: Some("ImageNotFoundException".into()),
+            message: "the image is gone".into(),
+        });
+    };
+    if image.image_id().and_then(|id| id.image_tag()) == Some(tag) {
+        return Ok(false);
+    }
+    let put = client
+        .put_image()
+        .repository_name(repository)
+        .image_manifest(image.image_manifest().unwrap_or_default())
+        .set_image_manifest_media_type(image.image_manifest_media_type().map(str::to_owned))
+        .image_tag(tag)
+        .image_digest(digest)
+        .send()
+        .await;
+    match put {
+        Ok(_) => Ok(true),
+        Err(err) => {
+            let err = AwsError::from_sdk("ECR", "PutImage", format!("{resource} as {tag}"), err);
+            // The tag already names this manifest: nothing to move.
+            if err.code.as_deref() == Some("ImageAlreadyExistsException") {
+                Ok(false)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use futures::stream::{self, StreamExt};
 
 use super::record::publish_changes;
 use super::{Answer, Clients, Outcome, Report};
-use crate::aws::ecs;
+use crate::aws::{ecr, ecs};
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::{EcsDeploymentDetail, EcsServiceAction};
 use crate::input::quoted;
@@ -45,16 +45,66 @@ pub async fn hear_deployment(
     let result = store
         .update(&clients.s3, &app.name, |index| index.hear(&id, &word, &at))
         .await;
-    answer(vec![
-        report_changes(clients, settings, app, result, || {
-            format!(
-                "no deploy in progress names ECS deployment {} ({}): nothing to move",
-                quoted(&id),
-                quoted(&detail.event_name)
-            )
-        })
-        .await,
-    ])
+    let failed_to_record = result.is_err();
+    let report = report_changes(clients, settings, app, result, || {
+        format!(
+            "no deploy in progress names ECS deployment {} ({}): nothing to move",
+            quoted(&id),
+            quoted(&detail.event_name)
+        )
+    })
+    .await;
+    // A completion (or its replay: the tags may not have moved the first time) protects the
+    // images in use.
+    if word == EcsWord::Completed && !failed_to_record {
+        return answer(vec![with_protected_images(clients, app, store, report).await]);
+    }
+    answer(vec![report])
+}
+
+/// Tag that marks the image an application runs (its last completed deploy's digest).
+pub fn live_tag(app: &str) -> String {
+    format!("live-{app}")
+}
+
+/// Tag that marks the image of the application's completed deploy before that (another digest):
+/// where a rollback goes.
+pub fn prev_tag(app: &str) -> String {
+    format!("prev-{app}")
+}
+
+/// Moves the application's [`live_tag`] and [`prev_tag`] onto the digests its records say are in
+/// use (a `PutImage` of each image's own manifest; nothing is pushed, nothing deleted), so an ECR
+/// lifecycle rule that keeps those tag prefixes never expires them. A failure fails the report:
+/// the event's retry moves them.
+async fn with_protected_images(clients: &Clients, app: &AppConfig, store: &RecordStore, mut report: Report) -> Report {
+    let moved = async {
+        let index = store.read(&clients.s3, &app.name).await?;
+        let (live, prev) = index.protected_digests();
+        let mut moved = Vec::new();
+        // `prev` first: the image that was live gets its new tag before it loses `live`, so it is
+        // never without a protecting tag (an untagged image is what lifecycle rules expire first).
+        for (tag, digest) in [(prev_tag(&app.name), prev), (live_tag(&app.name), live)] {
+            let Some(digest) = digest else { continue };
+            if ecr::tag_image(&clients.ecr, &app.repository, digest, &tag).await? {
+                moved.push(format!("~ tag {tag} -> {digest}"));
+            }
+        }
+        Ok::<_, crate::aws::AwsError>(moved)
+    }
+    .await;
+    match moved {
+        Ok(moved) => report.actions.extend(moved),
+        Err(err) => {
+            report.outcome = Outcome::Failed;
+            report.reason = Some(format!(
+                "the images in use are not tagged ({}, {}): {err}; a retry of the event tags them",
+                live_tag(&app.name),
+                prev_tag(&app.name)
+            ));
+        }
+    }
+    report
 }
 
 /// Applies an `ECS Service Action` event: `SERVICE_TASK_START_IMPAIRED` fails a deploy in
@@ -160,7 +210,15 @@ pub async fn settle(clients: &Clients, config: &Config, settings: &Settings, now
                     index.settle(&service, now, after)
                 })
                 .await;
-            report_changes(clients, settings, app, result, || "nothing to settle".into()).await
+            let completed = result
+                .as_ref()
+                .is_ok_and(|changes| changes.iter().any(|c| c.record.outcome == DeployOutcome::Completed));
+            let report = report_changes(clients, settings, app, result, || "nothing to settle".into()).await;
+            if completed {
+                with_protected_images(clients, app, store, report).await
+            } else {
+                report
+            }
         }
     }))
     .buffered(concurrency)

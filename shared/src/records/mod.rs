@@ -207,6 +207,19 @@ impl DeployIndex {
         self.records.iter().find(|r| r.id == id)
     }
 
+    /// The digests in use to protect in ECR: the newest completed deploy's (`live`) and the
+    /// newest completed one before it with another digest (`prev`, where a rollback goes).
+    pub fn protected_digests(&self) -> (Option<&str>, Option<&str>) {
+        let mut completed = self
+            .records
+            .iter()
+            .filter(|r| r.outcome == DeployOutcome::Completed)
+            .filter_map(|r| r.digest.as_deref());
+        let live = completed.next();
+        let prev = completed.find(|d| Some(*d) != live);
+        (live, prev)
+    }
+
     /// The deploy in progress, if any.
     pub fn in_progress(&self) -> Option<&DeployRecord> {
         self.records.iter().find(|r| r.outcome == DeployOutcome::InProgress)
