@@ -22,6 +22,8 @@ pub const DEPLOY_TIMED_OUT: &str = "Deploy Timed Out";
 pub const SYNC_FAILED: &str = "Sync Failed";
 /// nlb-sync registered or deregistered targets.
 pub const TARGETS_CHANGED: &str = "Targets Changed";
+/// detail-type: a retention pass deregistered or deleted task definition revisions.
+pub const REVISIONS_REMOVED: &str = "Revisions Removed";
 
 /// Puts `entries` on `bus` with the deployer's source.
 pub async fn publish(client: &aws_sdk_eventbridge::Client, bus: &str, entries: &[Entry]) -> Result<(), AwsError> {

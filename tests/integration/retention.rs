@@ -9,9 +9,9 @@ use deployer_devkit::events::recorded_ecs_event;
 use deployer_devkit::world::{self, invoke_job, push_event, World};
 use deployer_devkit::Emulator;
 
-const BUCKET: &str = "deployer-state";
+pub(super) const BUCKET: &str = "deployer-state";
 
-fn settings() -> Settings {
+pub(super) fn settings() -> Settings {
     Settings {
         lease: Some(LeaseConfig::in_bucket(BUCKET)),
         records: Some(RecordStore::in_bucket(BUCKET)),
@@ -102,4 +102,136 @@ async fn the_images_in_use_keep_their_tags_until_a_newer_deploy_completes() {
     assert_eq!(tagged(&kit, "prev-orders").await.as_deref(), Some(v3.as_str()));
     let again = complete(deployment_v4).await;
     assert!(again.actions.iter().all(|a| !a.starts_with("~ tag")), "{again:?}");
+}
+
+mod revisions {
+    use deployer::service_sync::{Outcome as SyncOutcome, ServiceSync};
+    use deployer_devkit::world::{self, invoke_job, World};
+    use deployer_devkit::Emulator;
+    use serde_json::json;
+
+    /// ACTIVE revision numbers of the `orders` family.
+    async fn active(kit: &World) -> Vec<i32> {
+        world::family_revisions(&kit.clients, "orders")
+            .await
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_shared_family_is_never_cut_below_what_runs_and_the_dry_run_is_what_the_pass_does() {
+        let emulator = Emulator::start();
+        let kit = World::new(&emulator).await;
+        world::create_bucket(&kit.clients, super::BUCKET).await;
+        let (app, _) = kit.orders().await;
+        let image_config = world::config_for(&[&app]);
+        // The deployer registers orders:2..=7; the service runs orders:7.
+        for n in 2..=7 {
+            let digest = world::push_image(&kit.clients, "orders", "latest", &format!("r{n}")).await;
+            world::invoke_image_push(
+                &kit.clients,
+                &image_config,
+                &world::push_event("orders", "latest", &digest),
+            )
+            .await
+            .unwrap();
+        }
+        // A second service of the family runs orders:3.
+        let revisions = world::family_revisions(&kit.clients, "orders").await;
+        let three = &revisions.iter().find(|(n, _)| *n == 3).unwrap().1;
+        world::create_service(
+            &kit.clients,
+            "sss",
+            "orders-worker",
+            three,
+            &kit.subnets,
+            &kit.security_group,
+        )
+        .await;
+        let mut config: serde_json::Value = serde_json::from_str(&image_config).unwrap();
+        config["apps"][0]["keep_revisions"] = json!(2);
+        config["apps"][0]["retention_grace_days"] = json!(0);
+        let config = config.to_string();
+        let settings = super::settings();
+
+        let dry = invoke_job::<ServiceSync>(
+            &kit.clients,
+            &config,
+            &json!({"retention": {"app": "orders"}, "dry_run": true}),
+            &settings,
+        )
+        .await
+        .unwrap();
+        let planned = &dry.results[0];
+        assert_eq!(planned.outcome, SyncOutcome::Planned, "{planned:?}");
+        assert!(
+            planned
+                .kept
+                .iter()
+                .any(|k| k.starts_with("orders:3 (runs or is deploying")),
+            "{planned:?}"
+        );
+        assert!(
+            planned
+                .kept
+                .iter()
+                .any(|k| k.starts_with("orders:1 (not registered by the deployer")),
+            "{planned:?}"
+        );
+        assert_eq!(
+            active(&kit).await,
+            vec![7, 6, 5, 4, 3, 2, 1],
+            "a dry run changes nothing"
+        );
+
+        // A pass cut off after its first deregistration, then the retry: the same end as the plan.
+        let first = planned.actions[0]
+            .trim_start_matches("- deregister ")
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_owned();
+        kit.clients
+            .ecs
+            .deregister_task_definition()
+            .task_definition(&first)
+            .send()
+            .await
+            .unwrap();
+        let real = invoke_job::<ServiceSync>(
+            &kit.clients,
+            &config,
+            &json!({"retention": {"app": "orders"}}),
+            &settings,
+        )
+        .await
+        .unwrap();
+        assert_eq!(real.results[0].outcome, SyncOutcome::Synced, "{:?}", real.results[0]);
+        // Kept: 7 (running), 6 (keep 2 without completed records: the running one and one more),
+        // 3 (orders-worker), 1 (Terraform's).
+        assert_eq!(active(&kit).await, vec![7, 6, 3, 1]);
+        let planned_kept: Vec<i32> = planned
+            .kept
+            .iter()
+            .filter_map(|k| k.strip_prefix("orders:")?.split(' ').next()?.parse().ok())
+            .collect();
+        assert_eq!(planned_kept, vec![7, 6, 3, 1], "the dry run said so");
+        // A pass deletes what was INACTIVE when it looked (the hand-deregistered orders:5 here);
+        // with a zero-day grace the next one deletes what this one deregistered, and the one
+        // after that has nothing left to do.
+        assert!(real.results[0]
+            .actions
+            .contains(&"- delete orders:5 (inactive for 0 days or more)".to_string()));
+        let retention = json!({"retention": {"app": "orders"}});
+        let next = invoke_job::<ServiceSync>(&kit.clients, &config, &retention, &settings)
+            .await
+            .unwrap();
+        assert_eq!(next.results[0].actions.len(), 2, "{:?}", next.results[0]);
+        let last = invoke_job::<ServiceSync>(&kit.clients, &config, &retention, &settings)
+            .await
+            .unwrap();
+        assert_eq!(last.results[0].outcome, SyncOutcome::Unchanged, "{:?}", last.results[0]);
+        assert_eq!(active(&kit).await, vec![7, 6, 3, 1]);
+    }
 }

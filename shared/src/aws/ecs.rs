@@ -272,10 +272,26 @@ pub async fn deregister_task_definition(client: &aws_sdk_ecs::Client, arn: &str)
 
 /// ACTIVE revisions of a family as `(revision, ARN)`, newest first.
 pub async fn list_revisions(client: &aws_sdk_ecs::Client, family: &str) -> Result<Vec<(i32, String)>, AwsError> {
+    list_revisions_in(client, family, aws_sdk_ecs::types::TaskDefinitionStatus::Active).await
+}
+
+/// INACTIVE (deregistered) revisions of a family as `(revision, ARN)`, newest first.
+pub async fn list_inactive_revisions(
+    client: &aws_sdk_ecs::Client,
+    family: &str,
+) -> Result<Vec<(i32, String)>, AwsError> {
+    list_revisions_in(client, family, aws_sdk_ecs::types::TaskDefinitionStatus::Inactive).await
+}
+
+async fn list_revisions_in(
+    client: &aws_sdk_ecs::Client,
+    family: &str,
+    status: aws_sdk_ecs::types::TaskDefinitionStatus,
+) -> Result<Vec<(i32, String)>, AwsError> {
     let mut pages = client
         .list_task_definitions()
         .family_prefix(family)
-        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .status(status)
         .sort(SortOrder::Desc)
         .into_paginator()
         .send();
@@ -338,4 +354,38 @@ pub async fn revisions_in_use(
     }
     in_use.remove("");
     Ok(in_use)
+}
+
+/// Deletes INACTIVE revisions, 10 a call (ECS's limit). A revision ECS reports as already
+/// deleted counts as done; any other failure is an error naming the revisions.
+pub async fn delete_task_definitions(client: &aws_sdk_ecs::Client, arns: &[String]) -> Result<(), AwsError> {
+    for chunk in arns.chunks(10) {
+        let output = client
+            .delete_task_definitions()
+            .set_task_definitions(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ECS", "DeleteTaskDefinitions", chunk.join(","), e))?;
+        let failures: Vec<String> = output
+            .failures()
+            .iter()
+            .filter(|f| {
+                !f.reason()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+                    .contains("delete_in_progress")
+            })
+            .map(|f| format!("{}: {}", f.arn().unwrap_or_default(), f.reason().unwrap_or_default()))
+            .collect();
+        if !failures.is_empty() {
+            return Err(AwsError {
+                service: "ECS",
+                operation: "DeleteTaskDefinitions",
+                resource: chunk.join(","),
+                code: None,
+                message: failures.join("; "),
+            });
+        }
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod cleanup;
 pub mod observe;
 pub mod orphans;
 pub mod plan;
+pub mod retention;
 pub mod routes;
 pub mod select;
 #[cfg(test)]
@@ -151,6 +152,12 @@ pub struct Report {
     /// revision it went back to, not the failed one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub running_task_definition: Option<String>,
+    /// `retention` for the entry of a retention pass (absent for a sync).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass: Option<&'static str>,
+    /// What a retention pass keeps, each with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
     /// Why nothing was done, or what failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -165,6 +172,8 @@ impl Report {
             drift: Vec::new(),
             task_definition: None,
             running_task_definition: None,
+            pass: None,
+            kept: Vec::new(),
             reason,
         }
     }
@@ -182,6 +191,10 @@ pub async fn handle(
     let dry_run = request.dry_run();
     let (apps, completed) = match select(config, request)? {
         Selection::Sync { apps, completed } => (apps, completed),
+        Selection::Retention(apps) => {
+            let results = retention_reports(clients, config, settings, invocation, &apps, dry_run).await;
+            return Ok(finish(clients, config, settings, results, dry_run).await);
+        }
         Selection::Ignored(reason) => {
             return Ok(finish(
                 clients,
@@ -217,13 +230,7 @@ pub async fn handle(
         }
     };
     let owned = settings.owned.as_ref();
-    let clusters: Vec<&str> = config
-        .apps
-        .iter()
-        .map(|a| a.cluster.as_str())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let clusters = configured_clusters(config);
     let reads = Reads {
         completed,
         concurrency,
@@ -285,6 +292,10 @@ pub async fn handle(
     );
     if let (true, Some(store)) = (full, owned) {
         results.extend(orphan_reports(clients, config, store, dry_run).await);
+    }
+    if config.retention_on_schedule && matches!(request, ServiceSyncRequest::Scheduled) {
+        let all: Vec<&AppConfig> = config.apps.iter().collect();
+        results.extend(retention_reports(clients, config, settings, invocation, &all, false).await);
     }
     Ok(finish(clients, config, settings, results, dry_run).await)
 }
@@ -358,6 +369,104 @@ async fn orphan_reports(clients: &Clients, config: &Config, store: &ApiRecordSto
         reports.push(report);
     }
     reports
+}
+
+/// A retention pass over `apps`: one report each, listing what is kept (and why) and what is
+/// removed; applied unless a dry run, holding the service's lease (a deploy registering a
+/// revision at the same moment is planned around, not raced). Removals are published as
+/// `Revisions Removed`.
+async fn retention_reports(
+    clients: &Clients,
+    config: &Config,
+    settings: &Settings,
+    invocation: &Invocation,
+    apps: &[&AppConfig],
+    dry_run: bool,
+) -> Vec<Report> {
+    let clusters = configured_clusters(config);
+    let reads = Reads {
+        completed: true,
+        concurrency: settings.concurrency,
+        owned: settings.owned.as_ref(),
+        records: settings.records.as_ref(),
+        clusters: &clusters,
+    };
+    let mut reports = Vec::new();
+    for app in apps {
+        let mut report = Report::new(Some(&app.name), Outcome::Unchanged, None);
+        report.pass = Some("retention");
+        let held = match (&settings.lease, dry_run) {
+            (Some(leases), false) => {
+                let leases = leases.with_ttl(LEASE_TTL);
+                let key = leases.key(&app.cluster, &app.service);
+                let purpose = format!("{} retention", app.name);
+                match lease::acquire(&clients.s3, &leases, &key, &invocation.request_id, &purpose).await {
+                    Ok(held) => Some((leases, held)),
+                    Err(err) => {
+                        report.outcome = Outcome::Failed;
+                        report.reason = Some(err.to_string());
+                        reports.push(report);
+                        continue;
+                    }
+                }
+            }
+            _ => None,
+        };
+        let outcome = async {
+            let facts = retention::observe_retention(clients, app, reads).await?;
+            let plan = retention::plan_retention(app, &facts, std::time::SystemTime::now());
+            let changes = !plan.deregister.is_empty() || !plan.delete.is_empty();
+            if changes && !dry_run {
+                retention::apply_retention(clients, &plan).await?;
+            }
+            Ok::<_, AwsError>(plan)
+        }
+        .await;
+        if let Some((leases, held)) = &held {
+            if let Err(err) = lease::release(&clients.s3, leases, held).await {
+                tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
+            }
+        }
+        match outcome {
+            Ok(plan) => {
+                report.kept = plan.kept.clone();
+                report.actions = plan.actions();
+                if !report.actions.is_empty() {
+                    report.outcome = if dry_run { Outcome::Planned } else { Outcome::Synced };
+                }
+            }
+            Err(err) => {
+                report.outcome = Outcome::Failed;
+                report.reason = Some(format!("{err}; the next pass plans again from what exists"));
+            }
+        }
+        reports.push(report);
+    }
+    if let (Some(bus), false) = (&settings.event_bus, dry_run) {
+        let entries: Vec<Entry> = reports
+            .iter()
+            .filter(|r| r.outcome == Outcome::Synced)
+            .map(|r| Entry {
+                detail_type: notify::REVISIONS_REMOVED.to_owned(),
+                detail: serde_json::json!({ "app": r.app, "removed": r.actions, "kept": r.kept }),
+            })
+            .collect();
+        if let Err(err) = notify::publish(&clients.events, bus, &entries).await {
+            tracing::error!(bus = %bus, error = %err, events = entries.len(), "retention events not published");
+        }
+    }
+    reports
+}
+
+/// Every configured cluster, once: a revision any of their services runs is in use.
+fn configured_clusters(config: &Config) -> Vec<&str> {
+    config
+        .apps
+        .iter()
+        .map(|a| a.cluster.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// How long service-sync holds a service's lease at most: its function's timeout (300 s in

@@ -23,6 +23,8 @@ pub enum Selection<'a> {
         /// Why it failed.
         reason: Option<String>,
     },
+    /// A retention pass over these applications' revisions.
+    Retention(Vec<&'a AppConfig>),
     /// Nothing to do, and why.
     Ignored(String),
 }
@@ -43,6 +45,10 @@ pub fn select<'a>(config: &'a Config, request: &ServiceSyncRequest) -> Result<Se
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Selection::Sync { apps, completed: false })
         }
+        ServiceSyncRequest::Retention { app: Some(name), .. } => {
+            Ok(Selection::Retention(vec![config.find_app(name, "retention.app")?]))
+        }
+        ServiceSyncRequest::Retention { app: None, .. } => Ok(Selection::Retention(config.apps.iter().collect())),
         ServiceSyncRequest::Deployment { service_arn, detail } => {
             let Some(app) = config.app_for_service_arn(service_arn) else {
                 return Ok(Selection::Ignored(format!(

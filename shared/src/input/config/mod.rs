@@ -38,6 +38,10 @@ pub struct Config {
     /// API routes and integrations). Off by default: service-sync only reports them as orphans.
     #[serde(default)]
     pub prune: bool,
+    /// Whether the scheduled service-sync run applies the retention pass to every application
+    /// (off: retention runs on request, and after each completed deploy as before).
+    #[serde(default)]
+    pub retention_on_schedule: bool,
 }
 
 fn default_settle_after_minutes() -> u32 {
@@ -63,9 +67,14 @@ pub struct AppConfig {
     /// Enforce the deployment circuit breaker with rollback on every deploy.
     #[serde(default)]
     pub circuit_breaker: bool,
-    /// Task definition revisions registered by the deployer that are kept.
+    /// Task definition revisions registered by the deployer that are kept: the last N that
+    /// completed (plus any in use and the last good).
     #[serde(default = "default_keep_revisions")]
     pub keep_revisions: u32,
+    /// Days a revision the deployer deregistered stays INACTIVE before a retention pass deletes
+    /// it (`DeleteTaskDefinitions`); 0 deletes at the next pass.
+    #[serde(default = "default_grace_days")]
+    pub retention_grace_days: u32,
     /// Cloud Map service of the application (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_map: Option<CloudMapConfig>,
@@ -76,6 +85,10 @@ pub struct AppConfig {
 
 fn default_keep_revisions() -> u32 {
     10
+}
+
+fn default_grace_days() -> u32 {
+    30
 }
 
 /// Cloud Map service of an application.
@@ -357,6 +370,7 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
         nlb: None,
         settle_after_minutes: default_settle_after_minutes(),
         prune: false,
+        retention_on_schedule: false,
     };
     let mut positions = Vec::new();
     let Some(object) = value.as_object() else {
@@ -367,20 +381,27 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
         return (config, positions);
     };
     for key in object.keys() {
-        if !["apps", "nlb", "settle_after_minutes", "prune"].contains(&key.as_str()) {
+        if !["apps", "nlb", "settle_after_minutes", "prune", "retention_on_schedule"].contains(&key.as_str()) {
             problems.push(Problem {
                 path: key_in_path(key),
-                message: "unknown field, expected `apps`, `nlb`, `settle_after_minutes` or `prune`".into(),
+                message:
+                    "unknown field, expected `apps`, `nlb`, `settle_after_minutes`, `prune` or `retention_on_schedule`"
+                        .into(),
             });
         }
     }
-    match object.get("prune") {
-        None => {}
-        Some(serde_json::Value::Bool(prune)) => config.prune = *prune,
-        Some(value) => problems.push(Problem {
-            path: "prune".into(),
-            message: format!("expected true or false, got {}", json_kind(value)),
-        }),
+    for (field, flag) in [
+        ("prune", &mut config.prune),
+        ("retention_on_schedule", &mut config.retention_on_schedule),
+    ] {
+        match object.get(field) {
+            None => {}
+            Some(serde_json::Value::Bool(value)) => *flag = *value,
+            Some(value) => problems.push(Problem {
+                path: field.into(),
+                message: format!("expected true or false, got {}", json_kind(value)),
+            }),
+        }
     }
     match object.get("settle_after_minutes") {
         None => {}

@@ -78,6 +78,9 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
         if app.keep_revisions == 0 {
             push(at("keep_revisions"), "expected at least 1".into());
         }
+        if app.retention_grace_days > 3650 {
+            push(at("retention_grace_days"), "expected 0 to 3650 days".into());
+        }
         if let Some(cloud_map) = &app.cloud_map {
             validate_cloud_map(cloud_map, &format!("apps[{i}].cloud_map"), &mut push);
         }

@@ -47,12 +47,22 @@ pub enum ServiceSyncRequest {
         /// Plan only.
         dry_run: bool,
     },
+    /// A retention pass over one application's revisions (none: every application).
+    Retention {
+        /// Application name.
+        app: Option<String>,
+        /// List what would be kept and removed; change nothing.
+        dry_run: bool,
+    },
 }
 
 impl ServiceSyncRequest {
     /// True when the request asks for the plan only.
     pub fn dry_run(&self) -> bool {
-        matches!(self, ServiceSyncRequest::Manual { dry_run: true, .. })
+        matches!(
+            self,
+            ServiceSyncRequest::Manual { dry_run: true, .. } | ServiceSyncRequest::Retention { dry_run: true, .. }
+        )
     }
 }
 
@@ -62,6 +72,21 @@ struct ManualSync {
     sync: ManualSyncApps,
     #[serde(default)]
     dry_run: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualRetention {
+    retention: RetentionOf,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionOf {
+    #[serde(default)]
+    app: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +125,17 @@ pub fn parse_service_sync(value: &Value) -> Result<ServiceSyncRequest, InputErro
             "$",
             "an EventBridge event or a manual payload such as {\"sync\": {\"apps\": [\"orders\"]}}",
         ));
+    }
+    if value.get("retention").is_some() {
+        require_objects(value, "", &["retention"])?;
+        let manual: ManualRetention = deserialize_at(value, "")?;
+        if let Some(app) = &manual.retention.app {
+            check_app_name(app, "retention.app")?;
+        }
+        return Ok(ServiceSyncRequest::Retention {
+            app: manual.retention.app,
+            dry_run: manual.dry_run,
+        });
     }
     require_objects(value, "", &["sync"])?;
     let manual: ManualSync = deserialize_at(value, "")?;
