@@ -1,42 +1,40 @@
-//! Revision clean-up after a completed deploy: deregister the deployer's own revisions of the
-//! running family beyond `keep_revisions`; never the running one, a newer one, one it did not
-//! register, one any service of the configured clusters runs or deploys, or the last good one.
+//! Revision clean-up after a completed deploy: the retention rules of
+//! [`super::retention::plan_retention`] applied to the running family's ACTIVE revisions older
+//! than the running one — never the running one, a newer one, one the deployer did not register,
+//! one any service of the configured clusters runs or deploys, or the last good one; the last
+//! `keep_revisions` that completed stay. (Deleting INACTIVE revisions is the retention pass's.)
 
-use std::collections::BTreeSet;
-
-use super::{Plan, RevisionInfo, Step};
-use crate::aws::arn::family_and_revision;
-use crate::aws::ecs::ServiceState;
+use super::retention::{plan_retention, RetentionFacts, RevisionFacts};
+use super::{Observation, Plan, Step};
+use crate::aws::arn::short_name;
 use crate::input::config::AppConfig;
 
 /// Adds the clean-up steps of one application to `plan`.
-pub(crate) fn plan_revision_cleanup(
-    app: &AppConfig,
-    service: Option<&ServiceState>,
-    revisions: &[RevisionInfo],
-    in_use: &BTreeSet<String>,
-    last_good: Option<&str>,
-    plan: &mut Plan,
-) {
-    let Some(running) = service.and_then(|s| family_and_revision(&s.task_definition)) else {
+pub(crate) fn plan_revision_cleanup(app: &AppConfig, obs: &Observation, plan: &mut Plan) {
+    let (Some(service), Some(revisions)) = (&obs.service, &obs.revisions) else {
         return;
     };
-    // The running revision counts as kept; newer ones (a deploy on its way) are never touched.
-    let mut kept = 1u32;
-    for info in revisions.iter().filter(|r| r.revision < running.1 && r.managed) {
-        if in_use.contains(&info.arn) || last_good == Some(info.arn.as_str()) {
-            continue;
-        }
-        if kept < app.keep_revisions {
-            kept += 1;
-        } else {
-            plan.push(
-                Step::DeregisterRevision(info.arn.clone()),
-                format!(
-                    "- task definition {}:{} (beyond the {} kept)",
-                    running.0, info.revision, app.keep_revisions
-                ),
-            );
-        }
+    let facts = RetentionFacts {
+        running: Some(service.task_definition.clone()),
+        revisions: revisions
+            .iter()
+            .map(|r| RevisionFacts {
+                revision: r.revision,
+                arn: r.arn.clone(),
+                managed: r.managed,
+                active: true,
+                deregistered_at: None,
+            })
+            .collect(),
+        in_use: obs.revisions_in_use.clone(),
+        last_good: obs.last_good.clone(),
+        completed: obs.completed_revisions.clone(),
+        recorded: !obs.completed_revisions.is_empty(),
+    };
+    // `revisions` holds the older ones only; the running one is kept and, in the count without
+    // records, takes the first of the `keep_revisions` places (as the rule counts it).
+    for (arn, why) in plan_retention(app, &facts, std::time::SystemTime::now()).deregister {
+        let action = format!("- task definition {} ({why})", short_name(&arn));
+        plan.push(Step::DeregisterRevision(arn), action);
     }
 }

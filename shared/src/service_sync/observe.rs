@@ -41,6 +41,8 @@ pub struct Observation {
     /// The revision of the application's last completed deploy before the running one (from
     /// the deploy records): never deregistered, it is where a rollback goes.
     pub last_good: Option<String>,
+    /// Revisions of the application's completed deploys, newest first (from the records).
+    pub completed_revisions: Vec<String>,
 }
 
 /// One ACTIVE revision of a family.
@@ -220,16 +222,24 @@ async fn observe_protected(
             .unwrap_or_default();
         let last_good = match reads.records {
             Some(store) => store.read(&clients.s3, &apps[i].name).await.map(|index| {
-                index
+                let completed: Vec<String> = index
+                    .records
+                    .iter()
+                    .filter(|r| r.outcome == crate::records::DeployOutcome::Completed)
+                    .filter_map(|r| r.new_task_definition.clone())
+                    .collect();
+                let last_good = index
                     .last_good_except(&running)
-                    .and_then(|r| r.new_task_definition.clone())
+                    .and_then(|r| r.new_task_definition.clone());
+                (last_good, completed)
             }),
-            None => Ok(None),
+            None => Ok((None, Vec::new())),
         };
         match (&in_use, last_good) {
-            (Ok(in_use), Ok(last_good)) => {
+            (Ok(in_use), Ok((last_good, completed))) => {
                 obs.revisions_in_use = in_use.clone();
                 obs.last_good = last_good;
+                obs.completed_revisions = completed;
             }
             // Without knowing what is in use, nothing is deregistered: the clean-up waits.
             (Err(err), _) => observations[i] = Err(err.clone()),

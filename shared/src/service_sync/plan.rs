@@ -354,15 +354,6 @@ pub fn plan_app(app: &AppConfig, obs: &Observation) -> Result<Plan, String> {
             );
         }
     }
-    if let Some(revisions) = &obs.revisions {
-        plan_revision_cleanup(
-            app,
-            obs.service.as_ref(),
-            revisions,
-            &obs.revisions_in_use,
-            obs.last_good.as_deref(),
-            &mut plan,
-        );
-    }
+    plan_revision_cleanup(app, obs, &mut plan);
     Ok(plan)
 }

@@ -80,6 +80,7 @@ fn in_step() -> Observation {
         revisions: None,
         revisions_in_use: Default::default(),
         last_good: None,
+        completed_revisions: Vec::new(),
     }
 }
 

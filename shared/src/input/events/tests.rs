@@ -125,6 +125,15 @@ fn the_service_sync_samples_parse() {
         .unwrap()
         .dry_run());
     assert_eq!(
+        parse_service_sync(&sample("manual-retention-dry-run.json")).unwrap(),
+        ServiceSyncRequest::Retention {
+            app: Some("orders".into()),
+            dry_run: true
+        }
+    );
+    let err = parse_service_sync(&json!({"retention": {"app": "orders", "keep": 3}})).unwrap_err();
+    assert!(err.to_string().contains("keep"), "{err}");
+    assert_eq!(
         parse_service_sync(&sample("ecr-push.json")).unwrap_err().field,
         "detail-type"
     );
