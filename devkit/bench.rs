@@ -427,6 +427,56 @@ async fn main() {
         }
     }
 
+    if wanted("retention") {
+        // A retention pass over TRUTH_APPS applications (one family each, three deploys each).
+        let emulator = Emulator::start();
+        let kit = World::new(&emulator).await;
+        world::create_cluster(&kit.clients, "sss").await;
+        world::create_repository(&kit.clients, "orders").await;
+        world::push_image(&kit.clients, "orders", "latest", "v1").await;
+        world::create_bucket(&kit.clients, "deployer-state").await;
+        let mut apps = Vec::new();
+        for i in 0..TRUTH_APPS {
+            apps.push(kit.create_app("sss", "orders", &format!("orders-{i:03}")).await);
+        }
+        let all: Vec<&world::AppWorld> = apps.iter().collect();
+        let mut config: serde_json::Value = serde_json::from_str(&world::config_for(&all)).unwrap();
+        for app in config["apps"].as_array_mut().unwrap() {
+            app["keep_revisions"] = 2.into();
+            app["retention_grace_days"] = 0.into();
+        }
+        let config = Config::parse(&config.to_string(), "bench").unwrap();
+        let image_clients = job_clients::<image_push::ImagePush>(&kit.clients);
+        for n in 2..=4 {
+            let digest = world::push_image(&kit.clients, "orders", "latest", &format!("r{n}")).await;
+            run(&image_clients, &config, &push_event("orders", "latest", &digest), 10).await;
+        }
+        let clients = job_clients::<service_sync::ServiceSync>(&kit.clients);
+        let settings = Settings {
+            concurrency: 10,
+            lease: Some(LeaseConfig::in_bucket("deployer-state")),
+            records: Some(RecordStore::in_bucket("deployer-state")),
+            ..Settings::default()
+        };
+        for (label, payload) in [
+            ("dry run", serde_json::json!({"retention": {}, "dry_run": true})),
+            ("applied (1 deregistered each)", serde_json::json!({"retention": {}})),
+            ("next pass (1 deleted each)", serde_json::json!({"retention": {}})),
+            ("nothing left to do", serde_json::json!({"retention": {}})),
+        ] {
+            let request = parse_service_sync(&payload).unwrap();
+            let (calls, _) = recorded(&emulator, || {
+                service_sync::handle(&clients, &config, &request, &settings, &LOCAL)
+            })
+            .await;
+            rows.push(count_row(
+                &format!("retention pass over {TRUTH_APPS} apps, {label}"),
+                &calls,
+            ));
+        }
+        drop(emulator);
+    }
+
     if wanted("nlb-modes") {
         // Steady state of the two discovery modes: NLB_GROUPS target groups over NLB_GROUPS / 2
         // ALBs (a port 80 and a port 443 group each), three addresses an ALB.

@@ -391,42 +391,69 @@ async fn retention_reports(
         records: settings.records.as_ref(),
         clusters: &clusters,
     };
+    // What the configured clusters run: read once for the whole pass.
+    let in_use = match ecs::revisions_in_use(&clients.ecs, &clusters, settings.concurrency).await {
+        Ok(in_use) => in_use,
+        Err(err) => {
+            return apps
+                .iter()
+                .map(|app| {
+                    let mut report = Report::new(
+                        Some(&app.name),
+                        Outcome::Failed,
+                        Some(format!("{err}; nothing removed")),
+                    );
+                    report.pass = Some("retention");
+                    report
+                })
+                .collect();
+        }
+    };
     let mut reports = Vec::new();
     for app in apps {
         let mut report = Report::new(Some(&app.name), Outcome::Unchanged, None);
         report.pass = Some("retention");
-        let held = match (&settings.lease, dry_run) {
-            (Some(leases), false) => {
-                let leases = leases.with_ttl(LEASE_TTL);
-                let key = leases.key(&app.cluster, &app.service);
-                let purpose = format!("{} retention", app.name);
-                match lease::acquire(&clients.s3, &leases, &key, &invocation.request_id, &purpose).await {
-                    Ok(held) => Some((leases, held)),
-                    Err(err) => {
-                        report.outcome = Outcome::Failed;
-                        report.reason = Some(err.to_string());
-                        reports.push(report);
-                        continue;
-                    }
-                }
-            }
-            _ => None,
-        };
         let outcome = async {
-            let facts = retention::observe_retention(clients, app, reads).await?;
-            let plan = retention::plan_retention(app, &facts, std::time::SystemTime::now());
+            let plan = retention_plan(clients, app, reads, &in_use)
+                .await
+                .map_err(|e| e.to_string())?;
             let changes = !plan.deregister.is_empty() || !plan.delete.is_empty();
-            if changes && !dry_run {
-                retention::apply_retention(clients, &plan).await?;
+            if !changes || dry_run {
+                return Ok(plan);
             }
-            Ok::<_, AwsError>(plan)
-        }
-        .await;
-        if let Some((leases, held)) = &held {
-            if let Err(err) = lease::release(&clients.s3, leases, held).await {
+            // Something to remove: under the service's lease, planned again from what exists
+            // then (a deploy may have registered or a pass removed something meanwhile).
+            let Some(leases) = &settings.lease else {
+                retention::apply_retention(clients, &plan)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Ok(plan);
+            };
+            let leases = leases.with_ttl(LEASE_TTL);
+            let key = leases.key(&app.cluster, &app.service);
+            let purpose = format!("{} retention", app.name);
+            let held = lease::acquire(&clients.s3, &leases, &key, &invocation.request_id, &purpose)
+                .await
+                .map_err(|e| e.to_string())?;
+            let applied = async {
+                let plan = retention_plan(clients, app, reads, &in_use)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                lease::confirm(&clients.s3, &leases, &held)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                retention::apply_retention(clients, &plan)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>(plan)
+            }
+            .await;
+            if let Err(err) = lease::release(&clients.s3, &leases, &held).await {
                 tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
             }
+            applied
         }
+        .await;
         match outcome {
             Ok(plan) => {
                 report.kept = plan.kept.clone();
@@ -456,6 +483,17 @@ async fn retention_reports(
         }
     }
     reports
+}
+
+/// One application's retention plan from what exists now.
+async fn retention_plan(
+    clients: &Clients,
+    app: &AppConfig,
+    reads: Reads<'_>,
+    in_use: &std::collections::BTreeSet<String>,
+) -> Result<retention::RetentionPlan, AwsError> {
+    let facts = retention::observe_retention(clients, app, reads, in_use).await?;
+    Ok(retention::plan_retention(app, &facts, std::time::SystemTime::now()))
 }
 
 /// Every configured cluster, once: a revision any of their services runs is in use.

@@ -139,11 +139,13 @@ pub fn plan_retention(app: &AppConfig, facts: &RetentionFacts, now: SystemTime) 
 }
 
 /// Reads what a retention pass over `app` needs: its service, the family's ACTIVE and INACTIVE
-/// revisions with their tags, what the configured clusters run, and the deploy records.
+/// revisions with their tags, and the deploy records; `in_use` is what the configured clusters
+/// run, read once for the pass.
 pub async fn observe_retention(
     clients: &Clients,
     app: &AppConfig,
     reads: Reads<'_>,
+    in_use: &BTreeSet<String>,
 ) -> Result<RetentionFacts, AwsError> {
     let service = ecs::describe_services(&clients.ecs, &app.cluster, std::slice::from_ref(&app.service))
         .await?
@@ -188,7 +190,7 @@ pub async fn observe_retention(
             active: false,
         });
     }
-    facts.in_use = ecs::revisions_in_use(&clients.ecs, reads.clusters, reads.concurrency).await?;
+    facts.in_use = in_use.clone();
     if let Some(store) = reads.records {
         read_records(clients, store, app, &mut facts).await?;
     }
