@@ -153,7 +153,11 @@ mod revisions {
         config["apps"][0]["keep_revisions"] = json!(2);
         config["apps"][0]["retention_grace_days"] = json!(0);
         let config = config.to_string();
-        let settings = super::settings();
+        let tap = deployer_devkit::events::EventTap::new(&kit.clients, "deploys").await;
+        let settings = deployer::job::Settings {
+            event_bus: Some("deploys".into()),
+            ..super::settings()
+        };
 
         let dry = invoke_job::<ServiceSync>(
             &kit.clients,
@@ -211,6 +215,14 @@ mod revisions {
         // Kept: 7 (running), 6 (keep 2 without completed records: the running one and one more),
         // 3 (orders-worker), 1 (Terraform's).
         assert_eq!(active(&kit).await, vec![7, 6, 3, 1]);
+        let (types, details) = tap.detail_types().await;
+        assert_eq!(
+            types,
+            vec!["Revisions Removed".to_string()],
+            "the dry run published nothing"
+        );
+        assert_eq!(details[0]["detail"]["app"], "orders");
+        assert_eq!(details[0]["detail"]["removed"], json!(real.results[0].actions));
         let planned_kept: Vec<i32> = planned
             .kept
             .iter()
