@@ -299,31 +299,7 @@ impl World {
     pub async fn new(emulator: &Emulator) -> World {
         let sdk_config = emulator.sdk_config().await;
         let ec2 = aws_sdk_ec2::Client::new(&sdk_config);
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .expect("CreateVpc");
-        let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("VPC ID").to_owned();
-        let mut subnets = Vec::new();
-        for (zone, cidr) in [("a", "10.0.1.0/24"), ("c", "10.0.2.0/24")] {
-            let subnet = ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(cidr)
-                .availability_zone(format!("{REGION}{zone}"))
-                .send()
-                .await
-                .expect("CreateSubnet");
-            subnets.push(
-                subnet
-                    .subnet()
-                    .and_then(|s| s.subnet_id())
-                    .expect("subnet ID")
-                    .to_owned(),
-            );
-        }
+        let (vpc, subnets) = vpc_with_subnets(&ec2, 0).await;
         let group = ec2
             .create_security_group()
             .group_name("services")
@@ -787,24 +763,40 @@ pub async fn clients_as(clients: &AwsClients, role_arn: &str) -> AwsClients {
 /// A VPC with subnets 10.1.1.0/24 and 10.1.2.0/24 in `clients`' account (another account's
 /// world, for cross-account tests).
 pub async fn create_vpc(clients: &AwsClients) -> String {
-    let ec2 = aws_sdk_ec2::Client::new(&clients.sdk_config);
+    vpc_with_subnets(&aws_sdk_ec2::Client::new(&clients.sdk_config), 1)
+        .await
+        .0
+}
+
+/// A VPC 10.`second`.0.0/16 with subnets 10.`second`.1.0/24 (zone a) and .2.0/24 (zone c): its ID
+/// and the subnets' IDs.
+async fn vpc_with_subnets(ec2: &aws_sdk_ec2::Client, second: u8) -> (String, Vec<String>) {
     let vpc = ec2
         .create_vpc()
-        .cidr_block("10.1.0.0/16")
+        .cidr_block(format!("10.{second}.0.0/16"))
         .send()
         .await
         .expect("CreateVpc");
     let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("VPC ID").to_owned();
-    for (zone, cidr) in [("a", "10.1.1.0/24"), ("c", "10.1.2.0/24")] {
-        ec2.create_subnet()
+    let mut subnets = Vec::new();
+    for (zone, third) in [("a", 1), ("c", 2)] {
+        let subnet = ec2
+            .create_subnet()
             .vpc_id(&vpc)
-            .cidr_block(cidr)
+            .cidr_block(format!("10.{second}.{third}.0/24"))
             .availability_zone(format!("{REGION}{zone}"))
             .send()
             .await
             .expect("CreateSubnet");
+        subnets.push(
+            subnet
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("subnet ID")
+                .to_owned(),
+        );
     }
-    vpc
+    (vpc, subnets)
 }
 
 /// Runs one `nlb-sync` invocation in-process, exactly as the Lambda handler does.

@@ -429,28 +429,19 @@ async fn retention_reports(
                     .map_err(|e| e.to_string())?;
                 return Ok(plan);
             };
-            let leases = leases.with_ttl(LEASE_TTL);
-            let key = leases.key(&app.cluster, &app.service);
-            let purpose = format!("{} retention", app.name);
-            let held = lease::acquire(&clients.s3, &leases, &key, &invocation.request_id, &purpose)
-                .await
-                .map_err(|e| e.to_string())?;
+            let held = ServiceLease::take(clients, leases, invocation, app, "retention").await?;
             let applied = async {
                 let plan = retention_plan(clients, app, reads, &in_use)
                     .await
                     .map_err(|e| e.to_string())?;
-                lease::confirm(&clients.s3, &leases, &held)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                held.confirm(clients).await?;
                 retention::apply_retention(clients, &plan)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok::<_, String>(plan)
             }
             .await;
-            if let Err(err) = lease::release(&clients.s3, &leases, &held).await {
-                tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
-            }
+            held.give_back(clients, app).await;
             applied
         }
         .await;
@@ -524,12 +515,7 @@ async fn apply_under_lease(
     invocation: &Invocation,
     app: &AppConfig,
 ) -> Result<Plan, String> {
-    let leases = leases.with_ttl(LEASE_TTL);
-    let key = leases.key(&app.cluster, &app.service);
-    let purpose = format!("{} service-sync", app.name);
-    let held = lease::acquire(&clients.s3, &leases, &key, &invocation.request_id, &purpose)
-        .await
-        .map_err(|e| e.to_string())?;
+    let held = ServiceLease::take(clients, leases, invocation, app, "service-sync").await?;
     let applied = async {
         let obs = observe(
             clients,
@@ -545,9 +531,7 @@ async fn apply_under_lease(
         .map_err(|e| e.to_string())?;
         let plan = plan_app(app, &obs)?;
         if !plan.steps.is_empty() {
-            lease::confirm(&clients.s3, &leases, &held)
-                .await
-                .map_err(|e| e.to_string())?;
+            held.confirm(clients).await?;
             apply(clients, reads.owned, &app.name, &plan)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -555,10 +539,47 @@ async fn apply_under_lease(
         Ok(plan)
     }
     .await;
-    if let Err(err) = lease::release(&clients.s3, &leases, &held).await {
-        tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
-    }
+    held.give_back(clients, app).await;
     applied
+}
+
+/// The service's lease as service-sync holds it: [`LEASE_TTL`], named after the invocation.
+struct ServiceLease {
+    leases: LeaseConfig,
+    held: lease::Lease,
+}
+
+impl ServiceLease {
+    /// Takes the lease of `app`'s service (waiting, as image-push does, for another holder).
+    async fn take(
+        clients: &Clients,
+        leases: &LeaseConfig,
+        invocation: &Invocation,
+        app: &AppConfig,
+        what: &str,
+    ) -> Result<Self, String> {
+        let leases = leases.with_ttl(LEASE_TTL);
+        let key = leases.key(&app.cluster, &app.service);
+        let purpose = format!("{} {what}", app.name);
+        let held = lease::acquire(&clients.s3, &leases, &key, &invocation.request_id, &purpose)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Self { leases, held })
+    }
+
+    /// The fence, right before writing: the lease is still this run's.
+    async fn confirm(&self, clients: &Clients) -> Result<(), String> {
+        lease::confirm(&clients.s3, &self.leases, &self.held)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Gives the lease back; a failure only logs (the lease expires by itself).
+    async fn give_back(&self, clients: &Clients, app: &AppConfig) {
+        if let Err(err) = lease::release(&clients.s3, &self.leases, &self.held).await {
+            tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
+        }
+    }
 }
 
 /// A plan's conflicts fail the application's sync: what could be done was done, and a person
