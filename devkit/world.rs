@@ -760,12 +760,10 @@ pub async fn clients_as(clients: &AwsClients, role_arn: &str) -> AwsClients {
     AwsClients::from_sdk_config(&config)
 }
 
-/// A VPC with subnets 10.1.1.0/24 and 10.1.2.0/24 in `clients`' account (another account's
-/// world, for cross-account tests).
-pub async fn create_vpc(clients: &AwsClients) -> String {
-    vpc_with_subnets(&aws_sdk_ec2::Client::new(&clients.sdk_config), 1)
-        .await
-        .0
+/// A VPC with subnets 10.1.1.0/24 and 10.1.2.0/24 in `clients`' account and region (another
+/// account's or region's world): its ID and the subnets' IDs.
+pub async fn create_vpc(clients: &AwsClients) -> (String, Vec<String>) {
+    vpc_with_subnets(&aws_sdk_ec2::Client::new(&clients.sdk_config), 1).await
 }
 
 /// A VPC 10.`second`.0.0/16 with subnets 10.`second`.1.0/24 (zone a) and .2.0/24 (zone c): its ID

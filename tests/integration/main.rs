@@ -6,6 +6,7 @@
 //! `iam_policy::template_grants_each_function_exactly_what_the_tests_called` is `#[ignore]`d: it reads the
 //! call ledger the other tests leave, so `make test` runs it afterwards.
 
+mod accounts;
 mod deploy_truth;
 mod faults;
 mod hardening;

@@ -14,6 +14,9 @@ pub mod status;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use aws_config::SdkConfig;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -50,6 +53,50 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     /// The region (the registry host of pinned images).
     pub region: String,
+    /// The configuration the clients were built from (clients for other accounts and regions).
+    pub sdk_config: SdkConfig,
+    /// ECS clients of applications in another account or region, one per (role, external id,
+    /// region), kept for the function's life: the role's credentials are cached and refreshed
+    /// by the provider, not asked for per call.
+    pub targets: Arc<Mutex<BTreeMap<Target, aws_sdk_ecs::Client>>>,
+}
+
+/// Where an application's service lives when it is not the function's own account and region:
+/// (role, external id, region).
+pub type Target = (Option<String>, Option<String>, Option<String>);
+
+impl Clients {
+    /// The clients for `app`: these, with ECS acting through the app's role and in its region
+    /// when it names one (ECR, the records, the leases and the events stay the function's own).
+    pub async fn for_app(&self, app: &AppConfig) -> Clients {
+        let target: Target = (app.role_arn.clone(), app.external_id.clone(), app.region.clone());
+        if target == (None, None, None) {
+            return self.clone();
+        }
+        let cached = self.targets.lock().expect("lock").get(&target).cloned();
+        let ecs = match cached {
+            Some(ecs) => ecs,
+            None => {
+                let mut config = aws_sdk_ecs::config::Builder::from(&self.sdk_config);
+                if let Some(region) = &app.region {
+                    config = config.region(aws_sdk_ecs::config::Region::new(region.clone()));
+                }
+                if let Some(role) = &app.role_arn {
+                    let mut provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                        .session_name(format!("{NAME}-{}", app.name).chars().take(64).collect::<String>())
+                        .configure(&self.sdk_config);
+                    if let Some(id) = &app.external_id {
+                        provider = provider.external_id(id);
+                    }
+                    config = config.credentials_provider(provider.build().await);
+                }
+                let ecs = aws_sdk_ecs::Client::from_conf(config.build());
+                self.targets.lock().expect("lock").insert(target, ecs.clone());
+                ecs
+            }
+        };
+        Clients { ecs, ..self.clone() }
+    }
 }
 
 /// The `image-push` function.
@@ -73,6 +120,8 @@ impl Job for ImagePush {
             s3: aws::s3::client(config),
             events: aws_sdk_eventbridge::Client::new(config),
             region: aws::region_of(config),
+            sdk_config: config.clone(),
+            targets: Arc::default(),
         }
     }
 
@@ -161,6 +210,12 @@ pub struct Report {
     /// A `status` answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Box<status::AppStatus>>,
+    /// The account of the service, when the application names a role (another account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The region of the service, when the application names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 impl Report {
@@ -177,6 +232,12 @@ impl Report {
             deploy_id: None,
             ecs_deployment_id: None,
             status: None,
+            account: app
+                .role_arn
+                .as_deref()
+                .and_then(|r| r.split(':').nth(4))
+                .map(str::to_owned),
+            region: app.region.clone(),
         }
     }
 
@@ -193,6 +254,8 @@ impl Report {
             deploy_id: None,
             ecs_deployment_id: None,
             status: None,
+            account: None,
+            region: None,
         }
     }
 }
@@ -297,21 +360,57 @@ async fn deploy(
             });
         }
     };
-    let mut observations = observe(clients, &apps, &goal, settings.concurrency).await;
-    if let (Goal::Rollback(None), Some(store)) = (&goal, &settings.records) {
-        observe::observe_last_good(clients, store, &apps, &mut observations).await;
+    // Applications of one account and region share their reads; each group runs with its own
+    // ECS client (an assumed role, another region).
+    let mut groups: Vec<(Target, Vec<&AppConfig>)> = Vec::new();
+    for app in apps {
+        let target: Target = (app.role_arn.clone(), app.external_id.clone(), app.region.clone());
+        match groups.iter_mut().find(|(t, _)| *t == target) {
+            Some((_, group)) => group.push(app),
+            None => groups.push((target, vec![app])),
+        }
+    }
+    let mut results = Vec::new();
+    for (_, group) in &groups {
+        let group_clients = clients.for_app(group[0]).await;
+        results.extend(deploy_group(&group_clients, group, &goal, settings, invocation, trigger, dry_run).await);
+    }
+    results.iter().for_each(log_report);
+    Ok(Answer { results, dry_run })
+}
+
+/// Observes, plans and applies the deploy of applications that share one account and region.
+async fn deploy_group(
+    clients: &Clients,
+    apps: &[&AppConfig],
+    goal: &Goal,
+    settings: &Settings,
+    invocation: &Invocation,
+    trigger: &Trigger,
+    dry_run: bool,
+) -> Vec<Report> {
+    let mut observations = observe(clients, apps, goal, settings.concurrency).await;
+    if let (Goal::Rollback(None), Some(store)) = (goal, &settings.records) {
+        observe::observe_last_good(clients, store, apps, &mut observations).await;
     }
     let plans: Vec<Plan> = apps
         .iter()
         .zip(observations)
         .map(|(app, obs)| match obs {
-            Ok(obs) => plan_app(app, &goal, &obs, &clients.region),
-            Err(err) => Plan::nothing(Report::skipped(app, Outcome::Failed, err.to_string())),
+            Ok(obs) => plan_app(app, goal, &obs, &clients.region),
+            Err(err) => Plan::nothing(Report::skipped(
+                app,
+                Outcome::Failed,
+                match &app.role_arn {
+                    Some(role) => format!("{err} (acting as {role})"),
+                    None => err.to_string(),
+                },
+            )),
         })
         .collect();
     let owner = lease::new_owner();
-    let (goal, owner) = (&goal, owner.as_str());
-    let results: Vec<Report> = stream::iter(apps.iter().zip(plans).map(|(app, plan)| async move {
+    let owner = owner.as_str();
+    stream::iter(apps.iter().zip(plans).map(|(app, plan)| async move {
         let attempt = record::Attempt {
             app,
             goal,
@@ -336,9 +435,7 @@ async fn deploy(
     }))
     .buffered(settings.concurrency.max(1))
     .collect()
-    .await;
-    results.iter().for_each(log_report);
-    Ok(Answer { results, dry_run })
+    .await
 }
 
 /// One structured summary line per application.

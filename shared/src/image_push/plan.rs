@@ -263,9 +263,7 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
             image: Some(image),
             reason: None,
             actions,
-            deploy_id: None,
-            ecs_deployment_id: None,
-            status: None,
+            ..Report::skipped(app, Outcome::Planned, "")
         },
         steps,
         observed_task_definition: None,
@@ -352,9 +350,7 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, obs: &Observation) 
             image: target_image,
             reason: None,
             actions,
-            deploy_id: None,
-            ecs_deployment_id: None,
-            status: None,
+            ..Report::skipped(app, Outcome::Planned, "")
         },
         steps: vec![Step::UpdateService {
             cluster: app.cluster.clone(),

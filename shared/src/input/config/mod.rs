@@ -75,6 +75,15 @@ pub struct AppConfig {
     /// it (`DeleteTaskDefinitions`); 0 deletes at the next pass.
     #[serde(default = "default_grace_days")]
     pub retention_grace_days: u32,
+    /// Role to assume for the application's ECS calls (a service in another account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// External ID the role's trust policy asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Region of the application's service (default: the function's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// Cloud Map service of the application (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_map: Option<CloudMapConfig>,

@@ -78,6 +78,33 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
         if app.keep_revisions == 0 {
             push(at("keep_revisions"), "expected at least 1".into());
         }
+        if let Some(role) = &app.role_arn {
+            if !is_role_arn(role) {
+                push(
+                    at("role_arn"),
+                    "expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)".into(),
+                );
+            }
+        }
+        if let Some(id) = &app.external_id {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c);
+            if app.role_arn.is_none() {
+                push(at("external_id"), "expected only with `role_arn`".into());
+            } else if !(2..=1224).contains(&id.len()) || !id.chars().all(allowed) {
+                push(at("external_id"), "expected 2-1224 letters, digits or +=,.@:/-_".into());
+            }
+        }
+        if let Some(region) = &app.region {
+            let parts: Vec<&str> = region.split('-').collect();
+            let valid = parts.len() >= 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+                && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+            if !valid {
+                push(at("region"), "expected an AWS region such as `eu-west-1`".into());
+            }
+        }
         if app.retention_grace_days > 3650 {
             push(at("retention_grace_days"), "expected 0 to 3650 days".into());
         }
