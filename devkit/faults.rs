@@ -108,7 +108,8 @@ pub struct FaultPlan {
     pub seed: u64,
     /// Kinds drawn from.
     pub kinds: Vec<Fault>,
-    /// Only requests whose request line or `X-Amz-Target` contains this are eligible.
+    /// Only requests whose request line, `X-Amz-Target` or body (a query protocol's
+    /// `Action=...`) contains this are eligible.
     pub only: Option<String>,
 }
 
@@ -222,6 +223,7 @@ async fn serve(
     let eligible = plan.only.as_deref().is_none_or(|only| {
         head.lines().next().is_some_and(|line| line.contains(only))
             || header(&head, "x-amz-target").is_some_and(|t| t.contains(only))
+            || String::from_utf8_lossy(&body).contains(only)
     });
     // Only eligible requests draw, so a narrow plan's draws do not depend on other traffic.
     let fault = if eligible && !plan.kinds.is_empty() {

@@ -112,3 +112,64 @@ async fn one_push_deploys_a_service_of_another_account_and_one_of_another_region
     let own = deployer::aws::ecs::list_services(&kit.clients.ecs, "prod").await;
     assert!(own.is_err() || own.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_app_whose_role_cannot_be_assumed_fails_alone_naming_the_role() {
+    use deployer_devkit::faults::{Fault, FaultPlan, FaultProxy};
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (own, _) = kit.orders().await;
+    let role = "arn:aws:iam::222222222222:role/deployer";
+    let prod = world::clients_as(&kit.clients, role).await;
+    remote_service(&prod, "prod").await;
+    let mut config: serde_json::Value = serde_json::from_str(&world::config_for(&[&own])).unwrap();
+    config["apps"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "orders-prod", "cluster": "prod", "service": "orders",
+        "container": "app", "repository": "orders", "tags": ["latest"], "role_arn": role}));
+    let config = deployer::Config::parse(&config.to_string(), "test").unwrap();
+
+    // STS refuses the role (its trust policy does not name the deployer, say); everything else
+    // reaches the emulator.
+    let proxy = FaultProxy::start_with(
+        emulator.port,
+        FaultPlan {
+            only: Some("Action=AssumeRole".into()),
+            ..FaultPlan::always(Fault::Denied)
+        },
+    )
+    .await;
+    let mut clients = world::job_clients::<deployer::image_push::ImagePush>(&kit.clients);
+    clients.sdk_config = clients.sdk_config.to_builder().endpoint_url(proxy.endpoint()).build();
+
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+    let request = deployer::input::events::parse_image_push(&push_event("orders", "latest", &digest)).unwrap();
+    let answer = deployer::image_push::handle(
+        &clients,
+        &config,
+        &request,
+        &deployer::job::Settings::default(),
+        &deployer::job::Invocation::local(),
+    )
+    .await
+    .unwrap();
+    let mine = answer
+        .results
+        .iter()
+        .find(|r| r.app.as_deref() == Some("orders"))
+        .unwrap();
+    let theirs = answer
+        .results
+        .iter()
+        .find(|r| r.app.as_deref() == Some("orders-prod"))
+        .unwrap();
+    assert_eq!(mine.outcome, Outcome::Deployed, "{mine:?}");
+    assert_eq!(theirs.outcome, Outcome::Failed, "{theirs:?}");
+    assert!(theirs.reason.as_deref().unwrap().contains(role), "{theirs:?}");
+    let err = deployer::job::settle::<deployer::image_push::ImagePush>(answer).unwrap_err();
+    assert_eq!(err.error_type(), "DeployFailed");
+    // Nothing changed in the other account.
+    let running = world::service_task_definition(&prod, "prod", "orders").await;
+    assert!(running.ends_with("orders:1"), "{running}");
+}
