@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::arn::short_name;
 use crate::aws::s3::{put_if, read_object};
 use crate::aws::AwsError;
+use crate::input::config::AppConfig;
 use crate::input::env::state_bucket_from_env;
 
 /// Where leases live and how long they last.
@@ -48,6 +49,26 @@ impl LeaseConfig {
     /// ARN: both give the same key, so a service named both ways in two places is one lease.
     pub fn key(&self, cluster: &str, service: &str) -> String {
         format!("{}{}/{}.json", self.prefix, short_name(cluster), short_name(service))
+    }
+
+    /// The key of the lease of `app`'s service: [`LeaseConfig::key`], under the account and
+    /// region the application names when it lives elsewhere (two services of one name in two
+    /// accounts are two leases).
+    pub fn key_of(&self, app: &AppConfig) -> String {
+        let key = self.key(&app.cluster, &app.service);
+        let account = app.role_arn.as_deref().and_then(|r| r.split(':').nth(4));
+        match (account, app.region.as_deref()) {
+            (None, None) => key,
+            (account, region) => {
+                let rest = key.strip_prefix(&self.prefix).unwrap_or(&key);
+                format!(
+                    "{}{}/{}/{rest}",
+                    self.prefix,
+                    account.unwrap_or("own"),
+                    region.unwrap_or("own")
+                )
+            }
+        }
     }
 
     /// The same leases held at most `ttl`: a job sets it to its function's timeout or more, so
@@ -282,6 +303,17 @@ mod tests {
         );
         assert!(config.ttl > Duration::from_secs(60) && config.wait < config.ttl);
         assert_ne!(new_owner(), new_owner());
+    }
+
+    #[test]
+    fn services_of_other_accounts_and_regions_have_their_own_leases() {
+        let config = LeaseConfig::in_bucket("state");
+        let mut app = crate::testing::app();
+        assert_eq!(config.key_of(&app), "leases/sss/orders.json");
+        app.role_arn = Some("arn:aws:iam::222222222222:role/deployer".into());
+        assert_eq!(config.key_of(&app), "leases/222222222222/own/sss/orders.json");
+        app.region = Some("eu-west-1".into());
+        assert_eq!(config.key_of(&app), "leases/222222222222/eu-west-1/sss/orders.json");
     }
 
     #[test]

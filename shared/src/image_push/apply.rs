@@ -63,7 +63,7 @@ pub async fn apply_under_lease(
     goal: &Goal,
     plan: Plan,
 ) -> Report {
-    let key = leases.key(&app.cluster, &app.service);
+    let key = leases.key_of(app);
     let purpose = format!("{} {}", app.name, plan.report.image.as_deref().unwrap_or("rollback"));
     let lease = match lease::acquire(&clients.s3, leases, &key, owner, &purpose).await {
         Ok(lease) => lease,

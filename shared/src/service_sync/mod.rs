@@ -559,7 +559,7 @@ impl ServiceLease {
         what: &str,
     ) -> Result<Self, String> {
         let leases = leases.with_ttl(LEASE_TTL);
-        let key = leases.key(&app.cluster, &app.service);
+        let key = leases.key_of(app);
         let purpose = format!("{} {what}", app.name);
         let held = lease::acquire(&clients.s3, &leases, &key, &invocation.request_id, &purpose)
             .await
