@@ -779,3 +779,35 @@ async fn a_removed_application_is_reported_as_an_orphan_and_pruned_only_when_ask
     let after = sync_with_state(&s.kit.clients, &pruning, &json!({"sync": {}})).await;
     assert_eq!(after.results.len(), 1, "{after:?}");
 }
+
+#[tokio::test]
+async fn a_cloud_map_service_with_another_record_type_is_refused_before_any_write() {
+    let s = setup().await;
+    // Terraform made the application's Cloud Map service with A records; the configuration asks
+    // for SRV, which Cloud Map cannot change in place.
+    deployer::aws::cloudmap::create_service(
+        &s.kit.clients.cloud_map,
+        &deployer::aws::cloudmap::DesiredService {
+            namespace_id: s.api.namespace_id.clone(),
+            name: "orders".into(),
+            record_type: "A".into(),
+            ttl: 60,
+            failure_threshold: 1,
+        },
+    )
+    .await
+    .unwrap();
+    s.emulator.start_recording();
+    let answer = sync_with_state(&s.kit.clients, &s.config, &json!({"sync": {}})).await;
+    let calls = s.emulator.stop_recording();
+    let result = &answer.results[0];
+    assert_eq!(result.outcome, SyncOutcome::Failed, "{result:?}");
+    let reason = result.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("has A records, configured SRV") && reason.contains("Nothing was changed"),
+        "{reason}"
+    );
+    assert_eq!(count_writes(&calls), 0, "{calls:?}");
+    assert!(s.registries().await.is_empty(), "the ECS registry is not pointed at it");
+    assert!(s.routes().await.is_empty());
+}
