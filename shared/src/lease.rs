@@ -56,8 +56,7 @@ impl LeaseConfig {
     /// accounts are two leases).
     pub fn key_of(&self, app: &AppConfig) -> String {
         let key = self.key(&app.cluster, &app.service);
-        let account = app.role_arn.as_deref().and_then(|r| r.split(':').nth(4));
-        match (account, app.region.as_deref()) {
+        match (app.account(), app.region.as_deref()) {
             (None, None) => key,
             (account, region) => {
                 let rest = key.strip_prefix(&self.prefix).unwrap_or(&key);

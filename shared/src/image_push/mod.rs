@@ -232,11 +232,7 @@ impl Report {
             deploy_id: None,
             ecs_deployment_id: None,
             status: None,
-            account: app
-                .role_arn
-                .as_deref()
-                .and_then(|r| r.split(':').nth(4))
-                .map(str::to_owned),
+            account: app.account().map(str::to_owned),
             region: app.region.clone(),
         }
     }

@@ -220,6 +220,15 @@ impl DeployIndex {
         (live, prev)
     }
 
+    /// The revisions of the completed deploys, newest first.
+    pub fn completed_revisions(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .filter(|r| r.outcome == DeployOutcome::Completed)
+            .filter_map(|r| r.new_task_definition.clone())
+            .collect()
+    }
+
     /// The deploy in progress, if any.
     pub fn in_progress(&self) -> Option<&DeployRecord> {
         self.records.iter().find(|r| r.outcome == DeployOutcome::InProgress)

@@ -222,12 +222,7 @@ async fn observe_protected(
             .unwrap_or_default();
         let last_good = match reads.records {
             Some(store) => store.read(&clients.s3, &apps[i].name).await.map(|index| {
-                let completed: Vec<String> = index
-                    .records
-                    .iter()
-                    .filter(|r| r.outcome == crate::records::DeployOutcome::Completed)
-                    .filter_map(|r| r.new_task_definition.clone())
-                    .collect();
+                let completed = index.completed_revisions();
                 let last_good = index
                     .last_good_except(&running)
                     .and_then(|r| r.new_task_definition.clone());

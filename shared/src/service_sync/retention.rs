@@ -14,7 +14,7 @@ use crate::aws::arn::{family_and_revision, short_name};
 use crate::aws::{ecs, AwsError};
 use crate::input::config::AppConfig;
 use crate::ownership::is_managed;
-use crate::records::{DeployOutcome, RecordStore};
+use crate::records::RecordStore;
 
 /// One revision of the family as retention sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,12 +208,7 @@ async fn read_records(
     facts.last_good = index
         .last_good_except(&running)
         .and_then(|r| r.new_task_definition.clone());
-    facts.completed = index
-        .records
-        .iter()
-        .filter(|r| r.outcome == DeployOutcome::Completed)
-        .filter_map(|r| r.new_task_definition.clone())
-        .collect();
+    facts.completed = index.completed_revisions();
     // No completed deploy recorded yet (records newer than the revisions): count by number.
     facts.recorded = !facts.completed.is_empty();
     Ok(())

@@ -246,6 +246,13 @@ pub enum Discovery {
     Dns,
 }
 
+impl AppConfig {
+    /// The account of the application's service when it names a role in another account.
+    pub fn account(&self) -> Option<&str> {
+        self.role_arn.as_deref().and_then(|role| role.split(':').nth(4))
+    }
+}
+
 impl TargetGroupConfig {
     /// The discovery in force: the configured one, else `eni` when the ALB's ARN is known.
     pub fn discovery(&self) -> Discovery {
