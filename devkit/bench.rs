@@ -30,6 +30,8 @@ use deployer_devkit::Emulator;
 const FAN_OUT: [usize; 2] = [50, 200];
 const SYNC_APPS: usize = 200;
 const NLB_GROUPS: usize = 20;
+/// Applications of the fan-out over accounts.
+const ACCOUNTS_APPS: usize = 200;
 /// Applications of the settle and status figures.
 const TRUTH_APPS: usize = 50;
 /// Cold starts measured per function (the median is reported).
@@ -558,6 +560,80 @@ async fn main() {
                 format!("cargo build --release -p {function} (opt-level z, LTO, stripped)"),
             ));
         }
+    }
+
+    if wanted("accounts") {
+        // One push fanning out over three accounts: the function's own and two through roles.
+        let emulator = Emulator::start();
+        let own = World::new(&emulator).await;
+        world::create_repository(&own.clients, "orders").await;
+        world::push_image(&own.clients, "orders", "latest", "v1").await;
+        let roles = [
+            "arn:aws:iam::222222222222:role/deployer",
+            "arn:aws:iam::333333333333:role/deployer",
+        ];
+        let mut worlds = vec![(None, own)];
+        for role in roles {
+            worlds.push((Some(role), World::in_account(&emulator, role).await));
+        }
+        let mut entries = Vec::new();
+        for i in 0..ACCOUNTS_APPS {
+            let (role, kit) = &worlds[i % worlds.len()];
+            if i < worlds.len() {
+                world::create_cluster(&kit.clients, "sss").await;
+            }
+            let app = kit.create_app("sss", "orders", &format!("app-{i:03}")).await;
+            let mut entry = app.config();
+            if let Some(role) = role {
+                entry["role_arn"] = (*role).into();
+            }
+            entries.push(entry);
+        }
+        let own = &worlds[0].1;
+        let clients = job_clients::<image_push::ImagePush>(&own.clients);
+        let settings = Settings {
+            concurrency: 10,
+            ..Settings::default()
+        };
+        // One app in another account, a cold function (its role assumed) and a warm one.
+        let one = Config::parse(
+            &serde_json::json!({ "apps": [entries[1].clone()] }).to_string(),
+            "bench",
+        )
+        .unwrap();
+        let digest = world::push_image(&own.clients, "orders", "latest", "v2").await;
+        let event = push_event("orders", "latest", &digest);
+        let (calls, _) = recorded(&emulator, || handle(&clients, &one, &event, &settings)).await;
+        rows.push(count_row(
+            "AWS calls, one deploy through an assumed role (cold)",
+            &calls,
+        ));
+        let digest = world::push_image(&own.clients, "orders", "latest", "v3").await;
+        let event = push_event("orders", "latest", &digest);
+        let (calls, _) = recorded(&emulator, || handle(&clients, &one, &event, &settings)).await;
+        rows.push(count_row(
+            "AWS calls, the next deploy there (warm: role cached)",
+            &calls,
+        ));
+        // Every app at once.
+        let all = Config::parse(&serde_json::json!({ "apps": entries }).to_string(), "bench").unwrap();
+        let clients = job_clients::<image_push::ImagePush>(&own.clients);
+        let digest = world::push_image(&own.clients, "orders", "latest", "v4").await;
+        let event = push_event("orders", "latest", &digest);
+        let started = Instant::now();
+        let (calls, answer) = recorded(&emulator, || handle(&clients, &all, &event, &settings)).await;
+        let elapsed = started.elapsed();
+        let deployed = answer.results.iter().filter(|r| r.outcome == Outcome::Deployed).count();
+        rows.push(count_row(
+            &format!("AWS calls, one push to {ACCOUNTS_APPS} services over 3 accounts"),
+            &calls,
+        ));
+        rows.push((
+            format!("{ACCOUNTS_APPS}-service fan-out over 3 accounts: deployed, wall time"),
+            format!("{deployed} deployed in {} ms", elapsed.as_millis()),
+            "moto on this machine, no added latency, bound 10".into(),
+        ));
+        drop(emulator);
     }
 
     let widths = (

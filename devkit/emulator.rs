@@ -262,6 +262,10 @@ pub struct Call {
     pub operation: String,
     /// The deployer function that made the call, from its user agent (`app/<function>`).
     pub function: Option<String>,
+    /// The region the call was signed for.
+    pub region: String,
+    /// The request body, decoded.
+    pub body: String,
 }
 
 impl Call {
@@ -275,12 +279,14 @@ impl Call {
                 .to_owned()
         };
         // Authorization: AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, ...
-        let service = header("Authorization")
-            .split("Credential=")
-            .nth(1)
-            .and_then(|c| c.split('/').nth(3))
-            .unwrap_or("unknown")
-            .to_owned();
+        let scope = |part: usize| {
+            header("Authorization")
+                .split("Credential=")
+                .nth(1)
+                .and_then(|c| c.split('/').nth(part).map(str::to_owned))
+                .unwrap_or_else(|| "unknown".into())
+        };
+        let (service, region) = (scope(3), scope(2));
         let target = header("X-Amz-Target");
         let operation = if let Some((_, op)) = target.rsplit_once('.') {
             op.to_owned()
@@ -308,7 +314,14 @@ impl Call {
             service,
             operation,
             function,
+            region,
+            body: body_of(&entry).unwrap_or_default(),
         }
+    }
+
+    /// The body as JSON (null when it is not JSON).
+    pub fn json_body(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_default()
     }
 
     /// True for calls that change something (everything but Describe/List/Get/Head and HTTP GET/HEAD).
@@ -323,14 +336,18 @@ impl Call {
     }
 }
 
-fn query_action(entry: &serde_json::Value) -> Option<String> {
+fn body_of(entry: &serde_json::Value) -> Option<String> {
     let body = entry["body"].as_str()?;
-    let body = if entry["body_encoded"].as_bool() == Some(true) {
-        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(body).ok()?).ok()?
+    if entry["body_encoded"].as_bool() == Some(true) {
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(body).ok()?).ok()
     } else {
-        body.to_owned()
-    };
-    body.split('&')
+        Some(body.to_owned())
+    }
+}
+
+fn query_action(entry: &serde_json::Value) -> Option<String> {
+    body_of(entry)?
+        .split('&')
         .find_map(|kv| kv.strip_prefix("Action=").map(str::to_owned))
 }
 

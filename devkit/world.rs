@@ -297,7 +297,17 @@ pub struct World {
 impl World {
     /// Creates the VPC (10.0.0.0/16) and its subnets in the emulator.
     pub async fn new(emulator: &Emulator) -> World {
-        let sdk_config = emulator.sdk_config().await;
+        World::with_config(emulator.sdk_config().await).await
+    }
+
+    /// The same world in the account of `role_arn` (the emulator puts what the role's clients
+    /// make in that account): a workload account.
+    pub async fn in_account(emulator: &Emulator, role_arn: &str) -> World {
+        let own = AwsClients::from_sdk_config(&emulator.sdk_config().await);
+        World::with_config(clients_as(&own, role_arn).await.sdk_config).await
+    }
+
+    async fn with_config(sdk_config: aws_config::SdkConfig) -> World {
         let ec2 = aws_sdk_ec2::Client::new(&sdk_config);
         let (vpc, subnets) = vpc_with_subnets(&ec2, 0).await;
         let group = ec2

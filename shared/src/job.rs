@@ -77,6 +77,8 @@ pub struct Invocation {
     pub request_id: String,
     /// When Lambda stops the invocation; none outside Lambda.
     pub deadline: Option<Instant>,
+    /// The account the function runs in (from the invoked function's ARN); none outside Lambda.
+    pub account: Option<String>,
 }
 
 impl Invocation {
@@ -85,13 +87,15 @@ impl Invocation {
         Self {
             request_id: crate::lease::new_owner(),
             deadline: None,
+            account: None,
         }
     }
 
-    /// From Lambda's context: the request id and the deadline in milliseconds since the epoch.
-    /// A value that is not a time since the epoch (cargo-lambda's local runtime sends the
-    /// timeout itself, `600000`) gives no deadline rather than one in 1970.
-    pub fn from_lambda(request_id: &str, deadline_epoch_ms: u64) -> Self {
+    /// From Lambda's context: the request id, the deadline in milliseconds since the epoch and
+    /// the invoked function's ARN. A value that is not a time since the epoch (cargo-lambda's
+    /// local runtime sends the timeout itself, `600000`) gives no deadline rather than one in
+    /// 1970; an ARN without a 12-digit account gives no account.
+    pub fn from_lambda(request_id: &str, deadline_epoch_ms: u64, function_arn: &str) -> Self {
         /// 2001-09-09 in milliseconds since the epoch: any real deadline is later.
         const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
         let now_ms = SystemTime::now()
@@ -102,6 +106,11 @@ impl Invocation {
             request_id: request_id.to_owned(),
             deadline: (deadline_epoch_ms >= EPOCH_MS_FLOOR)
                 .then(|| Instant::now() + Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms))),
+            account: function_arn
+                .split(':')
+                .nth(4)
+                .filter(|a| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()))
+                .map(str::to_owned),
         }
     }
 
@@ -222,14 +231,23 @@ mod tests {
     fn the_deadline_stops_new_work_only_when_near() {
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         let margin = Duration::from_secs(20);
-        let far = Invocation::from_lambda("r", now_ms + 120_000);
+        let far = Invocation::from_lambda("r", now_ms + 120_000, "");
         assert_eq!(far.too_late_to_start(margin), None);
-        let near = Invocation::from_lambda("r", now_ms + 5_000);
+        let near = Invocation::from_lambda("r", now_ms + 5_000, "");
         assert!(near.too_late_to_start(margin).unwrap().contains("less than 20 s"));
-        let past = Invocation::from_lambda("r", now_ms - 1_000);
+        let past = Invocation::from_lambda("r", now_ms - 1_000, "");
         assert!(past.near_deadline(margin));
         // cargo-lambda's local runtime sends the timeout, not a time: no deadline.
-        assert_eq!(Invocation::from_lambda("r", 600_000).deadline, None);
+        assert_eq!(Invocation::from_lambda("r", 600_000, "").deadline, None);
+        let arn = "arn:aws:lambda:eu-west-1:123456789012:function:image-push";
+        assert_eq!(
+            Invocation::from_lambda("r", 0, arn).account.as_deref(),
+            Some("123456789012")
+        );
+        assert_eq!(
+            Invocation::from_lambda("r", 0, "arn:aws:lambda:x:y:function:f").account,
+            None
+        );
         assert_eq!(Invocation::local().too_late_to_start(margin), None);
     }
 }

@@ -19,7 +19,11 @@ pub async fn serve<J: Job>() -> Result<(), Error> {
     J::cold_start(&settings);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (clients, settings) = (&clients, &settings);
-        let invocation = Invocation::from_lambda(&event.context.request_id, event.context.deadline);
+        let invocation = Invocation::from_lambda(
+            &event.context.request_id,
+            event.context.deadline,
+            &event.context.invoked_function_arn,
+        );
         async move { invoke::<J>(clients, &event.payload, settings, &invocation).await }
     }))
     .await

@@ -4,6 +4,7 @@
 
 use deployer::image_push::Outcome;
 use deployer::AwsClients;
+use deployer_devkit::emulator::REGION;
 use deployer_devkit::world::{self, invoke_image_push, push_event, registry, World};
 use deployer_devkit::Emulator;
 use serde_json::json;
@@ -39,48 +40,75 @@ async fn remote_service(clients: &AwsClients, cluster: &str) {
     .await;
 }
 
+/// The same emulator as `clients`, in `region`.
+fn in_region(clients: &AwsClients, region: &str) -> AwsClients {
+    AwsClients::from_sdk_config(
+        &clients
+            .sdk_config
+            .to_builder()
+            .region(aws_sdk_ecs::config::Region::new(region.to_owned()))
+            .build(),
+    )
+}
+
+/// The central registry's account, its reader role, and the host of its ECR in `region`.
+const REGISTRY_ACCOUNT: &str = "333333333333";
+const REGISTRY_ROLE: &str = "arn:aws:iam::333333333333:role/registry-reader";
+fn registry_host(region: &str) -> String {
+    format!("{REGISTRY_ACCOUNT}.dkr.ecr.{region}.amazonaws.com")
+}
+
 #[tokio::test]
-async fn one_push_deploys_a_service_of_another_account_and_one_of_another_region() {
+async fn one_push_to_a_central_registry_deploys_into_two_accounts_and_two_regions() {
     let emulator = Emulator::start();
     let kit = World::new(&emulator).await;
-    world::create_repository(&kit.clients, "orders").await;
+    // The image lives in a third account's registry (the function's region), replicated to eu-west-1.
+    let central = world::clients_as(&kit.clients, REGISTRY_ROLE).await;
+    let central_eu = in_region(&central, "eu-west-1");
+    world::create_repository(&central, "orders").await;
+    world::create_repository(&central_eu, "orders").await;
+    // Services: one in account 222222222222 (the function's region), one in the function's account in eu-west-1.
     let role = "arn:aws:iam::222222222222:role/deployer";
     let prod = world::clients_as(&kit.clients, role).await;
     remote_service(&prod, "prod").await;
-    let europe = AwsClients::from_sdk_config(
-        &kit.clients
-            .sdk_config
-            .to_builder()
-            .region(aws_sdk_ecs::config::Region::new("eu-west-1"))
-            .build(),
-    );
+    let europe = in_region(&kit.clients, "eu-west-1");
     remote_service(&europe, "sss-eu").await;
     let app = |name: &str, cluster: &str, extra: serde_json::Value| {
         let mut app = json!({"name": name, "cluster": cluster, "service": "orders", "container": "app",
-            "repository": "orders", "tags": ["latest"]});
+            "tags": ["latest"], "registry_role_arn": REGISTRY_ROLE});
         app.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         app
     };
     let config = json!({"apps": [
-        app("orders-prod", "prod", json!({"role_arn": role, "external_id": "deployer-ext"})),
-        app("orders-eu", "sss-eu", json!({"region": "eu-west-1"})),
+        app("orders-prod", "prod", json!({"role_arn": role, "external_id": "deployer-ext",
+            "repository": "orders", "registry_id": REGISTRY_ACCOUNT})),
+        // The replica in the service's region, named by its URI.
+        app("orders-eu", "sss-eu", json!({"region": "eu-west-1",
+            "repository": format!("{}/orders", registry_host("eu-west-1"))})),
     ]})
     .to_string();
 
-    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
-    let answer = invoke_image_push(&kit.clients, &config, &push_event("orders", "latest", &digest))
-        .await
-        .unwrap();
-    let prod_report = answer
-        .results
-        .iter()
-        .find(|r| r.app.as_deref() == Some("orders-prod"))
-        .unwrap();
-    let eu_report = answer
-        .results
-        .iter()
-        .find(|r| r.app.as_deref() == Some("orders-eu"))
-        .unwrap();
+    let digest = world::push_image(&central, "orders", "latest", "v2").await;
+    world::push_image_with_digest(&central_eu, "orders", "latest", &digest).await;
+    let mut event = push_event("orders", "latest", &digest);
+    event["account"] = json!(REGISTRY_ACCOUNT);
+
+    // A push of the same repository name in an account no application names is not theirs.
+    let mut foreign = event.clone();
+    foreign["account"] = json!("444444444444");
+    foreign["id"] = json!("evt-foreign");
+    let ignored = invoke_image_push(&kit.clients, &config, &foreign).await.unwrap();
+    assert_eq!(ignored.results.len(), 1, "{ignored:?}");
+    assert_eq!(ignored.results[0].outcome, Outcome::Ignored, "{ignored:?}");
+    assert!(
+        ignored.results[0].reason.as_deref().unwrap().contains("444444444444"),
+        "{ignored:?}"
+    );
+
+    emulator.start_recording();
+    let answer = invoke_image_push(&kit.clients, &config, &event).await.unwrap();
+    let report = |name: &str| answer.results.iter().find(|r| r.app.as_deref() == Some(name)).unwrap();
+    let (prod_report, eu_report) = (report("orders-prod"), report("orders-eu"));
     assert_eq!(prod_report.outcome, Outcome::Deployed, "{prod_report:?}");
     assert_eq!(eu_report.outcome, Outcome::Deployed, "{eu_report:?}");
     assert_eq!(prod_report.account.as_deref(), Some("222222222222"));
@@ -101,14 +129,26 @@ async fn one_push_deploys_a_service_of_another_account_and_one_of_another_region
             .contains(":eu-west-1:"),
         "{eu_report:?}"
     );
+    // The digest was asked of the registry that holds it: DescribeImages naming its account.
+    let describes: Vec<serde_json::Value> = emulator
+        .stop_recording()
+        .into_iter()
+        .filter(|call| call.operation == "DescribeImages")
+        .map(|call| call.json_body())
+        .collect();
+    assert_eq!(describes.len(), 2, "one per registry region: {describes:?}");
+    assert!(
+        describes.iter().all(|body| body["registryId"] == REGISTRY_ACCOUNT),
+        "{describes:?}"
+    );
 
-    // Each service runs the central image by digest, in its own account and region.
-    for (clients, cluster) in [(&prod, "prod"), (&europe, "sss-eu")] {
+    // Each service runs the central image by digest, from the registry of its own region.
+    for (clients, cluster, region) in [(&prod, "prod", REGION), (&europe, "sss-eu", "eu-west-1")] {
         let running = world::service_task_definition(clients, cluster, "orders").await;
         let image = world::container_image(clients, &running, "app").await;
-        assert_eq!(image, format!("{}/orders@{digest}", registry()), "{cluster}");
+        assert_eq!(image, format!("{}/orders@{digest}", registry_host(region)), "{cluster}");
     }
-    // Nothing was deployed in the function's own account.
+    // Nothing was deployed in the function's own account and region.
     let own = deployer::aws::ecs::list_services(&kit.clients.ecs, "prod").await;
     assert!(own.is_err() || own.unwrap().is_empty());
 }
@@ -172,4 +212,52 @@ async fn an_app_whose_role_cannot_be_assumed_fails_alone_naming_the_role() {
     // Nothing changed in the other account.
     let running = world::service_task_definition(&prod, "prod", "orders").await;
     assert!(running.ends_with("orders:1"), "{running}");
+}
+
+#[tokio::test]
+async fn service_sync_makes_the_cloud_map_service_and_routes_of_another_account_through_its_role() {
+    use deployer::service_sync::{Outcome as SyncOutcome, ServiceSync};
+    use deployer_devkit::emulator::count_writes;
+    const STATE: &str = "deployer-state";
+    let emulator = Emulator::start();
+    let own = World::new(&emulator).await;
+    world::create_bucket(&own.clients, STATE).await;
+    let role = "arn:aws:iam::222222222222:role/deployer";
+    let prod = World::in_account(&emulator, role).await;
+    let (app, _) = prod.orders().await;
+    let api = prod.api().await;
+    let mut app_config = api.app_config(&app, &["GET"], "/orders/{proxy+}");
+    app_config["role_arn"] = json!(role);
+    let config = json!({"apps": [app_config]}).to_string();
+    let settings = deployer::job::Settings {
+        lease: Some(deployer::lease::LeaseConfig::in_bucket(STATE)),
+        owned: Some(deployer::ownership::ApiRecordStore::in_bucket(STATE)),
+        ..deployer::job::Settings::default()
+    };
+    let sync = || async {
+        world::invoke_job::<ServiceSync>(&own.clients, &config, &json!({"sync": {}}), &settings)
+            .await
+            .unwrap()
+    };
+
+    let first = sync().await;
+    assert_eq!(first.results[0].outcome, SyncOutcome::Synced, "{first:?}");
+    // The route and the service registry are in the workload account.
+    let routes = deployer::aws::apigw::get_routes(&prod.clients.apigw, &api.api_id)
+        .await
+        .unwrap();
+    assert!(routes.iter().any(|r| r.key == "GET /orders/{proxy+}"), "{routes:?}");
+    let services = deployer::aws::ecs::describe_services(&prod.clients.ecs, "sss", &["orders".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(services[0].registries.len(), 1, "{services:?}");
+    // The second run finds everything in place through the same role: nothing written.
+    emulator.start_recording();
+    let second = sync().await;
+    let calls = emulator.stop_recording();
+    assert_eq!(second.results[0].outcome, SyncOutcome::Unchanged, "{second:?}");
+    // Each run here is a cold function: one AssumeRole for its credentials, then reads only.
+    let (assumed, rest): (Vec<_>, Vec<_>) = calls.into_iter().partition(|c| c.operation == "AssumeRole");
+    assert_eq!(assumed.len(), 1, "{assumed:?}");
+    assert_eq!(count_writes(&rest), 0, "{rest:?}");
 }

@@ -17,7 +17,7 @@ async fn describe_images_asks_at_most_100_ids_a_call() {
         queries.push(ImageQuery::Digest(digest));
     }
     emulator.start_recording();
-    let found = ecr::describe_images(&kit.clients.ecr, "orders", &queries)
+    let found = ecr::describe_images(&kit.clients.ecr, None, "orders", &queries)
         .await
         .unwrap();
     let calls = emulator.stop_recording();

@@ -409,11 +409,8 @@ async fn a_retry_after_an_interrupted_deploy_reuses_the_registered_revision() {
 
     // First attempt: the revision is registered, then the run dies before UpdateService.
     let request = deployer::input::events::parse_image_push(&event).unwrap();
-    let deployer::input::events::ImagePushRequest::Push { detail, time, .. } = &request else {
-        unreachable!()
-    };
     let deployer::image_push::Selection::Apps { apps, goal } =
-        deployer::image_push::select::select_for_push(&config, detail, time)
+        deployer::image_push::select(&config, &request, None).unwrap()
     else {
         panic!("the push concerns no application")
     };

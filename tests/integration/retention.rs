@@ -23,6 +23,7 @@ pub(super) fn settings() -> Settings {
 async fn tagged(kit: &World, tag: &str) -> Option<String> {
     let found = deployer::aws::ecr::describe_images(
         &kit.clients.ecr,
+        None,
         "orders",
         &[deployer::aws::ecr::ImageQuery::Tag(tag.into())],
     )

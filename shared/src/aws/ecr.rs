@@ -107,15 +107,17 @@ impl ImageQuery {
 }
 
 /// Looks up images of one repository, 100 ids a call (ECR's limit); a query that matches no
-/// image is simply absent from the answer.
+/// image is simply absent from the answer. `registry_id` names the registry (account) that holds
+/// the repository; none is the caller's own.
 pub async fn describe_images(
     client: &aws_sdk_ecr::Client,
+    registry_id: Option<&str>,
     repository: &str,
     queries: &[ImageQuery],
 ) -> Result<Vec<ImageDetail>, AwsError> {
     let mut images = Vec::new();
     for batch in queries.chunks(DESCRIBE_IMAGES_MAX_IDS) {
-        images.extend(describe_batch(client, repository, batch).await?);
+        images.extend(describe_batch(client, registry_id, repository, batch).await?);
     }
     Ok(images)
 }
@@ -125,16 +127,17 @@ pub const DESCRIBE_IMAGES_MAX_IDS: usize = 100;
 
 async fn describe_batch(
     client: &aws_sdk_ecr::Client,
+    registry_id: Option<&str>,
     repository: &str,
     queries: &[ImageQuery],
 ) -> Result<Vec<ImageDetail>, AwsError> {
-    match describe_once(client, repository, queries).await {
+    match describe_once(client, registry_id, repository, queries).await {
         Ok(images) => Ok(images),
         // DescribeImages fails as a whole when one identifier is unknown: ask one at a time.
         Err(err) if err.code.as_deref() == Some("ImageNotFoundException") && queries.len() > 1 => {
             let mut images = Vec::new();
             for query in queries {
-                match describe_once(client, repository, std::slice::from_ref(query)).await {
+                match describe_once(client, registry_id, repository, std::slice::from_ref(query)).await {
                     Ok(found) => images.extend(found),
                     Err(err) if err.code.as_deref() == Some("ImageNotFoundException") => {}
                     Err(err) => return Err(err),
@@ -149,11 +152,13 @@ async fn describe_batch(
 
 async fn describe_once(
     client: &aws_sdk_ecr::Client,
+    registry_id: Option<&str>,
     repository: &str,
     queries: &[ImageQuery],
 ) -> Result<Vec<ImageDetail>, AwsError> {
     let output = client
         .describe_images()
+        .set_registry_id(registry_id.map(str::to_owned))
         .repository_name(repository)
         .set_image_ids(Some(queries.iter().map(ImageQuery::identifier).collect()))
         .send()
@@ -178,6 +183,7 @@ async fn describe_once(
 /// image moves here. `Ok(false)` when the tag already named this image.
 pub async fn tag_image(
     client: &aws_sdk_ecr::Client,
+    registry_id: Option<&str>,
     repository: &str,
     digest: &str,
     tag: &str,
@@ -185,6 +191,7 @@ pub async fn tag_image(
     let resource = format!("{repository}@{digest}");
     let got = client
         .batch_get_image()
+        .set_registry_id(registry_id.map(str::to_owned))
         .repository_name(repository)
         .image_ids(
             aws_sdk_ecr::types::ImageIdentifier::builder()
@@ -208,6 +215,7 @@ pub async fn tag_image(
     }
     let put = client
         .put_image()
+        .set_registry_id(registry_id.map(str::to_owned))
         .repository_name(repository)
         .image_manifest(image.image_manifest().unwrap_or_default())
         .set_image_manifest_media_type(image.image_manifest_media_type().map(str::to_owned))

@@ -89,6 +89,35 @@ pub fn https_client() -> SharedHttpClient {
         .build_https()
 }
 
+/// `base` acting through `role` (assumed with `external_id`, session `session`, at most 64
+/// characters kept) and in `region`, where given. The assume-role provider caches the role's
+/// credentials and refreshes them before they expire: keep the configuration (or clients made
+/// from it) for the function's life, not per call.
+pub async fn reach_config(
+    base: &SdkConfig,
+    role: Option<&str>,
+    external_id: Option<&str>,
+    region: Option<&str>,
+    session: &str,
+) -> SdkConfig {
+    let mut config = base.to_builder();
+    if let Some(region) = region {
+        config = config.region(aws_config::Region::new(region.to_owned()));
+    }
+    if let Some(role) = role {
+        let mut provider = aws_config::sts::AssumeRoleProvider::builder(role)
+            .session_name(session.chars().take(64).collect::<String>())
+            .configure(base);
+        if let Some(id) = external_id {
+            provider = provider.external_id(id);
+        }
+        config = config.credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(
+            provider.build().await,
+        ));
+    }
+    config.build()
+}
+
 /// The region of `config` (`us-east-1` when none is set, as the SDK assumes).
 pub fn region_of(config: &SdkConfig) -> String {
     config

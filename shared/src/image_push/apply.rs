@@ -82,7 +82,7 @@ pub async fn apply_under_lease(
     } else {
         tracing::info!(app = %app.name, "the service changed while waiting for its lease: planning again");
         match observe(clients, &[app], goal, 1).await.pop() {
-            Some(Ok(obs)) => plan_app(app, goal, &obs, &clients.region),
+            Some(Ok(obs)) => plan_app(app, goal, &obs, &clients.registry_region),
             Some(Err(err)) => Plan::nothing(Report::skipped(app, Outcome::Failed, err.to_string())),
             None => unreachable!("one application observed"),
         }

@@ -8,7 +8,7 @@ use futures::stream::{self, StreamExt};
 
 use super::record::publish_changes;
 use super::{Answer, Clients, Outcome, Report};
-use crate::aws::{ecr, ecs};
+use crate::aws::ecr;
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::{EcsDeploymentDetail, EcsServiceAction};
 use crate::input::quoted;
@@ -78,6 +78,8 @@ pub fn prev_tag(app: &str) -> String {
 /// lifecycle rule that keeps those tag prefixes never expires them. A failure fails the report:
 /// the event's retry moves them.
 async fn with_protected_images(clients: &Clients, app: &AppConfig, store: &RecordStore, mut report: Report) -> Report {
+    // The registry's own client (its region, its role) when the app names one.
+    let registry = clients.for_app(app).await;
     let moved = async {
         let index = store.read(&clients.s3, &app.name).await?;
         let (live, prev) = index.protected_digests();
@@ -86,7 +88,7 @@ async fn with_protected_images(clients: &Clients, app: &AppConfig, store: &Recor
         // never without a protecting tag (an untagged image is what lifecycle rules expire first).
         for (tag, digest) in [(prev_tag(&app.name), prev), (live_tag(&app.name), live)] {
             let Some(digest) = digest else { continue };
-            if ecr::tag_image(&clients.ecr, &app.repository, digest, &tag).await? {
+            if ecr::tag_image(&registry.ecr, app.registry_id.as_deref(), &app.repository, digest, &tag).await? {
                 moved.push(format!("~ tag {tag} -> {digest}"));
             }
         }
@@ -180,45 +182,36 @@ pub async fn settle(clients: &Clients, config: &Config, settings: &Settings, now
         }
     }
     // 2. ECS, 10 services a call, for those only; then each index, conditionally.
-    let services = ecs::describe_services_in_clusters(
-        &clients.ecs,
-        due.iter().map(|(app, _)| (app.cluster.as_str(), app.service.as_str())),
-        concurrency,
-    )
-    .await;
-    let settled: Vec<Report> = stream::iter(due.into_iter().map(|(app, read)| {
-        let service = services[app.cluster.as_str()]
-            .as_ref()
-            .map(|found| found.iter().find(|s| s.is(&app.service)).cloned());
-        async move {
-            let service = match service {
-                Ok(Some(service)) => service,
-                Ok(None) => {
-                    return Report::skipped(
-                        app,
-                        Outcome::Failed,
-                        format!(
-                            "service `{}` not found: its deploy cannot be settled",
-                            app.service_label()
-                        ),
-                    )
-                }
-                Err(err) => return Report::skipped(app, Outcome::Failed, err.to_string()),
-            };
-            let result = store
-                .update_from(&clients.s3, &app.name, Some(read), |index| {
-                    index.settle(&service, now, after)
-                })
-                .await;
-            let completed = result
-                .as_ref()
-                .is_ok_and(|changes| changes.iter().any(|c| c.record.outcome == DeployOutcome::Completed));
-            let report = report_changes(clients, settings, app, result, || "nothing to settle".into()).await;
-            if completed {
-                with_protected_images(clients, app, store, report).await
-            } else {
-                report
+    let due_apps: Vec<&AppConfig> = due.iter().map(|(app, _)| *app).collect();
+    let services = super::describe_app_services(clients, &due_apps, concurrency).await;
+    let settled: Vec<Report> = stream::iter(due.into_iter().zip(services).map(|((app, read), service)| async move {
+        let service = match service {
+            Ok(Some(service)) => service,
+            Ok(None) => {
+                return Report::skipped(
+                    app,
+                    Outcome::Failed,
+                    format!(
+                        "service `{}` not found: its deploy cannot be settled",
+                        app.service_label()
+                    ),
+                )
             }
+            Err(err) => return Report::skipped(app, Outcome::Failed, err.to_string()),
+        };
+        let result = store
+            .update_from(&clients.s3, &app.name, Some(read), |index| {
+                index.settle(&service, now, after)
+            })
+            .await;
+        let completed = result
+            .as_ref()
+            .is_ok_and(|changes| changes.iter().any(|c| c.record.outcome == DeployOutcome::Completed));
+        let report = report_changes(clients, settings, app, result, || "nothing to settle".into()).await;
+        if completed {
+            with_protected_images(clients, app, store, report).await
+        } else {
+            report
         }
     }))
     .buffered(concurrency)

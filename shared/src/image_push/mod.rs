@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::aws;
 use crate::aws::ecr::ImageQuery;
-use crate::input::config::{AppConfig, Config};
+use crate::input::config::{grouped, AppConfig, Config, ServicePlace};
 use crate::input::events::{parse_image_push, DeployTarget, ImagePushRequest};
 use crate::input::InputError;
 use crate::job::{self, Invocation, Job, Settings, APP_DEADLINE_MARGIN};
@@ -51,52 +51,131 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     /// EventBridge: deploy outcomes.
     pub events: aws_sdk_eventbridge::Client,
-    /// The region (the registry host of pinned images).
+    /// The region of the services (console links in events).
     pub region: String,
+    /// The region of the registry images are read and pulled from (the host of pinned images).
+    pub registry_region: String,
     /// The configuration the clients were built from (clients for other accounts and regions).
     pub sdk_config: SdkConfig,
-    /// ECS clients of applications in another account or region, one per (role, external id,
-    /// region), kept for the function's life: the role's credentials are cached and refreshed
-    /// by the provider, not asked for per call.
-    pub targets: Arc<Mutex<BTreeMap<Target, aws_sdk_ecs::Client>>>,
+    /// ECS and ECR clients of applications in another account or region, one pair per
+    /// [`Reach`], kept for the function's life: each role's credentials are cached and
+    /// refreshed by the provider, not asked for per call.
+    pub reached: Arc<Mutex<BTreeMap<Reach, (aws_sdk_ecs::Client, aws_sdk_ecr::Client)>>>,
 }
 
-/// Where an application's service lives when it is not the function's own account and region:
-/// (role, external id, region).
-pub type Target = (Option<String>, Option<String>, Option<String>);
+/// How an application's service and registry are reached when they are not the function's own
+/// account and region: the service's place, and the registry's role and region.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reach {
+    /// Where the service is.
+    pub service: ServicePlace,
+    /// Role for the registry's calls.
+    pub registry_role_arn: Option<String>,
+    /// Region of the registry.
+    pub registry_region: Option<String>,
+}
+
+impl Reach {
+    /// How `app` is reached.
+    pub fn of(app: &AppConfig) -> Reach {
+        Reach {
+            service: app.service_place(),
+            registry_role_arn: app.registry_role_arn.clone(),
+            registry_region: app.registry_region.clone(),
+        }
+    }
+}
 
 impl Clients {
-    /// The clients for `app`: these, with ECS acting through the app's role and in its region
-    /// when it names one (ECR, the records, the leases and the events stay the function's own).
+    /// The clients for `app`: these, with ECS acting through the app's role in its region and
+    /// ECR through the registry's role in the registry's region, when the app names them (the
+    /// records, the leases and the events stay the function's own).
     pub async fn for_app(&self, app: &AppConfig) -> Clients {
-        let target: Target = (app.role_arn.clone(), app.external_id.clone(), app.region.clone());
-        if target == (None, None, None) {
+        let reach = Reach::of(app);
+        if reach == Reach::default() {
             return self.clone();
         }
-        let cached = self.targets.lock().expect("lock").get(&target).cloned();
-        let ecs = match cached {
-            Some(ecs) => ecs,
+        let cached = self.reached.lock().expect("lock").get(&reach).cloned();
+        let (ecs, ecr) = match cached {
+            Some(pair) => pair,
             None => {
-                let mut config = aws_sdk_ecs::config::Builder::from(&self.sdk_config);
-                if let Some(region) = &app.region {
-                    config = config.region(aws_sdk_ecs::config::Region::new(region.clone()));
-                }
-                if let Some(role) = &app.role_arn {
-                    let mut provider = aws_config::sts::AssumeRoleProvider::builder(role)
-                        .session_name(format!("{NAME}-{}", app.name).chars().take(64).collect::<String>())
-                        .configure(&self.sdk_config);
-                    if let Some(id) = &app.external_id {
-                        provider = provider.external_id(id);
-                    }
-                    config = config.credentials_provider(provider.build().await);
-                }
-                let ecs = aws_sdk_ecs::Client::from_conf(config.build());
-                self.targets.lock().expect("lock").insert(target, ecs.clone());
-                ecs
+                let session = format!("{NAME}-{}", app.name);
+                let ecs = aws::reach_config(
+                    &self.sdk_config,
+                    reach.service.role_arn.as_deref(),
+                    reach.service.external_id.as_deref(),
+                    reach.service.region.as_deref(),
+                    &session,
+                )
+                .await;
+                let ecr = aws::reach_config(
+                    &self.sdk_config,
+                    reach.registry_role_arn.as_deref(),
+                    None,
+                    reach.registry_region.as_deref(),
+                    &session,
+                )
+                .await;
+                let pair = (aws_sdk_ecs::Client::new(&ecs), aws_sdk_ecr::Client::new(&ecr));
+                self.reached.lock().expect("lock").insert(reach, pair.clone());
+                pair
             }
         };
-        Clients { ecs, ..self.clone() }
+        Clients {
+            ecs,
+            ecr,
+            region: app.region.clone().unwrap_or_else(|| self.region.clone()),
+            registry_region: app
+                .registry_region
+                .clone()
+                .unwrap_or_else(|| self.registry_region.clone()),
+            ..self.clone()
+        }
     }
+}
+
+/// The applications grouped by [`Reach`], in first-seen order, each group with its clients.
+async fn by_reach<'a>(clients: &Clients, apps: &[&'a AppConfig]) -> Vec<(Clients, Vec<&'a AppConfig>)> {
+    let mut with_clients = Vec::new();
+    for (_, group) in grouped(apps.iter().copied(), Reach::of) {
+        with_clients.push((clients.for_app(group[0]).await, group));
+    }
+    with_clients
+}
+
+/// Each application's service, as `DescribeServices` says through the application's own reach
+/// (10 services a call per account, region and cluster), in the order of `apps`: none when it
+/// does not exist.
+pub(crate) async fn describe_app_services(
+    clients: &Clients,
+    apps: &[&AppConfig],
+    concurrency: usize,
+) -> Vec<Result<Option<aws::ecs::ServiceState>, aws::AwsError>> {
+    let mut found: Vec<(&AppConfig, Result<Option<aws::ecs::ServiceState>, aws::AwsError>)> = Vec::new();
+    for (group_clients, group) in by_reach(clients, apps).await {
+        let services = aws::ecs::describe_services_in_clusters(
+            &group_clients.ecs,
+            group.iter().map(|app| (app.cluster.as_str(), app.service.as_str())),
+            concurrency,
+        )
+        .await;
+        for app in group {
+            let service = services[app.cluster.as_str()]
+                .as_ref()
+                .map(|all| all.iter().find(|s| s.is(&app.service)).cloned())
+                .map_err(Clone::clone);
+            found.push((app, service));
+        }
+    }
+    apps.iter()
+        .map(|app| {
+            let at = found
+                .iter()
+                .position(|(a, _)| std::ptr::eq(*a, *app))
+                .expect("every app is described");
+            found.swap_remove(at).1
+        })
+        .collect()
 }
 
 /// The `image-push` function.
@@ -120,8 +199,9 @@ impl Job for ImagePush {
             s3: aws::s3::client(config),
             events: aws_sdk_eventbridge::Client::new(config),
             region: aws::region_of(config),
+            registry_region: aws::region_of(config),
             sdk_config: config.clone(),
-            targets: Arc::default(),
+            reached: Arc::default(),
         }
     }
 
@@ -345,7 +425,7 @@ async fn deploy(
     trigger: &Trigger,
 ) -> Result<Answer, InputError> {
     let dry_run = request.dry_run();
-    let (apps, goal) = match select(config, request)? {
+    let (apps, goal) = match select(config, request, invocation.account.as_deref())? {
         Selection::Apps { apps, goal } => (apps, goal),
         Selection::Ignored(reason) => {
             let report = Report::ignored(reason);
@@ -357,20 +437,17 @@ async fn deploy(
         }
     };
     // Applications of one account and region share their reads; each group runs with its own
-    // ECS client (an assumed role, another region).
-    let mut groups: Vec<(Target, Vec<&AppConfig>)> = Vec::new();
-    for app in apps {
-        let target: Target = (app.role_arn.clone(), app.external_id.clone(), app.region.clone());
-        match groups.iter_mut().find(|(t, _)| *t == target) {
-            Some((_, group)) => group.push(app),
-            None => groups.push((target, vec![app])),
-        }
-    }
-    let mut results = Vec::new();
-    for (_, group) in &groups {
-        let group_clients = clients.for_app(group[0]).await;
-        results.extend(deploy_group(&group_clients, group, &goal, settings, invocation, trigger, dry_run).await);
-    }
+    // clients (an assumed role, another region), up to `concurrency` groups at once.
+    let groups = by_reach(clients, &apps).await;
+    let results: Vec<Report> = stream::iter(groups.iter().map(|(group_clients, group)| {
+        deploy_group(group_clients, group, &goal, settings, invocation, trigger, dry_run)
+    }))
+    .buffered(settings.concurrency.max(1))
+    .collect::<Vec<Vec<Report>>>()
+    .await
+    .into_iter()
+    .flatten()
+    .collect();
     results.iter().for_each(log_report);
     Ok(Answer { results, dry_run })
 }
@@ -393,7 +470,7 @@ async fn deploy_group(
         .iter()
         .zip(observations)
         .map(|(app, obs)| match obs {
-            Ok(obs) => plan_app(app, goal, &obs, &clients.region),
+            Ok(obs) => plan_app(app, goal, &obs, &clients.registry_region),
             Err(err) => Plan::nothing(Report::skipped(
                 app,
                 Outcome::Failed,

@@ -38,9 +38,9 @@ pub struct Observation {
 
 /// Reads what the plan needs for these applications: services in batches per cluster, their
 /// task definitions, then one ECR look-up per repository for the target and running images.
-pub async fn observe(
+pub async fn observe<'a>(
     clients: &Clients,
-    apps: &[&AppConfig],
+    apps: &[&'a AppConfig],
     goal: &Goal,
     concurrency: usize,
 ) -> Vec<Result<Observation, AwsError>> {
@@ -76,9 +76,13 @@ pub async fn observe(
     let Some(target_query) = goal.image_query() else {
         return observations;
     };
-    let mut queries: BTreeMap<&str, BTreeSet<ImageQuery>> = BTreeMap::new();
+    // (registry account, repository name): one repository of one registry.
+    type Repository<'r> = (Option<&'r str>, &'r str);
+    let repository_of =
+        |app: &'a AppConfig| -> Repository<'a> { (app.registry_id.as_deref(), app.repository.as_str()) };
+    let mut queries: BTreeMap<Repository, BTreeSet<ImageQuery>> = BTreeMap::new();
     for (app, obs) in apps.iter().zip(&observations) {
-        let entry = queries.entry(app.repository.as_str()).or_default();
+        let entry = queries.entry(repository_of(app)).or_default();
         entry.insert(target_query.clone());
         if let (Goal::Push { .. }, Ok(obs)) = (goal, obs) {
             if let Some(digest) = running_digest(app, obs) {
@@ -86,19 +90,19 @@ pub async fn observe(
             }
         }
     }
-    let mut images: BTreeMap<&str, Result<Vec<ImageDetail>, AwsError>> = BTreeMap::new();
-    for (repository, queries) in &queries {
+    let mut images: BTreeMap<Repository, Result<Vec<ImageDetail>, AwsError>> = BTreeMap::new();
+    for (&(registry_id, repository), queries) in &queries {
         let queries: Vec<ImageQuery> = queries.iter().cloned().collect();
         images.insert(
-            repository,
-            ecr::describe_images(&clients.ecr, repository, &queries).await,
+            (registry_id, repository),
+            ecr::describe_images(&clients.ecr, registry_id, repository, &queries).await,
         );
     }
     apps.iter()
         .zip(observations)
         .map(|(app, obs)| {
             let mut obs = obs?;
-            let found = images[app.repository.as_str()].as_ref().map_err(Clone::clone)?;
+            let found = images[&repository_of(app)].as_ref().map_err(Clone::clone)?;
             obs.target_image = found.iter().find(|i| target_query.answered_by(i)).cloned();
             if let Some(digest) = running_digest(app, &obs) {
                 obs.running_image = found.iter().find(|i| i.digest == digest).cloned();

@@ -136,6 +136,18 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
     let running = ImageRef::parse(running);
     let target = match (&obs.target_image, goal) {
         (Some(image), _) => image,
+        // A replica in another region may not hold the pushed image yet: a failure, so Lambda
+        // retries the event once replication has caught up.
+        (None, Goal::Push { tag, digest, .. }) if app.registry_region.is_some() => {
+            return Plan::nothing(with_old(
+                Outcome::Failed,
+                format!(
+                    "tag `{tag}` ({digest}) is not yet in `{}` of region {}: not replicated yet; a retry deploys it",
+                    app.repository,
+                    app.registry_region.as_deref().unwrap_or_default()
+                ),
+            ))
+        }
         (None, Goal::Push { tag, .. }) => {
             return Plan::nothing(with_old(
                 Outcome::Stale,

@@ -111,6 +111,8 @@ fn new_record(attempt: &Attempt<'_>, report: &Report, id: &str, outcome: DeployO
         app: attempt.app.name.clone(),
         cluster: attempt.app.cluster.clone(),
         service: attempt.app.service.clone(),
+        account: attempt.app.account().map(str::to_owned),
+        region: attempt.app.region.clone(),
         trigger: attempt.trigger.clone(),
         tag,
         digest: report.image.as_deref().and_then(|image| ImageRef::parse(image).digest),
@@ -163,7 +165,11 @@ pub async fn publish_changes(clients: &Clients, settings: &Settings, changes: &[
                     "previous_outcome": change.from,
                     "duration_seconds": record.duration_seconds(now),
                     "deploy": record,
-                    "links": notify::links(&clients.region, &record.cluster, &record.service),
+                    "links": notify::links(
+                        record.region.as_deref().unwrap_or(&clients.region),
+                        &record.cluster,
+                        &record.service
+                    ),
                 }),
             })
         })

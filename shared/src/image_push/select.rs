@@ -28,10 +28,17 @@ pub enum Selection<'a> {
 }
 
 /// Picks the applications a request concerns; a manual payload naming an unknown application is
-/// an input error.
-pub fn select<'a>(config: &'a Config, request: &ImagePushRequest) -> Result<Selection<'a>, InputError> {
+/// an input error. `own_account` is the function's account, when known: the registry of the
+/// applications that name none.
+pub fn select<'a>(
+    config: &'a Config,
+    request: &ImagePushRequest,
+    own_account: Option<&str>,
+) -> Result<Selection<'a>, InputError> {
     Ok(match request {
-        ImagePushRequest::Push { detail, time, .. } => select_for_push(config, detail, time),
+        ImagePushRequest::Push {
+            detail, time, account, ..
+        } => select_for_push(config, detail, time, Registry { account, own_account }),
         ImagePushRequest::Deploy { app, target, .. } => Selection::Apps {
             apps: vec![config.find_app(app, "deploy.app")?],
             goal: Goal::Manual(target.clone()),
@@ -47,9 +54,36 @@ pub fn select<'a>(config: &'a Config, request: &ImagePushRequest) -> Result<Sele
     })
 }
 
+/// The registry a push event came from, and the function's own account.
+#[derive(Debug, Clone, Copy)]
+pub struct Registry<'a> {
+    /// The account of the event (an empty string when the event names none).
+    pub account: &'a str,
+    /// The function's account, when known.
+    pub own_account: Option<&'a str>,
+}
+
+impl Registry<'_> {
+    /// True when the event comes from `app`'s registry: the account it names, else the
+    /// function's own (any account when neither the event nor Lambda says one).
+    pub fn holds(&self, app: &AppConfig) -> bool {
+        match (app.registry_id.as_deref(), self.own_account) {
+            (Some(registry), _) => registry == self.account,
+            (None, Some(own)) => self.account.is_empty() || own == self.account,
+            (None, None) => true,
+        }
+    }
+}
+
 /// Picks the applications a push event concerns, or says why the event is ignored.
-/// `time` is the event's: when the push (or the tag move) happened.
-pub fn select_for_push<'a>(config: &'a Config, detail: &EcrImageAction, time: &str) -> Selection<'a> {
+/// `time` is the event's: when the push (or the tag move) happened. A push to a repository of
+/// the same name in another account concerns only the applications naming that registry.
+pub fn select_for_push<'a>(
+    config: &'a Config,
+    detail: &EcrImageAction,
+    time: &str,
+    registry: Registry<'_>,
+) -> Selection<'a> {
     if detail.action_type != "PUSH" {
         return Selection::Ignored(format!("action {} is not a push", quoted(&detail.action_type)));
     }
@@ -68,11 +102,16 @@ pub fn select_for_push<'a>(config: &'a Config, detail: &EcrImageAction, time: &s
     let following_repo: Vec<&AppConfig> = config
         .apps
         .iter()
-        .filter(|app| app.repository == detail.repository_name)
+        .filter(|app| app.repository == detail.repository_name && registry.holds(app))
         .collect();
     if following_repo.is_empty() {
+        let from = if registry.account.is_empty() {
+            String::new()
+        } else {
+            format!(" of account {}", quoted(registry.account))
+        };
         return Selection::Ignored(format!(
-            "no application follows repository {}",
+            "no application follows repository {}{from}",
             quoted(&detail.repository_name)
         ));
     }
@@ -108,6 +147,51 @@ mod tests {
     use super::*;
     use crate::testing::digest;
 
+    const OWN: Registry<'static> = Registry {
+        account: "111111111111",
+        own_account: Some("111111111111"),
+    };
+
+    #[test]
+    fn a_push_in_another_account_concerns_only_the_apps_naming_that_registry() {
+        let config = Config::parse(
+            r#"{"apps": [
+                {"name": "own", "cluster": "c", "service": "a", "container": "app", "repository": "web", "tags": ["latest"]},
+                {"name": "central", "cluster": "c", "service": "b", "container": "app", "repository": "web", "tags": ["latest"], "registry_id": "333333333333"},
+                {"name": "replica", "cluster": "c", "service": "c", "container": "app", "tags": ["latest"],
+                 "repository": "333333333333.dkr.ecr.eu-west-1.amazonaws.com/web"}
+            ]}"#,
+            "test",
+        )
+        .unwrap();
+        let push = EcrImageAction {
+            action_type: "PUSH".into(),
+            result: "SUCCESS".into(),
+            repository_name: "web".into(),
+            image_digest: Some(digest(1)),
+            image_tag: Some("latest".into()),
+            manifest_media_type: None,
+            artifact_media_type: None,
+        };
+        let names = |account, own_account| match select_for_push(
+            &config,
+            &push,
+            "2026-12-01T00:00:00Z",
+            Registry { account, own_account },
+        ) {
+            Selection::Apps { apps, .. } => apps.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(","),
+            Selection::Ignored(reason) => reason,
+        };
+        assert_eq!(names("111111111111", Some("111111111111")), "own");
+        assert_eq!(names("333333333333", Some("111111111111")), "central,replica");
+        assert_eq!(
+            names("444444444444", Some("111111111111")),
+            "no application follows repository `web` of account `444444444444`"
+        );
+        // Outside Lambda the function's account is unknown: the apps naming no registry take any.
+        assert_eq!(names("444444444444", None), "own");
+    }
+
     #[test]
     fn push_selection_follows_repositories_and_tag_patterns() {
         let config = Config::parse(
@@ -128,7 +212,7 @@ mod tests {
             manifest_media_type: None,
             artifact_media_type: None,
         };
-        let names = |tag| match select_for_push(&config, &detail(Some(tag)), "2026-12-01T00:00:00Z") {
+        let names = |tag| match select_for_push(&config, &detail(Some(tag)), "2026-12-01T00:00:00Z", OWN) {
             Selection::Apps { apps, .. } => Ok(apps.iter().map(|a| a.name.clone()).collect::<Vec<_>>()),
             Selection::Ignored(reason) => Err(reason),
         };
@@ -136,13 +220,13 @@ mod tests {
         assert_eq!(names("release-9"), Ok(vec!["b".to_string()]));
         assert!(names("dev").unwrap_err().contains("followed: latest, release-*"));
         assert!(matches!(
-            select_for_push(&config, &detail(None), "2026-12-01T00:00:00Z"),
+            select_for_push(&config, &detail(None), "2026-12-01T00:00:00Z", OWN),
             Selection::Ignored(reason) if reason.contains("without a tag")
         ));
         let mut delete = detail(Some("latest"));
         delete.action_type = "DELETE".into();
         assert!(matches!(
-            select_for_push(&config, &delete, "2026-12-01T00:00:00Z"),
+            select_for_push(&config, &delete, "2026-12-01T00:00:00Z", OWN),
             Selection::Ignored(_)
         ));
     }

@@ -72,29 +72,18 @@ pub async fn status(
         None => config.apps.iter().collect(),
     };
     let concurrency = settings.concurrency.max(1);
-    let services = ecs::describe_services_in_clusters(
-        &clients.ecs,
-        apps.iter().map(|app| (app.cluster.as_str(), app.service.as_str())),
-        concurrency,
-    )
-    .await;
+    let services = super::describe_app_services(clients, &apps, concurrency).await;
     let now = SystemTime::now();
-    let results = stream::iter(apps.into_iter().map(|app| {
-        let service = services[app.cluster.as_str()]
-            .as_ref()
-            .map(|found| found.iter().find(|s| s.is(&app.service)).cloned())
-            .map_err(Clone::clone);
-        async move {
-            match app_status(clients, settings, app, service, now).await {
-                Ok(status) => Report {
-                    reason: None,
-                    new_task_definition: Some(status.running_task_definition.clone()),
-                    image: status.running_image.clone(),
-                    status: Some(Box::new(status)),
-                    ..Report::skipped(app, Outcome::Status, "")
-                },
-                Err(reason) => Report::skipped(app, Outcome::Failed, reason),
-            }
+    let results = stream::iter(apps.into_iter().zip(services).map(|(app, service)| async move {
+        match app_status(clients, settings, app, service, now).await {
+            Ok(status) => Report {
+                reason: None,
+                new_task_definition: Some(status.running_task_definition.clone()),
+                image: status.running_image.clone(),
+                status: Some(Box::new(status)),
+                ..Report::skipped(app, Outcome::Status, "")
+            },
+            Err(reason) => Report::skipped(app, Outcome::Failed, reason),
         }
     }))
     .buffered(concurrency)
@@ -116,7 +105,7 @@ async fn app_status(
     let service = service
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("service `{}` not found", app.service_label()))?;
-    let revision = ecs::describe_task_definition(&clients.ecs, &service.task_definition)
+    let revision = ecs::describe_task_definition(&clients.for_app(app).await.ecs, &service.task_definition)
         .await
         .map_err(|e| e.to_string())?;
     let running_image = revision.container_image(&app.container).map(str::to_owned);

@@ -235,6 +235,8 @@ fn rollbacks_pick_the_previous_or_named_revision() {
         app: "orders".into(),
         cluster: "sss".into(),
         service: "orders".into(),
+        account: None,
+        region: None,
         trigger: crate::records::Trigger {
             kind: crate::records::TriggerKind::Push,
             id: "e".into(),

@@ -305,15 +305,8 @@ async fn ec2_as(clients: &Clients, role: &str) -> aws_sdk_ec2::Client {
     if let Some(client) = clients.assumed.lock().expect("lock").get(role) {
         return client.clone();
     }
-    let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-        .session_name(NAME)
-        .configure(&clients.sdk_config)
-        .build()
-        .await;
-    let config = aws_sdk_ec2::config::Builder::from(&clients.sdk_config)
-        .credentials_provider(provider)
-        .build();
-    let client = aws_sdk_ec2::Client::from_conf(config);
+    let config = aws::reach_config(&clients.sdk_config, Some(role), None, None, NAME).await;
+    let client = aws_sdk_ec2::Client::new(&config);
     clients
         .assumed
         .lock()

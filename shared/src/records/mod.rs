@@ -110,6 +110,12 @@ pub struct DeployRecord {
     pub cluster: String,
     /// ECS service (as configured).
     pub service: String,
+    /// The service's account, when the application reaches it through a role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The service's region, when the application names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// What started it.
     pub trigger: Trigger,
     /// The tag deployed, when the deploy followed one.

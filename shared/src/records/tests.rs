@@ -19,6 +19,8 @@ fn record(event: &str, deployment: Option<&str>, rolls_back: bool) -> DeployReco
         app: "orders".into(),
         cluster: "sss".into(),
         service: "orders".into(),
+        account: None,
+        region: None,
         trigger,
         tag: Some("latest".into()),
         digest: Some("sha256:aa".into()),

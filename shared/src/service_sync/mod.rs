@@ -26,7 +26,7 @@ use crate::aws;
 use crate::aws::ecs;
 use crate::aws::events::Entry;
 use crate::aws::{apigw, AwsError};
-use crate::input::config::{AppConfig, Config};
+use crate::input::config::{grouped, AppConfig, Config, ServicePlace};
 use crate::input::events::{parse_service_sync, ServiceSyncRequest};
 use crate::input::InputError;
 use crate::job::{self, Invocation, Job, Settings, APP_DEADLINE_MARGIN};
@@ -35,6 +35,7 @@ use crate::notify;
 use crate::ownership::ApiRecordStore;
 use orphans::plan_orphans;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 pub use apply::apply;
 pub use observe::{observe, Observation, Reads, RevisionInfo};
@@ -62,6 +63,57 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     /// The region (console links in events).
     pub region: String,
+    /// The configuration the clients were built from (clients for other accounts and regions).
+    pub sdk_config: SdkConfig,
+    /// ECS, Cloud Map and API Gateway clients of services in another account or region, one
+    /// set per [`ServicePlace`], kept for the function's life (each role's credentials cached
+    /// and refreshed by the provider).
+    pub places: Arc<Mutex<BTreeMap<ServicePlace, PlaceClients>>>,
+}
+
+/// The clients of one [`ServicePlace`].
+pub type PlaceClients = (
+    aws_sdk_ecs::Client,
+    aws_sdk_servicediscovery::Client,
+    aws_sdk_apigatewayv2::Client,
+);
+
+impl Clients {
+    /// These clients with ECS, Cloud Map and API Gateway acting at `place` (through its role,
+    /// in its region); the configuration, the records and the events stay the function's own.
+    pub async fn at(&self, place: &ServicePlace) -> Clients {
+        if *place == ServicePlace::default() {
+            return self.clone();
+        }
+        let cached = self.places.lock().expect("lock").get(place).cloned();
+        let (ecs, cloud_map, apigw) = match cached {
+            Some(found) => found,
+            None => {
+                let config = aws::reach_config(
+                    &self.sdk_config,
+                    place.role_arn.as_deref(),
+                    place.external_id.as_deref(),
+                    place.region.as_deref(),
+                    NAME,
+                )
+                .await;
+                let made = (
+                    aws_sdk_ecs::Client::new(&config),
+                    aws_sdk_servicediscovery::Client::new(&config),
+                    aws_sdk_apigatewayv2::Client::new(&config),
+                );
+                self.places.lock().expect("lock").insert(place.clone(), made.clone());
+                made
+            }
+        };
+        Clients {
+            ecs,
+            cloud_map,
+            apigw,
+            region: place.region.clone().unwrap_or_else(|| self.region.clone()),
+            ..self.clone()
+        }
+    }
 }
 
 /// The `service-sync` function.
@@ -86,6 +138,8 @@ impl Job for ServiceSync {
             s3: aws::s3::client(config),
             events: aws_sdk_eventbridge::Client::new(config),
             region: aws::region_of(config),
+            sdk_config: config.clone(),
+            places: Arc::default(),
         }
     }
 
@@ -217,7 +271,8 @@ pub async fn handle(
             );
             // One read to name the failed deployment's revision and the one the service really
             // runs (after a rollback, not the failed one); nothing is written.
-            let services = ecs::describe_services(&clients.ecs, &app.cluster, std::slice::from_ref(&app.service)).await;
+            let at = clients.at(&app.service_place()).await;
+            let services = ecs::describe_services(&at.ecs, &app.cluster, std::slice::from_ref(&app.service)).await;
             if let Some(service) = services.ok().and_then(|found| found.into_iter().next()) {
                 result.task_definition = service
                     .deployments
@@ -229,17 +284,46 @@ pub async fn handle(
             return Ok(finish(clients, config, settings, vec![result], dry_run).await);
         }
     };
-    let owned = settings.owned.as_ref();
-    let clusters = configured_clusters(config);
-    let reads = Reads {
-        completed,
-        concurrency,
-        owned,
-        records: settings.records.as_ref(),
-        clusters: &clusters,
-    };
-    let observations = observe(clients, &apps, reads).await;
-    let results = stream::iter(apps.iter().zip(observations).map(|(app, obs)| async move {
+    // Each account and region with its own clients, its own clusters' services in use.
+    let mut results = Vec::new();
+    for (place, group) in grouped(apps.iter().copied(), AppConfig::service_place) {
+        let at = clients.at(&place).await;
+        let clusters = clusters_at(config, &place);
+        let reads = Reads {
+            completed,
+            concurrency,
+            owned: settings.owned.as_ref(),
+            records: settings.records.as_ref(),
+            clusters: &clusters,
+        };
+        results.extend(sync_apps(&at, &group, reads, settings, invocation, dry_run).await);
+    }
+    let full = matches!(
+        request,
+        ServiceSyncRequest::Scheduled | ServiceSyncRequest::Manual { apps: None, .. }
+    );
+    if let (true, Some(store)) = (full, settings.owned.as_ref()) {
+        results.extend(orphan_reports(clients, config, store, dry_run).await);
+    }
+    if config.retention_on_schedule && matches!(request, ServiceSyncRequest::Scheduled) {
+        let all: Vec<&AppConfig> = config.apps.iter().collect();
+        results.extend(retention_reports(clients, config, settings, invocation, &all, false).await);
+    }
+    Ok(finish(clients, config, settings, results, dry_run).await)
+}
+
+/// Observes, plans and applies the sync of applications of one account and region.
+async fn sync_apps(
+    clients: &Clients,
+    apps: &[&AppConfig],
+    reads: Reads<'_>,
+    settings: &Settings,
+    invocation: &Invocation,
+    dry_run: bool,
+) -> Vec<Report> {
+    let owned = reads.owned;
+    let observations = observe(clients, apps, reads).await;
+    stream::iter(apps.iter().zip(observations).map(|(app, obs)| async move {
         let plan = match obs.map_err(|e| e.to_string()).and_then(|obs| plan_app(app, &obs)) {
             Ok(plan) => plan,
             Err(reason) => return Report::new(Some(&app.name), Outcome::Failed, Some(reason)),
@@ -282,22 +366,9 @@ pub async fn handle(
             }
         }
     }))
-    .buffered(concurrency.max(1))
+    .buffered(reads.concurrency.max(1))
     .collect::<Vec<Report>>()
-    .await;
-    let mut results = results;
-    let full = matches!(
-        request,
-        ServiceSyncRequest::Scheduled | ServiceSyncRequest::Manual { apps: None, .. }
-    );
-    if let (true, Some(store)) = (full, owned) {
-        results.extend(orphan_reports(clients, config, store, dry_run).await);
-    }
-    if config.retention_on_schedule && matches!(request, ServiceSyncRequest::Scheduled) {
-        let all: Vec<&AppConfig> = config.apps.iter().collect();
-        results.extend(retention_reports(clients, config, settings, invocation, &all, false).await);
-    }
-    Ok(finish(clients, config, settings, results, dry_run).await)
+    .await
 }
 
 /// The orphans of a full sync: one report per application no longer configured (or no longer
@@ -383,16 +454,47 @@ async fn retention_reports(
     apps: &[&AppConfig],
     dry_run: bool,
 ) -> Vec<Report> {
-    let clusters = configured_clusters(config);
+    let mut reports = Vec::new();
+    for (place, group) in grouped(apps.iter().copied(), AppConfig::service_place) {
+        let at = clients.at(&place).await;
+        let clusters = clusters_at(config, &place);
+        reports.extend(retention_at(&at, &clusters, settings, invocation, &group, dry_run).await);
+    }
+    if let (Some(bus), false) = (&settings.event_bus, dry_run) {
+        let entries: Vec<Entry> = reports
+            .iter()
+            .filter(|r| r.outcome == Outcome::Synced)
+            .map(|r| Entry {
+                detail_type: notify::REVISIONS_REMOVED.to_owned(),
+                detail: serde_json::json!({ "app": r.app, "removed": r.actions, "kept": r.kept }),
+            })
+            .collect();
+        if let Err(err) = notify::publish(&clients.events, bus, &entries).await {
+            tracing::error!(bus = %bus, error = %err, events = entries.len(), "retention events not published");
+        }
+    }
+    reports
+}
+
+/// The retention pass of applications of one account and region, whose configured clusters are
+/// `clusters`.
+async fn retention_at(
+    clients: &Clients,
+    clusters: &[&str],
+    settings: &Settings,
+    invocation: &Invocation,
+    apps: &[&AppConfig],
+    dry_run: bool,
+) -> Vec<Report> {
     let reads = Reads {
         completed: true,
         concurrency: settings.concurrency,
         owned: settings.owned.as_ref(),
         records: settings.records.as_ref(),
-        clusters: &clusters,
+        clusters,
     };
     // What the configured clusters run: read once for the whole pass.
-    let in_use = match ecs::revisions_in_use(&clients.ecs, &clusters, settings.concurrency).await {
+    let in_use = match ecs::revisions_in_use(&clients.ecs, clusters, settings.concurrency).await {
         Ok(in_use) => in_use,
         Err(err) => {
             return apps
@@ -460,19 +562,6 @@ async fn retention_reports(
         }
         reports.push(report);
     }
-    if let (Some(bus), false) = (&settings.event_bus, dry_run) {
-        let entries: Vec<Entry> = reports
-            .iter()
-            .filter(|r| r.outcome == Outcome::Synced)
-            .map(|r| Entry {
-                detail_type: notify::REVISIONS_REMOVED.to_owned(),
-                detail: serde_json::json!({ "app": r.app, "removed": r.actions, "kept": r.kept }),
-            })
-            .collect();
-        if let Err(err) = notify::publish(&clients.events, bus, &entries).await {
-            tracing::error!(bus = %bus, error = %err, events = entries.len(), "retention events not published");
-        }
-    }
     reports
 }
 
@@ -487,11 +576,13 @@ async fn retention_plan(
     Ok(retention::plan_retention(app, &facts, std::time::SystemTime::now()))
 }
 
-/// Every configured cluster, once: a revision any of their services runs is in use.
-fn configured_clusters(config: &Config) -> Vec<&str> {
+/// Every configured cluster of one account and region, once: a revision any of their services
+/// runs is in use.
+fn clusters_at<'a>(config: &'a Config, place: &ServicePlace) -> Vec<&'a str> {
     config
         .apps
         .iter()
+        .filter(|a| a.service_place() == *place)
         .map(|a| a.cluster.as_str())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
@@ -635,7 +726,11 @@ async fn publish_failures(clients: &Clients, config: &Config, bus: &str, results
             if let Some(app) = app {
                 detail["cluster"] = app.cluster.clone().into();
                 detail["service"] = app.service.clone().into();
-                detail["links"] = notify::links(&clients.region, &app.cluster, &app.service);
+                detail["links"] = notify::links(
+                    app.region.as_deref().unwrap_or(&clients.region),
+                    &app.cluster,
+                    &app.service,
+                );
             }
             Entry {
                 detail_type: notify::SYNC_FAILED.to_owned(),

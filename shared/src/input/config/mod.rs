@@ -60,8 +60,22 @@ pub struct AppConfig {
     pub service: String,
     /// The container in the task definition whose image is deployed.
     pub container: String,
-    /// The ECR repository name the application follows.
+    /// The ECR repository the application follows: its name, or its full URI
+    /// (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`), which is read on load into `name`,
+    /// `registry_id` and `registry_region`.
     pub repository: String,
+    /// Account of the registry that holds the repository (default: the function's own). Push
+    /// events from that account only concern the application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_id: Option<String>,
+    /// Region of the registry the image is read from and pulled from, for a replica in the
+    /// service's region (default: the function's region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_region: Option<String>,
+    /// Role to assume for the registry's calls, when its repository policy does not let the
+    /// function's own role read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_role_arn: Option<String>,
     /// Tags followed: exact names or glob patterns (`release-*`).
     pub tags: Vec<String>,
     /// Enforce the deployment circuit breaker with rollback on every deploy.
@@ -246,7 +260,44 @@ pub enum Discovery {
     Dns,
 }
 
+/// Where an application's service is reached: through which role (with its external id) and in
+/// which region; all none for the function's own account and region.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServicePlace {
+    /// Role assumed for the service's calls.
+    pub role_arn: Option<String>,
+    /// External id that role's trust policy asks for.
+    pub external_id: Option<String>,
+    /// Region of the service.
+    pub region: Option<String>,
+}
+
+/// `apps` grouped by `key`, groups in first-seen order, each keeping the applications' order.
+pub fn grouped<'a, K: PartialEq>(
+    apps: impl IntoIterator<Item = &'a AppConfig>,
+    key: impl Fn(&AppConfig) -> K,
+) -> Vec<(K, Vec<&'a AppConfig>)> {
+    let mut groups: Vec<(K, Vec<&AppConfig>)> = Vec::new();
+    for app in apps {
+        let k = key(app);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, group)) => group.push(app),
+            None => groups.push((k, vec![app])),
+        }
+    }
+    groups
+}
+
 impl AppConfig {
+    /// Where the application's service is reached.
+    pub fn service_place(&self) -> ServicePlace {
+        ServicePlace {
+            role_arn: self.role_arn.clone(),
+            external_id: self.external_id.clone(),
+            region: self.region.clone(),
+        }
+    }
+
     /// The account of the application's service when it names a role in another account.
     pub fn account(&self) -> Option<&str> {
         self.role_arn.as_deref().and_then(|role| role.split(':').nth(4))
@@ -355,18 +406,67 @@ impl Config {
         })
     }
 
-    /// The application of an ECS service ARN (`arn:...:service/cluster/name`), as ECS events
-    /// name services.
+    /// The application of an ECS service ARN (`arn:...:<region>:<account>:service/cluster/name`),
+    /// as ECS events name services. A service of the same name in another account or region is
+    /// another application's: one naming that account (by its role) or region is preferred, and
+    /// one naming another account or region never matches.
     pub fn app_for_service_arn(&self, service_arn: &str) -> Option<&AppConfig> {
         let mut parts = service_arn.rsplit('/');
         let (service, cluster) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-        self.apps.iter().find(|a| {
-            crate::aws::arn::short_name(&a.service) == service && crate::aws::arn::short_name(&a.cluster) == cluster
-        })
+        let fields: Vec<&str> = service_arn.split(':').collect();
+        let (region, account) = (fields.get(3).copied(), fields.get(4).copied());
+        // 2 for each of account and region the app names and the ARN agrees with; none if it disagrees.
+        let fit = |app: &AppConfig| {
+            let mut score = 0;
+            for (named, in_arn) in [(app.account(), account), (app.region.as_deref(), region)] {
+                match (named, in_arn) {
+                    (Some(named), Some(in_arn)) if named == in_arn => score += 2,
+                    (Some(_), Some(_)) => return None,
+                    _ => {}
+                }
+            }
+            Some(score)
+        };
+        self.apps
+            .iter()
+            .filter(|a| {
+                crate::aws::arn::short_name(&a.service) == service && crate::aws::arn::short_name(&a.cluster) == cluster
+            })
+            .filter_map(|a| fit(a).map(|score| (score, a)))
+            .min_by_key(|(score, _)| std::cmp::Reverse(*score))
+            .map(|(_, a)| a)
     }
 }
 
 impl AppConfig {
+    /// Reads a repository given as a full URI into its name, registry account and region; a
+    /// URI whose account or region disagrees with `registry_id` or `registry_region` is refused.
+    fn read_repository_uri(&mut self) -> Result<(), String> {
+        let Some((host, name)) = self.repository.split_once('/') else {
+            return Ok(());
+        };
+        let Some((account, rest)) = host.split_once(".dkr.ecr.") else {
+            return Ok(());
+        };
+        let region = rest.split('.').next().unwrap_or_default();
+        let expected = "expected a repository name or `<account>.dkr.ecr.<region>.amazonaws.com/<name>`";
+        if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) || region.is_empty() {
+            return Err(format!("{expected}, got {}", quoted(&self.repository)));
+        }
+        for (field, given, from_uri) in [
+            ("registry_id", &self.registry_id, account),
+            ("registry_region", &self.registry_region, region),
+        ] {
+            if given.as_deref().is_some_and(|given| given != from_uri) {
+                return Err(format!("the URI's {} disagrees with `{field}`", quoted(from_uri)));
+            }
+        }
+        self.registry_id = Some(account.to_owned());
+        self.registry_region = Some(region.to_owned());
+        self.repository = name.to_owned();
+        Ok(())
+    }
+
     /// True when the application follows this tag (exact name or pattern).
     pub fn follows_tag(&self, tag: &str) -> bool {
         self.tags.iter().any(|pattern| glob::matches(pattern, tag))
@@ -433,7 +533,13 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
         Some(serde_json::Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 match parse_part::<AppConfig>(item, &format!("apps[{i}]"), &["cloud_map", "api"]) {
-                    Ok(app) => {
+                    Ok(mut app) => {
+                        if let Err(message) = app.read_repository_uri() {
+                            problems.push(Problem {
+                                path: format!("apps[{i}].repository"),
+                                message,
+                            });
+                        }
                         config.apps.push(app);
                         positions.push(i);
                     }

@@ -185,3 +185,59 @@ fn two_entries_may_not_claim_one_resource_and_both_are_named() {
         "{err}"
     );
 }
+
+#[test]
+fn ecs_events_find_the_application_of_their_account_and_region() {
+    let config = Config::parse(
+        r#"{"apps": [
+            {"name": "own", "cluster": "c", "service": "web", "container": "app", "repository": "web", "tags": ["latest"]},
+            {"name": "prod", "cluster": "c", "service": "web", "container": "app", "repository": "web", "tags": ["latest"],
+             "role_arn": "arn:aws:iam::222222222222:role/deployer"},
+            {"name": "eu", "cluster": "c", "service": "web", "container": "app", "repository": "web", "tags": ["latest"],
+             "role_arn": "arn:aws:iam::222222222222:role/deployer", "region": "eu-west-1"}
+        ]}"#,
+        "test",
+    )
+    .unwrap();
+    let name = |arn: &str| config.app_for_service_arn(arn).map(|a| a.name.as_str());
+    assert_eq!(name("arn:aws:ecs:us-east-1:111111111111:service/c/web"), Some("own"));
+    assert_eq!(name("arn:aws:ecs:us-east-1:222222222222:service/c/web"), Some("prod"));
+    assert_eq!(name("arn:aws:ecs:eu-west-1:222222222222:service/c/web"), Some("eu"));
+    assert_eq!(name("arn:aws:ecs:us-east-1:222222222222:service/c/other"), None);
+}
+
+#[test]
+fn a_repository_uri_names_its_registry() {
+    let parse = |repository: &str, extra: &str| {
+        Config::parse(
+            &format!(
+                r#"{{"apps": [{{"name": "a", "cluster": "c", "service": "a", "container": "app", "tags": ["latest"],
+                "repository": "{repository}"{extra}}}]}}"#
+            ),
+            "test",
+        )
+    };
+    let config = parse("333333333333.dkr.ecr.eu-west-1.amazonaws.com/team/web", "").unwrap();
+    let app = &config.apps[0];
+    assert_eq!(
+        (
+            app.repository.as_str(),
+            app.registry_id.as_deref(),
+            app.registry_region.as_deref()
+        ),
+        ("team/web", Some("333333333333"), Some("eu-west-1"))
+    );
+    let err = parse(
+        "333333333333.dkr.ecr.eu-west-1.amazonaws.com/web",
+        r#", "registry_id": "444444444444""#,
+    )
+    .unwrap_err();
+    assert_eq!(err.problems[0].path, "apps[0].repository", "{err}");
+    assert!(
+        err.problems[0].message.contains("disagrees with `registry_id`"),
+        "{err}"
+    );
+    let err = parse("web", r#", "registry_id": "12", "registry_role_arn": "nope""#).unwrap_err();
+    let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["apps[0].registry_id", "apps[0].registry_role_arn"], "{err}");
+}

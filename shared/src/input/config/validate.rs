@@ -33,10 +33,19 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
                 );
             }
         }
+        // Services and namespaces of one name in two accounts or regions are two resources.
+        let place = match (app.account(), app.region.as_deref()) {
+            (None, None) => String::new(),
+            (account, region) => format!(
+                " in account {} region {}",
+                account.unwrap_or("(own)"),
+                region.unwrap_or("(own)")
+            ),
+        };
         claims.claim(
             "ECS service",
             format!(
-                "`{}` of cluster `{}`",
+                "`{}` of cluster `{}`{place}",
                 short_name(&app.service),
                 short_name(&app.cluster)
             ),
@@ -47,7 +56,7 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
             claims.claim(
                 "Cloud Map service",
                 format!(
-                    "`{}` in namespace `{}`",
+                    "`{}` in namespace `{}`{place}",
                     cm.service.to_ascii_lowercase(),
                     cm.namespace.to_ascii_lowercase()
                 ),
@@ -94,15 +103,22 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
                 push(at("external_id"), "expected 2-1224 letters, digits or +=,.@:/-_".into());
             }
         }
-        if let Some(region) = &app.region {
-            let parts: Vec<&str> = region.split('-').collect();
-            let valid = parts.len() >= 3
-                && parts
-                    .iter()
-                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-                && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
-            if !valid {
-                push(at("region"), "expected an AWS region such as `eu-west-1`".into());
+        for (field, region) in [("region", &app.region), ("registry_region", &app.registry_region)] {
+            if region.as_deref().is_some_and(|region| !is_region(region)) {
+                push(at(field), "expected an AWS region such as `eu-west-1`".into());
+            }
+        }
+        if let Some(account) = &app.registry_id {
+            if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+                push(at("registry_id"), "expected a 12-digit AWS account ID".into());
+            }
+        }
+        if let Some(role) = &app.registry_role_arn {
+            if !is_role_arn(role) {
+                push(
+                    at("registry_role_arn"),
+                    "expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)".into(),
+                );
             }
         }
         if app.retention_grace_days > 3650 {
@@ -351,6 +367,16 @@ fn is_alb_arn(s: &str) -> bool {
 }
 
 /// `arn:<partition>:iam::<account>:role/<path/name>`.
+/// An AWS region name such as `eu-west-1` or `us-gov-west-1`.
+fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
 fn is_role_arn(s: &str) -> bool {
     let parts: Vec<&str> = s.splitn(6, ':').collect();
     parts.len() == 6

@@ -64,6 +64,8 @@ pub enum ImagePushRequest {
     Push {
         /// Event ID.
         id: String,
+        /// The account of the registry pushed to (the envelope's `account`).
+        account: String,
         /// When the push happened (the envelope's `time`, RFC 3339).
         time: String,
         /// The event's detail.
@@ -197,6 +199,7 @@ pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
         }
         return Ok(ImagePushRequest::Push {
             id: envelope.id,
+            account: envelope.account,
             time: envelope.time,
             detail,
         });
