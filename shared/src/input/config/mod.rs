@@ -76,7 +76,9 @@ pub struct AppConfig {
     /// function's own role read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_role_arn: Option<String>,
-    /// Tags followed: exact names or glob patterns (`release-*`).
+    /// Tags followed: exact names or glob patterns (`release-*`). None for an application
+    /// promoted from another (`promote_from`): pushes never deploy it.
+    #[serde(default)]
     pub tags: Vec<String>,
     /// Enforce the deployment circuit breaker with rollback on every deploy.
     #[serde(default)]
@@ -104,6 +106,49 @@ pub struct AppConfig {
     /// API Gateway HTTP API routes of the application (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiConfig>,
+    /// The application whose completed deploys this one receives, by digest (same repository
+    /// name; another account or region is fine): staging for production.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote_from: Option<String>,
+    /// How promotions from `promote_from` happen (default: automatic, no soak, no approval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<PromotionConfig>,
+}
+
+/// How an application is promoted from its `promote_from`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionConfig {
+    /// `auto`: once the source's deploy completed and stayed its running deploy for
+    /// `soak_minutes`; `manual`: only by a `promote` payload.
+    #[serde(default)]
+    pub policy: PromotionPolicy,
+    /// Minutes the source's completed deploy must stay its running deploy first (0-10080).
+    #[serde(default)]
+    pub soak_minutes: u32,
+    /// `manual`: a promotion waits for an `approve` payload naming its digest (a `Promotion
+    /// Pending` event says so); none: it deploys at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+}
+
+/// When promotions happen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionPolicy {
+    /// When the source's deploy completed and soaked.
+    #[default]
+    Auto,
+    /// Only when a `promote` payload asks.
+    Manual,
+}
+
+/// Who lets a promotion proceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// A person or pipeline, with an `approve` payload.
+    Manual,
 }
 
 fn default_keep_revisions() -> u32 {
@@ -289,6 +334,11 @@ pub fn grouped<'a, K: PartialEq>(
 }
 
 impl AppConfig {
+    /// How promotions to this application happen (the defaults when it names no `promotion`).
+    pub fn promotion(&self) -> PromotionConfig {
+        self.promotion.clone().unwrap_or_default()
+    }
+
     /// Where the application's service is reached.
     pub fn service_place(&self) -> ServicePlace {
         ServicePlace {
@@ -532,7 +582,7 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
     match object.get("apps") {
         Some(serde_json::Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                match parse_part::<AppConfig>(item, &format!("apps[{i}]"), &["cloud_map", "api"]) {
+                match parse_part::<AppConfig>(item, &format!("apps[{i}]"), &["cloud_map", "api", "promotion"]) {
                     Ok(mut app) => {
                         if let Err(message) = app.read_repository_uri() {
                             problems.push(Problem {

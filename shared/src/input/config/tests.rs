@@ -241,3 +241,61 @@ fn a_repository_uri_names_its_registry() {
     let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(paths, ["apps[0].registry_id", "apps[0].registry_role_arn"], "{err}");
 }
+
+#[test]
+fn promotion_chains_must_name_known_apps_of_one_repository_and_never_cycle() {
+    let app = |name: &str, from: Option<&str>, repository: &str| {
+        let mut app = serde_json::json!({"name": name, "cluster": "c", "service": name, "container": "app",
+            "repository": repository});
+        match from {
+            Some(from) => app["promote_from"] = from.into(),
+            None => app["tags"] = serde_json::json!(["latest"]),
+        }
+        app
+    };
+    let parse = |apps: Vec<serde_json::Value>| Config::parse(&serde_json::json!({ "apps": apps }).to_string(), "test");
+    // dev -> staging -> prod: fine, with a soak and an approval on prod.
+    let mut prod = app("prod", Some("staging"), "web");
+    prod["promotion"] = serde_json::json!({"soak_minutes": 30, "approval": "manual"});
+    let config = parse(vec![app("dev", None, "web"), app("staging", Some("dev"), "web"), prod]).unwrap();
+    let promotion = config.app("prod").unwrap().promotion();
+    assert_eq!(
+        (promotion.policy, promotion.soak_minutes, promotion.approval),
+        (PromotionPolicy::Auto, 30, Some(Approval::Manual))
+    );
+
+    let err = parse(vec![
+        app("a", Some("b"), "web"),
+        app("b", Some("a"), "web"),
+        app("c", Some("a"), "web"),
+        app("d", Some("nobody"), "web"),
+        app("e", Some("f"), "api"),
+        app("f", None, "web"),
+    ])
+    .unwrap_err();
+    let at = |path: &str| -> Vec<String> {
+        err.problems
+            .iter()
+            .filter(|p| p.path == path)
+            .map(|p| p.message.clone())
+            .collect()
+    };
+    assert_eq!(
+        at("apps[0].promote_from"),
+        vec!["expected no promotion cycle, got a <- b <- a (each promoted from the next)".to_string()],
+        "{err}"
+    );
+    assert!(at("apps[1].promote_from").is_empty(), "one cycle is reported once: {err}");
+    assert!(at("apps[2].promote_from").is_empty(), "{err}");
+    assert!(at("apps[3].promote_from")[0].contains("got `nobody`"), "{err}");
+    assert!(at("apps[4].promote_from")[0].contains("same repository"), "{err}");
+
+    // A promoted app follows no tags; `promotion` needs `promote_from`.
+    let mut tagged = app("prod", Some("dev"), "web");
+    tagged["tags"] = serde_json::json!(["latest"]);
+    let mut stray = app("other", None, "web");
+    stray["promotion"] = serde_json::json!({"policy": "manual"});
+    let err = parse(vec![app("dev", None, "web"), tagged, stray]).unwrap_err();
+    let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["apps[1].tags", "apps[2].promotion"], "{err}");
+}

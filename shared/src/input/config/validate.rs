@@ -73,8 +73,19 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
                 "expected an ECR repository name (lowercase letters, digits, `.`, `_`, `-`, `/`)".into(),
             );
         }
-        if app.tags.is_empty() {
-            push(at("tags"), "expected at least one tag or pattern".into());
+        match (&app.promote_from, app.tags.is_empty()) {
+            (None, true) => push(at("tags"), "expected at least one tag or pattern".into()),
+            (Some(_), false) => push(
+                at("tags"),
+                "expected none: an application promoted from another (`promote_from`) follows no tags, pushes never deploy it".into(),
+            ),
+            _ => {}
+        }
+        if app.promotion.is_some() && app.promote_from.is_none() {
+            push(at("promotion"), "expected only with `promote_from`".into());
+        }
+        if app.promotion.as_ref().is_some_and(|p| p.soak_minutes > 10_080) {
+            push(at("promotion.soak_minutes"), "expected 0 to 10080 minutes (a week)".into());
         }
         for (t, tag) in app.tags.iter().enumerate() {
             if !is_tag_pattern(tag) {
@@ -149,6 +160,7 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
             );
         }
     }
+    validate_promotions(config, positions, &mut push);
     if let Some(nlb) = &config.nlb {
         validate_nlb(nlb, &mut push);
         for (t, tg) in nlb.target_groups.iter().enumerate() {
@@ -157,6 +169,63 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
         }
     }
     problems.extend(claims.conflicts);
+}
+
+/// Each `promote_from` names another known application following the same repository, and
+/// no chain comes back to where it started (dev -> staging -> prod is fine; a -> b -> a is not).
+fn validate_promotions(config: &Config, positions: &[usize], push: &mut impl FnMut(String, String)) {
+    let by_name: HashMap<&str, &super::AppConfig> = config.apps.iter().map(|a| (a.name.as_str(), a)).collect();
+    let mut reported_cycles: HashSet<Vec<&str>> = HashSet::new();
+    for (&i, app) in positions.iter().zip(&config.apps) {
+        let Some(source) = app.promote_from.as_deref() else { continue };
+        let at = format!("apps[{i}].promote_from");
+        let Some(source_app) = by_name.get(source) else {
+            let names: Vec<&str> = config.apps.iter().map(|a| a.name.as_str()).collect();
+            push(
+                at,
+                format!(
+                    "expected one of the configured applications ({}), got {}",
+                    names.join(", "),
+                    quoted(source)
+                ),
+            );
+            continue;
+        };
+        if source_app.repository != app.repository {
+            push(
+                at.clone(),
+                format!(
+                    "expected an application of the same repository: {} follows {}, this one {}",
+                    quoted(source),
+                    quoted(&source_app.repository),
+                    quoted(&app.repository)
+                ),
+            );
+        }
+        // Walk the chain up from this application; a name seen twice is a cycle.
+        let mut chain = vec![app.name.as_str()];
+        let mut next = Some(source);
+        while let Some(name) = next {
+            if let Some(start) = chain.iter().position(|n| *n == name) {
+                let mut cycle: Vec<&str> = chain[start..].to_vec();
+                let mut key = cycle.clone();
+                key.sort_unstable();
+                if reported_cycles.insert(key) {
+                    cycle.push(name);
+                    push(
+                        at.clone(),
+                        format!(
+                            "expected no promotion cycle, got {} (each promoted from the next)",
+                            cycle.join(" <- ")
+                        ),
+                    );
+                }
+                break;
+            }
+            chain.push(name);
+            next = by_name.get(name).and_then(|a| a.promote_from.as_deref());
+        }
+    }
 }
 
 /// What the applications claim: each resource by one entry only. A second claim is a problem

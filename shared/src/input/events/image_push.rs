@@ -113,6 +113,27 @@ pub enum ImagePushRequest {
     },
     /// The settle schedule: deploys with no end after the settle time are settled from ECS.
     Settle,
+    /// A manual `promote`: the application's `promote_from` source's last completed digest (or
+    /// the one named, which must have completed there) deployed to it.
+    Promote {
+        /// The application promoted to.
+        app: String,
+        /// The digest; none means the source's last completed one.
+        digest: Option<String>,
+        /// Who or what asked.
+        by: Option<String>,
+        /// Plan only: say what would move and why.
+        dry_run: bool,
+    },
+    /// A manual `approve` of the promotion pending for an application.
+    Approve {
+        /// The application promoted to.
+        app: String,
+        /// The digest approved: it must be the pending one.
+        digest: String,
+        /// Who approved.
+        by: Option<String>,
+    },
     /// A manual `status` of one application (none: all).
     Status {
         /// Application name.
@@ -128,8 +149,11 @@ impl ImagePushRequest {
             | ImagePushRequest::Deployment { .. }
             | ImagePushRequest::ServiceAction { .. }
             | ImagePushRequest::Settle
+            | ImagePushRequest::Approve { .. }
             | ImagePushRequest::Status { .. } => false,
-            ImagePushRequest::Deploy { dry_run, .. } | ImagePushRequest::Rollback { dry_run, .. } => *dry_run,
+            ImagePushRequest::Deploy { dry_run, .. }
+            | ImagePushRequest::Rollback { dry_run, .. }
+            | ImagePushRequest::Promote { dry_run, .. } => *dry_run,
         }
     }
 }
@@ -217,6 +241,10 @@ struct ManualImagePush {
     #[serde(default)]
     status: Option<ManualStatus>,
     #[serde(default)]
+    promote: Option<ManualPromote>,
+    #[serde(default)]
+    approve: Option<ManualApprove>,
+    #[serde(default)]
     dry_run: bool,
     #[serde(default)]
     by: Option<String>,
@@ -247,6 +275,21 @@ struct ManualStatus {
     app: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualPromote {
+    app: String,
+    #[serde(default)]
+    digest: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManualApprove {
+    app: String,
+    digest: String,
+}
+
 fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
     if !value.is_object() {
         return Err(InputError::new(
@@ -254,20 +297,59 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
             "an EventBridge `ECR Image Action` event or a manual payload object such as {\"deploy\": {\"app\": \"orders\", \"tag\": \"v42\"}}",
         ));
     }
-    require_objects(value, "", &["deploy", "rollback", "status"])?;
+    require_objects(value, "", &["deploy", "rollback", "status", "promote", "approve"])?;
     let manual: ManualImagePush = deserialize_at(value, "")?;
     if let Some(by) = &manual.by {
         if by.trim().is_empty() || by.chars().count() > 128 {
             return Err(InputError::new("by", "who or what asks, in 1-128 characters"));
         }
     }
-    if let Some(status) = manual.status {
-        if manual.deploy.is_some() || manual.rollback.is_some() {
+    let asked = [
+        manual.deploy.is_some(),
+        manual.rollback.is_some(),
+        manual.status.is_some(),
+        manual.promote.is_some(),
+        manual.approve.is_some(),
+    ];
+    if asked.iter().filter(|a| **a).count() > 1 {
+        return Err(InputError::new(
+            "$",
+            "one of `deploy`, `rollback`, `promote`, `approve` or `status`, not several",
+        ));
+    }
+    if let Some(promote) = manual.promote {
+        check_app_name(&promote.app, "promote.app")?;
+        if promote.digest.as_deref().is_some_and(|d| !is_digest(d)) {
             return Err(InputError::new(
-                "$",
-                "one of `deploy`, `rollback` or `status`, not several",
+                "promote.digest",
+                "a digest `sha256:` followed by 64 hex digits",
             ));
         }
+        return Ok(ImagePushRequest::Promote {
+            app: promote.app,
+            digest: promote.digest,
+            by: manual.by,
+            dry_run: manual.dry_run,
+        });
+    }
+    if let Some(approve) = manual.approve {
+        check_app_name(&approve.app, "approve.app")?;
+        if !is_digest(&approve.digest) {
+            return Err(InputError::new(
+                "approve.digest",
+                "the pending promotion's digest: `sha256:` followed by 64 hex digits",
+            ));
+        }
+        if manual.dry_run {
+            return Err(InputError::new("dry_run", "not with `approve`: approving is the decision"));
+        }
+        return Ok(ImagePushRequest::Approve {
+            app: approve.app,
+            digest: approve.digest,
+            by: manual.by,
+        });
+    }
+    if let Some(status) = manual.status {
         if let Some(app) = &status.app {
             check_app_name(app, "status.app")?;
         }
@@ -316,7 +398,7 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
         }
         _ => Err(InputError::new(
             "$",
-            "exactly one of `deploy`, `rollback` or `status` (and optionally `dry_run`, `by`)",
+            "exactly one of `deploy`, `rollback`, `promote`, `approve` or `status` (and optionally `dry_run`, `by`)",
         )),
     }
 }
