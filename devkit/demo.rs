@@ -8,7 +8,9 @@
 //! `Deploy Failed` arrives with ECS's reason; `status` shows both. Then `service-sync` gets the
 //! completed event and creates the Cloud Map service, the registry, the integration and the
 //! routes; a route deleted by hand comes back on the next scheduled run; nlb-sync follows an
-//! ALB's addresses. Everything it started is stopped when it returns.
+//! ALB's addresses. Last, a staging push whose deploy completes is promoted, by digest, to a
+//! production service in another account (through its role). Everything it started is stopped
+//! when it returns.
 
 use std::net::Ipv4Addr;
 
@@ -231,7 +233,95 @@ async fn main() {
     minute("minute 4:");
     println!("    targets now: {}", world::target_ips(clients, &tg).await.join(", "));
 
-    step("done: deployed by digest, discoverable in Cloud Map, routed by the API, NLB in step; everything stopped");
+    step("promotion: production (account 222222222222, through its role) gets exactly what staging completed");
+    let prod_role = "arn:aws:iam::222222222222:role/deployer";
+    let prod = World::in_account(&emulator, prod_role).await;
+    world::create_cluster(&prod.clients, "prod").await;
+    let prod_app = prod.create_app("prod", "orders", "orders").await;
+    let mut prod_config = prod_app.config();
+    prod_config["name"] = "orders-prod".into();
+    prod_config["role_arn"] = prod_role.into();
+    prod_config["promote_from"] = "orders".into();
+    prod_config.as_object_mut().unwrap().remove("tags");
+    let promotion_config = serde_json::json!({"apps": [app.config(), prod_config]}).to_string();
+    println!("    DEPLOYER_CONFIG={promotion_config}");
+    let mut promotion_env = env.clone();
+    promotion_env.retain(|(name, _)| name != "DEPLOYER_CONFIG");
+    promotion_env.push(("DEPLOYER_CONFIG".into(), promotion_config));
+    drop(watch);
+    let watch = LambdaWatch::start("image-push", &promotion_env);
+    let release = world::push_image(clients, "orders", "latest", "release-3").await;
+    let push_file = write_event("push-release.json", &world::push_event("orders", "latest", &release));
+    let pushed = watch.invoke_file("image-push", &push_file).unwrap_or_else(|e| fail(&e));
+    println!(
+        "    push {}: staging {}, production untouched ({} result)",
+        short(&release),
+        pushed["results"][0]["outcome"],
+        pushed["results"].as_array().map_or(0, Vec::len)
+    );
+    let deployment = pushed["results"][0]["ecs_deployment_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let completed = invoke_event(&watch, "ecs-deployment-completed.json", &deployment);
+    for result in completed["results"].as_array().into_iter().flatten() {
+        println!(
+            "    {:<12} {:<9} {} {}",
+            result["app"].as_str().unwrap_or_default(),
+            result["outcome"].as_str().unwrap_or_default(),
+            result["image"].as_str().unwrap_or_default(),
+            result["reason"].as_str().unwrap_or_default()
+        );
+    }
+    let promoted = completed["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| r["app"] == "orders-prod" && r["outcome"] == "deployed");
+    let prod_running = world::service_task_definition(&prod.clients, "prod", "orders").await;
+    let prod_image = world::container_image(&prod.clients, &prod_running, "app").await;
+    println!("    production runs {prod_image}");
+    if !promoted || !prod_image.ends_with(&release) {
+        fail("expected staging's completed digest promoted to production");
+    }
+    // Production's own ECS (account 222222222222) says its deployment completed; a rule there
+    // forwards it to the deployer's bus (README, "Accounts and regions").
+    let prod_deployment = completed["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["app"] == "orders-prod")
+        .and_then(|r| r["ecs_deployment_id"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let mut prod_completed = happening_at(
+        recorded_ecs_event("ecs-deployment-completed.json", "prod", "orders", &prod_deployment),
+        std::time::SystemTime::now(),
+    );
+    let arn = prod_completed["resources"][0].as_str().unwrap_or_default().to_owned();
+    let own = format!(":{}:", deployer_devkit::emulator::ACCOUNT);
+    prod_completed["resources"][0] = arn.replace(&own, ":222222222222:").into();
+    prod_completed["account"] = "222222222222".into();
+    let heard = watch
+        .invoke_file("image-push", &write_event("prod-completed.json", &prod_completed))
+        .unwrap_or_else(|e| fail(&e));
+    println!(
+        "    production's ECS (account 222222222222) says completed: {} {}",
+        heard["results"][0]["app"], heard["results"][0]["outcome"]
+    );
+    let status_file = write_event("status-all.json", &serde_json::json!({"status": {}}));
+    let status = watch
+        .invoke_file("image-push", &status_file)
+        .unwrap_or_else(|e| fail(&e));
+    for result in status["results"].as_array().into_iter().flatten() {
+        println!(
+            "    status {:<12} {}",
+            result["app"].as_str().unwrap_or_default(),
+            result["status"]["summary"].as_str().unwrap_or_default()
+        );
+    }
+
+    step("done: deployed by digest, discoverable in Cloud Map, routed by the API, NLB in step, promoted to production; everything stopped");
 }
 
 /// Writes an event for the function to read (cargo-lambda invokes with a file).

@@ -25,6 +25,9 @@ pub const TARGETS_CHANGED: &str = "Targets Changed";
 /// detail-type: a retention pass deregistered or deleted task definition revisions.
 pub const REVISIONS_REMOVED: &str = "Revisions Removed";
 
+/// A promotion waits for an `approve` payload (image-push).
+pub const PROMOTION_PENDING: &str = "Promotion Pending";
+
 /// Puts `entries` on `bus` with the deployer's source.
 pub async fn publish(client: &aws_sdk_eventbridge::Client, bus: &str, entries: &[Entry]) -> Result<(), AwsError> {
     if entries.is_empty() {

@@ -15,5 +15,6 @@ mod image_push;
 mod lambda_runtime;
 mod nlb_sync;
 mod overlap;
+mod promotion;
 mod retention;
 mod service_sync;

@@ -7,12 +7,12 @@ use std::time::{Duration, SystemTime};
 use futures::stream::{self, StreamExt};
 
 use super::record::publish_changes;
-use super::{Answer, Clients, Outcome, Report};
+use super::{promote, Answer, Clients, Outcome, Report};
 use crate::aws::ecr;
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::{EcsDeploymentDetail, EcsServiceAction};
 use crate::input::quoted;
-use crate::job::Settings;
+use crate::job::{Invocation, Settings};
 use crate::records::{Change, DeployOutcome, EcsWord, RecordStore, VersionedIndex};
 
 /// Applies an `ECS Deployment State Change` event to the deploy it rolls out.
@@ -20,6 +20,7 @@ pub async fn hear_deployment(
     clients: &Clients,
     config: &Config,
     settings: &Settings,
+    invocation: &Invocation,
     service_arn: &str,
     time: &str,
     detail: &EcsDeploymentDetail,
@@ -55,9 +56,12 @@ pub async fn hear_deployment(
     })
     .await;
     // A completion (or its replay: the tags may not have moved the first time) protects the
-    // images in use.
+    // images in use, and starts the promotions that wait for no soak (a replay finds them done).
     if word == EcsWord::Completed && !failed_to_record {
-        return answer(vec![with_protected_images(clients, app, store, report).await]);
+        let mut reports = vec![with_protected_images(clients, app, store, report).await];
+        let now = SystemTime::now();
+        reports.extend(promote::promote_followers(clients, config, settings, invocation, app, now, true).await);
+        return answer(reports);
     }
     answer(vec![report])
 }
@@ -146,7 +150,13 @@ pub async fn hear_service_action(
 /// The settle run: every application's deploys in progress for longer than the settle time
 /// are settled from what `DescribeServices` says (one read of each index, and ECS is asked only
 /// about services with such a deploy).
-pub async fn settle(clients: &Clients, config: &Config, settings: &Settings, now: SystemTime) -> Answer {
+pub async fn settle(
+    clients: &Clients,
+    config: &Config,
+    settings: &Settings,
+    invocation: &Invocation,
+    now: SystemTime,
+) -> Answer {
     let Some(store) = &settings.records else {
         return answer(vec![Report::ignored(
             "no state bucket (DEPLOYER_STATE_BUCKET): deploys are not recorded, nothing to settle",
@@ -218,6 +228,15 @@ pub async fn settle(clients: &Clients, config: &Config, settings: &Settings, now
     .collect()
     .await;
     reports.extend(settled);
+    // Promotions whose soak is over (or that a lost completion event never started).
+    for source in config.apps.iter().filter(|s| {
+        config
+            .apps
+            .iter()
+            .any(|a| a.promote_from.as_deref() == Some(s.name.as_str()))
+    }) {
+        reports.extend(promote::promote_followers(clients, config, settings, invocation, source, now, false).await);
+    }
     if reports.is_empty() {
         reports.push(Report::ignored(format!(
             "no deploy has been in progress for {} minutes or more",

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod follow;
 pub mod observe;
 pub mod plan;
+pub mod promote;
 pub mod record;
 pub mod select;
 pub mod status;
@@ -253,6 +254,8 @@ pub enum Outcome {
     Followed,
     /// A `status` answer (`status` holds it).
     Status,
+    /// A promotion waits for an `approve` payload naming its digest.
+    Pending,
 }
 
 /// One entry of the response: one application (or the event, when ignored as a whole).
@@ -379,13 +382,49 @@ pub async fn handle(
             service_arn,
             time,
             detail,
-        } => follow::hear_deployment(clients, config, settings, service_arn, time, detail).await,
+        } => follow::hear_deployment(clients, config, settings, invocation, service_arn, time, detail).await,
         ImagePushRequest::ServiceAction {
             service_arn,
             time,
             detail,
         } => follow::hear_service_action(clients, config, settings, service_arn, time, detail).await,
-        ImagePushRequest::Settle => follow::settle(clients, config, settings, std::time::SystemTime::now()).await,
+        ImagePushRequest::Settle => {
+            follow::settle(clients, config, settings, invocation, std::time::SystemTime::now()).await
+        }
+        ImagePushRequest::Promote {
+            app,
+            digest,
+            by,
+            dry_run,
+        } => {
+            let target = config.find_app(app, "promote.app")?;
+            let wanted = match digest {
+                Some(digest) => promote::Wanted::Digest(digest),
+                None => promote::Wanted::LastCompleted,
+            };
+            let now = std::time::SystemTime::now();
+            let report = promote::promote(
+                clients,
+                config,
+                settings,
+                invocation,
+                target,
+                wanted,
+                by.as_deref(),
+                *dry_run,
+                now,
+            )
+            .await?
+            .unwrap_or_else(|| Report::skipped(target, Outcome::Unchanged, "nothing to promote"));
+            Answer {
+                results: vec![report],
+                dry_run: *dry_run,
+            }
+        }
+        ImagePushRequest::Approve { app, digest, by } => Answer {
+            results: vec![promote::approve(clients, config, settings, invocation, app, digest, by.as_deref()).await?],
+            dry_run: false,
+        },
         ImagePushRequest::Status { app } => status::status(clients, config, app.as_deref(), settings).await?,
         // What started the deploy, kept in its record: the push event's id, or the Lambda request
         // id of a manual invocation (Lambda's retries keep both), and who or what asked.
@@ -436,20 +475,35 @@ async fn deploy(
             });
         }
     };
-    // Applications of one account and region share their reads; each group runs with its own
-    // clients (an assumed role, another region), up to `concurrency` groups at once.
-    let groups = by_reach(clients, &apps).await;
-    let results: Vec<Report> = stream::iter(groups.iter().map(|(group_clients, group)| {
-        deploy_group(group_clients, group, &goal, settings, invocation, trigger, dry_run)
-    }))
+    let results = deploy_apps(clients, &apps, &goal, settings, invocation, trigger, dry_run).await;
+    results.iter().for_each(log_report);
+    Ok(Answer { results, dry_run })
+}
+
+/// Deploys `apps` toward `goal`: applications of one account and region share their reads;
+/// each group runs with its own clients (an assumed role, another region), up to
+/// `concurrency` groups at once.
+pub(crate) async fn deploy_apps(
+    clients: &Clients,
+    apps: &[&AppConfig],
+    goal: &Goal,
+    settings: &Settings,
+    invocation: &Invocation,
+    trigger: &Trigger,
+    dry_run: bool,
+) -> Vec<Report> {
+    let groups = by_reach(clients, apps).await;
+    stream::iter(
+        groups.iter().map(|(group_clients, group)| {
+            deploy_group(group_clients, group, goal, settings, invocation, trigger, dry_run)
+        }),
+    )
     .buffered(settings.concurrency.max(1))
     .collect::<Vec<Vec<Report>>>()
     .await
     .into_iter()
     .flatten()
-    .collect();
-    results.iter().for_each(log_report);
-    Ok(Answer { results, dry_run })
+    .collect()
 }
 
 /// Observes, plans and applies the deploy of applications that share one account and region.

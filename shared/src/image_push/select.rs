@@ -49,6 +49,8 @@ pub fn select<'a>(
         },
         ImagePushRequest::Deployment { .. }
         | ImagePushRequest::ServiceAction { .. }
+        | ImagePushRequest::Promote { .. }
+        | ImagePushRequest::Approve { .. }
         | ImagePushRequest::Settle
         | ImagePushRequest::Status { .. } => Selection::Ignored("not a deploy: nothing to deploy".into()),
     })

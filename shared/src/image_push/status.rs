@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
+use super::promote::{read_pending, PendingPromotion};
 use super::{Answer, Clients, Outcome, Report};
 use crate::aws::ecr::ImageRef;
 use crate::aws::ecs::{self, ServiceState};
@@ -14,7 +15,7 @@ use crate::aws::AwsError;
 use crate::input::config::{AppConfig, Config};
 use crate::input::InputError;
 use crate::job::Settings;
-use crate::records::{DeployIndex, DeployOutcome, DeployRecord};
+use crate::records::{parse_time, DeployIndex, DeployOutcome, DeployRecord, TriggerKind};
 
 /// Recent deploys shown per application.
 pub const RECENT_SHOWN: usize = 10;
@@ -33,6 +34,20 @@ pub struct AppStatus {
     /// The tag the deploy that brought it followed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub running_tag: Option<String>,
+    /// Since when it runs: when the deploy that brought it completed (or started, while it
+    /// rolls out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_since: Option<String>,
+    /// How it got there: `push of latest`, `promotion from staging`, `manual deploy`, `rollback`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_via: Option<String>,
+    /// One line: `sha256:ab12cd34ef56… completed 2 h ago (push of latest)`, `sha256:ab12cd34ef56…
+    /// promoted from staging 1 h ago`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// A promotion waiting for approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_promotion: Option<PendingPromotion>,
     /// The deploy in progress.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_progress: Option<RecentDeploy>,
@@ -119,7 +134,37 @@ async fn app_status(
             Some("not recorded: no state bucket (DEPLOYER_STATE_BUCKET)".to_owned()),
         ),
     };
-    Ok(describe(&service, running_image, &index, records_note, now))
+    let mut status = describe(&service, running_image, &index, records_note, now);
+    let asks_approval = app.promote_from.is_some() && app.promotion().approval.is_some();
+    if let (true, Some(store)) = (asks_approval, &settings.records) {
+        status.pending_promotion = read_pending(clients, store, &app.name)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(status)
+}
+
+/// How a deploy got its revision there, for a person.
+fn via(record: &DeployRecord) -> String {
+    match record.trigger.kind {
+        TriggerKind::Push => match &record.tag {
+            Some(tag) => format!("push of {tag}"),
+            None => "push".into(),
+        },
+        TriggerKind::Manual => "manual deploy".into(),
+        TriggerKind::Rollback => "rollback".into(),
+        TriggerKind::Promotion => record.trigger.by.clone().unwrap_or_else(|| "promotion".into()),
+    }
+}
+
+/// `45 s ago`, `12 min ago`, `2 h ago`, `3 d ago`.
+fn ago(seconds: u64) -> String {
+    match seconds {
+        0..=119 => format!("{seconds} s ago"),
+        120..=7199 => format!("{} min ago", seconds / 60),
+        7200..=172_799 => format!("{} h ago", seconds / 3600),
+        _ => format!("{} d ago", seconds / 86_400),
+    }
 }
 
 /// The status of one application from what ECS and its records say (pure).
@@ -149,11 +194,34 @@ pub fn describe(
             "the service runs {running}, which no recorded deploy brought (changed outside the deployer, or rolled back by ECS)"
         )),
     };
+    let running_digest = running_image.as_deref().and_then(|image| ImageRef::parse(image).digest);
+    let since = brought_running.map(|r| r.ended_at.clone().unwrap_or_else(|| r.started_at.clone()));
+    let summary = brought_running.map(|r| {
+        let digest = running_digest.as_deref().or(r.digest.as_deref()).unwrap_or(running);
+        let short: String = digest.chars().take(19).collect();
+        let age = since
+            .as_deref()
+            .and_then(parse_time)
+            .map(|at| ago(now.duration_since(at).unwrap_or_default().as_secs()))
+            .unwrap_or_default();
+        let how = via(r);
+        match (r.outcome, r.trigger.kind) {
+            (DeployOutcome::Completed, TriggerKind::Promotion) => {
+                format!("{short}… {} {age}", how.replacen("promotion", "promoted", 1))
+            }
+            (DeployOutcome::Completed, _) => format!("{short}… completed {age} ({how})"),
+            (outcome, _) => format!("{short}… {} since {age} ({how})", outcome.as_str()),
+        }
+    });
     AppStatus {
         running_task_definition: running.clone(),
-        running_digest: running_image.as_deref().and_then(|image| ImageRef::parse(image).digest),
+        running_digest,
         running_image,
         running_tag: brought_running.and_then(|r| r.tag.clone()),
+        running_since: since,
+        running_via: brought_running.map(via),
+        summary,
+        pending_promotion: None,
         in_progress: index.in_progress().map(recent),
         recent: index.records.iter().take(RECENT_SHOWN).map(recent).collect(),
         last_good: index

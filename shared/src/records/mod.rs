@@ -84,6 +84,8 @@ pub enum TriggerKind {
     Manual,
     /// A manual `rollback` payload.
     Rollback,
+    /// A promotion of the digest another application completed (`promote_from`).
+    Promotion,
 }
 
 /// What started a deploy, and who or what asked.
@@ -176,6 +178,7 @@ pub fn deploy_id(trigger: &Trigger, app: &str) -> String {
         TriggerKind::Push => "push",
         TriggerKind::Manual => "manual",
         TriggerKind::Rollback => "rollback",
+        TriggerKind::Promotion => "promotion",
     };
     format!("{kind}-{hash:016x}")
 }

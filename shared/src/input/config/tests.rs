@@ -285,7 +285,10 @@ fn promotion_chains_must_name_known_apps_of_one_repository_and_never_cycle() {
         vec!["expected no promotion cycle, got a <- b <- a (each promoted from the next)".to_string()],
         "{err}"
     );
-    assert!(at("apps[1].promote_from").is_empty(), "one cycle is reported once: {err}");
+    assert!(
+        at("apps[1].promote_from").is_empty(),
+        "one cycle is reported once: {err}"
+    );
     assert!(at("apps[2].promote_from").is_empty(), "{err}");
     assert!(at("apps[3].promote_from")[0].contains("got `nobody`"), "{err}");
     assert!(at("apps[4].promote_from")[0].contains("same repository"), "{err}");

@@ -85,7 +85,10 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
             push(at("promotion"), "expected only with `promote_from`".into());
         }
         if app.promotion.as_ref().is_some_and(|p| p.soak_minutes > 10_080) {
-            push(at("promotion.soak_minutes"), "expected 0 to 10080 minutes (a week)".into());
+            push(
+                at("promotion.soak_minutes"),
+                "expected 0 to 10080 minutes (a week)".into(),
+            );
         }
         for (t, tag) in app.tags.iter().enumerate() {
             if !is_tag_pattern(tag) {
@@ -177,7 +180,9 @@ fn validate_promotions(config: &Config, positions: &[usize], push: &mut impl FnM
     let by_name: HashMap<&str, &super::AppConfig> = config.apps.iter().map(|a| (a.name.as_str(), a)).collect();
     let mut reported_cycles: HashSet<Vec<&str>> = HashSet::new();
     for (&i, app) in positions.iter().zip(&config.apps) {
-        let Some(source) = app.promote_from.as_deref() else { continue };
+        let Some(source) = app.promote_from.as_deref() else {
+            continue;
+        };
         let at = format!("apps[{i}].promote_from");
         let Some(source_app) = by_name.get(source) else {
             let names: Vec<&str> = config.apps.iter().map(|a| a.name.as_str()).collect();

@@ -341,7 +341,10 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
             ));
         }
         if manual.dry_run {
-            return Err(InputError::new("dry_run", "not with `approve`: approving is the decision"));
+            return Err(InputError::new(
+                "dry_run",
+                "not with `approve`: approving is the decision",
+            ));
         }
         return Ok(ImagePushRequest::Approve {
             app: approve.app,

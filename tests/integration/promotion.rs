@@ -1,0 +1,243 @@
+//! Promotion by digest against the emulator, with recorded ECS events: a completed staging
+//! deploy moves exactly its digest to production (here in another account, through production's
+//! role), a failed one moves nothing, an approval moves only the pending digest.
+
+use deployer::image_push::{ImagePush, Outcome, Report};
+use deployer::job::Settings;
+use deployer::lease::LeaseConfig;
+use deployer::records::{DeployIndex, DeployOutcome, RecordStore, TriggerKind};
+use deployer::AwsClients;
+use deployer_devkit::events::{recorded_ecs_event, EventTap};
+use deployer_devkit::world::{self, invoke_job, push_event, World};
+use deployer_devkit::Emulator;
+use serde_json::{json, Value};
+
+const BUCKET: &str = "deployer-state";
+const PROD_ROLE: &str = "arn:aws:iam::222222222222:role/deployer";
+
+/// Staging (`orders`, the function's account, follows `latest`) and production (`orders-prod`,
+/// account 222222222222 through its role, promoted from staging with `promotion`), records and
+/// events on.
+struct Promotion {
+    _emulator: Emulator,
+    kit: World,
+    prod: World,
+    tap: EventTap,
+    settings: Settings,
+    config: String,
+}
+
+async fn promotion_world(promotion: Value) -> Promotion {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_bucket(&kit.clients, BUCKET).await;
+    let tap = EventTap::new(&kit.clients, "deploys").await;
+    let (staging, _) = kit.orders().await;
+    let prod = World::in_account(&emulator, PROD_ROLE).await;
+    world::create_cluster(&prod.clients, "prod").await;
+    let prod_app = prod.create_app("prod", "orders", "orders").await;
+    let mut prod_config = prod_app.config();
+    prod_config["name"] = json!("orders-prod");
+    prod_config["role_arn"] = json!(PROD_ROLE);
+    prod_config["promote_from"] = json!("orders");
+    prod_config.as_object_mut().unwrap().remove("tags");
+    if !promotion.is_null() {
+        prod_config["promotion"] = promotion;
+    }
+    let config = json!({"apps": [staging.config(), prod_config]}).to_string();
+    let settings = Settings {
+        lease: Some(LeaseConfig::in_bucket(BUCKET)),
+        records: Some(RecordStore::in_bucket(BUCKET)),
+        event_bus: Some("deploys".into()),
+        ..Settings::default()
+    };
+    Promotion {
+        _emulator: emulator,
+        kit,
+        prod,
+        tap,
+        settings,
+        config,
+    }
+}
+
+impl Promotion {
+    async fn run(&self, payload: &Value) -> Vec<Report> {
+        invoke_job::<ImagePush>(&self.kit.clients, &self.config, payload, &self.settings)
+            .await
+            .unwrap()
+            .results
+    }
+
+    /// Pushes `seed` as `orders:latest`; staging's deploy report and the digest.
+    async fn push(&self, seed: &str) -> (Report, String) {
+        let digest = world::push_image(&self.kit.clients, "orders", "latest", seed).await;
+        let mut reports = self.run(&push_event("orders", "latest", &digest)).await;
+        assert_eq!(reports.len(), 1, "a push concerns staging only: {reports:?}");
+        (reports.remove(0), digest)
+    }
+
+    /// ECS says staging's deployment ended (`file`): the reports of that event.
+    async fn ecs_says(&self, file: &str, staging: &Report) -> Vec<Report> {
+        let deployment = staging.ecs_deployment_id.clone().expect("an ECS deployment");
+        self.run(&recorded_ecs_event(file, "sss", "orders", &deployment)).await
+    }
+
+    async fn index(&self, app: &str) -> DeployIndex {
+        RecordStore::in_bucket(BUCKET)
+            .read(&self.kit.clients.s3, app)
+            .await
+            .unwrap()
+    }
+
+    async fn prod_image(&self) -> String {
+        image_of(&self.prod.clients, "prod").await
+    }
+}
+
+async fn image_of(clients: &AwsClients, cluster: &str) -> String {
+    let running = world::service_task_definition(clients, cluster, "orders").await;
+    world::container_image(clients, &running, "app").await
+}
+
+fn find<'a>(reports: &'a [Report], app: &str) -> Option<&'a Report> {
+    reports.iter().find(|r| r.app.as_deref() == Some(app))
+}
+
+#[tokio::test]
+async fn a_completed_staging_deploy_promotes_its_digest_to_prod_through_prods_role() {
+    let w = promotion_world(Value::Null).await;
+    let before = w.prod_image().await;
+    let (staging, digest) = w.push("v2").await;
+    assert_eq!(staging.outcome, Outcome::Deployed, "{staging:?}");
+    assert_eq!(w.prod_image().await, before, "a push never deploys prod");
+
+    let reports = w.ecs_says("ecs-deployment-completed.json", &staging).await;
+    let prod = find(&reports, "orders-prod").expect("the completion promotes prod");
+    assert_eq!(prod.outcome, Outcome::Deployed, "{prod:?}");
+    assert_eq!(prod.account.as_deref(), Some("222222222222"));
+    // Exactly the digest staging completed, in prod's account.
+    assert!(w.prod_image().await.ends_with(&format!("/orders@{digest}")));
+    let record = w.index("orders-prod").await.records.remove(0);
+    assert_eq!(record.trigger.kind, TriggerKind::Promotion);
+    assert_eq!(record.trigger.by.as_deref(), Some("promotion from orders"));
+    assert_eq!(
+        record.trigger.id,
+        staging.deploy_id.clone().unwrap(),
+        "named by staging's deploy"
+    );
+    assert_eq!(record.digest.as_deref(), Some(digest.as_str()));
+    assert_eq!(record.account.as_deref(), Some("222222222222"));
+    let (types, _) = w.tap.detail_types().await;
+    assert!(
+        types.iter().filter(|t| *t == "Deploy Started").count() >= 2,
+        "{types:?}"
+    );
+
+    // The completion replayed (EventBridge delivers at least once) promotes nothing again.
+    let replay = w.ecs_says("ecs-deployment-completed.json", &staging).await;
+    assert!(find(&replay, "orders-prod").is_none(), "{replay:?}");
+    assert_eq!(w.index("orders-prod").await.records.len(), 1);
+
+    // status says which digest runs where, and how it got there.
+    let status = w.run(&json!({"status": {}})).await;
+    let prod_status = find(&status, "orders-prod").unwrap().status.as_deref().unwrap().clone();
+    let staging_status = find(&status, "orders").unwrap().status.as_deref().unwrap().clone();
+    assert_eq!(prod_status.running_digest.as_deref(), Some(digest.as_str()));
+    assert_eq!(staging_status.running_digest.as_deref(), Some(digest.as_str()));
+    assert_eq!(prod_status.running_via.as_deref(), Some("promotion from orders"));
+    assert!(
+        staging_status.summary.as_deref().unwrap().contains("push of latest"),
+        "{staging_status:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_staging_deploy_promotes_nothing_and_a_payload_cannot_force_its_digest() {
+    let w = promotion_world(Value::Null).await;
+    let before = w.prod_image().await;
+    let (staging, digest) = w.push("broken").await;
+    let reports = w.ecs_says("ecs-deployment-failed.json", &staging).await;
+    assert!(find(&reports, "orders-prod").is_none(), "{reports:?}");
+    // Neither does the settle run.
+    let settle = w
+        .run(&serde_json::from_str(&std::fs::read_to_string("events/scheduled.json").unwrap()).unwrap())
+        .await;
+    assert!(find(&settle, "orders-prod").is_none(), "{settle:?}");
+    assert_eq!(w.prod_image().await, before);
+    assert!(w.index("orders-prod").await.records.is_empty());
+
+    // A payload naming the failed digest is refused: it never completed in staging.
+    let err = invoke_job::<ImagePush>(
+        &w.kit.clients,
+        &w.config,
+        &json!({"promote": {"app": "orders-prod", "digest": digest}}),
+        &w.settings,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "EventInvalid", "{err}");
+    assert!(err.to_string().contains("never completed in `orders`"), "{err}");
+    assert_eq!(w.prod_image().await, before);
+}
+
+#[tokio::test]
+async fn with_approval_only_the_pending_digest_proceeds() {
+    let w = promotion_world(json!({"approval": "manual"})).await;
+    let before = w.prod_image().await;
+    let (staging, digest) = w.push("v2").await;
+    let _ = w.tap.received().await;
+    let reports = w.ecs_says("ecs-deployment-completed.json", &staging).await;
+    let pending = find(&reports, "orders-prod").unwrap();
+    assert_eq!(pending.outcome, Outcome::Pending, "{pending:?}");
+    assert_eq!(w.prod_image().await, before, "nothing deploys before the approval");
+    let (types, events) = w.tap.detail_types().await;
+    let asked: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["detail-type"] == "Promotion Pending")
+        .collect();
+    assert_eq!(asked.len(), 1, "{types:?}");
+    assert_eq!(asked[0]["detail"]["digest"], json!(digest));
+    assert_eq!(asked[0]["detail"]["source"], json!("orders"));
+    assert_eq!(asked[0]["detail"]["app"], json!("orders-prod"));
+
+    // An approval of another digest is refused, and changes nothing.
+    let other = world::fake_digest("something-else");
+    let refused = invoke_job::<ImagePush>(
+        &w.kit.clients,
+        &w.config,
+        &json!({"approve": {"app": "orders-prod", "digest": other}, "by": "alice"}),
+        &w.settings,
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("approve.digest"), "{refused}");
+    assert!(
+        refused.to_string().contains(&digest),
+        "names the pending one: {refused}"
+    );
+    assert_eq!(w.prod_image().await, before);
+
+    // The pending digest proceeds, recorded as approved by who said so.
+    let approved = w
+        .run(&json!({"approve": {"app": "orders-prod", "digest": digest}, "by": "alice"}))
+        .await;
+    assert_eq!(approved[0].outcome, Outcome::Deployed, "{approved:?}");
+    assert!(w.prod_image().await.ends_with(&format!("/orders@{digest}")));
+    let record = w.index("orders-prod").await.records.remove(0);
+    assert_eq!(
+        record.trigger.by.as_deref(),
+        Some("promotion from orders, approved by alice")
+    );
+    assert_eq!(record.outcome, DeployOutcome::InProgress);
+    // Nothing waits any more: a second approval is refused.
+    let again = invoke_job::<ImagePush>(
+        &w.kit.clients,
+        &w.config,
+        &json!({"approve": {"app": "orders-prod", "digest": digest}}),
+        &w.settings,
+    )
+    .await
+    .unwrap_err();
+    assert!(again.to_string().contains("none waits"), "{again}");
+}
