@@ -562,6 +562,56 @@ async fn main() {
         }
     }
 
+    if wanted("promotion") {
+        // Staging follows `latest`; production is promoted from it (soak 0, no approval).
+        let emulator = Emulator::start();
+        let kit = World::new(&emulator).await;
+        world::create_bucket(&kit.clients, "deployer-state").await;
+        let (staging, _) = kit.orders().await;
+        let prod = kit.create_app("sss", "orders", "orders-prod").await;
+        let mut prod_config = prod.config();
+        prod_config["promote_from"] = "orders".into();
+        prod_config.as_object_mut().unwrap().remove("tags");
+        let config = Config::parse(
+            &serde_json::json!({"apps": [staging.config(), prod_config]}).to_string(),
+            "bench",
+        )
+        .unwrap();
+        let settings = Settings {
+            concurrency: 10,
+            lease: Some(LeaseConfig::in_bucket("deployer-state")),
+            records: Some(RecordStore::in_bucket("deployer-state")),
+            ..Settings::default()
+        };
+        let clients = job_clients::<image_push::ImagePush>(&kit.clients);
+        let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+        let answer = handle(&clients, &config, &push_event("orders", "latest", &digest), &settings).await;
+        let deployment = answer.results[0].ecs_deployment_id.clone().unwrap_or_default();
+        let completed = recorded_ecs_event("ecs-deployment-completed.json", "sss", "orders", &deployment);
+        let (calls, answer) = recorded(&emulator, || handle(&clients, &config, &completed, &settings)).await;
+        let promoted = answer
+            .results
+            .iter()
+            .any(|r| r.app.as_deref() == Some("orders-prod") && r.outcome == Outcome::Deployed);
+        rows.push(count_row(
+            &format!("AWS calls, staging's completion with production promoted ({promoted})"),
+            &calls,
+        ));
+        let (calls, _) = recorded(&emulator, || handle(&clients, &config, &completed, &settings)).await;
+        rows.push(count_row(
+            "AWS calls, that completion replayed (promotes nothing)",
+            &calls,
+        ));
+        let scheduled: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(repo_root().join("events/scheduled.json")).unwrap()).unwrap();
+        let (calls, _) = recorded(&emulator, || handle(&clients, &config, &scheduled, &settings)).await;
+        rows.push(count_row(
+            "AWS calls, a settle run with nothing to settle or promote",
+            &calls,
+        ));
+        drop(emulator);
+    }
+
     if wanted("accounts") {
         // One push fanning out over three accounts: the function's own and two through roles.
         let emulator = Emulator::start();
