@@ -147,9 +147,49 @@ fn resource_patterns(value: &Value, out: &mut Vec<String>) {
             }
             // Both branches may apply; `AWS::NoValue` adds nothing narrower than its sibling.
             ("!If", Value::Sequence(parts)) => parts.iter().skip(1).for_each(|p| resource_patterns(p, out)),
+            // ARNs built from list parameters: each listed name reads as `*`.
+            ("!Split", _) => match list_value(value, &template_string) {
+                Some(items) => out.extend(items),
+                None => out.push("*".into()),
+            },
             _ => out.push("*".into()),
         },
         _ => out.push("*".into()),
+    }
+}
+
+/// A template string expression (`!Join`, `!Sub`, `!Ref`) as a pattern; references read as `*`.
+fn string_value(value: &Value, template_string: &dyn Fn(&str) -> String) -> Option<String> {
+    match value {
+        Value::String(s) => Some(template_string(s)),
+        Value::Tagged(tagged) => match (tagged.tag.to_string().as_str(), &tagged.value) {
+            ("!Ref", _) => Some("*".into()),
+            ("!Sub", Value::String(s)) => Some(template_string(s)),
+            ("!Join", Value::Sequence(parts)) => {
+                let delimiter = parts.first()?.as_str()?;
+                let items = list_value(parts.get(1)?, template_string)?;
+                Some(items.join(delimiter))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A template list expression (a list, `!Split`, `!Ref` of a list parameter) as patterns.
+fn list_value(value: &Value, template_string: &dyn Fn(&str) -> String) -> Option<Vec<String>> {
+    match value {
+        Value::Sequence(items) => items.iter().map(|item| string_value(item, template_string)).collect(),
+        Value::Tagged(tagged) => match (tagged.tag.to_string().as_str(), &tagged.value) {
+            ("!Ref", _) => Some(vec!["*".into()]),
+            ("!Split", Value::Sequence(parts)) => {
+                let delimiter = parts.first()?.as_str()?;
+                let text = string_value(parts.get(1)?, template_string)?;
+                Some(text.split(delimiter).map(str::to_owned).collect())
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -295,4 +335,51 @@ pub fn uncommented_wildcard_resources(template: &str) -> Vec<String> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns_built_from_list_parameters_read_as_one_pattern_per_kind() {
+        let template = r#"
+Resources:
+  Sync:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: service-sync
+    Properties:
+      Policies:
+        - Statement:
+            - Sid: Routes
+              Effect: Allow
+              Action: apigateway:GET
+              Resource: !Split
+                - ","
+                - !Join
+                  - ""
+                  - - "arn:*:apigateway:*::/apis/"
+                    - !Join
+                      - ",arn:*:apigateway:*::/apis/"
+                      - !Split
+                        - ","
+                        - !Join
+                          - ""
+                          - - !Join ["/routes,", !Ref ApiIds]
+                            - "/routes,"
+                            - !Join ["/routes/*,", !Ref ApiIds]
+                            - "/routes/*"
+"#;
+        let grants = template_grants(template).unwrap();
+        let resources = &grants["service-sync"]["apigateway:GET"][0].resources;
+        assert_eq!(
+            resources,
+            &[
+                "arn:*:apigateway:*::/apis/*/routes",
+                "arn:*:apigateway:*::/apis/*/routes/*"
+            ]
+        );
+    }
 }

@@ -261,3 +261,38 @@ async fn service_sync_makes_the_cloud_map_service_and_routes_of_another_account_
     assert_eq!(assumed.len(), 1, "{assumed:?}");
     assert_eq!(count_writes(&rest), 0, "{rest:?}");
 }
+
+#[tokio::test]
+async fn a_replica_that_does_not_hold_the_push_yet_fails_and_the_retry_deploys_from_it() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let central = world::clients_as(&kit.clients, REGISTRY_ROLE).await;
+    let central_eu = in_region(&central, "eu-west-1");
+    world::create_repository(&central, "orders").await;
+    world::create_repository(&central_eu, "orders").await;
+    let europe = in_region(&kit.clients, "eu-west-1");
+    remote_service(&europe, "sss-eu").await;
+    let config = json!({"apps": [{"name": "orders-eu", "cluster": "sss-eu", "service": "orders",
+        "container": "app", "tags": ["latest"], "region": "eu-west-1", "registry_role_arn": REGISTRY_ROLE,
+        "repository": format!("{}/orders", registry_host("eu-west-1"))}]})
+    .to_string();
+    let digest = world::push_image(&central, "orders", "latest", "v2").await;
+    let mut event = push_event("orders", "latest", &digest);
+    event["account"] = json!(REGISTRY_ACCOUNT);
+
+    // Replication has not arrived: a failure (so Lambda retries), nothing changed.
+    let answer = invoke_image_push(&kit.clients, &config, &event).await.unwrap();
+    let err = deployer::job::settle::<deployer::image_push::ImagePush>(answer).unwrap_err();
+    assert_eq!(err.error_type(), "DeployFailed", "{err}");
+    assert!(err.to_string().contains("not replicated yet"), "{err}");
+    let running = world::service_task_definition(&europe, "sss-eu", "orders").await;
+    assert!(running.ends_with("orders:1"), "{running}");
+
+    // The replica catches up; the retry of the same event deploys from it.
+    world::push_image_with_digest(&central_eu, "orders", "latest", &digest).await;
+    let answer = invoke_image_push(&kit.clients, &config, &event).await.unwrap();
+    assert_eq!(answer.results[0].outcome, Outcome::Deployed, "{answer:?}");
+    let running = world::service_task_definition(&europe, "sss-eu", "orders").await;
+    let image = world::container_image(&europe, &running, "app").await;
+    assert_eq!(image, format!("{}/orders@{digest}", registry_host("eu-west-1")));
+}

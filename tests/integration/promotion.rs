@@ -241,3 +241,101 @@ async fn with_approval_only_the_pending_digest_proceeds() {
     .unwrap_err();
     assert!(again.to_string().contains("none waits"), "{again}");
 }
+
+#[tokio::test]
+async fn a_manual_policy_promotes_only_on_request_and_a_dry_run_says_what_would_move() {
+    let w = promotion_world(json!({"policy": "manual"})).await;
+    let before = w.prod_image().await;
+    let (staging, digest) = w.push("v2").await;
+    let reports = w.ecs_says("ecs-deployment-completed.json", &staging).await;
+    assert!(find(&reports, "orders-prod").is_none(), "{reports:?}");
+    assert_eq!(w.prod_image().await, before);
+
+    let planned = w
+        .run(&json!({"promote": {"app": "orders-prod"}, "dry_run": true, "by": "alice"}))
+        .await;
+    assert_eq!(planned[0].outcome, Outcome::Planned, "{planned:?}");
+    assert_eq!(
+        planned[0].image.as_deref().map(|i| i.ends_with(&digest)),
+        Some(true),
+        "{planned:?}"
+    );
+    assert!(!planned[0].actions.is_empty(), "{planned:?}");
+    assert_eq!(w.prod_image().await, before, "a dry run changes nothing");
+
+    let promoted = w.run(&json!({"promote": {"app": "orders-prod"}, "by": "alice"})).await;
+    assert_eq!(promoted[0].outcome, Outcome::Deployed, "{promoted:?}");
+    assert!(w.prod_image().await.ends_with(&format!("/orders@{digest}")));
+    let record = w.index("orders-prod").await.records.remove(0);
+    assert_eq!(
+        record.trigger.by.as_deref(),
+        Some("promotion from orders, asked by alice")
+    );
+
+    // Production's own ECS (its account) says the promotion completed: its record follows.
+    let deployment = promoted[0].ecs_deployment_id.clone().unwrap();
+    let mut event = recorded_ecs_event("ecs-deployment-completed.json", "prod", "orders", &deployment);
+    let arn = event["resources"][0].as_str().unwrap().to_owned();
+    event["resources"][0] = json!(arn.replace(&format!(":{}:", deployer_devkit::emulator::ACCOUNT), ":222222222222:"));
+    let heard = w.run(&event).await;
+    assert_eq!(
+        find(&heard, "orders-prod").unwrap().outcome,
+        Outcome::Followed,
+        "{heard:?}"
+    );
+    assert_eq!(
+        w.index("orders-prod").await.records[0].outcome,
+        DeployOutcome::Completed
+    );
+}
+
+#[tokio::test]
+async fn a_chain_moves_one_digest_from_dev_through_staging_to_prod() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_bucket(&kit.clients, BUCKET).await;
+    let (dev, _) = kit.orders().await;
+    let mut apps = vec![dev.config()];
+    for (name, from) in [("orders-staging", "orders"), ("orders-prod", "orders-staging")] {
+        let app = kit.create_app("sss", "orders", name).await;
+        let mut config = app.config();
+        config["promote_from"] = json!(from);
+        config.as_object_mut().unwrap().remove("tags");
+        apps.push(config);
+    }
+    let config = json!({ "apps": apps }).to_string();
+    let settings = Settings {
+        records: Some(RecordStore::in_bucket(BUCKET)),
+        ..Settings::default()
+    };
+    let run = |payload: Value| {
+        let (clients, config, settings) = (&kit.clients, &config, &settings);
+        async move {
+            invoke_job::<ImagePush>(clients, config, &payload, settings)
+                .await
+                .unwrap()
+                .results
+        }
+    };
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+    let pushed = run(push_event("orders", "latest", &digest)).await;
+    assert_eq!(pushed.len(), 1, "{pushed:?}");
+    let mut deployment = pushed[0].ecs_deployment_id.clone().unwrap();
+    // Each completion promotes the next stage, and nothing further until that one completes.
+    for (done, next) in [("orders", "orders-staging"), ("orders-staging", "orders-prod")] {
+        let reports = run(recorded_ecs_event(
+            "ecs-deployment-completed.json",
+            "sss",
+            done,
+            &deployment,
+        ))
+        .await;
+        let promoted = find(&reports, next).unwrap_or_else(|| panic!("{done} promotes {next}: {reports:?}"));
+        assert_eq!(promoted.outcome, Outcome::Deployed, "{promoted:?}");
+        assert_eq!(reports.len(), 2, "one stage at a time: {reports:?}");
+        let running = world::service_task_definition(&kit.clients, "sss", next).await;
+        let image = world::container_image(&kit.clients, &running, "app").await;
+        assert!(image.ends_with(&format!("/orders@{digest}")), "{next}: {image}");
+        deployment = promoted.ecs_deployment_id.clone().unwrap();
+    }
+}
