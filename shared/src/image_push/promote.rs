@@ -167,8 +167,8 @@ fn pending_key(app: &str) -> String {
     format!("promotions/{app}.json")
 }
 
-/// The promotion waiting for `app`'s approval, if any (approved ones are not waiting).
-pub async fn read_pending(
+/// `app`'s last promotion that asked for approval, waiting or approved.
+async fn read_asked(
     clients: &Clients,
     store: &RecordStore,
     app: &str,
@@ -176,8 +176,18 @@ pub async fn read_pending(
     let Some((bytes, _)) = read_object(&clients.s3, &store.bucket, &pending_key(app)).await? else {
         return Ok(None);
     };
-    let pending: Option<PendingPromotion> = serde_json::from_slice(&bytes).ok();
-    Ok(pending.filter(|p| p.approved_at.is_none()))
+    Ok(serde_json::from_slice(&bytes).ok())
+}
+
+/// The promotion waiting for `app`'s approval, if any (approved ones are not waiting).
+pub async fn read_pending(
+    clients: &Clients,
+    store: &RecordStore,
+    app: &str,
+) -> Result<Option<PendingPromotion>, crate::aws::AwsError> {
+    Ok(read_asked(clients, store, app)
+        .await?
+        .filter(|p| p.approved_at.is_none()))
 }
 
 async fn write_pending(
@@ -282,8 +292,12 @@ pub async fn promote(
     };
     let policy = target.promotion();
     let soak = Duration::from_secs(u64::from(policy.soak_minutes) * 60);
+    let field = match wanted {
+        Wanted::Digest(_) => "promote.digest",
+        _ => "promote.app",
+    };
     let decision = decide(&source.name, &source_index, &target_index, wanted, soak, now)
-        .map_err(|refusal| InputError::new("promote.digest", refusal))?;
+        .map_err(|refusal| InputError::new(field, refusal))?;
     let (digest, source_deploy) = match decision {
         Decision::Nothing(reason) if wanted == Wanted::Auto => {
             tracing::debug!(app = %target.name, reason = %reason, "nothing to promote");
@@ -394,22 +408,21 @@ async fn ask_approval(
     if dry_run {
         return waiting(Outcome::Planned, reason);
     }
-    let already = match read_pending(clients, store, &target.name).await {
+    let asked_before = match read_asked(clients, store, &target.name).await {
         Ok(found) => found,
         Err(err) => return waiting(Outcome::Failed, err.to_string()),
     };
-    if already.as_ref().is_some_and(|p| p.digest == digest) {
-        return waiting(Outcome::Pending, reason);
-    }
-    // An approved promotion of this very deploy is not asked again.
-    if let Ok(Some((bytes, _))) = read_object(&clients.s3, &store.bucket, &pending_key(&target.name)).await {
-        let done: Option<PendingPromotion> = serde_json::from_slice(&bytes).ok();
-        if done.is_some_and(|d| d.source_deploy == source_deploy && d.approved_at.is_some()) {
+    match asked_before {
+        // Still waiting: asked once, published once.
+        Some(p) if p.approved_at.is_none() && p.digest == digest => return waiting(Outcome::Pending, reason),
+        // An approved promotion of this very deploy is not asked again.
+        Some(p) if p.approved_at.is_some() && p.source_deploy == source_deploy => {
             return waiting(
                 Outcome::Unchanged,
                 format!("{digest} from `{source}` was approved already"),
-            );
+            )
         }
+        _ => {}
     }
     if let Err(err) = write_pending(clients, store, &pending).await {
         return waiting(Outcome::Failed, format!("{err}; a retry asks again"));
