@@ -80,8 +80,9 @@ pub type PlaceClients = (
 
 impl Clients {
     /// These clients with ECS, Cloud Map and API Gateway acting at `place` (through its role,
-    /// in its region); the configuration, the records and the events stay the function's own.
-    pub async fn at(&self, place: &ServicePlace) -> Clients {
+    /// in its region; the role's session names `app`, the first application that needed them);
+    /// the configuration, the records and the events stay the function's own.
+    pub async fn at(&self, place: &ServicePlace, app: &str) -> Clients {
         if *place == ServicePlace::default() {
             return self.clone();
         }
@@ -94,7 +95,7 @@ impl Clients {
                     place.role_arn.as_deref(),
                     place.external_id.as_deref(),
                     place.region.as_deref(),
-                    NAME,
+                    &format!("{NAME}-{app}"),
                 )
                 .await;
                 let made = (
@@ -271,7 +272,7 @@ pub async fn handle(
             );
             // One read to name the failed deployment's revision and the one the service really
             // runs (after a rollback, not the failed one); nothing is written.
-            let at = clients.at(&app.service_place()).await;
+            let at = clients.at(&app.service_place(), &app.name).await;
             let services = ecs::describe_services(&at.ecs, &app.cluster, std::slice::from_ref(&app.service)).await;
             if let Some(service) = services.ok().and_then(|found| found.into_iter().next()) {
                 result.task_definition = service
@@ -287,7 +288,7 @@ pub async fn handle(
     // Each account and region with its own clients, its own clusters' services in use.
     let mut results = Vec::new();
     for (place, group) in grouped(apps.iter().copied(), AppConfig::service_place) {
-        let at = clients.at(&place).await;
+        let at = clients.at(&place, &group[0].name).await;
         let clusters = clusters_at(config, &place);
         let reads = Reads {
             completed,
@@ -456,7 +457,7 @@ async fn retention_reports(
 ) -> Vec<Report> {
     let mut reports = Vec::new();
     for (place, group) in grouped(apps.iter().copied(), AppConfig::service_place) {
-        let at = clients.at(&place).await;
+        let at = clients.at(&place, &group[0].name).await;
         let clusters = clusters_at(config, &place);
         reports.extend(retention_at(&at, &clusters, settings, invocation, &group, dry_run).await);
     }
