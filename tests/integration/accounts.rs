@@ -260,6 +260,23 @@ async fn service_sync_makes_the_cloud_map_service_and_routes_of_another_account_
     let (assumed, rest): (Vec<_>, Vec<_>) = calls.into_iter().partition(|c| c.operation == "AssumeRole");
     assert_eq!(assumed.len(), 1, "{assumed:?}");
     assert_eq!(count_writes(&rest), 0, "{rest:?}");
+
+    // The application leaves the configuration: its routes are orphans in the workload
+    // account's API (the record says where that API is), pruned there.
+    let pruning = json!({"apps": [], "prune": true}).to_string();
+    let pruned = world::invoke_job::<ServiceSync>(&own.clients, &pruning, &json!({"sync": {}}), &settings)
+        .await
+        .unwrap();
+    let report = pruned
+        .results
+        .iter()
+        .find(|r| r.app.as_deref() == Some("orders"))
+        .unwrap();
+    assert_eq!(report.outcome, SyncOutcome::Pruned, "{pruned:?}");
+    let routes = deployer::aws::apigw::get_routes(&prod.clients.apigw, &api.api_id)
+        .await
+        .unwrap();
+    assert!(routes.is_empty(), "{routes:?}");
 }
 
 #[tokio::test]

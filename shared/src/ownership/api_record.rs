@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::s3::{put_if, read_object};
 use crate::aws::AwsError;
+use crate::input::config::ServicePlace;
 use crate::input::env::state_bucket_from_env;
 
 /// Conditional writes tried before giving up (other runs keep writing the same record).
@@ -36,6 +37,11 @@ pub struct Owner {
 /// What the deployer created in one API.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiRecord {
+    /// How the API is reached (the role and region of the applications routed on it): the
+    /// function's own account and region when empty. The orphan check reaches it this way after
+    /// those applications are gone from the configuration.
+    #[serde(default, skip_serializing_if = "ServicePlace::is_own")]
+    pub place: ServicePlace,
     /// Route id -> owner.
     #[serde(default)]
     pub routes: BTreeMap<String, Owner>,

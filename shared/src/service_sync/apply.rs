@@ -47,7 +47,14 @@ pub async fn apply(clients: &Clients, owned: Option<&ApiRecordStore>, app: &str,
     if let Some(store) = owned {
         for (api_id, change) in &changes {
             store
-                .update(&clients.s3, api_id, |record| change.apply_to(record))
+                .update(&clients.s3, api_id, |record| {
+                    let changed = change.apply_to(record);
+                    // Where the API is, so the orphan check reaches it when these apps are gone.
+                    if changed && record.place != clients.place {
+                        record.place = clients.place.clone();
+                    }
+                    changed
+                })
                 .await?;
         }
     }

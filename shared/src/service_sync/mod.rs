@@ -65,6 +65,8 @@ pub struct Clients {
     pub region: String,
     /// The configuration the clients were built from (clients for other accounts and regions).
     pub sdk_config: SdkConfig,
+    /// Where these clients act (the function's own account and region by default).
+    pub place: ServicePlace,
     /// ECS, Cloud Map and API Gateway clients of services in another account or region, one
     /// set per [`ServicePlace`], kept for the function's life (each role's credentials cached
     /// and refreshed by the provider).
@@ -112,6 +114,7 @@ impl Clients {
             cloud_map,
             apigw,
             region: place.region.clone().unwrap_or_else(|| self.region.clone()),
+            place: place.clone(),
             ..self.clone()
         }
     }
@@ -140,6 +143,7 @@ impl Job for ServiceSync {
             events: aws_sdk_eventbridge::Client::new(config),
             region: aws::region_of(config),
             sdk_config: config.clone(),
+            place: ServicePlace::default(),
             places: Arc::default(),
         }
     }
@@ -392,7 +396,8 @@ async fn orphan_reports(clients: &Clients, config: &Config, store: &ApiRecordSto
         Ok(apis) => apis,
         Err(err) => return failed(err),
     };
-    let mut by_app: BTreeMap<String, Vec<Plan>> = BTreeMap::new();
+    // Per orphan application: its plans, each with the place of its API.
+    let mut by_app: BTreeMap<String, Vec<(ServicePlace, Plan)>> = BTreeMap::new();
     for api_id in apis {
         let record = match store.read(&clients.s3, &api_id).await {
             Ok(read) => read.record,
@@ -407,20 +412,22 @@ async fn orphan_reports(clients: &Clients, config: &Config, store: &ApiRecordSto
         {
             continue;
         }
-        let routes = match apigw::get_routes(&clients.apigw, &api_id).await {
+        // The API where the applications that made it were: their account and region.
+        let at = clients.at(&record.place, "orphans").await;
+        let routes = match apigw::get_routes(&at.apigw, &api_id).await {
             Ok(routes) => routes,
             Err(err) if err.code.as_deref() == Some("NotFoundException") => Vec::new(),
             Err(err) => return failed(err),
         };
         for (app, plan) in plan_orphans(&configured, &api_id, &record, &routes) {
-            by_app.entry(app).or_default().push(plan);
+            by_app.entry(app).or_default().push((record.place.clone(), plan));
         }
     }
     let mut reports = Vec::new();
     for (app, plans) in by_app {
         let mut report = Report::new(Some(&app), Outcome::Orphaned, None);
-        report.actions = plans.iter().flat_map(|p| p.actions.clone()).collect();
-        report.drift = plans.iter().flat_map(|p| p.drift.clone()).collect();
+        report.actions = plans.iter().flat_map(|(_, p)| p.actions.clone()).collect();
+        report.drift = plans.iter().flat_map(|(_, p)| p.drift.clone()).collect();
         if !config.prune || dry_run {
             report.reason = Some(if config.prune {
                 "no longer configured: a run that is not a dry run removes these".into()
@@ -431,8 +438,9 @@ async fn orphan_reports(clients: &Clients, config: &Config, store: &ApiRecordSto
             continue;
         }
         report.outcome = Outcome::Pruned;
-        for plan in &plans {
-            if let Err(err) = apply(clients, Some(store), &app, plan).await {
+        for (place, plan) in &plans {
+            let at = clients.at(place, "orphans").await;
+            if let Err(err) = apply(&at, Some(store), &app, plan).await {
                 report.outcome = Outcome::Failed;
                 report.reason = Some(format!("{err}; the next full sync resumes the pruning"));
                 break;

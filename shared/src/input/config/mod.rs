@@ -307,14 +307,24 @@ pub enum Discovery {
 
 /// Where an application's service is reached: through which role (with its external id) and in
 /// which region; all none for the function's own account and region.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ServicePlace {
     /// Role assumed for the service's calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
     /// External id that role's trust policy asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     /// Region of the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+}
+
+impl ServicePlace {
+    /// True for the function's own account and region.
+    pub fn is_own(&self) -> bool {
+        *self == ServicePlace::default()
+    }
 }
 
 /// `apps` grouped by `key`, groups in first-seen order, each keeping the applications' order.
