@@ -597,6 +597,50 @@ mod tests {
     }
 
     #[test]
+    fn a_promotion_that_never_started_is_tried_again_one_that_started_is_not() {
+        let staging = index(vec![record(
+            "push-2",
+            DeployOutcome::Completed,
+            &digest(2),
+            "2026-12-01T10:00:00Z",
+            None,
+        )]);
+        let now = at("2026-12-01T11:00:00Z");
+        let mut refused = record(
+            "promotion-1",
+            DeployOutcome::Failed,
+            &digest(2),
+            "2026-12-01T10:01:00Z",
+            Some("push-2"),
+        );
+        let decision = decide(
+            "staging",
+            &staging,
+            &index(vec![refused.clone()]),
+            Wanted::Auto,
+            Duration::ZERO,
+            now,
+        )
+        .unwrap();
+        assert!(matches!(decision, Decision::Promote { .. }), "{decision:?}");
+        // Started (ECS took it) and then failed: not promoted again by the rule.
+        refused.ecs_deployment_id = Some("ecs-svc/1".into());
+        let decision = decide(
+            "staging",
+            &staging,
+            &index(vec![refused]),
+            Wanted::Auto,
+            Duration::ZERO,
+            now,
+        )
+        .unwrap();
+        assert!(
+            matches!(&decision, Decision::Nothing(r) if r.contains("already promoted")),
+            "{decision:?}"
+        );
+    }
+
+    #[test]
     fn failed_and_superseded_source_deploys_promote_nothing() {
         let now = at("2026-12-01T12:00:00Z");
         let prod = DeployIndex::default();

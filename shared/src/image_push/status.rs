@@ -231,3 +231,65 @@ pub fn describe(
         records: records_note,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{format_time, Trigger};
+    use crate::testing::{digest, service};
+
+    fn completed(kind: TriggerKind, by: Option<&str>, ended: SystemTime) -> DeployRecord {
+        DeployRecord {
+            id: "d-1".into(),
+            app: "orders".into(),
+            cluster: "sss".into(),
+            service: "orders".into(),
+            account: None,
+            region: None,
+            trigger: Trigger {
+                kind,
+                id: "e".into(),
+                by: by.map(str::to_owned),
+            },
+            tag: Some("latest".into()),
+            digest: Some(digest(7)),
+            image: None,
+            old_task_definition: None,
+            new_task_definition: Some("arn:aws:ecs:r:1:task-definition/orders:2".into()),
+            ecs_deployment_id: None,
+            rolls_back_on_failure: false,
+            started_at: format_time(ended),
+            ended_at: Some(format_time(ended)),
+            outcome: DeployOutcome::Completed,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_says_which_digest_runs_since_when_and_how() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(2_000_000_000);
+        let two_hours_ago = now - std::time::Duration::from_secs(2 * 3600 + 60);
+        let running = service("arn:aws:ecs:r:1:task-definition/orders:2");
+        let image = Some(format!("1.dkr.ecr.r.amazonaws.com/orders@{}", digest(7)));
+        let short: String = digest(7).chars().take(19).collect();
+        let pushed = DeployIndex {
+            records: vec![completed(TriggerKind::Push, Some("aws.ecr"), two_hours_ago)],
+        };
+        let status = describe(&running, image.clone(), &pushed, None, now);
+        assert_eq!(
+            status.summary,
+            Some(format!("{short}… completed 2 h ago (push of latest)"))
+        );
+        assert_eq!(status.running_since, Some(format_time(two_hours_ago)));
+        let promoted = DeployIndex {
+            records: vec![completed(
+                TriggerKind::Promotion,
+                Some("promotion from staging"),
+                now - std::time::Duration::from_secs(90),
+            )],
+        };
+        let status = describe(&running, image, &promoted, None, now);
+        assert_eq!(status.summary, Some(format!("{short}… promoted from staging 90 s ago")));
+        assert_eq!(status.running_via.as_deref(), Some("promotion from staging"));
+    }
+}
