@@ -109,7 +109,7 @@ impl Invocation {
             account: function_arn
                 .split(':')
                 .nth(4)
-                .filter(|a| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()))
+                .filter(|a| crate::input::is_account_id(a))
                 .map(str::to_owned),
         }
     }

@@ -19,6 +19,11 @@ pub fn quoted(value: &str) -> String {
     }
 }
 
+/// True for an AWS account ID: 12 digits.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
+}
+
 /// A malformed event, payload or configuration value: names the field and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid input at `{field}`: expected {expected}")]

@@ -510,7 +510,7 @@ impl AppConfig {
         };
         let region = rest.split('.').next().unwrap_or_default();
         let expected = "expected a repository name or `<account>.dkr.ecr.<region>.amazonaws.com/<name>`";
-        if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) || region.is_empty() {
+        if !crate::input::is_account_id(account) || region.is_empty() {
             return Err(format!("{expected}, got {}", quoted(&self.repository)));
         }
         for (field, given, from_uri) in [

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{ApiConfig, CloudMapConfig, Config, Discovery, NlbConfig, Problem};
 use crate::aws::arn::short_name;
-use crate::input::quoted;
+use crate::input::{is_account_id, quoted};
 
 /// Checks every value of a parsed document; `positions[i]` is the index in the document of `config.apps[i]`.
 pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<Problem>) {
@@ -123,7 +123,7 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
             }
         }
         if let Some(account) = &app.registry_id {
-            if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+            if !is_account_id(account) {
                 push(at("registry_id"), "expected a 12-digit AWS account ID".into());
             }
         }
@@ -433,14 +433,12 @@ fn is_alb_arn(s: &str) -> bool {
     parts.len() == 6
         && parts[0] == "arn"
         && parts[2] == "elasticloadbalancing"
-        && parts[4].len() == 12
-        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && is_account_id(parts[4])
         && parts[5]
             .strip_prefix("loadbalancer/app/")
             .is_some_and(|rest| rest.split('/').count() == 2 && rest.split('/').all(|p| !p.is_empty()))
 }
 
-/// `arn:<partition>:iam::<account>:role/<path/name>`.
 /// An AWS region name such as `eu-west-1` or `us-gov-west-1`.
 fn is_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
@@ -451,14 +449,14 @@ fn is_region(region: &str) -> bool {
         && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// `arn:<partition>:iam::<account>:role/<path/name>`.
 fn is_role_arn(s: &str) -> bool {
     let parts: Vec<&str> = s.splitn(6, ':').collect();
     parts.len() == 6
         && parts[0] == "arn"
         && parts[2] == "iam"
         && parts[3].is_empty()
-        && parts[4].len() == 12
-        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && is_account_id(parts[4])
         && parts[5]
             .strip_prefix("role/")
             .is_some_and(|name| !name.is_empty() && name.len() <= 512)
