@@ -536,9 +536,9 @@ mod eni {
         assert_eq!(report.outcome, NlbOutcome::Synced, "{report:?}");
         assert_eq!(report.registered, vec!["10.1.1.20", "10.1.1.21", "10.1.1.22"]);
         // The role's client is made once per cold start and kept.
-        assert_eq!(clients.assumed.lock().unwrap().len(), 1);
+        assert_eq!(clients.assumed.len(), 1);
         run(&clients, &with_role).await;
-        assert_eq!(clients.assumed.lock().unwrap().len(), 1);
+        assert_eq!(clients.assumed.len(), 1);
     }
 }
 

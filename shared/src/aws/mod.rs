@@ -89,6 +89,39 @@ pub fn https_client() -> SharedHttpClient {
         .build_https()
 }
 
+/// Clients made on first use for a key (a role, a region) and kept for the function's life: an
+/// assumed role's credentials are then cached and refreshed by its provider, not asked for per
+/// call.
+#[derive(Debug)]
+pub struct ClientCache<K, C>(std::sync::Mutex<std::collections::BTreeMap<K, C>>);
+
+impl<K, C> Default for ClientCache<K, C> {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(std::collections::BTreeMap::new()))
+    }
+}
+
+impl<K: Ord, C: Clone> ClientCache<K, C> {
+    /// The clients kept for `key`, made by `make` the first time.
+    pub async fn get_or_make<F: std::future::Future<Output = C>>(&self, key: K, make: impl FnOnce() -> F) -> C {
+        if let Some(found) = self.0.lock().expect("lock").get(&key) {
+            return found.clone();
+        }
+        let made = make().await;
+        self.0.lock().expect("lock").entry(key).or_insert(made).clone()
+    }
+
+    /// How many keys have clients.
+    pub fn len(&self) -> usize {
+        self.0.lock().expect("lock").len()
+    }
+
+    /// True when no clients were made yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// `base` acting through `role` (assumed with `external_id`, session `session`, at most 64
 /// characters kept) and in `region`, where given. The assume-role provider caches the role's
 /// credentials and refreshes them before they expire: keep the configuration (or clients made

@@ -15,8 +15,7 @@ pub mod status;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use futures::stream::{self, StreamExt};
@@ -61,7 +60,7 @@ pub struct Clients {
     /// ECS and ECR clients of applications in another account or region, one pair per
     /// [`Reach`], kept for the function's life: each role's credentials are cached and
     /// refreshed by the provider, not asked for per call.
-    pub reached: Arc<Mutex<BTreeMap<Reach, (aws_sdk_ecs::Client, aws_sdk_ecr::Client)>>>,
+    pub reached: Arc<aws::ClientCache<Reach, (aws_sdk_ecs::Client, aws_sdk_ecr::Client)>>,
 }
 
 /// How an application's service and registry are reached when they are not the function's own
@@ -96,11 +95,10 @@ impl Clients {
         if reach == Reach::default() {
             return self.clone();
         }
-        let cached = self.reached.lock().expect("lock").get(&reach).cloned();
-        let (ecs, ecr) = match cached {
-            Some(pair) => pair,
-            None => {
-                let session = format!("{NAME}-{}", app.name);
+        let session = format!("{NAME}-{}", app.name);
+        let (ecs, ecr) = self
+            .reached
+            .get_or_make(reach.clone(), || async {
                 let ecs = aws::reach_config(
                     &self.sdk_config,
                     reach.service.role_arn.as_deref(),
@@ -117,11 +115,9 @@ impl Clients {
                     &session,
                 )
                 .await;
-                let pair = (aws_sdk_ecs::Client::new(&ecs), aws_sdk_ecr::Client::new(&ecr));
-                self.reached.lock().expect("lock").insert(reach, pair.clone());
-                pair
-            }
-        };
+                (aws_sdk_ecs::Client::new(&ecs), aws_sdk_ecr::Client::new(&ecr))
+            })
+            .await;
         Clients {
             ecs,
             ecr,

@@ -12,7 +12,7 @@ pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
@@ -48,7 +48,7 @@ pub struct Clients {
     /// EC2 clients through assumed roles (`role_arn`), made once per role and kept for the
     /// cold start: the role's credentials are cached and refreshed by the provider, not asked
     /// for on every call.
-    pub assumed: Arc<Mutex<BTreeMap<String, aws_sdk_ec2::Client>>>,
+    pub assumed: Arc<aws::ClientCache<String, aws_sdk_ec2::Client>>,
     /// The configuration the assumed-role clients are built from.
     pub sdk_config: SdkConfig,
     /// S3: the configuration and the per-group state.
@@ -302,17 +302,12 @@ async fn describe_albs(
 
 /// The EC2 client acting as `role`, made on first use and kept for the cold start.
 async fn ec2_as(clients: &Clients, role: &str) -> aws_sdk_ec2::Client {
-    if let Some(client) = clients.assumed.lock().expect("lock").get(role) {
-        return client.clone();
-    }
-    let config = aws::reach_config(&clients.sdk_config, Some(role), None, None, NAME).await;
-    let client = aws_sdk_ec2::Client::new(&config);
     clients
         .assumed
-        .lock()
-        .expect("lock")
-        .insert(role.to_owned(), client.clone());
-    client
+        .get_or_make(role.to_owned(), || async {
+            aws_sdk_ec2::Client::new(&aws::reach_config(&clients.sdk_config, Some(role), None, None, NAME).await)
+        })
+        .await
 }
 
 /// One `Targets Changed` event per target group whose targets were registered or deregistered

@@ -35,7 +35,7 @@ use crate::notify;
 use crate::ownership::ApiRecordStore;
 use orphans::plan_orphans;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use apply::apply;
 pub use observe::{observe, Observation, Reads, RevisionInfo};
@@ -70,7 +70,7 @@ pub struct Clients {
     /// ECS, Cloud Map and API Gateway clients of services in another account or region, one
     /// set per [`ServicePlace`], kept for the function's life (each role's credentials cached
     /// and refreshed by the provider).
-    pub places: Arc<Mutex<BTreeMap<ServicePlace, PlaceClients>>>,
+    pub places: Arc<aws::ClientCache<ServicePlace, PlaceClients>>,
 }
 
 /// The clients of one [`ServicePlace`].
@@ -85,13 +85,12 @@ impl Clients {
     /// in its region; the role's session names `app`, the first application that needed them);
     /// the configuration, the records and the events stay the function's own.
     pub async fn at(&self, place: &ServicePlace, app: &str) -> Clients {
-        if *place == ServicePlace::default() {
+        if place.is_own() {
             return self.clone();
         }
-        let cached = self.places.lock().expect("lock").get(place).cloned();
-        let (ecs, cloud_map, apigw) = match cached {
-            Some(found) => found,
-            None => {
+        let (ecs, cloud_map, apigw) = self
+            .places
+            .get_or_make(place.clone(), || async {
                 let config = aws::reach_config(
                     &self.sdk_config,
                     place.role_arn.as_deref(),
@@ -100,15 +99,13 @@ impl Clients {
                     &format!("{NAME}-{app}"),
                 )
                 .await;
-                let made = (
+                (
                     aws_sdk_ecs::Client::new(&config),
                     aws_sdk_servicediscovery::Client::new(&config),
                     aws_sdk_apigatewayv2::Client::new(&config),
-                );
-                self.places.lock().expect("lock").insert(place.clone(), made.clone());
-                made
-            }
-        };
+                )
+            })
+            .await;
         Clients {
             ecs,
             cloud_map,
