@@ -11,6 +11,7 @@ use crate::aws::ecr::ImageDetail;
 use crate::aws::ecs::ServiceState;
 use crate::aws::revision::Revision;
 use crate::input::config::AppConfig;
+use crate::records::{DeployOutcome, DeployRecord, Trigger, TriggerKind};
 
 pub const REGISTRY: &str = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com";
 
@@ -103,6 +104,35 @@ pub fn image(digest: &str, tags: &[&str], pushed_at: i128) -> ImageDetail {
         digest: digest.into(),
         tags: tags.iter().map(|t| t.to_string()).collect(),
         pushed_at: Some(pushed_at),
+    }
+}
+
+/// A deploy of `orders` by a push (trigger id = `id`) of `digest` that started at `at` and, when
+/// `outcome` is an end, ended then too.
+pub fn deploy_record(id: &str, outcome: DeployOutcome, digest: &str, at: &str) -> DeployRecord {
+    DeployRecord {
+        id: id.into(),
+        app: "orders".into(),
+        cluster: "sss".into(),
+        service: "orders".into(),
+        account: None,
+        region: None,
+        trigger: Trigger {
+            kind: TriggerKind::Push,
+            id: id.into(),
+            by: None,
+        },
+        tag: None,
+        digest: Some(digest.into()),
+        image: None,
+        old_task_definition: None,
+        new_task_definition: None,
+        ecs_deployment_id: None,
+        rolls_back_on_failure: false,
+        started_at: at.into(),
+        ended_at: outcome.is_end().then(|| at.into()),
+        outcome,
+        reason: None,
     }
 }
 

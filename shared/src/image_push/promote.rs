@@ -514,37 +514,25 @@ pub async fn approve(
 mod tests {
     use super::*;
     use crate::records::DeployRecord;
-    use crate::testing::digest;
+    use crate::testing::{deploy_record, digest};
 
-    fn record(id: &str, outcome: DeployOutcome, digest: &str, ended: &str, trigger: Option<&str>) -> DeployRecord {
-        DeployRecord {
-            id: id.into(),
-            app: "x".into(),
-            cluster: "c".into(),
-            service: "s".into(),
-            account: None,
-            region: None,
-            trigger: Trigger {
-                kind: if trigger.is_some() {
-                    TriggerKind::Promotion
-                } else {
-                    TriggerKind::Push
-                },
-                id: trigger.unwrap_or(id).into(),
+    /// A deploy record; with `promoted_from`, a promotion named by that source deploy.
+    fn record(
+        id: &str,
+        outcome: DeployOutcome,
+        digest: &str,
+        ended: &str,
+        promoted_from: Option<&str>,
+    ) -> DeployRecord {
+        let mut record = deploy_record(id, outcome, digest, ended);
+        if let Some(source) = promoted_from {
+            record.trigger = Trigger {
+                kind: TriggerKind::Promotion,
+                id: source.into(),
                 by: None,
-            },
-            tag: None,
-            digest: Some(digest.into()),
-            image: None,
-            old_task_definition: None,
-            new_task_definition: None,
-            ecs_deployment_id: None,
-            rolls_back_on_failure: false,
-            started_at: ended.into(),
-            ended_at: outcome.is_end().then(|| ended.into()),
-            outcome,
-            reason: None,
+            };
         }
+        record
     }
 
     fn index(records: Vec<DeployRecord>) -> DeployIndex {

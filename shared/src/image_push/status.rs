@@ -236,32 +236,18 @@ pub fn describe(
 mod tests {
     use super::*;
     use crate::records::{format_time, Trigger};
-    use crate::testing::{digest, service};
+    use crate::testing::{deploy_record, digest, service};
 
     fn completed(kind: TriggerKind, by: Option<&str>, ended: SystemTime) -> DeployRecord {
         DeployRecord {
-            id: "d-1".into(),
-            app: "orders".into(),
-            cluster: "sss".into(),
-            service: "orders".into(),
-            account: None,
-            region: None,
             trigger: Trigger {
                 kind,
                 id: "e".into(),
                 by: by.map(str::to_owned),
             },
             tag: Some("latest".into()),
-            digest: Some(digest(7)),
-            image: None,
-            old_task_definition: None,
             new_task_definition: Some("arn:aws:ecs:r:1:task-definition/orders:2".into()),
-            ecs_deployment_id: None,
-            rolls_back_on_failure: false,
-            started_at: format_time(ended),
-            ended_at: Some(format_time(ended)),
-            outcome: DeployOutcome::Completed,
-            reason: None,
+            ..deploy_record("d-1", DeployOutcome::Completed, &digest(7), &format_time(ended))
         }
     }
 
