@@ -3,7 +3,8 @@
 //! `errorType` (see [`crate::error`]): a malformed input, an unusable configuration, or an
 //! application or target group that failed while the others were handled.
 
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::tower::{Layer, Service};
+use lambda_runtime::{layers::TracingLayer, service_fn, Error, LambdaEvent, LambdaInvocation, Runtime};
 use serde_json::Value;
 
 use crate::error::InvokeError;
@@ -17,16 +18,77 @@ pub async fn serve<J: Job>() -> Result<(), Error> {
     let clients = J::clients(&aws::sdk_config(J::NAME).await);
     let settings = Settings::from_env();
     J::cold_start(&settings);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+    let handler = service_fn(|event: LambdaEvent<Value>| {
         let (clients, settings) = (&clients, &settings);
         let invocation = Invocation::from_lambda(
             &event.context.request_id,
             event.context.deadline,
             &event.context.invoked_function_arn,
         );
-        async move { invoke::<J>(clients, &event.payload, settings, &invocation).await }
-    }))
-    .await
+        async move {
+            match not_json_reason(&event.payload) {
+                Some(reason) => Err(fail::<J>(InvokeError::EventInvalid(crate::input::InputError::new(
+                    "$",
+                    format!(
+                        "a JSON document (an EventBridge event or a manual payload); the payload is not JSON: {reason}"
+                    ),
+                )))),
+                None => invoke::<J>(clients, &event.payload, settings, &invocation).await,
+            }
+        }
+    });
+    // The last layer added sees the invocation first: a body that is not JSON is turned into a
+    // marker before the runtime's own parsing would fail it with a Rust type path as errorType.
+    Runtime::new(handler)
+        .layer(TracingLayer::new())
+        .layer(MarkNotJson)
+        .run()
+        .await
+}
+
+/// The key of the object that stands for a payload that is not JSON (see [`MarkNotJson`]).
+const NOT_JSON_KEY: &str = "ecs-deployer:payload-not-json";
+
+/// Why the payload was not JSON, when [`MarkNotJson`] replaced it.
+fn not_json_reason(payload: &Value) -> Option<&str> {
+    let object = payload.as_object()?;
+    (object.len() == 1)
+        .then(|| object.get(NOT_JSON_KEY)?.as_str())
+        .flatten()
+}
+
+/// Replaces a body that is not JSON with `{"ecs-deployer:payload-not-json": "<parser's reason>"}`,
+/// so it is refused as `EventInvalid` like any other bad input: the runtime would otherwise
+/// answer it with its own deserializer's type path as the `errorType`.
+#[derive(Clone, Copy)]
+struct MarkNotJson;
+
+impl<S> Layer<S> for MarkNotJson {
+    type Service = MarkNotJsonService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        MarkNotJsonService(inner)
+    }
+}
+
+/// The service of [`MarkNotJson`].
+struct MarkNotJsonService<S>(S);
+
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for MarkNotJsonService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut invocation: LambdaInvocation) -> Self::Future {
+        if let Err(err) = serde_json::from_slice::<serde::de::IgnoredAny>(&invocation.body) {
+            let marker = serde_json::json!({ NOT_JSON_KEY: err.to_string() });
+            invocation.body = marker.to_string().into();
+        }
+        self.0.call(invocation)
+    }
 }
 
 /// One invocation as the runtime sees it: the answer as JSON, or the failure, logged once.
@@ -45,9 +107,12 @@ async fn invoke<J: Job>(
     };
     match answer.and_then(settle::<J>) {
         Ok(answer) => Ok(serde_json::to_value(answer).expect("answers serialize")),
-        Err(err) => {
-            tracing::error!(function = J::NAME, error_type = err.error_type(), error = %err, "invocation failed");
-            Err(err)
-        }
+        Err(err) => Err(fail::<J>(err)),
     }
+}
+
+/// A failed invocation, logged once.
+fn fail<J: Job>(err: InvokeError) -> InvokeError {
+    tracing::error!(function = J::NAME, error_type = err.error_type(), error = %err, "invocation failed");
+    err
 }

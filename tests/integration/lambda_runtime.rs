@@ -220,3 +220,34 @@ async fn a_failed_deploy_is_an_invocation_error_with_its_report() {
         assert_eq!(world::family_revisions(clients, "orders").await.len(), 2, "{attempt}");
     }
 }
+
+/// A payload that is not JSON at all is bad input like any other: `EventInvalid`, with the
+/// parser's reason, from each function (the runtime would otherwise answer with its own
+/// deserializer's Rust type path as the `errorType`). Nothing is called: no emulator is needed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payload_that_is_not_json_is_event_invalid() {
+    for function in ["image-push", "service-sync", "nlb-sync"] {
+        let binary = tokio::task::spawn_blocking(move || function_binary(function))
+            .await
+            .unwrap();
+        let env = vec![("DEPLOYER_CONFIG".to_owned(), r#"{"apps": []}"#.to_owned())];
+        let answer = tokio::task::spawn_blocking(move || {
+            RuntimeRun::start(&binary, &env, Some("deploy orders please".into()))
+                .answer(std::time::Duration::from_secs(60))
+        })
+        .await
+        .unwrap();
+        let Some(FunctionAnswer::Error(body)) = answer else {
+            panic!("{function}: a payload that is not JSON must fail the invocation: {answer:?}")
+        };
+        let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["errorType"], "EventInvalid", "{function}: {body}");
+        assert!(
+            error["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("not JSON: expected value"),
+            "{function}: {body}"
+        );
+    }
+}
