@@ -135,3 +135,23 @@ pub fn happening_at(mut event: Value, at: std::time::SystemTime) -> Value {
     }
     event
 }
+
+/// The `ECR Image Action` PUSH events AWS sends for the recorded calls: ECR reports every
+/// `PutImage` that puts a tag on an image as a push of that tag (a retag included), and the
+/// emulator sends none. Oldest first, each with its own id, as EventBridge delivers them.
+pub fn pushes_of(calls: &[crate::emulator::Call]) -> Vec<Value> {
+    calls
+        .iter()
+        .filter(|call| call.service == "ecr" && call.operation == "PutImage")
+        .enumerate()
+        .filter_map(|(n, call)| {
+            let body = call.json_body();
+            let tag = body["imageTag"].as_str()?;
+            let digest = body["imageDigest"].as_str()?;
+            let mut event = crate::world::push_event(body["repositoryName"].as_str()?, tag, digest);
+            event["id"] = Value::String(format!("retag-{n}-{}", &digest[7..19]));
+            event["region"] = Value::String(call.region.clone());
+            Some(event)
+        })
+        .collect()
+}

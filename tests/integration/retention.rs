@@ -248,3 +248,62 @@ mod revisions {
         assert_eq!(active(&kit).await, vec![7, 6, 3, 1]);
     }
 }
+
+/// Moving `live-`/`prev-` is a `PutImage`, which AWS reports as a push of that tag: those pushes
+/// (made by the test kit from the recorded calls, as ECR would send them) deploy nothing, even
+/// for an application following every tag, so a completion never flips the service back to the
+/// previous image. Without the reservation the `prev-orders` push would deploy v2 over v3.
+#[tokio::test]
+async fn the_deployers_own_retags_never_deploy() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_bucket(&kit.clients, BUCKET).await;
+    let (app, _) = kit.orders().await;
+    let mut config: serde_json::Value = serde_json::from_str(&world::config_for(&[&app])).unwrap();
+    config["apps"][0]["tags"] = serde_json::json!(["*"]);
+    let config = config.to_string();
+    let settings = settings();
+    let mut retags = Vec::new();
+    let mut running = String::new();
+    for seed in ["v2", "v3"] {
+        let digest = world::push_image(&kit.clients, "orders", "latest", seed).await;
+        let answer = invoke_job::<ImagePush>(
+            &kit.clients,
+            &config,
+            &push_event("orders", "latest", &digest),
+            &settings,
+        )
+        .await
+        .unwrap();
+        let deployment = answer.results[0].ecs_deployment_id.clone().unwrap();
+        emulator.start_recording();
+        let event = recorded_ecs_event("ecs-deployment-completed.json", "sss", "orders", &deployment);
+        invoke_job::<ImagePush>(&kit.clients, &config, &event, &settings)
+            .await
+            .unwrap();
+        retags.extend(deployer_devkit::events::pushes_of(&emulator.stop_recording()));
+        running = world::service_task_definition(&kit.clients, "sss", "orders").await;
+    }
+    let tags: Vec<&str> = retags
+        .iter()
+        .map(|e| e["detail"]["image-tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tags,
+        ["live-orders", "prev-orders", "live-orders"],
+        "the pushes ECR would send"
+    );
+
+    emulator.start_recording();
+    for event in &retags {
+        let answer = invoke_job::<ImagePush>(&kit.clients, &config, event, &settings)
+            .await
+            .unwrap();
+        assert_eq!(answer.results[0].outcome, Outcome::Ignored, "{answer:?}");
+    }
+    assert!(emulator.stop_recording().is_empty(), "ignored before any AWS call");
+    assert_eq!(
+        world::service_task_definition(&kit.clients, "sss", "orders").await,
+        running
+    );
+}

@@ -10,7 +10,7 @@ use super::record::publish_changes;
 use super::{promote, Answer, Clients, Outcome, Report};
 use crate::aws::ecr;
 use crate::input::config::{AppConfig, Config};
-use crate::input::events::{EcsDeploymentDetail, EcsServiceAction};
+use crate::input::events::{EcsDeploymentDetail, EcsServiceAction, RESERVED_TAG_PREFIXES};
 use crate::input::quoted;
 use crate::job::{Invocation, Settings};
 use crate::records::{Change, DeployOutcome, EcsWord, RecordStore, VersionedIndex};
@@ -68,13 +68,13 @@ pub async fn hear_deployment(
 
 /// Tag that marks the image an application runs (its last completed deploy's digest).
 pub fn live_tag(app: &str) -> String {
-    format!("live-{app}")
+    format!("{}{app}", RESERVED_TAG_PREFIXES[0])
 }
 
 /// Tag that marks the image of the application's completed deploy before that (another digest):
 /// where a rollback goes.
 pub fn prev_tag(app: &str) -> String {
-    format!("prev-{app}")
+    format!("{}{app}", RESERVED_TAG_PREFIXES[1])
 }
 
 /// Moves the application's [`live_tag`] and [`prev_tag`] onto the digests its records say are in

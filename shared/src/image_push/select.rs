@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use super::Goal;
 use crate::input::config::{AppConfig, Config};
-use crate::input::events::{EcrImageAction, ImagePushRequest};
+use crate::input::events::{is_reserved_tag, is_tag, EcrImageAction, ImagePushRequest, TAG_MAX_CHARS};
 use crate::input::{quoted, InputError};
 use crate::records::parse_time;
 
@@ -101,6 +101,18 @@ pub fn select_for_push<'a>(
             quoted(&digest)
         ));
     };
+    if is_reserved_tag(&tag) {
+        return Selection::Ignored(format!(
+            "tag {} is the deployer's own (a `live-`/`prev-` tag marks an image in use; moving it is not a deploy)",
+            quoted(&tag)
+        ));
+    }
+    if !is_tag(&tag) {
+        return Selection::Ignored(format!(
+            "tag {} is not one an application can follow (1-{TAG_MAX_CHARS} letters, digits, `_`, `.`, `-`)",
+            quoted(&tag)
+        ));
+    }
     let following_repo: Vec<&AppConfig> = config
         .apps
         .iter()
@@ -221,6 +233,14 @@ mod tests {
         assert_eq!(names("latest"), Ok(vec!["a".to_string()]));
         assert_eq!(names("release-9"), Ok(vec!["b".to_string()]));
         assert!(names("dev").unwrap_err().contains("followed: latest, release-*"));
+        // The deployer's own tags never deploy, not even for an app following every tag; nor
+        // does a tag no application can follow (ECR's tags are wider than Docker's).
+        let mut every = config.clone();
+        every.apps[1].tags = vec!["*".into()];
+        for tag in ["live-a", "prev-b", "a/b"] {
+            let selection = select_for_push(&every, &detail(Some(tag)), "2026-12-01T00:00:00Z", OWN);
+            assert!(matches!(selection, Selection::Ignored(_)), "{tag}: {selection:?}");
+        }
         assert!(matches!(
             select_for_push(&config, &detail(None), "2026-12-01T00:00:00Z", OWN),
             Selection::Ignored(reason) if reason.contains("without a tag")

@@ -302,3 +302,27 @@ fn promotion_chains_must_name_known_apps_of_one_repository_and_never_cycle() {
     let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(paths, ["apps[1].tags", "apps[2].promotion"], "{err}");
 }
+
+#[test]
+fn tag_patterns_that_match_only_the_deployers_own_tags_are_refused() {
+    for (pattern, refused) in [
+        ("live-*", true),
+        ("prev-orders", true),
+        ("*", false),
+        ("l*", false),
+        ("release-*", false),
+    ] {
+        let doc = GOOD.replace(
+            r#""tags": ["latest", "release-*"]"#,
+            &format!(r#""tags": ["latest", "{pattern}"]"#),
+        );
+        match Config::parse(&doc, "test") {
+            Ok(_) => assert!(!refused, "{pattern} must be refused"),
+            Err(err) => {
+                assert!(refused, "{pattern}: {err}");
+                assert_eq!(paths(err.clone()), vec!["apps[0].tags[1]"], "{pattern}");
+                assert!(err.to_string().contains("the deployer's own"), "{err}");
+            }
+        }
+    }
+}

@@ -94,7 +94,14 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
             if !is_tag_pattern(tag) {
                 push(
                     format!("apps[{i}].tags[{t}]"),
-                    "expected a tag of 1-128 letters, digits, `_`, `.`, `-`, with `*` or `?` as wildcards".into(),
+                    "expected a tag of 1-300 letters, digits, `_`, `.`, `-`, with `*` or `?` as wildcards".into(),
+                );
+            } else if let Some(prefix) = reserved_prefix_of(tag) {
+                push(
+                    format!("apps[{i}].tags[{t}]"),
+                    format!(
+                        "expected a tag pattern that can match a pushed tag: every tag starting with `{prefix}` is the deployer's own (it marks the images in use and is never deployed)"
+                    ),
                 );
             }
         }
@@ -486,7 +493,18 @@ fn is_repository_name(s: &str) -> bool {
 }
 
 fn is_tag_pattern(s: &str) -> bool {
-    (1..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-*?".contains(c))
+    (1..=crate::input::events::TAG_MAX_CHARS).contains(&s.len())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-*?".contains(c))
+}
+
+/// The reserved prefix every tag a pattern matches starts with, if there is one: the pattern
+/// begins with that prefix literally (no wildcard in it), so it matches nothing but the
+/// deployer's own tags. `*` or `l*` also match reserved tags, and others: those pushes are
+/// ignored, the pattern is fine.
+fn reserved_prefix_of(pattern: &str) -> Option<&'static str> {
+    crate::input::events::RESERVED_TAG_PREFIXES
+        .into_iter()
+        .find(|prefix| pattern.starts_with(prefix))
 }
 
 /// A DNS label: letters, digits and inner hyphens, 1-63 characters.

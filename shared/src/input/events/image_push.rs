@@ -213,14 +213,9 @@ pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
                 ));
             }
         }
-        if let Some(tag) = detail.image_tag.as_deref().filter(|t| !t.is_empty()) {
-            if !is_tag(tag) {
-                return Err(InputError::new(
-                    "detail.image-tag",
-                    "a tag of 1-128 letters, digits, `_`, `.`, `-`",
-                ));
-            }
-        }
+        // Any tag ECR sends is taken as it is: one no application can follow (longer than
+        // Docker's 128 characters, up to ECR's 300) is ignored when applications are selected,
+        // never refused (a refusal would retry and raise the failure alarm for nothing).
         return Ok(ImagePushRequest::Push {
             id: envelope.id,
             account: envelope.account,
@@ -366,7 +361,7 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
                 (Some(_), None) => {
                     return Err(InputError::new(
                         "deploy.tag",
-                        "a tag of 1-128 letters, digits, `_`, `.`, `-`",
+                        "a tag of 1-300 letters, digits, `_`, `.`, `-`",
                     ))
                 }
                 (None, Some(digest)) if is_digest(&digest) => DeployTarget::Digest(digest),

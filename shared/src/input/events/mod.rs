@@ -88,7 +88,22 @@ pub fn is_digest(s: &str) -> bool {
         .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
 }
 
-/// True for a valid image tag.
+/// The longest image tag ECR takes (`PutImage`'s `imageTag`: 1-300 characters; Docker's own
+/// tags stop at 128).
+pub const TAG_MAX_CHARS: usize = 300;
+
+/// True for an image tag an application can follow or a payload can name: 1-300 letters,
+/// digits, `_`, `.`, `-`.
 pub fn is_tag(s: &str) -> bool {
-    (1..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    (1..=TAG_MAX_CHARS).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// Tag prefixes the deployer keeps for itself: `live-<app>` and `prev-<app>` mark the images in
+/// use. Moving them is a `PutImage`, which ECR reports as a push, so a push of such a tag is
+/// never a deploy.
+pub const RESERVED_TAG_PREFIXES: [&str; 2] = ["live-", "prev-"];
+
+/// True for a tag of the deployer's own ([`RESERVED_TAG_PREFIXES`]).
+pub fn is_reserved_tag(tag: &str) -> bool {
+    RESERVED_TAG_PREFIXES.iter().any(|prefix| tag.starts_with(prefix))
 }

@@ -149,7 +149,9 @@ fn digests_and_tags_are_checked() {
     assert!(!is_digest("sha256:abc"));
     assert!(is_tag("release-1.2_3"));
     assert!(!is_tag(""));
-    assert!(!is_tag(&"x".repeat(129)));
+    // ECR takes tags of up to 300 characters (Docker's stop at 128).
+    assert!(is_tag(&"x".repeat(300)));
+    assert!(!is_tag(&"x".repeat(301)));
     assert!(!is_tag("a/b"));
 }
 
@@ -161,4 +163,19 @@ fn a_manual_payload_naming_one_item_twice_is_refused_with_both_places() {
     let arn = "arn:aws:elasticloadbalancing:r:1:targetgroup/nlb/1";
     let err = parse_nlb_sync(&serde_json::json!({"sync": {"target_groups": [arn, arn]}})).unwrap_err();
     assert_eq!(err.field, "sync.target_groups[1]");
+}
+
+#[test]
+fn a_push_of_a_long_tag_parses_and_is_left_to_the_selection() {
+    // ECR allows 300-character tags: such a push is an event like any other, never an error
+    // that Lambda would retry and alarm on.
+    for tag in ["x".repeat(200), "a/b".into()] {
+        let mut event = sample("ecr-push.json");
+        event["detail"]["image-tag"] = tag.clone().into();
+        let request = parse_image_push(&event).unwrap();
+        assert!(
+            matches!(&request, ImagePushRequest::Push { detail, .. } if detail.image_tag.as_deref() == Some(tag.as_str())),
+            "{request:?}"
+        );
+    }
 }
