@@ -33,6 +33,10 @@ pub enum Fault {
     /// `UnauthorizedOperation` for query requests); not carried out. Never drawn by
     /// [`FaultPlan::any`]: a denied call does not heal by retrying.
     Denied,
+    /// ECR's refusal to move a tag in a repository whose tags are immutable (JSON
+    /// `ImageTagAlreadyExistsException`, which the emulator does not send); not carried out.
+    /// Never drawn by [`FaultPlan::any`].
+    ImmutableTag,
 }
 
 impl Fault {
@@ -45,7 +49,7 @@ impl Fault {
     }
 
     /// Every kind, in the order the proxy draws from.
-    pub const ALL: [Fault; 8] = [
+    pub const ALL: [Fault; 9] = [
         Fault::Throttle,
         Fault::ServerError,
         Fault::Unavailable,
@@ -54,6 +58,7 @@ impl Fault {
         Fault::ServerErrorAfter,
         Fault::ResetAfter,
         Fault::Denied,
+        Fault::ImmutableTag,
     ];
 
     /// The kinds a retry or a later run recovers from (all but [`Fault::Denied`]).
@@ -73,7 +78,7 @@ impl Fault {
 pub struct FaultStats {
     /// Requests seen.
     pub requests: AtomicUsize,
-    faults: [AtomicUsize; 8],
+    faults: [AtomicUsize; Fault::ALL.len()],
 }
 
 impl FaultStats {
@@ -239,6 +244,12 @@ async fn serve(
     match fault {
         Some(Fault::Throttle) => client.write_all(&protocol.throttle()).await?,
         Some(Fault::Denied) => client.write_all(&protocol.denied()).await?,
+        Some(Fault::ImmutableTag) => {
+            let body = r#"{"__type":"ImageTagAlreadyExistsException","message":"The image tag already exists in the repository, which is configured for tag immutability"}"#;
+            client
+                .write_all(&response(400, "application/x-amz-json-1.1", &[], body))
+                .await?
+        }
         Some(Fault::ServerError) => client.write_all(&protocol.error(500)).await?,
         Some(Fault::Unavailable) => client.write_all(&protocol.error(503)).await?,
         Some(Fault::ResetBefore) => reset(client),

@@ -12,6 +12,7 @@ pub mod host;
 pub mod iam;
 pub mod lambda;
 pub mod latency;
+pub mod lifecycle;
 pub mod runtime_api;
 pub mod world;
 

@@ -210,9 +210,9 @@ async fn ecs_failures_end_as_rolled_back_or_failed_with_ecs_reason() {
 }
 
 #[tokio::test]
-async fn a_blue_green_rollback_and_impaired_tasks_end_their_deploys() {
+async fn a_blue_green_rollback_ends_its_deploy_and_impaired_tasks_do_not() {
     let emulator = Emulator::start();
-    let (kit, _tap, settings) = truth_world(&emulator).await;
+    let (kit, tap, settings) = truth_world(&emulator).await;
     let (app, _) = kit.orders().await;
     let config = world::config_for(&[&app]);
 
@@ -225,16 +225,31 @@ async fn a_blue_green_rollback_and_impaired_tasks_end_their_deploys() {
     assert_eq!(record.outcome, DeployOutcome::RolledBack);
     assert!(record.reason.unwrap().contains("POST_TEST_TRAFFIC_SHIFT"));
 
-    // Tasks that cannot start, on a service that will not roll back by itself: failed now.
+    // Tasks that cannot start yet: a warning (ECS keeps trying), noted on the deploy, which
+    // stays in progress and publishes nothing; ECS's later completion completes it.
     let second = push(&kit, &config, &settings, "v3").await;
     assert_eq!(second.outcome, Outcome::Deployed);
+    tap.received().await;
     let impaired = recorded_ecs_event("ecs-service-task-start-impaired.json", "sss", "orders", "");
     let heard = run(&kit.clients, &config, &impaired, &settings).await.results.remove(0);
     assert_eq!(heard.outcome, Outcome::Followed, "{heard:?}");
     let record = index(&kit.clients, "orders").await.records.remove(0);
-    assert_eq!(record.id, second.deploy_id.unwrap());
-    assert_eq!(record.outcome, DeployOutcome::Failed);
-    assert!(record.reason.unwrap().contains("SERVICE_TASK_START_IMPAIRED"));
+    assert_eq!(record.id, second.deploy_id.clone().unwrap());
+    assert_eq!(record.outcome, DeployOutcome::InProgress);
+    assert!(record.notes[0].contains("SERVICE_TASK_START_IMPAIRED"), "{record:?}");
+    let again = run(&kit.clients, &config, &impaired, &settings).await.results.remove(0);
+    assert_eq!(again.outcome, Outcome::Unchanged, "noted once: {again:?}");
+    let completed = recorded_ecs_event(
+        "ecs-deployment-completed.json",
+        "sss",
+        "orders",
+        &second.ecs_deployment_id.unwrap(),
+    );
+    run(&kit.clients, &config, &completed, &settings).await;
+    let record = index(&kit.clients, "orders").await.records.remove(0);
+    assert_eq!(record.outcome, DeployOutcome::Completed);
+    let (types, _) = tap.detail_types().await;
+    assert_eq!(types, vec!["Deploy Succeeded"], "the warning published nothing");
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ mod hardening;
 mod iam_policy;
 mod image_push;
 mod lambda_runtime;
+mod lifecycle;
 mod nlb_sync;
 mod overlap;
 mod promotion;

@@ -5,7 +5,10 @@ use deployer::image_push::{ImagePush, Outcome};
 use deployer::job::Settings;
 use deployer::lease::LeaseConfig;
 use deployer::records::RecordStore;
+use deployer::AwsClients;
+use deployer_devkit::emulator::sdk_config_for;
 use deployer_devkit::events::recorded_ecs_event;
+use deployer_devkit::faults::{Fault, FaultPlan, FaultProxy};
 use deployer_devkit::world::{self, invoke_job, push_event, World};
 use deployer_devkit::Emulator;
 
@@ -305,5 +308,70 @@ async fn the_deployers_own_retags_never_deploy() {
     assert_eq!(
         world::service_task_definition(&kit.clients, "sss", "orders").await,
         running
+    );
+}
+
+/// A repository with immutable tags refuses to move `live-`/`prev-`: the completion is still a
+/// completion (no failed invocation, no retries, no alarm), and the report and the record say
+/// what to change.
+#[tokio::test]
+async fn an_immutable_repository_is_a_warning_on_the_record_not_a_failure() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_bucket(&kit.clients, BUCKET).await;
+    let (app, _) = kit.orders().await;
+    // An immutable repository takes each tag once: the app follows release tags.
+    let mut config: serde_json::Value = serde_json::from_str(&world::config_for(&[&app])).unwrap();
+    config["apps"][0]["tags"] = serde_json::json!(["release-*"]);
+    let config = config.to_string();
+    let settings = settings();
+    let complete = |seed: &'static str, clients: &AwsClients| {
+        let (kit, config, settings, clients) = (&kit, &config, &settings, clients.clone());
+        async move {
+            let tag = format!("release-{seed}");
+            let digest = world::push_image(&kit.clients, "orders", &tag, seed).await;
+            let deployed = invoke_job::<ImagePush>(&clients, config, &push_event("orders", &tag, &digest), settings)
+                .await
+                .unwrap()
+                .results
+                .remove(0);
+            let deployment = deployed.ecs_deployment_id.clone().unwrap();
+            let event = recorded_ecs_event("ecs-deployment-completed.json", "sss", "orders", &deployment);
+            (
+                deployed,
+                invoke_job::<ImagePush>(&clients, config, &event, settings).await,
+            )
+        }
+    };
+    // live-orders is put on v2; then the repository refuses to move it.
+    let (_, first) = complete("v2", &kit.clients).await;
+    assert!(first.is_ok(), "{first:?}");
+    // The emulator moves tags of an immutable repository without a word: the fault proxy answers
+    // the move of live-orders as ECR does.
+    let proxy = FaultProxy::start_with(
+        emulator.port,
+        FaultPlan {
+            only: Some(r#""imageTag":"live-orders""#.into()),
+            ..FaultPlan::always(Fault::ImmutableTag)
+        },
+    )
+    .await;
+    let through = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
+    let (deployed, heard) = complete("v3", &through).await;
+    assert_eq!(proxy.stats.count(Fault::ImmutableTag), 1);
+    let answer = heard.expect("a refused tag move is not a failed invocation");
+    let report = &answer.results[0];
+    assert_eq!(report.outcome, Outcome::Followed, "{report:?}");
+    assert!(
+        report.actions.iter().any(|a| a.contains("tags are immutable")),
+        "{report:?}"
+    );
+    let store = RecordStore::in_bucket(BUCKET);
+    let index = store.read(&kit.clients.s3, "orders").await.unwrap();
+    let record = index.get(deployed.deploy_id.as_deref().unwrap()).unwrap();
+    assert_eq!(record.outcome, deployer::records::DeployOutcome::Completed);
+    assert!(
+        record.notes.iter().any(|n| n.contains("IMMUTABLE_WITH_EXCLUSION")),
+        "{record:?}"
     );
 }

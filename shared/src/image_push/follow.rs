@@ -101,6 +101,24 @@ async fn with_protected_images(clients: &Clients, app: &AppConfig, store: &Recor
     .await;
     match moved {
         Ok(moved) => report.actions.extend(moved),
+        // An immutable repository refuses to move a tag: nothing a retry could change. Said on
+        // the report and the record, not a failed invocation that retries and alarms.
+        Err(err) if err.code.as_deref() == Some("ImageTagAlreadyExistsException") => {
+            let note = format!(
+                "the repository's tags are immutable, so {} and {} were not moved ({err}): make them mutable or exclude `live-*` and `prev-*` (IMMUTABLE_WITH_EXCLUSION), or the lifecycle policy cannot tell the images in use",
+                live_tag(&app.name),
+                prev_tag(&app.name)
+            );
+            if let Some(id) = &report.deploy_id {
+                if let Err(err) = store
+                    .update(&clients.s3, &app.name, |index| index.note(id, &note))
+                    .await
+                {
+                    tracing::warn!(app = %app.name, error = %err, "the note on the record was not written");
+                }
+            }
+            report.actions.push(format!("! {note}"));
+        }
         Err(err) => {
             report.outcome = Outcome::Failed;
             report.reason = Some(format!(
@@ -113,8 +131,8 @@ async fn with_protected_images(clients: &Clients, app: &AppConfig, store: &Recor
     report
 }
 
-/// Applies an `ECS Service Action` event: `SERVICE_TASK_START_IMPAIRED` fails a deploy in
-/// progress on a service that will not roll back by itself; the others change nothing.
+/// Applies an `ECS Service Action` event: `SERVICE_TASK_START_IMPAIRED` is noted on the deploy in
+/// progress of that exact service (it is a warning and ends nothing); the others change nothing.
 pub async fn hear_service_action(
     clients: &Clients,
     config: &Config,
@@ -135,13 +153,15 @@ pub async fn hear_service_action(
         )]);
     }
     let at = detail.created_at.clone().unwrap_or_else(|| time.to_owned());
-    let reason = "ECS cannot start the service's tasks consistently (SERVICE_TASK_START_IMPAIRED)";
+    let note = format!(
+        "{at}: ECS could not start the service's tasks consistently (SERVICE_TASK_START_IMPAIRED, a warning: ECS keeps trying)"
+    );
     let result = store
-        .update(&clients.s3, &app.name, |index| index.hear_tasks_impaired(reason, &at))
+        .update(&clients.s3, &app.name, |index| index.hear_tasks_impaired(&note))
         .await;
     answer(vec![
         report_changes(clients, settings, app, result, || {
-            "no deploy in progress that ECS would not roll back by itself: nothing to move".into()
+            "no deploy in progress, or this warning is already noted: nothing to move".into()
         })
         .await,
     ])

@@ -125,12 +125,17 @@ fn new_record(attempt: &Attempt<'_>, report: &Report, id: &str, outcome: DeployO
         ended_at: ended,
         outcome,
         reason: report.reason.clone(),
+        notes: Vec::new(),
     }
 }
 
 /// The event a record's change is published as; none for a change nobody needs to hear of
 /// (a superseded deploy: the deploy that superseded it is published).
 pub fn detail_type(change: &Change) -> Option<&'static str> {
+    // A note added to a deploy that kept its outcome is not a transition.
+    if change.from == Some(change.record.outcome) {
+        return None;
+    }
     Some(match change.record.outcome {
         DeployOutcome::InProgress => notify::DEPLOY_STARTED,
         DeployOutcome::Completed => notify::DEPLOY_SUCCEEDED,
@@ -146,7 +151,10 @@ pub fn detail_type(change: &Change) -> Option<&'static str> {
 /// and `status` shows it.
 pub async fn publish_changes(clients: &Clients, settings: &Settings, changes: &[Change]) {
     let now = SystemTime::now();
-    for change in changes.iter().filter(|c| c.record.outcome.is_end()) {
+    for change in changes
+        .iter()
+        .filter(|c| c.record.outcome.is_end() && c.from != Some(c.record.outcome))
+    {
         emit_metrics(&change.record, now);
     }
     let Some(bus) = &settings.event_bus else {

@@ -253,6 +253,7 @@ fn rollbacks_pick_the_previous_or_named_revision() {
         ended_at: Some("2026-11-22T10:05:00Z".into()),
         outcome: crate::records::DeployOutcome::Completed,
         reason: None,
+        notes: Vec::new(),
     };
     obs.last_good = Some(good.clone());
     let plan = plan_app(&app(), &Goal::Rollback(None), &obs, "r");

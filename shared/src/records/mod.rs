@@ -152,6 +152,10 @@ pub struct DeployRecord {
     /// Why it ended as it did (ECS's reason for a failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What happened on the way that did not end the deploy: a warning ECS sent
+    /// (`SERVICE_TASK_START_IMPAIRED`), a protecting tag the repository would not move.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl DeployRecord {
@@ -345,25 +349,36 @@ impl DeployIndex {
         }]
     }
 
-    /// ECS says the service's tasks keep failing to start (`SERVICE_TASK_START_IMPAIRED`). A
-    /// service that rolls back by itself will end the deploy with a failure event; one that
-    /// does not retries for ever, so its deploy in progress is failed now.
-    pub fn hear_tasks_impaired(&mut self, reason: &str, at: &str) -> Vec<Change> {
-        let Some(record) = self
-            .records
-            .iter_mut()
-            .find(|r| r.outcome == DeployOutcome::InProgress && !r.rolls_back_on_failure)
-        else {
+    /// ECS says the service's tasks keep failing to start (`SERVICE_TASK_START_IMPAIRED`). It is
+    /// a warning (ECS keeps trying, and may yet succeed): the deploy in progress keeps its
+    /// outcome and notes it once. Only ECS's `SERVICE_DEPLOYMENT_FAILED`, the settle run or the
+    /// deploy's bound end it.
+    pub fn hear_tasks_impaired(&mut self, note: &str) -> Vec<Change> {
+        let Some(record) = self.records.iter_mut().find(|r| r.outcome == DeployOutcome::InProgress) else {
             return Vec::new();
         };
-        record.outcome = DeployOutcome::Failed;
-        record.ended_at = Some(at.to_owned());
-        record.reason = Some(format!(
-            "{reason}; the service has no circuit breaker or alarm rollback, so ECS keeps retrying: roll back or fix the image"
-        ));
+        if record.notes.iter().any(|n| n == note) {
+            return Vec::new();
+        }
+        record.notes.push(note.to_owned());
         vec![Change {
             record: record.clone(),
             from: Some(DeployOutcome::InProgress),
+        }]
+    }
+
+    /// Adds a note to a deploy (once); no change when it is already there or the deploy is gone.
+    pub fn note(&mut self, id: &str, note: &str) -> Vec<Change> {
+        let Some(record) = self.records.iter_mut().find(|r| r.id == id) else {
+            return Vec::new();
+        };
+        if record.notes.iter().any(|n| n == note) {
+            return Vec::new();
+        }
+        record.notes.push(note.to_owned());
+        vec![Change {
+            record: record.clone(),
+            from: Some(record.outcome),
         }]
     }
 

@@ -33,6 +33,7 @@ fn record(event: &str, deployment: Option<&str>, rolls_back: bool) -> DeployReco
         ended_at: None,
         outcome: DeployOutcome::InProgress,
         reason: None,
+        notes: Vec::new(),
     }
 }
 
@@ -125,15 +126,21 @@ fn a_failure_is_a_rollback_when_the_service_rolls_back_or_ecs_says_so() {
 }
 
 #[test]
-fn impaired_tasks_fail_only_a_deploy_that_ecs_will_not_roll_back() {
-    let mut index = DeployIndex::default();
-    index.start(record("e1", Some("ecs-svc/1"), true));
-    assert!(index.hear_tasks_impaired("tasks keep failing", "t").is_empty());
-    let mut index = DeployIndex::default();
-    index.start(record("e1", Some("ecs-svc/1"), false));
-    let changes = index.hear_tasks_impaired("tasks keep failing", "t");
-    assert_eq!(changes[0].record.outcome, DeployOutcome::Failed);
-    assert!(changes[0].record.reason.as_deref().unwrap().contains("keeps retrying"));
+fn impaired_tasks_are_a_warning_noted_once_and_a_later_completion_completes() {
+    for rolls_back in [true, false] {
+        let mut index = DeployIndex::default();
+        index.start(record("e1", Some("ecs-svc/1"), rolls_back));
+        let changes = index.hear_tasks_impaired("tasks keep failing");
+        assert_eq!(changes[0].record.outcome, DeployOutcome::InProgress);
+        assert_eq!(changes[0].record.notes, vec!["tasks keep failing"]);
+        assert!(index.hear_tasks_impaired("tasks keep failing").is_empty(), "noted once");
+        let completed = index.hear("ecs-svc/1", &EcsWord::Completed, "t2");
+        assert_eq!(completed[0].record.outcome, DeployOutcome::Completed);
+    }
+    // Nothing in progress: nothing to note.
+    assert!(DeployIndex::default()
+        .hear_tasks_impaired("tasks keep failing")
+        .is_empty());
 }
 
 #[test]
