@@ -31,8 +31,9 @@ pub struct CloudMapService {
     pub record_type: Option<String>,
     /// DNS TTL, if it has DNS records.
     pub ttl: Option<i64>,
-    /// Custom health check failure threshold, if it has a custom health check.
-    pub failure_threshold: Option<i32>,
+    /// True when it has a custom health check (`HealthCheckCustomConfig` is present; its
+    /// `FailureThreshold` is deprecated, "no longer supported", and may be absent).
+    pub custom_health_check: bool,
 }
 
 /// The Cloud Map service the configuration asks for.
@@ -94,8 +95,6 @@ pub async fn list_services(
         for s in page.services() {
             let dns = s.dns_config();
             let record = dns.and_then(|d| d.dns_records().first());
-            #[allow(deprecated)]
-            let failure_threshold = s.health_check_custom_config().and_then(|h| h.failure_threshold());
             services.push(CloudMapService {
                 id: s.id().unwrap_or_default().to_owned(),
                 arn: s.arn().unwrap_or_default().to_owned(),
@@ -103,7 +102,7 @@ pub async fn list_services(
                 namespace_id: dns.and_then(|d| d.namespace_id()).unwrap_or(namespace_id).to_owned(),
                 record_type: record.map(|r| r.r#type().as_str().to_owned()),
                 ttl: record.map(|r| r.ttl()),
-                failure_threshold,
+                custom_health_check: s.health_check_custom_config().is_some(),
             });
         }
     }
@@ -163,7 +162,7 @@ pub async fn create_service(
         namespace_id: desired.namespace_id.clone(),
         record_type: Some(desired.record_type.clone()),
         ttl: Some(desired.ttl),
-        failure_threshold: Some(desired.failure_threshold),
+        custom_health_check: true,
     })
 }
 

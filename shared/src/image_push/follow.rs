@@ -9,7 +9,7 @@ use futures::stream::{self, StreamExt};
 use super::record::publish_changes;
 use super::{promote, Answer, Clients, Outcome, Report};
 use crate::aws::ecr;
-use crate::input::config::{AppConfig, Config};
+use crate::input::config::{AppConfig, Config, OwnPlace};
 use crate::input::events::{EcsDeploymentDetail, EcsServiceAction, RESERVED_TAG_PREFIXES};
 use crate::input::quoted;
 use crate::job::{Invocation, Settings};
@@ -25,9 +25,24 @@ pub async fn hear_deployment(
     time: &str,
     detail: &EcsDeploymentDetail,
 ) -> Answer {
-    let (app, store) = match app_and_store(config, settings, service_arn) {
+    let (candidates, store) = match apps_and_store(clients, config, settings, invocation, service_arn) {
         Ok(found) => found,
         Err(answer) => return answer,
+    };
+    // A short service ARN (no cluster) may fit several applications: the deployment id says
+    // whose deploy it is.
+    let app = match candidates.as_slice() {
+        [app] => *app,
+        _ => match app_with_deployment(clients, store, &candidates, &detail.deployment_id).await {
+            Some(app) => app,
+            None => {
+                return answer(vec![Report::ignored(format!(
+                    "{service_arn} fits {} applications and none has a deploy of ECS deployment {}",
+                    candidates.len(),
+                    quoted(&detail.deployment_id)
+                ))])
+            }
+        },
     };
     let word = match detail.event_name.as_str() {
         "SERVICE_DEPLOYMENT_COMPLETED" => EcsWord::Completed,
@@ -137,12 +152,21 @@ pub async fn hear_service_action(
     clients: &Clients,
     config: &Config,
     settings: &Settings,
+    invocation: &Invocation,
     service_arn: &str,
     time: &str,
     detail: &EcsServiceAction,
 ) -> Answer {
-    let (app, store) = match app_and_store(config, settings, service_arn) {
-        Ok(found) => found,
+    // No deployment id here: only the deploy of that exact service, so a short ARN two
+    // applications fit concerns neither.
+    let (app, store) = match apps_and_store(clients, config, settings, invocation, service_arn) {
+        Ok((apps, store)) if apps.len() == 1 => (apps[0], store),
+        Ok((apps, _)) => {
+            return answer(vec![Report::ignored(format!(
+                "{service_arn} fits {} applications: a warning without a deployment id concerns none",
+                apps.len()
+            ))])
+        }
         Err(answer) => return answer,
     };
     if detail.event_name != "SERVICE_TASK_START_IMPAIRED" {
@@ -266,24 +290,55 @@ pub async fn settle(
     answer(reports)
 }
 
-fn app_and_store<'a>(
+/// The applications an ECS event's service ARN fits (in the event's own account and region
+/// only), and the record store; or the answer when there are none or nothing is recorded.
+fn apps_and_store<'a>(
+    clients: &Clients,
     config: &'a Config,
     settings: &'a Settings,
+    invocation: &Invocation,
     service_arn: &str,
-) -> Result<(&'a AppConfig, &'a RecordStore), Answer> {
-    let Some(app) = config.app_for_service_arn(service_arn) else {
+) -> Result<(Vec<&'a AppConfig>, &'a RecordStore), Answer> {
+    let own = OwnPlace {
+        account: invocation.account.as_deref(),
+        region: &clients.region,
+    };
+    let apps = config.apps_for_service_arn(service_arn, own);
+    let Some(first) = apps.first() else {
         return Err(answer(vec![Report::ignored(format!(
-            "no application is configured for {service_arn}"
+            "no application is configured for {service_arn} (its account and region included)"
         ))]));
     };
     let Some(store) = &settings.records else {
         return Err(answer(vec![Report::skipped(
-            app,
+            first,
             Outcome::Ignored,
             "no state bucket (DEPLOYER_STATE_BUCKET): deploys are not recorded",
         )]));
     };
-    Ok((app, store))
+    Ok((apps, store))
+}
+
+/// The application whose records name this ECS deployment (one index read each).
+async fn app_with_deployment<'a>(
+    clients: &Clients,
+    store: &RecordStore,
+    apps: &[&'a AppConfig],
+    deployment_id: &str,
+) -> Option<&'a AppConfig> {
+    for app in apps {
+        let Ok(index) = store.read(&clients.s3, &app.name).await else {
+            continue;
+        };
+        if index
+            .records
+            .iter()
+            .any(|r| r.ecs_deployment_id.as_deref() == Some(deployment_id))
+        {
+            return Some(app);
+        }
+    }
+    None
 }
 
 /// The report of a record update: `followed` with the record when it moved, `unchanged` (and

@@ -383,7 +383,7 @@ pub async fn handle(
             service_arn,
             time,
             detail,
-        } => follow::hear_service_action(clients, config, settings, service_arn, time, detail).await,
+        } => follow::hear_service_action(clients, config, settings, invocation, service_arn, time, detail).await,
         ImagePushRequest::Settle => {
             follow::settle(clients, config, settings, invocation, std::time::SystemTime::now()).await
         }

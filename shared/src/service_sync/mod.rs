@@ -26,7 +26,7 @@ use crate::aws;
 use crate::aws::ecs;
 use crate::aws::events::Entry;
 use crate::aws::{apigw, AwsError};
-use crate::input::config::{grouped, AppConfig, Config, ServicePlace};
+use crate::input::config::{grouped, AppConfig, Config, OwnPlace, ServicePlace};
 use crate::input::events::{parse_service_sync, ServiceSyncRequest};
 use crate::input::InputError;
 use crate::job::{self, Invocation, Job, Settings, APP_DEADLINE_MARGIN};
@@ -245,7 +245,11 @@ pub async fn handle(
 ) -> Result<Answer, InputError> {
     let concurrency = settings.concurrency;
     let dry_run = request.dry_run();
-    let (apps, completed) = match select(config, request)? {
+    let own = OwnPlace {
+        account: invocation.account.as_deref(),
+        region: &clients.region,
+    };
+    let (apps, completed) = match select(config, request, own)? {
         Selection::Sync { apps, completed } => (apps, completed),
         Selection::Retention(apps) => {
             let results = retention_reports(clients, config, settings, invocation, &apps, dry_run).await;

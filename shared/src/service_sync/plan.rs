@@ -188,7 +188,7 @@ pub fn plan_app(app: &AppConfig, obs: &Observation) -> Result<Plan, String> {
                         cm.record_type
                     ));
                 }
-                if existing.failure_threshold.is_none() {
+                if !existing.custom_health_check {
                     return Err(format!(
                         "cloud map service {label} has no custom health check, which ECS service discovery needs and Cloud Map only sets when a service is created. Nothing was changed. Move the application to a new service name (the next sync creates it with one), then delete the old service"
                     ));

@@ -1,6 +1,6 @@
 //! Which applications a service-sync invocation concerns.
 
-use crate::input::config::{AppConfig, Config};
+use crate::input::config::{AppConfig, Config, OwnPlace};
 use crate::input::events::ServiceSyncRequest;
 use crate::input::InputError;
 
@@ -31,7 +31,11 @@ pub enum Selection<'a> {
 
 /// Picks the applications a request concerns; an unknown application in a manual payload is an
 /// input error.
-pub fn select<'a>(config: &'a Config, request: &ServiceSyncRequest) -> Result<Selection<'a>, InputError> {
+pub fn select<'a>(
+    config: &'a Config,
+    request: &ServiceSyncRequest,
+    own: OwnPlace<'_>,
+) -> Result<Selection<'a>, InputError> {
     match request {
         ServiceSyncRequest::Scheduled | ServiceSyncRequest::Manual { apps: None, .. } => Ok(Selection::Sync {
             apps: config.apps.iter().collect(),
@@ -50,9 +54,9 @@ pub fn select<'a>(config: &'a Config, request: &ServiceSyncRequest) -> Result<Se
         }
         ServiceSyncRequest::Retention { app: None, .. } => Ok(Selection::Retention(config.apps.iter().collect())),
         ServiceSyncRequest::Deployment { service_arn, detail } => {
-            let Some(app) = config.app_for_service_arn(service_arn) else {
+            let Some(app) = config.app_for_service_arn(service_arn, own) else {
                 return Ok(Selection::Ignored(format!(
-                    "no application is configured for {service_arn}"
+                    "no application (or more than one, for a short ARN) is configured for {service_arn} in its account and region"
                 )));
             };
             Ok(match detail.event_name.as_str() {

@@ -10,6 +10,13 @@ use crate::input::events::EcsDeploymentDetail;
 use crate::ownership::integration_marker;
 use crate::testing::{app, service};
 
+/// The function's place in these tests: the account of the events' ARNs (`1`) is not checked
+/// outside Lambda.
+const OWN: OwnPlace<'static> = OwnPlace {
+    account: None,
+    region: "ap-northeast-1",
+};
+
 const CM_ARN: &str = "arn:aws:servicediscovery:ap-northeast-1:123456789012:service/srv-1";
 
 fn synced_app() -> AppConfig {
@@ -55,7 +62,7 @@ fn in_step() -> Observation {
             namespace_id: "ns-1".into(),
             record_type: Some("SRV".into()),
             ttl: Some(300),
-            failure_threshold: Some(1),
+            custom_health_check: true,
         }],
         integrations: vec![Integration {
             id: "int1".into(),
@@ -160,10 +167,10 @@ fn what_cloud_map_fixes_at_creation_is_refused_before_any_write() {
         "{err}"
     );
     obs.cloud_map_services[0].record_type = Some("SRV".into());
-    obs.cloud_map_services[0].failure_threshold = None;
+    obs.cloud_map_services[0].custom_health_check = false;
     let err = plan_app(&synced_app(), &obs).unwrap_err();
     assert!(err.contains("no custom health check"), "{err}");
-    obs.cloud_map_services[0].failure_threshold = Some(1);
+    obs.cloud_map_services[0].custom_health_check = true;
     obs.cloud_map_services[0].ttl = Some(60);
     obs.service.as_mut().unwrap().registries = in_step().service.unwrap().registries;
     let plan = plan_app(&synced_app(), &obs).unwrap();
@@ -324,20 +331,20 @@ fn deployment_events_select_by_service_arn() {
     };
     let arn = "arn:aws:ecs:ap-northeast-1:1:service/sss/orders";
     assert!(matches!(
-        select(&config, &event("SERVICE_DEPLOYMENT_COMPLETED", arn)),
+        select(&config, &event("SERVICE_DEPLOYMENT_COMPLETED", arn), OWN),
         Ok(Selection::Sync { completed: true, .. })
     ));
     assert!(matches!(
-        select(&config, &event("SERVICE_DEPLOYMENT_FAILED", arn)),
+        select(&config, &event("SERVICE_DEPLOYMENT_FAILED", arn), OWN),
         Ok(Selection::DeploymentFailed { .. })
     ));
     assert!(matches!(
-        select(&config, &event("SERVICE_DEPLOYMENT_IN_PROGRESS", arn)),
+        select(&config, &event("SERVICE_DEPLOYMENT_IN_PROGRESS", arn), OWN),
         Ok(Selection::Ignored(_))
     ));
     let other = "arn:aws:ecs:ap-northeast-1:1:service/other/orders";
     assert!(matches!(
-        select(&config, &event("SERVICE_DEPLOYMENT_COMPLETED", other)),
+        select(&config, &event("SERVICE_DEPLOYMENT_COMPLETED", other), OWN),
         Ok(Selection::Ignored(_))
     ));
 }

@@ -466,36 +466,53 @@ impl Config {
         })
     }
 
-    /// The application of an ECS service ARN (`arn:...:<region>:<account>:service/cluster/name`),
-    /// as ECS events name services. A service of the same name in another account or region is
-    /// another application's: one naming that account (by its role) or region is preferred, and
-    /// one naming another account or region never matches.
-    pub fn app_for_service_arn(&self, service_arn: &str) -> Option<&AppConfig> {
-        let mut parts = service_arn.rsplit('/');
-        let (service, cluster) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-        let fields: Vec<&str> = service_arn.split(':').collect();
-        let (region, account) = (fields.get(3).copied(), fields.get(4).copied());
-        // 2 for each of account and region the app names and the ARN agrees with; none if it disagrees.
-        let fit = |app: &AppConfig| {
-            let mut score = 0;
-            for (named, in_arn) in [(app.account(), account), (app.region.as_deref(), region)] {
-                match (named, in_arn) {
-                    (Some(named), Some(in_arn)) if named == in_arn => score += 2,
-                    (Some(_), Some(_)) => return None,
-                    _ => {}
-                }
-            }
-            Some(score)
+    /// The applications an ECS service ARN can name: `arn:...:<region>:<account>:service/<cluster>/<name>`,
+    /// or the short form of services created before 2021, `...:service/<name>`, which names no
+    /// cluster (every application of that service name in that place is a candidate). The ARN's
+    /// account and region must equal the application's exactly: its role's account (else the
+    /// function's own, when known) and its region (else the function's own). An event of
+    /// another account or region never reaches an application of this one.
+    pub fn apps_for_service_arn(&self, service_arn: &str, own: OwnPlace<'_>) -> Vec<&AppConfig> {
+        let fields: Vec<&str> = service_arn.splitn(6, ':').collect();
+        let (Some(region), Some(account), Some(resource)) = (fields.get(3), fields.get(4), fields.get(5)) else {
+            return Vec::new();
+        };
+        let Some(path) = resource.strip_prefix("service/") else {
+            return Vec::new();
+        };
+        let (cluster, service) = match path.split_once('/') {
+            Some((cluster, service)) => (Some(cluster), service),
+            None => (None, path),
         };
         self.apps
             .iter()
-            .filter(|a| {
-                crate::aws::arn::short_name(&a.service) == service && crate::aws::arn::short_name(&a.cluster) == cluster
+            .filter(|app| {
+                short_name(&app.service) == service
+                    && cluster.is_none_or(|cluster| short_name(&app.cluster) == cluster)
+                    && app.region.as_deref().unwrap_or(own.region) == *region
+                    && app.account().or(own.account).is_none_or(|a| a == *account)
             })
-            .filter_map(|a| fit(a).map(|score| (score, a)))
-            .min_by_key(|(score, _)| std::cmp::Reverse(*score))
-            .map(|(_, a)| a)
+            .collect()
     }
+
+    /// The one application an ECS service ARN names (see [`Config::apps_for_service_arn`]); none
+    /// when no application, or several (a short ARN whose service name two clusters share), fit.
+    pub fn app_for_service_arn(&self, service_arn: &str, own: OwnPlace<'_>) -> Option<&AppConfig> {
+        match self.apps_for_service_arn(service_arn, own).as_slice() {
+            [app] => Some(app),
+            _ => None,
+        }
+    }
+}
+
+/// Where the function itself runs: what an application without `role_arn` or `region` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnPlace<'a> {
+    /// The function's account (from the invoked function's ARN); none outside Lambda, where an
+    /// application without a role matches any account.
+    pub account: Option<&'a str>,
+    /// The function's region.
+    pub region: &'a str,
 }
 
 impl AppConfig {

@@ -199,11 +199,66 @@ fn ecs_events_find_the_application_of_their_account_and_region() {
         "test",
     )
     .unwrap();
-    let name = |arn: &str| config.app_for_service_arn(arn).map(|a| a.name.as_str());
+    let own = OwnPlace {
+        account: Some("111111111111"),
+        region: "us-east-1",
+    };
+    let name = |arn: &str| config.app_for_service_arn(arn, own).map(|a| a.name.as_str());
     assert_eq!(name("arn:aws:ecs:us-east-1:111111111111:service/c/web"), Some("own"));
     assert_eq!(name("arn:aws:ecs:us-east-1:222222222222:service/c/web"), Some("prod"));
     assert_eq!(name("arn:aws:ecs:eu-west-1:222222222222:service/c/web"), Some("eu"));
     assert_eq!(name("arn:aws:ecs:us-east-1:222222222222:service/c/other"), None);
+    // Exactly: a listed workload account no app names, or a region no app names, is nobody's
+    // (the app without a role is the function's own account and region, not "any").
+    assert_eq!(name("arn:aws:ecs:us-east-1:333333333333:service/c/web"), None);
+    assert_eq!(name("arn:aws:ecs:ap-northeast-1:111111111111:service/c/web"), None);
+    assert_eq!(name("arn:aws:ecs:eu-west-1:111111111111:service/c/web"), None);
+    // Short ARNs (services created before 2021) name no cluster: matched by name and place.
+    assert_eq!(name("arn:aws:ecs:us-east-1:222222222222:service/web"), Some("prod"));
+    // Outside Lambda the function's account is unknown: an app without a role fits any.
+    let local = OwnPlace {
+        account: None,
+        region: "us-east-1",
+    };
+    assert_eq!(
+        config
+            .app_for_service_arn("arn:aws:ecs:us-east-1:333333333333:service/c/web", local)
+            .map(|a| a.name.as_str()),
+        Some("own")
+    );
+}
+
+#[test]
+fn a_short_service_arn_fits_every_app_of_that_name_in_its_place() {
+    let config = Config::parse(
+        r#"{"apps": [
+            {"name": "a", "cluster": "one", "service": "web", "container": "app", "repository": "web", "tags": ["latest"]},
+            {"name": "b", "cluster": "two", "service": "web", "container": "app", "repository": "web", "tags": ["latest"]},
+            {"name": "c", "cluster": "two", "service": "arn:aws:ecs:us-east-1:111111111111:service/api", "container": "app", "repository": "web", "tags": ["latest"]}
+        ]}"#,
+        "test",
+    )
+    .unwrap();
+    let own = OwnPlace {
+        account: Some("111111111111"),
+        region: "us-east-1",
+    };
+    let names = |arn: &str| -> Vec<&str> {
+        config
+            .apps_for_service_arn(arn, own)
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect()
+    };
+    assert_eq!(names("arn:aws:ecs:us-east-1:111111111111:service/web"), ["a", "b"]);
+    assert_eq!(
+        config.app_for_service_arn("arn:aws:ecs:us-east-1:111111111111:service/web", own),
+        None
+    );
+    assert_eq!(names("arn:aws:ecs:us-east-1:111111111111:service/two/web"), ["b"]);
+    // A service the configuration names by its short ARN.
+    assert_eq!(names("arn:aws:ecs:us-east-1:111111111111:service/api"), ["c"]);
+    assert_eq!(names("arn:aws:ecs:us-east-1:111111111111:service/two/api"), ["c"]);
 }
 
 #[test]
