@@ -811,3 +811,34 @@ async fn a_cloud_map_service_with_another_record_type_is_refused_before_any_writ
     assert!(s.registries().await.is_empty(), "the ECS registry is not pointed at it");
     assert!(s.routes().await.is_empty());
 }
+
+/// Terraform's `health_check_custom_config {}` sends no `FailureThreshold` (deprecated: "no
+/// longer supported"): the service has a custom health check all the same, and is adopted.
+#[tokio::test]
+async fn a_custom_health_check_without_its_deprecated_threshold_is_adopted() {
+    use aws_sdk_servicediscovery::types::{DnsConfig, DnsRecord, HealthCheckCustomConfig, RecordType};
+    let s = setup().await;
+    s.kit
+        .clients
+        .cloud_map
+        .create_service()
+        .name("orders")
+        .namespace_id(&s.api.namespace_id)
+        .dns_config(
+            DnsConfig::builder()
+                .dns_records(DnsRecord::builder().r#type(RecordType::Srv).ttl(300).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .health_check_custom_config(HealthCheckCustomConfig::builder().build())
+        .send()
+        .await
+        .unwrap();
+    let report = s.sync().await;
+    assert_eq!(report.outcome, SyncOutcome::Synced, "{report:?}");
+    assert!(
+        report.actions.iter().all(|a| !a.starts_with("+ cloud map service")),
+        "adopted, not created again: {report:?}"
+    );
+    assert_eq!(s.registries().await.len(), 1);
+}
