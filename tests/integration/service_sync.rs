@@ -193,6 +193,8 @@ async fn a_fresh_world_gets_everything_and_a_second_run_writes_nothing() {
     assert_eq!(integration.uri.as_deref(), Some(arn.as_str()));
     assert_eq!(integration.connection_id.as_deref(), Some(s.api.vpc_link_id.as_str()));
     assert_eq!(integration.payload_format_version.as_deref(), Some("1.0"));
+    // The request's own path reaches the service, not `/<stage>/...`.
+    assert_eq!(integration.path_mapping.as_deref(), Some("$request.path"));
     for key in ["GET /orders/{proxy+}", "POST /orders/{proxy+}"] {
         let route = s.route(key).await;
         assert_eq!(route.target, Some(format!("integrations/{}", integration.id)));

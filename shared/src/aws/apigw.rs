@@ -27,7 +27,15 @@ pub struct Integration {
     pub payload_format_version: Option<String>,
     /// Description (the deployer marks its own).
     pub description: Option<String>,
+    /// Its `overwrite:path` parameter mapping, if any.
+    pub path_mapping: Option<String>,
 }
+
+/// The parameter mapping that sends the request's own path to the service. Without it API
+/// Gateway puts the stage name in front of the path of a private integration on any stage but
+/// `$default` ("Working with private integrations for HTTP APIs"): `/prod/orders/1` instead of
+/// `/orders/1`.
+pub const PATH_MAPPING: (&str, &str) = ("overwrite:path", "$request.path");
 
 /// The integration the configuration asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +67,7 @@ impl DesiredIntegration {
             existing.payload_format_version.as_deref(),
             PRIVATE_PAYLOAD_FORMAT,
         );
+        check(PATH_MAPPING.0, existing.path_mapping.as_deref(), PATH_MAPPING.1);
         out
     }
 }
@@ -133,6 +142,7 @@ pub async fn get_integrations(
                 method: i.integration_method().map(str::to_owned),
                 payload_format_version: i.payload_format_version().map(str::to_owned),
                 description: i.description().map(str::to_owned),
+                path_mapping: i.request_parameters().and_then(|p| p.get(PATH_MAPPING.0)).cloned(),
             });
         }
         next = page.next_token().map(str::to_owned);
@@ -193,6 +203,7 @@ pub async fn create_integration(
             .integration_uri(&desired.uri)
             .integration_method("ANY")
             .payload_format_version(PRIVATE_PAYLOAD_FORMAT)
+            .request_parameters(PATH_MAPPING.0, PATH_MAPPING.1)
             .description(&desired.description)
             .customize()
             .config_override(no_retries_config())
@@ -220,6 +231,7 @@ pub async fn update_integration(
         .integration_uri(&desired.uri)
         .integration_method("ANY")
         .payload_format_version(PRIVATE_PAYLOAD_FORMAT)
+        .request_parameters(PATH_MAPPING.0, PATH_MAPPING.1)
         .description(&desired.description)
         .send()
         .await

@@ -14,6 +14,8 @@ pub struct Namespace {
     pub id: String,
     /// DNS name, such as `sss.internal`.
     pub name: String,
+    /// `DNS_PRIVATE`, `DNS_PUBLIC` or `HTTP`.
+    pub kind: String,
 }
 
 /// What the deployer needs to know of a Cloud Map service.
@@ -69,6 +71,7 @@ pub async fn list_namespaces(client: &aws_sdk_servicediscovery::Client) -> Resul
                 namespaces.push(Namespace {
                     id: id.to_owned(),
                     name: name.to_owned(),
+                    kind: ns.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
                 });
             }
         }

@@ -152,6 +152,12 @@ pub fn plan_app(app: &AppConfig, obs: &Observation) -> Result<Plan, String> {
     if let Some(cm) = &app.cloud_map {
         let namespace = cloudmap::find_namespace(&obs.namespaces, &cm.namespace)
             .ok_or_else(|| format!("Cloud Map namespace `{}` not found", cm.namespace))?;
+        if namespace.kind == "HTTP" {
+            return Err(format!(
+                "Cloud Map namespace {} is an HTTP namespace (Service Connect's): ECS service discovery and API Gateway need a DNS namespace (private or public). Nothing was changed. Name a DNS namespace in cloud_map.namespace",
+                namespace.name
+            ));
+        }
         let desired = DesiredService {
             namespace_id: namespace.id.clone(),
             name: cm.service.clone(),

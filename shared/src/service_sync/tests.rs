@@ -54,6 +54,7 @@ fn in_step() -> Observation {
         namespaces: vec![Namespace {
             id: "ns-1".into(),
             name: "sss.internal".into(),
+            kind: "DNS_PRIVATE".into(),
         }],
         cloud_map_services: vec![CloudMapService {
             id: "srv-1".into(),
@@ -73,6 +74,7 @@ fn in_step() -> Observation {
             method: Some("ANY".into()),
             payload_format_version: Some("1.0".into()),
             description: Some(integration_marker("orders")),
+            path_mapping: Some("$request.path".into()),
         }],
         routes: vec![
             route("r1", "GET /{proxy+}", "integrations/int1", Some("au1")),
@@ -404,5 +406,37 @@ fn the_clean_up_never_takes_a_revision_in_use_or_the_last_good() {
             Step::DeregisterRevision("arn:td/orders:3".into()),
             Step::DeregisterRevision("arn:td/orders:1".into())
         ]
+    );
+}
+
+#[test]
+fn an_integration_without_the_path_mapping_is_corrected() {
+    // Without `overwrite:path`, API Gateway sends the stage name in the path of a private
+    // integration: the deployer's own integration gets the mapping.
+    let mut obs = in_step();
+    obs.integrations[0].path_mapping = None;
+    let plan = plan_app(&synced_app(), &obs).unwrap();
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| matches!(s, Step::UpdateIntegration { id, .. } if id == "int1")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.actions
+            .iter()
+            .any(|a| a.contains("overwrite:path (none) -> $request.path")),
+        "{plan:?}"
+    );
+}
+
+#[test]
+fn an_http_namespace_is_refused_before_any_write() {
+    let mut obs = in_step();
+    obs.namespaces[0].kind = "HTTP".into();
+    let err = plan_app(&synced_app(), &obs).unwrap_err();
+    assert!(
+        err.contains("HTTP namespace") && err.contains("Nothing was changed"),
+        "{err}"
     );
 }

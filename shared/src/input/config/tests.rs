@@ -381,3 +381,11 @@ fn tag_patterns_that_match_only_the_deployers_own_tags_are_refused() {
         }
     }
 }
+
+#[test]
+fn a_records_with_an_api_are_refused() {
+    let doc = GOOD.replace(r#""port": 8080}"#, r#""port": 8080, "record_type": "A"}"#);
+    let err = Config::parse(&doc, "test").unwrap_err();
+    assert_eq!(paths(err.clone()), vec!["apps[0].cloud_map.record_type"]);
+    assert!(err.to_string().contains("needs SRV records"), "{err}");
+}

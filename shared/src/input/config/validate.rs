@@ -147,6 +147,12 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
         }
         if let Some(cloud_map) = &app.cloud_map {
             validate_cloud_map(cloud_map, &format!("apps[{i}].cloud_map"), &mut push);
+            if cloud_map.record_type == "A" && app.api.is_some() {
+                push(
+                    format!("apps[{i}].cloud_map.record_type"),
+                    "expected `SRV` with `api`: an HTTP API private integration through Cloud Map needs SRV records (the port comes from them); use SRV, or drop `api`".into(),
+                );
+            }
         }
         if let Some(api) = &app.api {
             validate_api(api, &format!("apps[{i}].api"), &mut push);
