@@ -37,6 +37,10 @@ pub enum Fault {
     /// `ImageTagAlreadyExistsException`, which the emulator does not send); not carried out.
     /// Never drawn by [`FaultPlan::any`].
     ImmutableTag,
+    /// ECS's refusal of a request about a resource it will not serve (JSON `ClientException`),
+    /// such as describing an INACTIVE revision; not carried out. Never drawn by
+    /// [`FaultPlan::any`].
+    ClientException,
 }
 
 impl Fault {
@@ -49,7 +53,7 @@ impl Fault {
     }
 
     /// Every kind, in the order the proxy draws from.
-    pub const ALL: [Fault; 9] = [
+    pub const ALL: [Fault; 10] = [
         Fault::Throttle,
         Fault::ServerError,
         Fault::Unavailable,
@@ -59,6 +63,7 @@ impl Fault {
         Fault::ResetAfter,
         Fault::Denied,
         Fault::ImmutableTag,
+        Fault::ClientException,
     ];
 
     /// The kinds a retry or a later run recovers from (all but [`Fault::Denied`]).
@@ -244,6 +249,12 @@ async fn serve(
     match fault {
         Some(Fault::Throttle) => client.write_all(&protocol.throttle()).await?,
         Some(Fault::Denied) => client.write_all(&protocol.denied()).await?,
+        Some(Fault::ClientException) => {
+            let body = r#"{"__type":"ClientException","message":"Unable to describe task definition."}"#;
+            client
+                .write_all(&response(400, "application/x-amz-json-1.1", &[], body))
+                .await?
+        }
         Some(Fault::ImmutableTag) => {
             let body = r#"{"__type":"ImageTagAlreadyExistsException","message":"The image tag already exists in the repository, which is configured for tag immutability"}"#;
             client

@@ -114,6 +114,74 @@ mod revisions {
     use deployer_devkit::Emulator;
     use serde_json::json;
 
+    /// An INACTIVE revision AWS will not describe (AWS says describing INACTIVE revisions may
+    /// change) is skipped and said; the pass deletes the rest.
+    #[tokio::test]
+    async fn an_inactive_revision_aws_will_not_describe_is_skipped_and_the_rest_is_removed() {
+        use deployer_devkit::emulator::sdk_config_for;
+        use deployer_devkit::faults::{Fault, FaultPlan, FaultProxy};
+        let emulator = Emulator::start();
+        let kit = World::new(&emulator).await;
+        world::create_bucket(&kit.clients, super::BUCKET).await;
+        let (app, _) = kit.orders().await;
+        let image_config = world::config_for(&[&app]);
+        for n in 2..=4 {
+            let digest = world::push_image(&kit.clients, "orders", "latest", &format!("r{n}")).await;
+            world::invoke_image_push(
+                &kit.clients,
+                &image_config,
+                &world::push_event("orders", "latest", &digest),
+            )
+            .await
+            .unwrap();
+        }
+        // orders:2 and orders:3 (the deployer's) deregistered by hand: INACTIVE.
+        let revisions = world::family_revisions(&kit.clients, "orders").await;
+        for n in [2, 3] {
+            let arn = &revisions.iter().find(|(r, _)| *r == n).unwrap().1;
+            kit.clients
+                .ecs
+                .deregister_task_definition()
+                .task_definition(arn)
+                .send()
+                .await
+                .unwrap();
+        }
+        let mut config: serde_json::Value = serde_json::from_str(&image_config).unwrap();
+        config["apps"][0]["retention_grace_days"] = json!(0);
+        let config = config.to_string();
+        let proxy = FaultProxy::start_with(
+            emulator.port,
+            FaultPlan {
+                only: Some("task-definition/orders:2\"".into()),
+                ..FaultPlan::always(Fault::ClientException)
+            },
+        )
+        .await;
+        let through = deployer::AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
+        let answer = invoke_job::<ServiceSync>(
+            &through,
+            &config,
+            &json!({"retention": {"app": "orders"}}),
+            &super::settings(),
+        )
+        .await
+        .expect("the pass goes on");
+        let report = &answer.results[0];
+        assert!(proxy.stats.count(Fault::ClientException) >= 1);
+        assert!(
+            report
+                .kept
+                .iter()
+                .any(|k| k.starts_with("orders:2 (inactive, and AWS would not describe it")),
+            "{report:?}"
+        );
+        assert!(
+            report.actions.iter().any(|a| a.starts_with("- delete orders:3")),
+            "{report:?}"
+        );
+    }
+
     /// ACTIVE revision numbers of the `orders` family.
     async fn active(kit: &World) -> Vec<i32> {
         world::family_revisions(&kit.clients, "orders")

@@ -30,6 +30,7 @@ pub(crate) fn plan_revision_cleanup(app: &AppConfig, obs: &Observation, plan: &m
         last_good: obs.last_good.clone(),
         completed: obs.completed_revisions.clone(),
         recorded: !obs.completed_revisions.is_empty(),
+        undescribed: Vec::new(),
     };
     // `revisions` holds the older ones only; the running one is kept and, in the count without
     // records, takes the first of the `keep_revisions` places (as the rule counts it).

@@ -46,6 +46,9 @@ pub struct RetentionFacts {
     pub completed: Vec<String>,
     /// True when deploy records were read (then "completed" is what counts).
     pub recorded: bool,
+    /// INACTIVE revisions AWS would not describe (AWS says describing them may change), with
+    /// its answer: skipped, never deleted blind.
+    pub undescribed: Vec<(String, String)>,
 }
 
 /// The pass's decision, each line with its reason.
@@ -135,6 +138,12 @@ pub fn plan_retention(app: &AppConfig, facts: &RetentionFacts, now: SystemTime) 
             ));
         }
     }
+    for (arn, why) in &facts.undescribed {
+        plan.kept.push(format!(
+            "{} (inactive, and AWS would not describe it: skipped; {why})",
+            short_name(arn)
+        ));
+    }
     plan
 }
 
@@ -178,7 +187,16 @@ pub async fn observe_retention(
         });
     }
     for (revision, arn) in ecs::list_inactive_revisions(&clients.ecs, &family).await? {
-        let described = ecs::describe_task_definition(&clients.ecs, &arn).await?;
+        let described = match ecs::describe_task_definition(&clients.ecs, &arn).await {
+            Ok(described) => described,
+            // A refusal of this revision skips it, and the pass goes on; throttling or a server
+            // error fails the pass (the next one reads it again).
+            Err(err) if is_refusal(&err) => {
+                facts.undescribed.push((arn, err.to_string()));
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
         facts.revisions.push(RevisionFacts {
             revision,
             managed: is_managed(&described.tags),
@@ -195,6 +213,14 @@ pub async fn observe_retention(
         read_records(clients, store, app, &mut facts).await?;
     }
     Ok(facts)
+}
+
+/// True for ECS's answer that it will not describe a revision (not a transient failure).
+fn is_refusal(err: &AwsError) -> bool {
+    matches!(
+        err.code.as_deref(),
+        Some("ClientException" | "InvalidParameterException" | "ResourceNotFoundException")
+    )
 }
 
 async fn read_records(
@@ -276,6 +302,7 @@ mod tests {
             last_good: Some(arn(5)),
             completed: vec![arn(9), arn(7), arn(5), arn(4)],
             recorded: true,
+            undescribed: Vec::new(),
         };
         let plan = plan_retention(&app, &facts, now);
         let deregistered: Vec<&str> = plan.deregister.iter().map(|(a, _)| short_name(a)).collect();
@@ -307,5 +334,28 @@ mod tests {
         assert!(plan_retention(&app, &facts, SystemTime::now()).delete.is_empty());
         app.retention_grace_days = 0;
         assert_eq!(plan_retention(&app, &facts, SystemTime::now()).delete.len(), 1);
+    }
+
+    #[test]
+    fn an_inactive_revision_aws_would_not_describe_is_kept_and_the_rest_planned() {
+        let facts = RetentionFacts {
+            running: Some("arn:aws:ecs:r:1:task-definition/orders:3".into()),
+            revisions: vec![revision(3, true, true), revision(2, true, false)],
+            undescribed: vec![(
+                "arn:aws:ecs:r:1:task-definition/orders:1".into(),
+                "ECS DescribeTaskDefinition: ClientException".into(),
+            )],
+            ..RetentionFacts::default()
+        };
+        let mut app = app();
+        app.retention_grace_days = 0;
+        let plan = plan_retention(&app, &facts, SystemTime::now());
+        assert_eq!(plan.delete.len(), 1, "{plan:?}");
+        assert!(
+            plan.kept
+                .iter()
+                .any(|k| k.starts_with("orders:1 (inactive, and AWS would not describe it")),
+            "{plan:?}"
+        );
     }
 }
