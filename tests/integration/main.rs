@@ -19,3 +19,4 @@ mod overlap;
 mod promotion;
 mod retention;
 mod service_sync;
+mod template;

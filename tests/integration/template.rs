@@ -1,0 +1,110 @@
+//! Facts of `template.yaml` that AWS would hold against it and no emulator shows: alarms that
+//! can reach their topic, push rules that leave the deployer's own tags out.
+
+use deployer_devkit::emulator::repo_root;
+use serde_yaml::Value;
+
+fn template() -> Value {
+    serde_yaml::from_str(&std::fs::read_to_string(repo_root().join("template.yaml")).unwrap()).unwrap()
+}
+
+/// The logical id a `!Ref X` names.
+fn ref_of(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "!Ref" => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+/// Every alarm's topic is unencrypted or encrypted with a key of the template whose policy lets
+/// CloudWatch use it: with the AWS-managed `alias/aws/sns` key CloudWatch cannot publish, and no
+/// alarm is ever delivered.
+#[test]
+fn every_alarm_topic_is_one_cloudwatch_can_publish_to() {
+    let doc = template();
+    let resources = doc["Resources"].as_mapping().unwrap();
+    let mut topics = Vec::new();
+    for (_, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        for action in resource["Properties"]["AlarmActions"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            topics.push(
+                ref_of(action)
+                    .expect("an alarm action names a topic of the template")
+                    .to_owned(),
+            );
+        }
+    }
+    assert!(!topics.is_empty(), "the template has alarms");
+    for topic in topics {
+        let key = &doc["Resources"][topic.as_str()]["Properties"]["KmsMasterKeyId"];
+        if key.is_null() {
+            continue;
+        }
+        assert_ne!(
+            key.as_str(),
+            Some("alias/aws/sns"),
+            "{topic}: CloudWatch cannot use the AWS-managed key"
+        );
+        let key_id = ref_of(key).unwrap_or_else(|| panic!("{topic}: a key of the template, got {key:?}"));
+        let statements = doc["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{key_id}: a key policy"));
+        let allows_cloudwatch = statements.iter().any(|s| {
+            let actions: Vec<&str> = match &s["Action"] {
+                Value::Sequence(list) => list.iter().filter_map(Value::as_str).collect(),
+                other => other.as_str().into_iter().collect(),
+            };
+            s["Effect"] == "Allow"
+                && s["Principal"]["Service"] == "cloudwatch.amazonaws.com"
+                && actions.contains(&"kms:Decrypt")
+                && actions.iter().any(|a| a.starts_with("kms:GenerateDataKey"))
+        });
+        assert!(
+            allows_cloudwatch,
+            "{key_id}: CloudWatch may Decrypt and GenerateDataKey"
+        );
+    }
+}
+
+/// Every rule that sends ECR pushes to image-push leaves out the `live-`/`prev-` tags the
+/// deployer moves itself (a `PutImage` is a push).
+#[test]
+fn every_push_rule_leaves_out_the_deployers_own_tags() {
+    let doc = template();
+    let mut patterns = Vec::new();
+    fn walk<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+        match value {
+            Value::Mapping(map) => {
+                if map
+                    .get("detail-type")
+                    .and_then(Value::as_sequence)
+                    .is_some_and(|types| types.iter().any(|t| t.as_str() == Some("ECR Image Action")))
+                {
+                    out.push(value);
+                }
+                map.values().for_each(|v| walk(v, out));
+            }
+            Value::Sequence(items) => items.iter().for_each(|v| walk(v, out)),
+            Value::Tagged(tagged) => walk(&tagged.value, out),
+            _ => {}
+        }
+    }
+    walk(&doc["Resources"], &mut patterns);
+    assert!(patterns.len() >= 2, "the push rule and the sources bus's rule");
+    for pattern in patterns {
+        let excluded = &pattern["detail"]["image-tag"][0]["anything-but"]["wildcard"];
+        let excluded: Vec<&str> = excluded
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(excluded, ["live-*", "prev-*"], "{pattern:?}");
+    }
+}
