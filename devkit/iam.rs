@@ -124,13 +124,22 @@ pub type Grants = BTreeMap<String, Vec<Grant>>;
 
 /// A template value (string, `!Sub`, `!If`, list...) as resource patterns.
 fn resource_patterns(value: &Value, out: &mut Vec<String>) {
+    // The stack's own pseudo parameters are what a deployed stack has (the emulator's region and
+    // account): a statement pinned to `${AWS::Region}` does not cover another region. Other
+    // references (parameters, resources) read as `*`.
     let template_string = |s: &str| {
         let mut pattern = String::new();
         let mut rest = s;
         while let Some(start) = rest.find("${") {
             pattern.push_str(&rest[..start]);
-            pattern.push('*');
-            rest = rest[start..].split_once('}').map_or("", |(_, tail)| tail);
+            let (name, tail) = rest[start + 2..].split_once('}').unwrap_or(("", ""));
+            pattern.push_str(match name {
+                "AWS::Region" => crate::emulator::REGION,
+                "AWS::AccountId" => crate::emulator::ACCOUNT,
+                "AWS::Partition" => "aws",
+                _ => "*",
+            });
+            rest = tail;
         }
         pattern.push_str(rest);
         pattern
@@ -315,6 +324,15 @@ pub fn check_function(function: &str, grants: &Grants, calls: &BTreeSet<(String,
         }
     }
     problems
+}
+
+/// True when one of the statements granting `action` covers `arn`.
+pub fn grants_on(grants: &Grants, action: &str, arn: &str) -> bool {
+    grants.get(action).is_some_and(|statements| {
+        statements
+            .iter()
+            .any(|g| g.resources.iter().any(|pattern| deployer::glob::matches(pattern, arn)))
+    })
 }
 
 /// Every `Resource: "*"` in the template must carry a comment above its statement saying why.

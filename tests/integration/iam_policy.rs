@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use deployer_devkit::emulator::{calls_dir, repo_root};
 use deployer_devkit::iam::{
-    actions_of, check_function, read_ledger, resource_of, template_grants, uncommented_wildcard_resources,
+    actions_of, check_function, grants_on, read_ledger, resource_of, template_grants, uncommented_wildcard_resources,
 };
 
 const FUNCTIONS: [&str; 3] = ["image-push", "service-sync", "nlb-sync"];
@@ -142,4 +142,44 @@ fn wildcard_resources_are_commented_and_no_action_is_a_wildcard() {
             );
         }
     }
+}
+
+/// Applications may name another region (`region`): what a deploy there calls is granted there
+/// too. The check reads the template with the stack's own region and account for the pseudo
+/// parameters, so a statement pinned to `${AWS::Region}` fails it for another region.
+#[test]
+fn every_region_an_app_may_name_is_granted() {
+    let grants = template_grants(&template()).unwrap();
+    let own = deployer_devkit::emulator::ACCOUNT;
+    let in_region = |region: &str, resource: &str| format!("arn:aws:ecs:{region}:{own}:{resource}");
+    for region in [deployer_devkit::emulator::REGION, "eu-west-1"] {
+        let revision = in_region(region, "task-definition/orders:3");
+        for (function, action) in [
+            ("image-push", "ecs:TagResource"),
+            ("service-sync", "ecs:ListTagsForResource"),
+            ("image-push", "ecs:UpdateService"),
+        ] {
+            let arn = if action == "ecs:UpdateService" {
+                in_region(region, "service/sss/orders")
+            } else {
+                revision.clone()
+            };
+            assert!(
+                grants_on(&grants[function], action, &arn),
+                "{function}: {action} on {arn}"
+            );
+        }
+        let cloud_map = format!("arn:aws:servicediscovery:{region}:{own}:service/srv-1");
+        assert!(
+            grants_on(&grants["service-sync"], "servicediscovery:UpdateService", &cloud_map),
+            "{cloud_map}"
+        );
+    }
+    // The pseudo parameters are the stack's, not `*`: another account's revision is not granted
+    // (a workload account's calls go through its own role).
+    assert!(!grants_on(
+        &grants["service-sync"],
+        "ecs:ListTagsForResource",
+        "arn:aws:ecs:eu-west-1:999999999999:task-definition/x:1"
+    ));
 }
