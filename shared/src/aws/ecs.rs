@@ -47,6 +47,10 @@ pub struct Deployment {
     pub rollout_state: String,
     /// ECS's reason for the rollout state.
     pub rollout_state_reason: String,
+    /// Tasks it should run.
+    pub desired_count: i32,
+    /// Tasks of it running.
+    pub running_count: i32,
 }
 
 impl Deployment {
@@ -57,6 +61,8 @@ impl Deployment {
             task_definition: d.task_definition().unwrap_or_default().to_owned(),
             rollout_state: d.rollout_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
             rollout_state_reason: d.rollout_state_reason().unwrap_or_default().to_owned(),
+            desired_count: d.desired_count(),
+            running_count: d.running_count(),
         }
     }
 }

@@ -411,6 +411,34 @@ impl DeployIndex {
                         (DeployOutcome::Failed, Some(reason))
                     }
                 }
+                // AWS documents `rolloutState` for rolling updates only: a blue/green, linear or
+                // canary deployment is settled from which revision runs and the task counts.
+                Some(d) if d.rollout_state.is_empty() => {
+                    let others = service.deployments.iter().filter(|o| o.id != d.id).count();
+                    let ours = record.new_task_definition.as_deref() == Some(service.task_definition.as_str());
+                    if d.status == "PRIMARY" && ours && others == 0 && d.running_count >= d.desired_count {
+                        (DeployOutcome::Completed, None)
+                    } else if d.status != "PRIMARY"
+                        && record.old_task_definition.as_deref() == Some(service.task_definition.as_str())
+                    {
+                        (
+                            DeployOutcome::RolledBack,
+                            Some("ECS lists the deployment as no longer primary and the service runs the previous revision again".into()),
+                        )
+                    } else {
+                        (
+                            DeployOutcome::TimedOut,
+                            Some(format!(
+                                "after {} minutes ECS's deployment {} ({}) runs {} of {} tasks beside {others} other deployment(s)",
+                                after.as_secs() / 60,
+                                d.id,
+                                d.status,
+                                d.running_count,
+                                d.desired_count
+                            )),
+                        )
+                    }
+                }
                 Some(d) => (
                     DeployOutcome::TimedOut,
                     Some(format!(

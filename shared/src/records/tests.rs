@@ -151,6 +151,7 @@ fn settling_asks_what_ecs_lists_and_waits_for_the_settle_time() {
         task_definition: "orders:3".into(),
         rollout_state: state.into(),
         rollout_state_reason: format!("reason for {state}"),
+        ..Default::default()
     };
     let settle = |rolls_back: bool, running: &str, deployments: Vec<Deployment>, after_minutes: u64| {
         let mut index = DeployIndex::default();
@@ -177,6 +178,27 @@ fn settling_asks_what_ecs_lists_and_waits_for_the_settle_time() {
         settle(false, "orders:3", vec![deployment("ecs-svc/1", "IN_PROGRESS")], 30).0,
         DeployOutcome::TimedOut
     );
+    // A blue/green, linear or canary deployment has no rolloutState (AWS documents it for
+    // rolling updates only): the revision that runs and the task counts tell, never the lack.
+    let counted = |status: &str, running: i32| Deployment {
+        id: "ecs-svc/1".into(),
+        status: status.into(),
+        task_definition: "orders:3".into(),
+        desired_count: 2,
+        running_count: running,
+        ..Default::default()
+    };
+    assert_eq!(
+        settle(false, "orders:3", vec![counted("PRIMARY", 2)], 30).0,
+        DeployOutcome::Completed
+    );
+    assert_eq!(
+        settle(false, "orders:1", vec![counted("ACTIVE", 0)], 30).0,
+        DeployOutcome::RolledBack
+    );
+    let (outcome, reason) = settle(false, "orders:3", vec![counted("PRIMARY", 1)], 30);
+    assert_eq!(outcome, DeployOutcome::TimedOut);
+    assert!(reason.unwrap().contains("runs 1 of 2 tasks"));
     // ECS no longer lists it: the running revision tells.
     assert_eq!(settle(false, "orders:3", vec![], 30).0, DeployOutcome::Completed);
     assert_eq!(settle(false, "orders:1", vec![], 30).0, DeployOutcome::RolledBack);
