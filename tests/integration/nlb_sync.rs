@@ -508,6 +508,34 @@ mod eni {
         assert_eq!(s.targets().await, before);
     }
 
+    /// An ALB of another region (its ARN says which) is described in that region: its
+    /// interfaces are not in the function's.
+    #[tokio::test]
+    async fn an_alb_of_another_region_is_described_in_its_own_region() {
+        let s = setup().await;
+        let europe = deployer::AwsClients::from_sdk_config(
+            &s.kit
+                .clients
+                .sdk_config
+                .to_builder()
+                .region(aws_sdk_ec2::config::Region::new("eu-west-1"))
+                .build(),
+        );
+        world::create_vpc(&europe).await;
+        let mut alb = AlbWorld::create(&europe, "eu-api").await;
+        assert!(alb.arn.contains(":eu-west-1:"), "{}", alb.arn);
+        let ips: Vec<Ipv4Addr> = (30..=31).map(|n| Ipv4Addr::new(10, 1, 1, n)).collect();
+        for ip in &ips {
+            alb.add(*ip).await;
+        }
+        let clients = world::job_clients::<deployer::nlb_sync::NlbSync>(&s.kit.clients);
+        let config = config(json!([{"target_group_arn": s.tg, "alb_arn": alb.arn, "port": 443, "same_vpc": false}]));
+        let report = &run(&clients, &config).await.results[0];
+        assert_eq!(report.outcome, NlbOutcome::Synced, "{report:?}");
+        assert_eq!(report.registered, vec!["10.1.1.30", "10.1.1.31"]);
+        assert_eq!(clients.assumed.len(), 1, "one client for that region, kept");
+    }
+
     #[tokio::test]
     async fn an_alb_of_another_account_is_described_through_the_groups_role() {
         let s = setup().await;

@@ -45,10 +45,10 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// EC2: the ALBs' network interfaces (`eni` discovery) in the function's own account.
     pub ec2: aws_sdk_ec2::Client,
-    /// EC2 clients through assumed roles (`role_arn`), made once per role and kept for the
-    /// cold start: the role's credentials are cached and refreshed by the provider, not asked
-    /// for on every call.
-    pub assumed: Arc<aws::ClientCache<String, aws_sdk_ec2::Client>>,
+    /// EC2 clients through assumed roles (`role_arn`) or in the region of an ALB of another
+    /// region, one per (role, region), made on first use and kept for the cold start: the
+    /// role's credentials are cached and refreshed by the provider, not asked for on every call.
+    pub assumed: Arc<aws::ClientCache<(Option<String>, String), aws_sdk_ec2::Client>>,
     /// The configuration the assumed-role clients are built from.
     pub sdk_config: SdkConfig,
     /// S3: the configuration and the per-group state.
@@ -284,28 +284,42 @@ async fn describe_albs(
         .filter(|g| g.discovery() == Discovery::Eni)
         .map(|g| alb_key(g))
         .collect();
-    stream::iter(albs.into_iter().map(|key| async move {
-        let answer = match &key.1 {
-            None => aws::ec2::alb_addresses(&clients.ec2, &key.0).await,
-            Some(role) => aws::ec2::alb_addresses(&ec2_as(clients, role).await, &key.0).await,
-        };
-        let answer = answer.map_err(|e| match &key.1 {
-            Some(role) => format!("{e} (as {role})"),
-            None => e.to_string(),
-        });
-        (key, answer)
+    let own_region = aws::region_of(&clients.sdk_config);
+    stream::iter(albs.into_iter().map(|key| {
+        let own_region = own_region.clone();
+        async move {
+            // The ALB's interfaces are in the ALB's own region (its ARN says which), whatever the
+            // function's.
+            let region = key
+                .0
+                .split(':')
+                .nth(3)
+                .filter(|r| !r.is_empty())
+                .unwrap_or(&own_region)
+                .to_owned();
+            let answer = match (&key.1, region == own_region) {
+                (None, true) => aws::ec2::alb_addresses(&clients.ec2, &key.0).await,
+                (role, _) => aws::ec2::alb_addresses(&ec2_as(clients, role.as_deref(), &region).await, &key.0).await,
+            };
+            let answer = answer.map_err(|e| match &key.1 {
+                Some(role) => format!("{e} (as {role})"),
+                None => e.to_string(),
+            });
+            (key, answer)
+        }
     }))
     .buffer_unordered(concurrency.max(1))
     .collect()
     .await
 }
 
-/// The EC2 client acting as `role`, made on first use and kept for the cold start.
-async fn ec2_as(clients: &Clients, role: &str) -> aws_sdk_ec2::Client {
+/// The EC2 client acting as `role` (if any) in `region`, made on first use and kept for the
+/// cold start.
+async fn ec2_as(clients: &Clients, role: Option<&str>, region: &str) -> aws_sdk_ec2::Client {
     clients
         .assumed
-        .get_or_make(role.to_owned(), || async {
-            aws_sdk_ec2::Client::new(&aws::reach_config(&clients.sdk_config, Some(role), None, None, NAME).await)
+        .get_or_make((role.map(str::to_owned), region.to_owned()), || async {
+            aws_sdk_ec2::Client::new(&aws::reach_config(&clients.sdk_config, role, None, Some(region), NAME).await)
         })
         .await
 }
