@@ -661,3 +661,53 @@ async fn a_deploy_whose_record_was_not_written_is_recorded_by_the_retry_once() {
     let (types, _) = tap.detail_types().await;
     assert_eq!(types, vec!["Deploy Started"]);
 }
+
+/// ECR's events are best effort: a push whose event never came is deployed by the settle run,
+/// once; a digest that was deployed and failed is never redeployed that way.
+#[tokio::test]
+async fn the_settle_run_deploys_a_push_whose_event_was_lost_and_never_a_failed_digest() {
+    let emulator = Emulator::start();
+    let (kit, _tap, settings) = truth_world(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let settle = json!({
+        "version": "0", "id": "settle-lost", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-22T10:40:00Z", "region": "ap-northeast-1",
+        "resources": [], "detail": {}
+    });
+    push(&kit, &config, &settings, "v2").await;
+    // v3 is pushed; its event is lost.
+    let v3 = world::push_image(&kit.clients, "orders", "latest", "v3").await;
+    let answer = run(&kit.clients, &config, &settle, &settings).await;
+    let deployed: Vec<_> = answer
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Deployed)
+        .collect();
+    assert_eq!(deployed.len(), 1, "{answer:?}");
+    let running = world::service_task_definition(&kit.clients, "sss", "orders").await;
+    assert!(world::container_image(&kit.clients, &running, "app")
+        .await
+        .ends_with(&v3));
+    let record = index(&kit.clients, "orders").await.records.remove(0);
+    assert_eq!(record.digest.as_deref(), Some(v3.as_str()));
+    assert_eq!(
+        record.trigger.by.as_deref(),
+        Some(deployer::image_push::reconcile::RECONCILED_BY)
+    );
+    // The next settle run finds the record: nothing more.
+    emulator.start_recording();
+    run(&kit.clients, &config, &settle, &settings).await;
+    assert_eq!(count_op(&emulator.stop_recording(), "RegisterTaskDefinition"), 0);
+
+    // v3 fails; a person moves `latest` back to v3 without an event reaching us: never redeployed
+    // by the settle run (a deliberate move with its event deploys, as before).
+    let deployment = record.ecs_deployment_id.unwrap();
+    let failed = recorded_ecs_event("ecs-deployment-failed.json", "sss", "orders", &deployment);
+    run(&kit.clients, &config, &failed, &settings).await;
+    world::push_image(&kit.clients, "orders", "latest", "v4").await;
+    world::push_image(&kit.clients, "orders", "latest", "v3").await;
+    emulator.start_recording();
+    run(&kit.clients, &config, &settle, &settings).await;
+    assert_eq!(count_op(&emulator.stop_recording(), "RegisterTaskDefinition"), 0);
+}

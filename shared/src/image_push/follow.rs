@@ -13,7 +13,7 @@ use crate::input::config::{AppConfig, Config, OwnPlace};
 use crate::input::events::{EcsDeploymentDetail, EcsServiceAction, RESERVED_TAG_PREFIXES};
 use crate::input::quoted;
 use crate::job::{Invocation, Settings};
-use crate::records::{Change, DeployOutcome, EcsWord, RecordStore, VersionedIndex};
+use crate::records::{Change, DeployIndex, DeployOutcome, EcsWord, RecordStore, VersionedIndex};
 
 /// Applies an `ECS Deployment State Change` event to the deploy it rolls out.
 pub async fn hear_deployment(
@@ -220,10 +220,12 @@ pub async fn settle(
     .await;
     let mut reports = Vec::new();
     let mut due: Vec<(&AppConfig, VersionedIndex)> = Vec::new();
+    let mut read_indexes: Vec<(&AppConfig, DeployIndex)> = Vec::new();
     for (app, read) in indexes {
         match read {
             Err(err) => reports.push(Report::skipped(app, Outcome::Failed, err.to_string())),
             Ok(read) => {
+                read_indexes.push((app, read.index.clone()));
                 let old_enough = read.index.records.iter().any(|r| {
                     r.outcome == DeployOutcome::InProgress
                         && crate::records::parse_time(&r.started_at)
@@ -272,6 +274,8 @@ pub async fn settle(
     .collect()
     .await;
     reports.extend(settled);
+    // Pushes whose event was lost.
+    reports.extend(super::reconcile::reconcile(clients, settings, invocation, &read_indexes).await);
     // Promotions whose soak is over (or that a lost completion event never started).
     for source in config.apps.iter().filter(|s| {
         config

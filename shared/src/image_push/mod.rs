@@ -9,6 +9,7 @@ pub mod follow;
 pub mod observe;
 pub mod plan;
 pub mod promote;
+pub mod reconcile;
 pub mod record;
 pub mod select;
 pub mod status;
