@@ -11,6 +11,8 @@ MOTO_VERSION=5.2.5
 CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
 SAM_CLI_VERSION=1.170.0
+CHECKOV_VERSION=3.3.30
+CFN_LINT_SERVERLESS_VERSION=0.3.6
 
 if [ "${1:-}" = "sam" ]; then
   SAM_STAMP=".venv-sam/.installed-aws-sam-cli-${SAM_CLI_VERSION}"
@@ -23,6 +25,21 @@ if [ "${1:-}" = "sam" ]; then
   fi
   echo "setup: SAM CLI ${SAM_CLI_VERSION} in .venv-sam (export PATH=\$PWD/.venv-sam/bin:\$PATH)"
   exit 0
+fi
+
+# The template scanners (`make lint`) in a venv of their own: checkov pins libraries moto's
+# server needs in other versions.
+LINT_STAMP=".venv-lint/.installed-checkov-${CHECKOV_VERSION}-cfn-lint-serverless-${CFN_LINT_SERVERLESS_VERSION}-cfn-lint-${CFN_LINT_VERSION}"
+if [ ! -f "$LINT_STAMP" ]; then
+  echo "setup: installing checkov ${CHECKOV_VERSION} and cfn-lint-serverless ${CFN_LINT_SERVERLESS_VERSION} into .venv-lint (first time only, about 1-2 minutes)"
+  lint_start=$SECONDS
+  rm -rf .venv-lint
+  python3 -m venv .venv-lint
+  .venv-lint/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv-lint/bin/pip install --quiet --disable-pip-version-check \
+    "checkov==${CHECKOV_VERSION}" "cfn-lint-serverless==${CFN_LINT_SERVERLESS_VERSION}" "cfn-lint==${CFN_LINT_VERSION}"
+  touch "$LINT_STAMP"
+  echo "setup: scanners installed in .venv-lint in $((SECONDS - lint_start)) s"
 fi
 
 STAMP=".venv/.installed-moto-${MOTO_VERSION}-cargo-lambda-${CARGO_LAMBDA_VERSION}-cfn-lint-${CFN_LINT_VERSION}"
