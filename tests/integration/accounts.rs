@@ -280,7 +280,7 @@ async fn service_sync_makes_the_cloud_map_service_and_routes_of_another_account_
 }
 
 #[tokio::test]
-async fn a_replica_that_does_not_hold_the_push_yet_fails_and_the_retry_deploys_from_it() {
+async fn a_replica_that_does_not_hold_the_push_yet_waits_and_its_replication_event_deploys_it() {
     let emulator = Emulator::start();
     let kit = World::new(&emulator).await;
     let central = world::clients_as(&kit.clients, REGISTRY_ROLE).await;
@@ -297,17 +297,27 @@ async fn a_replica_that_does_not_hold_the_push_yet_fails_and_the_retry_deploys_f
     let mut event = push_event("orders", "latest", &digest);
     event["account"] = json!(REGISTRY_ACCOUNT);
 
-    // Replication has not arrived: a failure (so Lambda retries), nothing changed.
+    // Replication has not arrived: waiting, not a failure (no retries, no alarm), nothing changed.
     let answer = invoke_image_push(&kit.clients, &config, &event).await.unwrap();
-    let err = deployer::job::settle::<deployer::image_push::ImagePush>(answer).unwrap_err();
-    assert_eq!(err.error_type(), "DeployFailed", "{err}");
-    assert!(err.to_string().contains("not replicated yet"), "{err}");
+    assert_eq!(answer.results[0].outcome, Outcome::Waiting, "{answer:?}");
+    assert!(answer.results[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("not replicated yet"));
+    assert!(deployer::job::settle::<deployer::image_push::ImagePush>(answer).is_ok());
     let running = world::service_task_definition(&europe, "sss-eu", "orders").await;
     assert!(running.ends_with("orders:1"), "{running}");
 
-    // The replica catches up; the retry of the same event deploys from it.
+    // The replica catches up; ECR's event for it, in the replica's region, deploys from it.
     world::push_image_with_digest(&central_eu, "orders", "latest", &digest).await;
-    let answer = invoke_image_push(&kit.clients, &config, &event).await.unwrap();
+    let replicated = json!({
+        "version": "0", "id": "replication-1", "detail-type": "ECR Replication Action", "source": "aws.ecr",
+        "account": REGISTRY_ACCOUNT, "time": event["time"], "region": "eu-west-1", "resources": [],
+        "detail": {"result": "SUCCESS", "repository-name": "orders", "image-digest": digest, "action-type": "REPLICATE",
+                   "image-tag": "latest", "source-account": REGISTRY_ACCOUNT, "source-region": "ap-northeast-1"}
+    });
+    let answer = invoke_image_push(&kit.clients, &config, &replicated).await.unwrap();
     assert_eq!(answer.results[0].outcome, Outcome::Deployed, "{answer:?}");
     let running = world::service_task_definition(&europe, "sss-eu", "orders").await;
     let image = world::container_image(&europe, &running, "app").await;

@@ -253,6 +253,10 @@ pub enum Outcome {
     Status,
     /// A promotion waits for an `approve` payload naming its digest.
     Pending,
+    /// The pushed image has not reached the replica the service pulls from: nothing changed,
+    /// and not a failure; the replica's `ECR Replication Action` event or the settle run
+    /// deploys it.
+    Waiting,
 }
 
 /// One entry of the response: one application (or the event, when ignored as a whole).

@@ -136,13 +136,14 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
     let running = ImageRef::parse(running);
     let target = match (&obs.target_image, goal) {
         (Some(image), _) => image,
-        // A replica in another region may not hold the pushed image yet: a failure, so Lambda
-        // retries the event once replication has caught up.
+        // A replica in another region may not hold the pushed image yet (ECR says most
+        // replications take under 30 minutes, Lambda's retries come after 1 and 2): waiting,
+        // not a failure; the replica's own event, or the settle run, deploys it.
         (None, Goal::Push { tag, digest, .. }) if app.registry_region.is_some() => {
             return Plan::nothing(with_old(
-                Outcome::Failed,
+                Outcome::Waiting,
                 format!(
-                    "tag `{tag}` ({digest}) is not yet in `{}` of region {}: not replicated yet; a retry deploys it",
+                    "tag `{tag}` ({digest}) is not yet in `{}` of region {}: not replicated yet; the ECR Replication Action event of the replica, or the settle run, deploys it",
                     app.repository,
                     app.registry_region.as_deref().unwrap_or_default()
                 ),

@@ -86,7 +86,7 @@ pub fn select_for_push<'a>(
     time: &str,
     registry: Registry<'_>,
 ) -> Selection<'a> {
-    if detail.action_type != "PUSH" {
+    if detail.action_type != "PUSH" && detail.action_type != "REPLICATE" {
         return Selection::Ignored(format!("action {} is not a push", quoted(&detail.action_type)));
     }
     if detail.result != "SUCCESS" {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{
     check_app_name, is_digest, is_envelope, is_tag, parse_envelope, service_arn_of, EcsDeploymentDetail,
-    ECR_IMAGE_ACTION, ECS_DEPLOYMENT_STATE_CHANGE, ECS_SERVICE_ACTION, SCHEDULED_EVENT,
+    ECR_IMAGE_ACTION, ECR_REPLICATION_ACTION, ECS_DEPLOYMENT_STATE_CHANGE, ECS_SERVICE_ACTION, SCHEDULED_EVENT,
 };
 use crate::input::json::{deserialize_at, require_objects};
 use crate::input::{quoted, InputError};
@@ -14,7 +14,8 @@ use crate::input::{quoted, InputError};
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct EcrImageAction {
-    /// `PUSH` or `DELETE`.
+    /// `PUSH` or `DELETE`; `REPLICATE` in an `ECR Replication Action` (the image reached a
+    /// replica: to the deployer, a push there).
     pub action_type: String,
     /// `SUCCESS` or `FAILURE`.
     pub result: String,
@@ -163,14 +164,14 @@ pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
     if is_envelope(value) {
         let envelope = parse_envelope(value)?;
         let expected_source = match envelope.detail_type.as_str() {
-            ECR_IMAGE_ACTION => "aws.ecr",
+            ECR_IMAGE_ACTION | ECR_REPLICATION_ACTION => "aws.ecr",
             ECS_DEPLOYMENT_STATE_CHANGE | ECS_SERVICE_ACTION => "aws.ecs",
             SCHEDULED_EVENT => "aws.events",
             other => {
                 return Err(InputError::new(
                     "detail-type",
                     format!(
-                        "`{ECR_IMAGE_ACTION}`, `{ECS_DEPLOYMENT_STATE_CHANGE}`, `{ECS_SERVICE_ACTION}` or `{SCHEDULED_EVENT}`, got {}",
+                        "`{ECR_IMAGE_ACTION}`, `{ECR_REPLICATION_ACTION}`, `{ECS_DEPLOYMENT_STATE_CHANGE}`, `{ECS_SERVICE_ACTION}` or `{SCHEDULED_EVENT}`, got {}",
                         quoted(other)
                     ),
                 ))

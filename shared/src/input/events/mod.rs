@@ -20,6 +20,9 @@ use crate::input::InputError;
 
 /// Detail type of ECR image events.
 pub const ECR_IMAGE_ACTION: &str = "ECR Image Action";
+/// Detail type of ECR's event for an image that reached a replica (`action-type` `REPLICATE`),
+/// sent in the replica's account and region.
+pub const ECR_REPLICATION_ACTION: &str = "ECR Replication Action";
 
 /// Detail type of ECS deployment events.
 pub const ECS_DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
