@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+mod put_events;
+
 /// One kind of fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Fault {
@@ -41,6 +43,10 @@ pub enum Fault {
     /// such as describing an INACTIVE revision; not carried out. Never drawn by
     /// [`FaultPlan::any`].
     ClientException,
+    /// EventBridge's partial failure: a `PutEvents` whose last entry is refused
+    /// (`InternalFailure` in the answer's entries, `FailedEntryCount` 1) while the others are
+    /// carried out; other requests are forwarded untouched. Never drawn by [`FaultPlan::any`].
+    RefuseLastEvent,
 }
 
 impl Fault {
@@ -53,7 +59,7 @@ impl Fault {
     }
 
     /// Every kind, in the order the proxy draws from.
-    pub const ALL: [Fault; 10] = [
+    pub const ALL: [Fault; 11] = [
         Fault::Throttle,
         Fault::ServerError,
         Fault::Unavailable,
@@ -64,6 +70,7 @@ impl Fault {
         Fault::Denied,
         Fault::ImmutableTag,
         Fault::ClientException,
+        Fault::RefuseLastEvent,
     ];
 
     /// The kinds a retry or a later run recovers from (all but [`Fault::Denied`]).
@@ -261,6 +268,11 @@ async fn serve(
                 .write_all(&response(400, "application/x-amz-json-1.1", &[], body))
                 .await?
         }
+        Some(Fault::RefuseLastEvent) => {
+            client
+                .write_all(&refuse_last_event(&head, &body, upstream).await?)
+                .await?
+        }
         Some(Fault::ServerError) => client.write_all(&protocol.error(500)).await?,
         Some(Fault::Unavailable) => client.write_all(&protocol.error(503)).await?,
         Some(Fault::ResetBefore) => reset(client),
@@ -283,6 +295,21 @@ async fn serve(
         }
     }
     Ok(())
+}
+
+/// Forwards a `PutEvents` without its last entry and answers as AWS does when it refused that
+/// entry; any other request is forwarded as it is.
+async fn refuse_last_event(head: &str, body: &[u8], upstream: u16) -> std::io::Result<Vec<u8>> {
+    let Some((sent, kept)) = put_events::without_last_entry(body) else {
+        return forward(head, body, upstream).await;
+    };
+    let carried = if kept > 0 {
+        Some(forward(&put_events::with_length(head, sent.len()), &sent, upstream).await?)
+    } else {
+        None
+    };
+    let answer = put_events::answer_with_last_refused(carried.as_deref().and_then(put_events::body_of));
+    Ok(response(200, "application/x-amz-json-1.1", &[], &answer))
 }
 
 /// Closes with a TCP reset (linger 0) instead of an orderly close. (Deprecated in tokio because a
@@ -479,6 +506,7 @@ impl Protocol {
 fn response(status: u16, content_type: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     let reason = match status {
         400 => "Bad Request",
+        200 => "OK",
         403 => "Forbidden",
         429 => "Too Many Requests",
         500 => "Internal Server Error",

@@ -393,3 +393,54 @@ async fn a_call_that_hangs_fails_when_its_timeouts_run_out() {
     assert!(err.message.to_lowercase().contains("timeout"), "{err}");
     holder.abort();
 }
+
+/// EventBridge's partial failure (the call succeeds, its answer names refused entries): only the
+/// refused entries are sent again, so every event arrives once; an entry refused every time is
+/// an error, and the others still arrived once.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_refused_by_put_events_are_resent_alone() {
+    use deployer::aws::events::{put_events, Entry};
+    use deployer_devkit::events::EventTap;
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let tap = EventTap::new(&kit.clients, "deploys").await;
+    let entries: Vec<Entry> = (0..12)
+        .map(|n| Entry {
+            detail_type: "Deploy Succeeded".into(),
+            detail: json!({"n": n}),
+        })
+        .collect();
+    let numbers = |events: Vec<serde_json::Value>| {
+        let mut n: Vec<i64> = events.iter().map(|e| e["detail"]["n"].as_i64().unwrap()).collect();
+        n.sort();
+        n
+    };
+
+    let plan = FaultPlan {
+        // Seeded draws: the first call's last entry is refused, then again alone, then taken;
+        // the second call's once.
+        rate: 0.5,
+        seed: 99,
+        kinds: vec![Fault::RefuseLastEvent],
+        only: Some("PutEvents".into()),
+    };
+    let proxy = FaultProxy::start_with(emulator.port, plan).await;
+    let events = aws_sdk_eventbridge::Client::new(&sdk_config_for(&proxy.endpoint()).await);
+    put_events(&events, "deploys", deployer::notify::SOURCE, &entries)
+        .await
+        .unwrap_or_else(|e| panic!("the refused entries were resent: {e} ({})", proxy.stats.summary()));
+    assert_eq!(
+        proxy.stats.count(Fault::RefuseLastEvent),
+        3,
+        "{}",
+        proxy.stats.summary()
+    );
+    assert_eq!(numbers(tap.received().await), (0..12).collect::<Vec<_>>());
+
+    proxy.set_rate(1.0);
+    let err = put_events(&events, "deploys", deployer::notify::SOURCE, &entries[..3])
+        .await
+        .expect_err("the last entry is refused every time");
+    assert!(err.to_string().contains("1 of 1 events refused"), "{err}");
+    assert_eq!(numbers(tap.received().await), vec![0, 1], "sent once each, never again");
+}
