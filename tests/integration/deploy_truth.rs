@@ -676,8 +676,12 @@ async fn the_settle_run_deploys_a_push_whose_event_was_lost_and_never_a_failed_d
         "resources": [], "detail": {}
     });
     push(&kit, &config, &settings, "v2").await;
-    // v3 is pushed; its event is lost.
+    // v3 is pushed; its event is lost. `status` shows it until the settle run deploys it.
     let v3 = world::push_image(&kit.clients, "orders", "latest", "v3").await;
+    let tag_drift = |answer: deployer::image_push::Answer| answer.results[0].status.as_ref().unwrap().tag_drift.clone();
+    let status = json!({"status": {"app": "orders"}});
+    let drift = tag_drift(run(&kit.clients, &config, &status, &settings).await).expect("a drift");
+    assert!(drift.contains("never deployed"), "{drift}");
     let answer = run(&kit.clients, &config, &settle, &settings).await;
     let deployed: Vec<_> = answer
         .results
@@ -685,6 +689,7 @@ async fn the_settle_run_deploys_a_push_whose_event_was_lost_and_never_a_failed_d
         .filter(|r| r.outcome == Outcome::Deployed)
         .collect();
     assert_eq!(deployed.len(), 1, "{answer:?}");
+    assert_eq!(tag_drift(run(&kit.clients, &config, &status, &settings).await), None);
     let running = world::service_task_definition(&kit.clients, "sss", "orders").await;
     assert!(world::container_image(&kit.clients, &running, "app")
         .await
@@ -705,9 +710,21 @@ async fn the_settle_run_deploys_a_push_whose_event_was_lost_and_never_a_failed_d
     let deployment = record.ecs_deployment_id.unwrap();
     let failed = recorded_ecs_event("ecs-deployment-failed.json", "sss", "orders", &deployment);
     run(&kit.clients, &config, &failed, &settings).await;
+    // ECS's circuit breaker puts v2 back (the emulator does not).
+    kit.clients
+        .ecs
+        .update_service()
+        .cluster("sss")
+        .service("orders")
+        .task_definition(record.old_task_definition.unwrap())
+        .send()
+        .await
+        .unwrap();
     world::push_image(&kit.clients, "orders", "latest", "v4").await;
     world::push_image(&kit.clients, "orders", "latest", "v3").await;
     emulator.start_recording();
     run(&kit.clients, &config, &settle, &settings).await;
     assert_eq!(count_op(&emulator.stop_recording(), "RegisterTaskDefinition"), 0);
+    let drift = tag_drift(run(&kit.clients, &config, &status, &settings).await).expect("a drift");
+    assert!(drift.contains("ended failed"), "{drift}");
 }

@@ -7,9 +7,10 @@
 
 use super::{deploy_apps, Clients, Goal, Report};
 use crate::aws::ecr::{self, ImageQuery};
+use crate::aws::AwsError;
 use crate::input::config::AppConfig;
 use crate::job::{Invocation, Settings};
-use crate::records::{DeployIndex, Trigger, TriggerKind};
+use crate::records::{DeployIndex, DeployOutcome, Trigger, TriggerKind};
 
 /// Who a reconciled deploy's record says asked.
 pub const RECONCILED_BY: &str = "settle: reconciled a lost push";
@@ -21,6 +22,55 @@ fn literal_tags(app: &AppConfig) -> Vec<&str> {
         .filter(|t| !t.contains(['*', '?']))
         .map(String::as_str)
         .collect()
+}
+
+/// True when the settle run reconciles `app`'s followed tags: it follows literal tags, is not
+/// promoted (its source's records decide what it runs), and has been deployed before.
+pub fn reconciles(app: &AppConfig, index: &DeployIndex) -> bool {
+    !literal_tags(app).is_empty() && !index.records.is_empty() && app.promote_from.is_none()
+}
+
+/// Each followed literal tag that exists in the app's repository, with the digest it names now:
+/// one `DescribeImages`.
+pub async fn followed_tag_digests(clients: &Clients, app: &AppConfig) -> Result<Vec<(String, String)>, AwsError> {
+    let tags = literal_tags(app);
+    let registry = clients.for_app(app).await;
+    let queries: Vec<ImageQuery> = tags.iter().map(|t| ImageQuery::Tag((*t).to_owned())).collect();
+    let images = ecr::describe_images(&registry.ecr, app.registry_id.as_deref(), &app.repository, &queries).await?;
+    Ok(tags
+        .iter()
+        .filter_map(|tag| {
+            images
+                .iter()
+                .find(|i| i.tags.iter().any(|t| t == tag))
+                .map(|i| ((*tag).to_owned(), i.digest.clone()))
+        })
+        .collect())
+}
+
+/// What `status` says when a followed tag names a digest the service does not run: a lost push
+/// the settle run will deploy, or a digest whose deploy ended without it running now (a person
+/// or the next push decides). `None` when every tag names what runs, or its deploy is under way.
+pub fn tag_drift(index: &DeployIndex, current: &[(String, String)], running_digest: Option<&str>) -> Option<String> {
+    let lines: Vec<String> = current
+        .iter()
+        .filter(|(_, digest)| Some(digest.as_str()) != running_digest)
+        .filter_map(|(tag, digest)| {
+            let short: String = digest.chars().take(19).collect();
+            let last = index.records.iter().find(|r| r.digest.as_deref() == Some(digest.as_str()));
+            match last.map(|r| r.outcome) {
+                None => Some(format!(
+                    "tag `{tag}` names {short}…, never deployed (a lost push: the settle run deploys it)"
+                )),
+                Some(DeployOutcome::InProgress) => None,
+                Some(outcome) => Some(format!(
+                    "tag `{tag}` names {short}…, whose last deploy ended {}; not redeployed until a person deploys it or the tag moves",
+                    outcome.as_str()
+                )),
+            }
+        })
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("; "))
 }
 
 /// The digest of `tags` (in the order given) that `index` holds no deploy of, if any.
@@ -44,30 +94,16 @@ pub async fn reconcile(
 ) -> Vec<Report> {
     let mut reports = Vec::new();
     for (app, index) in indexes {
-        let tags = literal_tags(app);
-        if tags.is_empty() || index.records.is_empty() || app.promote_from.is_some() {
+        if !reconciles(app, index) {
             continue;
         }
-        let registry = clients.for_app(app).await;
-        let queries: Vec<ImageQuery> = tags.iter().map(|t| ImageQuery::Tag((*t).to_owned())).collect();
-        let images = match ecr::describe_images(&registry.ecr, app.registry_id.as_deref(), &app.repository, &queries)
-            .await
-        {
-            Ok(images) => images,
+        let current = match followed_tag_digests(clients, app).await {
+            Ok(current) => current,
             Err(err) => {
                 tracing::warn!(app = %app.name, error = %err, "the followed tags could not be read: reconciled next run");
                 continue;
             }
         };
-        let current: Vec<(String, String)> = tags
-            .iter()
-            .filter_map(|tag| {
-                images
-                    .iter()
-                    .find(|i| i.tags.iter().any(|t| t == tag))
-                    .map(|i| ((*tag).to_owned(), i.digest.clone()))
-            })
-            .collect();
         let Some((tag, digest)) = never_deployed(index, &current) else {
             continue;
         };
@@ -90,7 +126,6 @@ pub async fn reconcile(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::DeployOutcome;
     use crate::testing::{deploy_record, digest};
 
     #[test]
@@ -109,5 +144,31 @@ mod tests {
             never_deployed(&index, &current(3)).map(|(_, d)| d.clone()),
             Some(digest(3))
         );
+    }
+
+    #[test]
+    fn status_names_a_tag_that_moved_past_what_runs() {
+        let index = DeployIndex {
+            records: vec![
+                deploy_record("d-2", DeployOutcome::Failed, &digest(2), "2026-12-01T10:00:00Z"),
+                deploy_record("d-1", DeployOutcome::Completed, &digest(1), "2026-12-01T09:00:00Z"),
+            ],
+        };
+        let current = |d: u8| vec![("latest".to_owned(), digest(d))];
+        let running = digest(1);
+        assert_eq!(tag_drift(&index, &current(1), Some(&running)), None);
+        let failed = tag_drift(&index, &current(2), Some(&running)).unwrap();
+        assert!(
+            failed.contains("tag `latest`") && failed.contains("ended failed"),
+            "{failed}"
+        );
+        let lost = tag_drift(&index, &current(3), Some(&running)).unwrap();
+        assert!(lost.contains("never deployed"), "{lost}");
+        let mut rolling = index.clone();
+        rolling.records.insert(
+            0,
+            deploy_record("d-3", DeployOutcome::InProgress, &digest(3), "2026-12-01T11:00:00Z"),
+        );
+        assert_eq!(tag_drift(&rolling, &current(3), Some(&running)), None);
     }
 }

@@ -1,6 +1,6 @@
 //! `{"status": {"app": "orders"}}`: per application, what runs now, any deploy in progress, the
 //! recent deploys with their outcomes and durations, and drift (the service runs a revision no
-//! recorded deploy brought). Reads only.
+//! recorded deploy brought, or a followed tag names a digest that does not run). Reads only.
 
 use std::time::SystemTime;
 
@@ -8,6 +8,7 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::promote::{read_pending, PendingPromotion};
+use super::reconcile::{followed_tag_digests, reconciles, tag_drift};
 use super::{Answer, Clients, Outcome, Report};
 use crate::aws::ecr::ImageRef;
 use crate::aws::ecs::{self, ServiceState};
@@ -59,6 +60,10 @@ pub struct AppStatus {
     /// Set when the service runs something the deployer did not deploy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<String>,
+    /// Set when a followed tag names a digest the service does not run: a lost push the settle
+    /// run will deploy, or a digest whose deploy failed or was rolled back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag_drift: Option<String>,
     /// Set when deploys are not recorded (no state bucket).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub records: Option<String>,
@@ -135,6 +140,10 @@ async fn app_status(
         ),
     };
     let mut status = describe(&service, running_image, &index, records_note, now);
+    if reconciles(app, &index) {
+        let current = followed_tag_digests(clients, app).await.map_err(|e| e.to_string())?;
+        status.tag_drift = tag_drift(&index, &current, status.running_digest.as_deref());
+    }
     let asks_approval = app.promote_from.is_some() && app.promotion().approval.is_some();
     if let (true, Some(store)) = (asks_approval, &settings.records) {
         status.pending_promotion = read_pending(clients, store, &app.name)
@@ -228,6 +237,7 @@ pub fn describe(
             .last_good_except(running)
             .and_then(|r| r.new_task_definition.clone()),
         drift,
+        tag_drift: None,
         records: records_note,
     }
 }
