@@ -323,3 +323,91 @@ async fn a_replica_that_does_not_hold_the_push_yet_waits_and_its_replication_eve
     let image = world::container_image(&europe, &running, "app").await;
     assert_eq!(image, format!("{}/orders@{digest}", registry_host("eu-west-1")));
 }
+
+/// A push waiting for its replica is remembered; the settle run deploys it once the replica
+/// holds it (its event lost), and one still missing past `replica_wait_minutes` fails clearly.
+#[tokio::test]
+async fn the_settle_run_deploys_a_late_replica_and_fails_one_past_its_bound() {
+    use deployer::job::Settings;
+    use deployer::records::RecordStore;
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_bucket(&kit.clients, "deployer-state").await;
+    let settings = Settings {
+        records: Some(RecordStore::in_bucket("deployer-state")),
+        ..Settings::default()
+    };
+    let central = world::clients_as(&kit.clients, REGISTRY_ROLE).await;
+    let central_eu = in_region(&central, "eu-west-1");
+    world::create_repository(&central, "orders").await;
+    world::create_repository(&central_eu, "orders").await;
+    let europe = in_region(&kit.clients, "eu-west-1");
+    remote_service(&europe, "sss-eu").await;
+    let config = json!({"apps": [{"name": "orders-eu", "cluster": "sss-eu", "service": "orders",
+        "container": "app", "tags": ["latest"], "region": "eu-west-1", "registry_role_arn": REGISTRY_ROLE,
+        "replica_wait_minutes": 30, "repository": format!("{}/orders", registry_host("eu-west-1"))}]})
+    .to_string();
+    let settle = json!({"version": "0", "id": "settle-1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-12-06T10:00:00Z", "region": REGION, "resources": [], "detail": {}});
+    let run = |payload: serde_json::Value| {
+        let (clients, config, settings) = (kit.clients.clone(), config.clone(), settings.clone());
+        async move {
+            world::invoke_image_push_with(&clients, &config, &payload, &settings)
+                .await
+                .unwrap()
+        }
+    };
+    let push = |seed: &'static str, minutes_ago: u64| {
+        let central = central.clone();
+        async move {
+            let digest = world::push_image(&central, "orders", "latest", seed).await;
+            let mut event = push_event("orders", "latest", &digest);
+            event["account"] = json!(REGISTRY_ACCOUNT);
+            let at = std::time::SystemTime::now() - std::time::Duration::from_secs(minutes_ago * 60);
+            event["time"] = json!(deployer::records::format_time(at));
+            (digest, event)
+        }
+    };
+
+    // A push 40 minutes ago whose replica never came: failed past the 30-minute bound, once.
+    let (_, event) = push("v3", 40).await;
+    assert_eq!(run(event).await.results[0].outcome, Outcome::Waiting);
+    let answer = run(settle.clone()).await;
+    let failed = answer
+        .results
+        .iter()
+        .find(|r| r.outcome == Outcome::Failed)
+        .expect("failed");
+    assert!(
+        failed.reason.as_deref().unwrap().contains("within 30 minutes"),
+        "{failed:?}"
+    );
+    let error = deployer::job::settle::<deployer::image_push::ImagePush>(answer).expect_err("an alarm");
+    assert_eq!(error.error_type(), "DeployFailed");
+    let answer = run(settle.clone()).await;
+    assert!(
+        answer.results.iter().all(|r| r.outcome != Outcome::Failed),
+        "{answer:?}"
+    );
+    let running = world::service_task_definition(&europe, "sss-eu", "orders").await;
+    assert!(running.ends_with("orders:1"), "nothing changed: {running}");
+
+    // A fresh push waits; the settle run finds the replica still missing: waiting, nothing changed.
+    let (digest, event) = push("v2", 1).await;
+    assert_eq!(run(event).await.results[0].outcome, Outcome::Waiting);
+    let answer = run(settle.clone()).await;
+    assert_eq!(answer.results[0].outcome, Outcome::Waiting, "{answer:?}");
+    // The replica arrives, its event lost: the settle run deploys it, once.
+    world::push_image_with_digest(&central_eu, "orders", "latest", &digest).await;
+    let answer = run(settle.clone()).await;
+    assert_eq!(answer.results[0].outcome, Outcome::Deployed, "{answer:?}");
+    let running = world::service_task_definition(&europe, "sss-eu", "orders").await;
+    assert!(world::container_image(&europe, &running, "app")
+        .await
+        .ends_with(&digest));
+    let answer = run(settle.clone()).await;
+    assert!(
+        answer.results.iter().all(|r| r.outcome != Outcome::Deployed),
+        "{answer:?}"
+    );
+}

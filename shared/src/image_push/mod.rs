@@ -11,6 +11,7 @@ pub mod plan;
 pub mod promote;
 pub mod reconcile;
 pub mod record;
+pub mod replica;
 pub mod select;
 pub mod status;
 #[cfg(test)]
@@ -477,6 +478,9 @@ async fn deploy(
         }
     };
     let results = deploy_apps(clients, &apps, &goal, settings, invocation, trigger, dry_run).await;
+    if !dry_run {
+        replica::remember(clients, settings, &results, &goal, trigger).await;
+    }
     results.iter().for_each(log_report);
     Ok(Answer { results, dry_run })
 }

@@ -8,7 +8,7 @@ use crate::input::events::{is_reserved_tag, is_tag, EcrImageAction, ImagePushReq
 use crate::input::{quoted, InputError};
 use crate::records::parse_time;
 
-fn nanos_since_epoch(at: std::time::SystemTime) -> i128 {
+pub(crate) fn nanos_since_epoch(at: std::time::SystemTime) -> i128 {
     at.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128)
 }

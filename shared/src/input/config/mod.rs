@@ -72,6 +72,10 @@ pub struct AppConfig {
     /// service's region (default: the function's region).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_region: Option<String>,
+    /// Minutes a push may wait for its replica in `registry_region` before the settle run calls
+    /// it failed (1-1440; ECR says most replications finish within 30 minutes).
+    #[serde(default = "default_replica_wait_minutes")]
+    pub replica_wait_minutes: u32,
     /// Role to assume for the registry's calls, when its repository policy does not let the
     /// function's own role read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,6 +157,10 @@ pub enum Approval {
 
 fn default_keep_revisions() -> u32 {
     10
+}
+
+fn default_replica_wait_minutes() -> u32 {
+    60
 }
 
 fn default_grace_days() -> u32 {

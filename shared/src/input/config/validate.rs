@@ -142,6 +142,9 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
                 );
             }
         }
+        if !(1..=1440).contains(&app.replica_wait_minutes) {
+            push(at("replica_wait_minutes"), "expected 1 to 1440 minutes".into());
+        }
         if app.retention_grace_days > 3650 {
             push(at("retention_grace_days"), "expected 0 to 3650 days".into());
         }
