@@ -163,11 +163,12 @@ impl Emulator {
     fn harvest(&self) {
         let mut by_function: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for call in self.recorded() {
-            if let Some(function) = call.function {
-                by_function
-                    .entry(function)
-                    .or_default()
-                    .insert(format!("{}\t{}", call.service, call.operation));
+            if let Some(function) = call.function.clone() {
+                by_function.entry(function).or_default().insert(format!(
+                    "{}\t{}",
+                    call.service,
+                    crate::iam::ledger_operation(&call)
+                ));
             }
         }
         let dir = calls_dir();
@@ -264,6 +265,9 @@ pub struct Call {
     pub function: Option<String>,
     /// The region the call was signed for.
     pub region: String,
+    /// The access key it was signed with (`testing`: the functions' own credentials; an
+    /// assumed role's keys otherwise).
+    pub access_key: String,
     /// The request body, decoded.
     pub body: String,
 }
@@ -286,7 +290,7 @@ impl Call {
                 .and_then(|c| c.split('/').nth(part).map(str::to_owned))
                 .unwrap_or_else(|| "unknown".into())
         };
-        let (service, region) = (scope(3), scope(2));
+        let (service, region, access_key) = (scope(3), scope(2), scope(0));
         let target = header("X-Amz-Target");
         let operation = if let Some((_, op)) = target.rsplit_once('.') {
             op.to_owned()
@@ -315,6 +319,7 @@ impl Call {
             operation,
             function,
             region,
+            access_key,
             body: body_of(&entry).unwrap_or_default(),
         }
     }

@@ -74,8 +74,9 @@ pub fn actions_of(service: &str, operation: &str) -> Vec<String> {
         }
         // API Gateway's management API is authorized by HTTP method.
         ("apigateway", Some((method, _))) => format!("apigateway:{method}"),
-        // JSON and query protocols: the signing name is the IAM prefix for these services.
-        (service, _) => format!("{service}:{operation}"),
+        // JSON and query protocols: the signing name is the IAM prefix for these services (the
+        // ledger may follow the operation with the resource it named).
+        (service, _) => format!("{service}:{}", operation.split(' ').next().unwrap_or(operation)),
     };
     let mut actions = vec![named.clone()];
     actions.extend(
@@ -109,6 +110,9 @@ pub fn read_ledger(dir: &Path) -> BTreeMap<String, BTreeSet<(String, String)>> {
     ledger
 }
 
+/// One condition of a statement: (operator, key, values).
+pub type Condition = (String, String, Vec<String>);
+
 /// One statement's grant of an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -117,6 +121,53 @@ pub struct Grant {
     /// Its resources as IAM wildcard patterns: CloudFormation parameters, references and
     /// attributes (`${ConfigBucket}`, `!GetAtt StateBucket.Arn`) become `*`.
     pub resources: Vec<String>,
+    /// Its `Condition`: every one must hold.
+    pub conditions: Vec<Condition>,
+}
+
+impl Grant {
+    /// True when every condition holds for a request with `context` (condition key → value).
+    /// `StringEquals`, `StringLike` and `ArnLike` (and their `IfExists` forms, which an absent key passes)
+    /// are evaluated; any other operator is taken as not holding, so a grant this check cannot
+    /// read never counts.
+    pub fn holds(&self, context: &BTreeMap<&str, String>) -> bool {
+        self.conditions.iter().all(|(operator, key, values)| {
+            let (base, if_exists) = match operator.strip_suffix("IfExists") {
+                Some(base) => (base, true),
+                None => (operator.as_str(), false),
+            };
+            let Some(value) = context.get(key.as_str()) else {
+                return if_exists;
+            };
+            match base {
+                "StringEquals" => values.iter().any(|v| v == value),
+                "StringLike" | "ArnLike" => values.iter().any(|v| deployer::glob::matches(v, value)),
+                _ => false,
+            }
+        })
+    }
+
+    /// True when it covers `arn` (any resource when `None`) under `context`.
+    pub fn covers(&self, arn: Option<&str>, context: &BTreeMap<&str, String>) -> bool {
+        self.holds(context) && arn.is_none_or(|arn| self.resources.iter().any(|p| deployer::glob::matches(p, arn)))
+    }
+}
+
+/// The condition keys AWS sets when it authorizes `action` for a call of `operation` (those the
+/// template's statements test).
+pub fn request_context(operation: &str, action: &str) -> BTreeMap<&'static str, String> {
+    let (operation, resource) = operation.split_once(' ').unwrap_or((operation, ""));
+    let mut context = BTreeMap::new();
+    if action == "ecs:ListServices" && !resource.is_empty() {
+        context.insert("ecs:cluster", resource.to_owned());
+    }
+    if action == "ecs:TagResource" && operation != "TagResource" {
+        context.insert("ecs:CreateAction", operation.to_owned());
+    }
+    if action == "iam:PassRole" && operation == "RegisterTaskDefinition" {
+        context.insert("iam:PassedToService", "ecs-tasks.amazonaws.com".to_owned());
+    }
+    context
 }
 
 /// One function's grants: action → the statements that allow it.
@@ -167,6 +218,24 @@ fn resource_patterns(value: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// A statement's `Condition` block as (operator, key, values); values read as resources do
+/// (`!Sub` with the stack's pseudo parameters).
+fn conditions_of(value: &Value) -> Vec<Condition> {
+    let mut conditions = Vec::new();
+    for (operator, keys) in value.as_mapping().into_iter().flatten() {
+        for (key, values) in keys.as_mapping().into_iter().flatten() {
+            let mut patterns = Vec::new();
+            resource_patterns(values, &mut patterns);
+            conditions.push((
+                operator.as_str().unwrap_or_default().to_owned(),
+                key.as_str().unwrap_or_default().to_owned(),
+                patterns,
+            ));
+        }
+    }
+    conditions
+}
+
 /// A template string expression (`!Join`, `!Sub`, `!Ref`) as a pattern; references read as `*`.
 fn string_value(value: &Value, template_string: &dyn Fn(&str) -> String) -> Option<String> {
     match value {
@@ -212,6 +281,71 @@ pub fn resource_of(service: &str, operation: &str) -> Option<String> {
             "arn:aws:apigateway:{}::{}",
             crate::emulator::REGION,
             path.strip_prefix("/v2").unwrap_or(path)
+        )),
+        // JSON protocols: the ledger wrote the ARN the body named.
+        _ => path.starts_with("arn:").then(|| path.to_owned()),
+    }
+}
+
+/// How the ledger marks a call made with an assumed role's credentials: the action is needed
+/// (the same code runs with the function's own role for its own account), but the resource and
+/// conditions are another account's policy's to allow.
+pub const ASSUMED: &str = "@assumed";
+
+/// A recorded call's operation as the ledger keeps it: for a JSON call made with the functions'
+/// own credentials (not an assumed role's, which another account's policy authorizes), followed
+/// by the ARN IAM authorizes it on, where its body names one.
+pub fn ledger_operation(call: &crate::emulator::Call) -> String {
+    if call.operation.contains(' ') {
+        return call.operation.clone();
+    }
+    if call.access_key != "testing" {
+        return format!("{} {ASSUMED}", call.operation);
+    }
+    match json_resource(&call.service, &call.operation, &call.region, &call.json_body()) {
+        Some(arn) => format!("{} {arn}", call.operation),
+        None => call.operation.clone(),
+    }
+}
+
+/// The ARN IAM authorizes a JSON call on, from its body (the stack's own account where the body
+/// names only a name): ECS services and task definitions, ECR repositories, Cloud Map services.
+pub fn json_resource(service: &str, operation: &str, region: &str, body: &serde_json::Value) -> Option<String> {
+    let account = crate::emulator::ACCOUNT;
+    let text = |field: &str| body[field].as_str().map(str::to_owned);
+    let last = |arn_or_name: &str| arn_or_name.rsplit('/').next().unwrap_or(arn_or_name).to_owned();
+    match (service, operation) {
+        ("ecs", "UpdateService" | "DescribeServices") => {
+            let named = text("service").or_else(|| body["services"][0].as_str().map(str::to_owned))?;
+            if named.starts_with("arn:") {
+                return Some(named);
+            }
+            let cluster = last(&text("cluster").unwrap_or_else(|| "default".into()));
+            Some(format!("arn:aws:ecs:{region}:{account}:service/{cluster}/{named}"))
+        }
+        ("ecs", "TagResource" | "ListTagsForResource" | "UntagResource") => text("resourceArn"),
+        // ListServices is authorized on "*" with the cluster as the `ecs:cluster` condition key.
+        ("ecs", "ListServices") => {
+            let cluster = text("cluster").unwrap_or_else(|| "default".into());
+            Some(if cluster.starts_with("arn:") {
+                cluster
+            } else {
+                format!("arn:aws:ecs:{region}:{account}:cluster/{cluster}")
+            })
+        }
+        // The revision it creates (its number is ECS's to choose): what tag-on-create tags.
+        ("ecs", "RegisterTaskDefinition") => Some(format!(
+            "arn:aws:ecs:{region}:{account}:task-definition/{}:1",
+            text("family")?
+        )),
+        ("ecr", _) => Some(format!(
+            "arn:aws:ecr:{region}:{}:repository/{}",
+            text("registryId").unwrap_or_else(|| account.to_owned()),
+            text("repositoryName")?
+        )),
+        ("servicediscovery", "UpdateService" | "GetService") => Some(format!(
+            "arn:aws:servicediscovery:{region}:{account}:service/{}",
+            text("Id")?
         )),
         _ => None,
     }
@@ -263,10 +397,12 @@ pub fn template_grants(template: &str) -> Result<BTreeMap<String, Grants>, Strin
                 };
                 let mut resources = Vec::new();
                 resource_patterns(&statement["Resource"], &mut resources);
+                let conditions = conditions_of(&statement["Condition"]);
                 for action in actions {
                     function.entry(action).or_default().push(Grant {
                         sid: sid.clone(),
                         resources: resources.clone(),
+                        conditions: conditions.clone(),
                     });
                 }
             }
@@ -281,34 +417,30 @@ pub fn check_function(function: &str, grants: &Grants, calls: &BTreeSet<(String,
     let mut problems = Vec::new();
     let mut needed: BTreeMap<String, String> = BTreeMap::new();
     for (service, operation) in calls {
+        let arn = resource_of(service, operation);
         for action in actions_of(service, operation) {
-            needed.entry(action).or_insert_with(|| format!("{service} {operation}"));
-        }
-    }
-    for (action, call) in &needed {
-        if !grants.contains_key(action) {
-            problems.push(format!("{function}: calls {call} but the template grants no {action}"));
-        }
-    }
-    // Where the call names its resource (S3, API Gateway), a statement must cover it.
-    for (service, operation) in calls {
-        let (Some(arn), Some(action)) = (
-            resource_of(service, operation),
-            actions_of(service, operation).first().cloned(),
-        ) else {
-            continue;
-        };
-        let Some(statements) = grants.get(&action) else {
-            continue;
-        };
-        if !statements
-            .iter()
-            .any(|g| g.resources.iter().any(|pattern| deployer::glob::matches(pattern, &arn)))
-        {
-            let scopes: Vec<&Vec<String>> = statements.iter().map(|g| &g.resources).collect();
-            problems.push(format!(
-                "{function}: calls {service} {operation} ({arn}) but grants {action} only on {scopes:?}"
-            ));
+            let call = format!("{service} {operation}");
+            needed.entry(action.clone()).or_insert_with(|| call.clone());
+            let Some(statements) = grants.get(&action) else {
+                problems.push(format!("{function}: calls {call} but the template grants no {action}"));
+                continue;
+            };
+            if operation.ends_with(ASSUMED) {
+                continue;
+            }
+            let context = request_context(operation, &action);
+            // The call's own action is authorized on the ARN it names; an implied one (tag-on-
+            // create) on the resource it creates, which the ledger names for its call; PassRole
+            // on the role, which it does not.
+            let on = if action == "iam:PassRole" { None } else { arn.as_deref() };
+            if !statements.iter().any(|g| g.covers(on, &context)) {
+                let scopes: Vec<(&Vec<String>, &Vec<Condition>)> =
+                    statements.iter().map(|g| (&g.resources, &g.conditions)).collect();
+                problems.push(format!(
+                    "{function}: calls {call} but grants {action} only on (resources, conditions) {scopes:?}, not on {} with {context:?}",
+                    on.unwrap_or("its resource")
+                ));
+            }
         }
     }
     for (action, statements) in grants {
@@ -323,6 +455,7 @@ pub fn check_function(function: &str, grants: &Grants, calls: &BTreeSet<(String,
             ));
         }
     }
+    problems.dedup();
     problems
 }
 

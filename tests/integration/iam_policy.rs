@@ -183,3 +183,46 @@ fn every_region_an_app_may_name_is_granted() {
         "arn:aws:ecs:eu-west-1:999999999999:task-definition/x:1"
     ));
 }
+
+/// Conditions are evaluated, and JSON calls are checked on the ARN they name, in whatever region:
+/// tag-on-create holds only under `ecs:CreateAction: RegisterTaskDefinition`; a revision or a
+/// service in another region is covered; a short-ARN service is not (the README says what to add).
+#[test]
+fn conditions_and_the_arns_of_json_calls_are_checked() {
+    let template = template();
+    let calls = |ops: &[&str]| -> BTreeSet<(String, String)> {
+        ops.iter().map(|op| ("ecs".to_owned(), (*op).to_owned())).collect()
+    };
+    let grants = template_grants(&template).unwrap();
+    let elsewhere = calls(&[
+        "RegisterTaskDefinition arn:aws:ecs:eu-west-1:123456789012:task-definition/orders:1",
+        "UpdateService arn:aws:ecs:eu-west-1:123456789012:service/sss-eu/orders",
+    ]);
+    let problems = check_function("image-push", &grants["image-push"], &elsewhere);
+    assert!(!problems.iter().any(|p| p.contains("calls ecs")), "{problems:?}");
+
+    let wrong_condition = template.replacen(
+        "ecs:CreateAction: RegisterTaskDefinition",
+        "ecs:CreateAction: CreateService",
+        1,
+    );
+    assert_ne!(wrong_condition, template, "the template conditions tag-on-create");
+    let problems = check_function(
+        "image-push",
+        &template_grants(&wrong_condition).unwrap()["image-push"],
+        &elsewhere,
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("calls ecs RegisterTaskDefinition") && p.contains("grants ecs:TagResource only on")),
+        "{problems:?}"
+    );
+
+    let short_arn = calls(&["UpdateService arn:aws:ecs:eu-west-1:123456789012:service/legacy"]);
+    let problems = check_function("image-push", &grants["image-push"], &short_arn);
+    assert!(
+        problems.iter().any(|p| p.contains("grants ecs:UpdateService only on")),
+        "{problems:?}"
+    );
+}
