@@ -22,6 +22,14 @@ fn the_sample_events_parse() {
         ("PUSH", "orders")
     );
     assert_eq!(detail.image_tag.as_deref(), Some("latest"));
+    // A replica's arrival in its own region is a push there.
+    let ImagePushRequest::Push { detail, .. } = parse_image_push(&sample("ecr-replication.json")).unwrap() else {
+        panic!("not a push")
+    };
+    assert_eq!(
+        (detail.action_type.as_str(), detail.image_tag.as_deref()),
+        ("REPLICATE", Some("latest"))
+    );
     assert!(matches!(
         parse_image_push(&sample("ecr-delete.json")),
         Ok(ImagePushRequest::Push { .. })
