@@ -605,3 +605,31 @@ async fn a_warm_run_finds_the_zones_name_servers_without_asking_again() {
     assert_eq!(found.unwrap().len(), 2);
     assert_eq!(server.queries() - cold, 1, "warm: only the ALB's name");
 }
+
+/// A resolver's cold cache may fail one name server's address (SERVFAIL): the cold run still
+/// remembers the others, so the first warm run asks only the ALB's name.
+#[tokio::test]
+async fn a_name_server_whose_address_failed_does_not_keep_the_others_from_being_remembered() {
+    use deployer::aws::dns;
+    const NAME: &str = "internal-cold-123.eu-central-1.elb.amazonaws.com";
+    let server = DnsServer::start();
+    server.set(
+        dns::zone_of(NAME),
+        Answer::NameServers(vec!["ns-3.awsdns-03.example".into(), "ns-4.awsdns-04.example".into()]),
+    );
+    server.set("ns-3.awsdns-03.example", Answer::Addresses(vec![Ipv4Addr::LOCALHOST]));
+    server.set("ns-4.awsdns-04.example", Answer::ServerFailure);
+    server.set(NAME, Answer::Addresses(ips(&[30])));
+    let resolvers = [server.addr];
+    let servers = dns::authoritative_servers(&resolvers, NAME, server.addr.port())
+        .await
+        .unwrap();
+    assert_eq!(servers, vec![server.addr], "the name server that answered");
+    let cold = server.queries();
+    assert_eq!(cold, 3, "cold: the zone's NS and each name server's address");
+    let again = dns::authoritative_servers(&resolvers, NAME, server.addr.port())
+        .await
+        .unwrap();
+    assert_eq!(again, servers);
+    assert_eq!(server.queries(), cold, "warm: remembered, nothing asked");
+}

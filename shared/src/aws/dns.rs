@@ -421,15 +421,20 @@ async fn ask_name_servers(resolvers: &[SocketAddr], zone: &str, port: u16) -> Re
                     let Some((host, _)) = wire::read_name(data, 0) else {
                         continue;
                     };
+                    // A name server whose address did not come (a timeout, SERVFAIL, an empty
+                    // answer, common on a resolver's cold cache) is left out, and its answer's
+                    // missing TTL does not stop the others from being remembered.
                     if let Ok(answer) = query(*resolver, &host, wire::TYPE_A).await {
-                        ttl = ttl.min(answer.min_ttl.unwrap_or(0));
-                        servers.extend(
-                            answer
-                                .answers
-                                .iter()
-                                .filter(|(_, rtype, data)| *rtype == wire::TYPE_A && data.len() == 4)
-                                .map(|(_, _, d)| SocketAddr::new(Ipv4Addr::new(d[0], d[1], d[2], d[3]).into(), port)),
-                        );
+                        let addresses: Vec<SocketAddr> = answer
+                            .answers
+                            .iter()
+                            .filter(|(_, rtype, data)| *rtype == wire::TYPE_A && data.len() == 4)
+                            .map(|(_, _, d)| SocketAddr::new(Ipv4Addr::new(d[0], d[1], d[2], d[3]).into(), port))
+                            .collect();
+                        if let (false, Some(answer_ttl)) = (addresses.is_empty(), answer.min_ttl) {
+                            ttl = ttl.min(answer_ttl);
+                            servers.extend(addresses);
+                        }
                     }
                 }
                 if !servers.is_empty() {
