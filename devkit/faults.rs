@@ -13,6 +13,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 mod put_events;
 
+use crate::ecs_throttle::EcsThrottle;
+
 /// One kind of fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Fault {
@@ -171,6 +173,13 @@ impl FaultProxy {
 
     /// Proxies to `127.0.0.1:upstream` following `plan`.
     pub async fn start_with(upstream: u16, plan: FaultPlan) -> FaultProxy {
+        Self::start_throttled(upstream, plan, None).await
+    }
+
+    /// As [`FaultProxy::start_with`], with ECS's request throttling played in front of the
+    /// emulator when `throttle` is given (see [`EcsThrottle`]): a request its bucket refuses is
+    /// answered `ThrottlingException`, before any fault is drawn.
+    pub async fn start_throttled(upstream: u16, plan: FaultPlan, throttle: Option<Arc<EcsThrottle>>) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
         let port = listener.local_addr().expect("address").port();
         let stats = Arc::new(FaultStats::default());
@@ -182,8 +191,9 @@ impl FaultProxy {
             tokio::spawn(async move {
                 while let Ok((client, _)) = listener.accept().await {
                     let (stats, rate, random, plan) = (stats.clone(), rate.clone(), random.clone(), plan.clone());
+                    let throttle = throttle.clone();
                     tokio::spawn(async move {
-                        let _ = serve(client, upstream, &stats, &rate, &random, &plan).await;
+                        let _ = serve(client, upstream, &stats, &rate, &random, &plan, throttle.as_deref()).await;
                     });
                 }
             })
@@ -232,11 +242,18 @@ async fn serve(
     rate: &Mutex<f64>,
     random: &Mutex<u64>,
     plan: &FaultPlan,
+    throttle: Option<&EcsThrottle>,
 ) -> std::io::Result<()> {
     let Some((head, body)) = read_request(&mut client).await? else {
         return Ok(());
     };
     stats.requests.fetch_add(1, Ordering::Relaxed);
+    if let (Some(throttle), Some(operation)) = (throttle, ecs_operation(&head)) {
+        let (access_key, region) = signer_of(&head);
+        if !throttle.take(&access_key, &region, &operation) {
+            return client.write_all(&Protocol::Json.throttle()).await;
+        }
+    }
     let eligible = plan.only.as_deref().is_none_or(|only| {
         head.lines().next().is_some_and(|line| line.contains(only))
             || header(&head, "x-amz-target").is_some_and(|t| t.contains(only))
@@ -354,6 +371,25 @@ async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<(String,
         }
     }
     Ok(Some((head, body)))
+}
+
+/// The ECS action of a request (`X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Action>`).
+fn ecs_operation(head: &str) -> Option<String> {
+    header(head, "x-amz-target")?
+        .strip_prefix("AmazonEC2ContainerServiceV20141113.")
+        .map(str::to_owned)
+}
+
+/// The access key and Region a request was signed with (`Credential=KEY/DATE/REGION/...`).
+fn signer_of(head: &str) -> (String, String) {
+    let scope: Vec<&str> = header(head, "authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .map(|c| c.split('/').collect())
+        .unwrap_or_default();
+    (
+        scope.first().copied().unwrap_or_default().to_owned(),
+        scope.get(2).copied().unwrap_or_default().to_owned(),
+    )
 }
 
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {

@@ -5,6 +5,7 @@
 //! loopback port and stopped when the [`Emulator`] is dropped.
 
 pub mod dns;
+pub mod ecs_throttle;
 pub mod emulator;
 pub mod events;
 pub mod faults;

@@ -380,7 +380,7 @@ async fn a_call_that_hangs_fails_when_its_timeouts_run_out() {
         .to_builder()
         .timeout_config(timeouts.config())
         .build();
-    let ecs = aws_sdk_ecs::Client::new(&config);
+    let ecs = deployer::aws::ecs::Ecs::new(&config, None);
     // The guard only turns a hang (no timeouts at all) into a failure instead of a stuck test.
     let answer = tokio::time::timeout(
         Duration::from_secs(120),

@@ -20,3 +20,4 @@ mod promotion;
 mod retention;
 mod service_sync;
 mod template;
+mod throttling;

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use futures::stream::{self, StreamExt};
 
 use crate::aws::arn::{family_and_revision, short_name};
+pub use crate::aws::pace::Ecs;
+use crate::aws::pace::EcsBucket;
 use crate::aws::revision::{register_request, Revision};
 use crate::aws::AwsError;
 
@@ -78,7 +80,7 @@ impl ServiceState {
 /// allows, up to `concurrency` calls at once. Per cluster: the services found (one that does not
 /// exist is absent), or the error of a failed call.
 pub async fn describe_services_in_clusters<'a>(
-    client: &aws_sdk_ecs::Client,
+    client: &Ecs,
     services: impl IntoIterator<Item = (&'a str, &'a str)>,
     concurrency: usize,
 ) -> BTreeMap<&'a str, Result<Vec<ServiceState>, AwsError>> {
@@ -116,18 +118,21 @@ pub async fn describe_services_in_clusters<'a>(
 /// Describes services of one cluster, batching as the API allows. A service that does not exist
 /// is absent from the answer.
 pub async fn describe_services(
-    client: &aws_sdk_ecs::Client,
+    client: &Ecs,
     cluster: &str,
     services: &[String],
 ) -> Result<Vec<ServiceState>, AwsError> {
     let mut found = Vec::new();
     for chunk in services.chunks(DESCRIBE_SERVICES_BATCH) {
+        client.paced(EcsBucket::ServiceReads).await;
         let output = client
             .describe_services()
             .cluster(cluster)
             .set_services(Some(chunk.to_vec()))
             .send()
-            .await
+            .await;
+        client.heard(EcsBucket::ServiceReads, &output);
+        let output = output
             .map_err(|e| AwsError::from_sdk("ECS", "DescribeServices", format!("{cluster}/{}", chunk.join(",")), e))?;
         for service in output.services() {
             found.push(ServiceState {
@@ -147,17 +152,16 @@ pub async fn describe_services(
 
 /// Describes one revision (ARN, `family:revision`, or a family for its latest ACTIVE revision)
 /// with its tags.
-pub async fn describe_task_definition(
-    client: &aws_sdk_ecs::Client,
-    task_definition: &str,
-) -> Result<Revision, AwsError> {
+pub async fn describe_task_definition(client: &Ecs, task_definition: &str) -> Result<Revision, AwsError> {
+    client.paced(EcsBucket::TaskDefinitionReads).await;
     let output = client
         .describe_task_definition()
         .task_definition(task_definition)
         .include(TaskDefinitionField::Tags)
         .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ECS", "DescribeTaskDefinition", task_definition, e))?;
+        .await;
+    client.heard(EcsBucket::TaskDefinitionReads, &output);
+    let output = output.map_err(|e| AwsError::from_sdk("ECS", "DescribeTaskDefinition", task_definition, e))?;
     let definition = output.task_definition().cloned().ok_or_else(|| AwsError {
         service: "ECS",
         operation: "DescribeTaskDefinition",
@@ -172,13 +176,20 @@ pub async fn describe_task_definition(
 }
 
 /// Registers `revision` as a new revision of its family and returns what ECS registered.
-pub async fn register_task_definition(client: &aws_sdk_ecs::Client, revision: &Revision) -> Result<Revision, AwsError> {
+pub async fn register_task_definition(client: &Ecs, revision: &Revision) -> Result<Revision, AwsError> {
     let family = revision.definition.family().unwrap_or_default().to_owned();
-    let output = crate::aws::at_most_once(|| {
-        register_request(client, revision)
+    // Each attempt waits for its token (a throttle slows the scope down, so a resend waits
+    // longer): tag-on-create draws from the tagging bucket too.
+    let output = crate::aws::at_most_once(|| async {
+        client.paced(EcsBucket::TaskDefinitionWrites).await;
+        client.paced(EcsBucket::Tagging).await;
+        let answer = register_request(client, revision)
             .customize()
             .config_override(aws_sdk_ecs::config::Builder::default().retry_config(crate::aws::no_retries()))
             .send()
+            .await;
+        client.heard(EcsBucket::TaskDefinitionWrites, &answer);
+        answer
     })
     .await
     .map_err(|e| AwsError::from_sdk("ECS", "RegisterTaskDefinition", &family, e))?;
@@ -198,12 +209,13 @@ pub async fn register_task_definition(client: &aws_sdk_ecs::Client, revision: &R
 /// Points a service at a task definition (by full ARN); the desired count is left alone.
 /// Returns the id of the deployment ECS started for it (the `PRIMARY` one), when it named one.
 pub async fn update_service(
-    client: &aws_sdk_ecs::Client,
+    client: &Ecs,
     cluster: &str,
     service: &str,
     task_definition_arn: &str,
     deployment_configuration: Option<DeploymentConfiguration>,
 ) -> Result<Option<String>, AwsError> {
+    client.paced(EcsBucket::ServiceWrites).await;
     let output = client
         .update_service()
         .cluster(cluster)
@@ -211,15 +223,16 @@ pub async fn update_service(
         .task_definition(task_definition_arn)
         .set_deployment_configuration(deployment_configuration)
         .send()
-        .await
-        .map_err(|e| {
-            AwsError::from_sdk(
-                "ECS",
-                "UpdateService",
-                format!("{}/{}", short_name(cluster), short_name(service)),
-                e,
-            )
-        })?;
+        .await;
+    client.heard(EcsBucket::ServiceWrites, &output);
+    let output = output.map_err(|e| {
+        AwsError::from_sdk(
+            "ECS",
+            "UpdateService",
+            format!("{}/{}", short_name(cluster), short_name(service)),
+            e,
+        )
+    })?;
     Ok(output.service().and_then(|service| {
         service
             .deployments()
@@ -231,66 +244,61 @@ pub async fn update_service(
 
 /// Sets a service's Cloud Map registries (ECS starts a deployment to apply them).
 pub async fn update_service_registries(
-    client: &aws_sdk_ecs::Client,
+    client: &Ecs,
     cluster: &str,
     service: &str,
     registries: Vec<ServiceRegistry>,
 ) -> Result<(), AwsError> {
-    client
+    client.paced(EcsBucket::ServiceWrites).await;
+    let output = client
         .update_service()
         .cluster(cluster)
         .service(service)
         .set_service_registries(Some(registries))
         .send()
-        .await
-        .map_err(|e| {
-            AwsError::from_sdk(
-                "ECS",
-                "UpdateService",
-                format!("{}/{}", short_name(cluster), short_name(service)),
-                e,
-            )
-        })?;
+        .await;
+    client.heard(EcsBucket::ServiceWrites, &output);
+    output.map_err(|e| {
+        AwsError::from_sdk(
+            "ECS",
+            "UpdateService",
+            format!("{}/{}", short_name(cluster), short_name(service)),
+            e,
+        )
+    })?;
     Ok(())
 }
 
 /// The tags of a resource (a task definition revision, say).
-pub async fn list_tags(client: &aws_sdk_ecs::Client, arn: &str) -> Result<Vec<Tag>, AwsError> {
-    let output = client
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ECS", "ListTagsForResource", arn, e))?;
+pub async fn list_tags(client: &Ecs, arn: &str) -> Result<Vec<Tag>, AwsError> {
+    client.paced(EcsBucket::TagReads).await;
+    let output = client.list_tags_for_resource().resource_arn(arn).send().await;
+    client.heard(EcsBucket::TagReads, &output);
+    let output = output.map_err(|e| AwsError::from_sdk("ECS", "ListTagsForResource", arn, e))?;
     Ok(output.tags().to_vec())
 }
 
 /// Deregisters one revision (it stays usable by running tasks, but no new task starts on it).
-pub async fn deregister_task_definition(client: &aws_sdk_ecs::Client, arn: &str) -> Result<(), AwsError> {
-    client
-        .deregister_task_definition()
-        .task_definition(arn)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ECS", "DeregisterTaskDefinition", arn, e))?;
+pub async fn deregister_task_definition(client: &Ecs, arn: &str) -> Result<(), AwsError> {
+    client.paced(EcsBucket::TaskDefinitionWrites).await;
+    let output = client.deregister_task_definition().task_definition(arn).send().await;
+    client.heard(EcsBucket::TaskDefinitionWrites, &output);
+    output.map_err(|e| AwsError::from_sdk("ECS", "DeregisterTaskDefinition", arn, e))?;
     Ok(())
 }
 
 /// ACTIVE revisions of a family as `(revision, ARN)`, newest first.
-pub async fn list_revisions(client: &aws_sdk_ecs::Client, family: &str) -> Result<Vec<(i32, String)>, AwsError> {
+pub async fn list_revisions(client: &Ecs, family: &str) -> Result<Vec<(i32, String)>, AwsError> {
     list_revisions_in(client, family, aws_sdk_ecs::types::TaskDefinitionStatus::Active).await
 }
 
 /// INACTIVE (deregistered) revisions of a family as `(revision, ARN)`, newest first.
-pub async fn list_inactive_revisions(
-    client: &aws_sdk_ecs::Client,
-    family: &str,
-) -> Result<Vec<(i32, String)>, AwsError> {
+pub async fn list_inactive_revisions(client: &Ecs, family: &str) -> Result<Vec<(i32, String)>, AwsError> {
     list_revisions_in(client, family, aws_sdk_ecs::types::TaskDefinitionStatus::Inactive).await
 }
 
 async fn list_revisions_in(
-    client: &aws_sdk_ecs::Client,
+    client: &Ecs,
     family: &str,
     status: aws_sdk_ecs::types::TaskDefinitionStatus,
 ) -> Result<Vec<(i32, String)>, AwsError> {
@@ -318,7 +326,7 @@ async fn list_revisions_in(
 }
 
 /// The ARNs of every service of a cluster.
-pub async fn list_services(client: &aws_sdk_ecs::Client, cluster: &str) -> Result<Vec<String>, AwsError> {
+pub async fn list_services(client: &Ecs, cluster: &str) -> Result<Vec<String>, AwsError> {
     let mut pages = client
         .list_services()
         .cluster(cluster)
@@ -326,7 +334,10 @@ pub async fn list_services(client: &aws_sdk_ecs::Client, cluster: &str) -> Resul
         .into_paginator()
         .send();
     let mut arns = Vec::new();
-    while let Some(page) = pages.next().await {
+    loop {
+        client.paced(EcsBucket::ServiceReads).await;
+        let Some(page) = pages.next().await else { break };
+        client.heard(EcsBucket::ServiceReads, &page);
         let page = page.map_err(|e| AwsError::from_sdk("ECS", "ListServices", cluster, e))?;
         arns.extend(page.service_arns().iter().cloned());
     }
@@ -336,7 +347,7 @@ pub async fn list_services(client: &aws_sdk_ecs::Client, cluster: &str) -> Resul
 /// Every task definition revision the services of `clusters` run or are deploying (each
 /// service's own and each of its deployments'), whoever made the services.
 pub async fn revisions_in_use(
-    client: &aws_sdk_ecs::Client,
+    client: &Ecs,
     clusters: &[&str],
     concurrency: usize,
 ) -> Result<std::collections::BTreeSet<String>, AwsError> {
@@ -364,14 +375,16 @@ pub async fn revisions_in_use(
 
 /// Deletes INACTIVE revisions, 10 a call (ECS's limit). A revision ECS reports as already
 /// deleted counts as done; any other failure is an error naming the revisions.
-pub async fn delete_task_definitions(client: &aws_sdk_ecs::Client, arns: &[String]) -> Result<(), AwsError> {
+pub async fn delete_task_definitions(client: &Ecs, arns: &[String]) -> Result<(), AwsError> {
     for chunk in arns.chunks(10) {
+        client.paced(EcsBucket::TaskDefinitionDeletes).await;
         let output = client
             .delete_task_definitions()
             .set_task_definitions(Some(chunk.to_vec()))
             .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ECS", "DeleteTaskDefinitions", chunk.join(","), e))?;
+            .await;
+        client.heard(EcsBucket::TaskDefinitionDeletes, &output);
+        let output = output.map_err(|e| AwsError::from_sdk("ECS", "DeleteTaskDefinitions", chunk.join(","), e))?;
         let failures: Vec<String> = output
             .failures()
             .iter()

@@ -15,6 +15,7 @@ pub mod ecs;
 pub mod elb;
 mod error;
 pub mod events;
+pub mod pace;
 pub mod revision;
 pub mod s3;
 
@@ -163,8 +164,8 @@ pub fn region_of(config: &SdkConfig) -> String {
 /// harness, the demo). The functions do not use it: each builds only its own clients.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
-    /// Elastic Container Service.
-    pub ecs: aws_sdk_ecs::Client,
+    /// Elastic Container Service (paced per account and Region).
+    pub ecs: ecs::Ecs,
     /// Elastic Container Registry.
     pub ecr: aws_sdk_ecr::Client,
     /// S3 (configuration and state).
@@ -186,7 +187,9 @@ impl AwsClients {
     pub fn for_function(&self, function: &str) -> Self {
         let app = app_name(function);
         Self {
-            ecs: aws_sdk_ecs::Client::from_conf(self.ecs.config().to_builder().app_name(app.clone()).build()),
+            ecs: self.ecs.with_client(aws_sdk_ecs::Client::from_conf(
+                self.ecs.config().to_builder().app_name(app.clone()).build(),
+            )),
             ecr: aws_sdk_ecr::Client::from_conf(self.ecr.config().to_builder().app_name(app.clone()).build()),
             s3: aws_sdk_s3::Client::from_conf(self.s3.config().to_builder().app_name(app.clone()).build()),
             cloud_map: aws_sdk_servicediscovery::Client::from_conf(
@@ -206,7 +209,7 @@ impl AwsClients {
     /// Clients sharing one SDK configuration.
     pub fn from_sdk_config(config: &SdkConfig) -> Self {
         Self {
-            ecs: aws_sdk_ecs::Client::new(config),
+            ecs: ecs::Ecs::new(config, None),
             ecr: aws_sdk_ecr::Client::new(config),
             s3: s3::client(config),
             cloud_map: aws_sdk_servicediscovery::Client::new(config),

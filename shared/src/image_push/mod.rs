@@ -45,8 +45,8 @@ pub type Answer = job::Answer<Report>;
 /// The AWS clients image-push uses.
 #[derive(Debug, Clone)]
 pub struct Clients {
-    /// ECS: services and revisions.
-    pub ecs: aws_sdk_ecs::Client,
+    /// ECS: services and revisions (paced per account and Region).
+    pub ecs: aws::ecs::Ecs,
     /// ECR: which digest a tag points to.
     pub ecr: aws_sdk_ecr::Client,
     /// S3: the configuration, the deploy leases and the deploy records.
@@ -62,7 +62,7 @@ pub struct Clients {
     /// ECS and ECR clients of applications in another account or region, one pair per
     /// [`Reach`], kept for the function's life: each role's credentials are cached and
     /// refreshed by the provider, not asked for per call.
-    pub reached: Arc<aws::ClientCache<Reach, (aws_sdk_ecs::Client, aws_sdk_ecr::Client)>>,
+    pub reached: Arc<aws::ClientCache<Reach, (aws::ecs::Ecs, aws_sdk_ecr::Client)>>,
 }
 
 /// How an application's service and registry are reached when they are not the function's own
@@ -117,7 +117,10 @@ impl Clients {
                     &session,
                 )
                 .await;
-                (aws_sdk_ecs::Client::new(&ecs), aws_sdk_ecr::Client::new(&ecr))
+                (
+                    aws::ecs::Ecs::new(&ecs, reach.service.role_arn.as_deref()),
+                    aws_sdk_ecr::Client::new(&ecr),
+                )
             })
             .await;
         Clients {
@@ -193,7 +196,7 @@ impl Job for ImagePush {
 
     fn clients(config: &SdkConfig) -> Clients {
         Clients {
-            ecs: aws_sdk_ecs::Client::new(config),
+            ecs: aws::ecs::Ecs::new(config, None),
             ecr: aws_sdk_ecr::Client::new(config),
             s3: aws::s3::client(config),
             events: aws_sdk_eventbridge::Client::new(config),

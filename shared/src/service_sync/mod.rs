@@ -52,7 +52,7 @@ pub type Answer = job::Answer<Report>;
 #[derive(Debug, Clone)]
 pub struct Clients {
     /// ECS: services, their registries, revisions.
-    pub ecs: aws_sdk_ecs::Client,
+    pub ecs: aws::ecs::Ecs,
     /// Cloud Map: namespaces and services.
     pub cloud_map: aws_sdk_servicediscovery::Client,
     /// API Gateway: integrations and routes.
@@ -75,7 +75,7 @@ pub struct Clients {
 
 /// The clients of one [`ServicePlace`].
 pub type PlaceClients = (
-    aws_sdk_ecs::Client,
+    aws::ecs::Ecs,
     aws_sdk_servicediscovery::Client,
     aws_sdk_apigatewayv2::Client,
 );
@@ -100,7 +100,7 @@ impl Clients {
                 )
                 .await;
                 (
-                    aws_sdk_ecs::Client::new(&config),
+                    aws::ecs::Ecs::new(&config, place.role_arn.as_deref()),
                     aws_sdk_servicediscovery::Client::new(&config),
                     aws_sdk_apigatewayv2::Client::new(&config),
                 )
@@ -133,7 +133,7 @@ impl Job for ServiceSync {
 
     fn clients(config: &SdkConfig) -> Clients {
         Clients {
-            ecs: aws_sdk_ecs::Client::new(config),
+            ecs: aws::ecs::Ecs::new(config, None),
             cloud_map: aws_sdk_servicediscovery::Client::new(config),
             apigw: aws_sdk_apigatewayv2::Client::new(config),
             s3: aws::s3::client(config),

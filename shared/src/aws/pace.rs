@@ -1,0 +1,249 @@
+//! Pacing ECS calls to the token buckets AWS documents ("Request throttling for the Amazon ECS
+//! API"): per account and Region, each group of actions has a burst and a sustained rate shared
+//! by every client of the account. The deployer keeps its own picture of each bucket (one per
+//! [`Ecs::scope`] and [`EcsBucket`], shared by every deploy of the process) and waits for a
+//! token before each call, so a fan-out runs at the bucket's rate instead of being refused.
+//! Others use the same buckets (Terraform, CI, the console): a throttle halves the rate this
+//! process allows itself, and each success gives back a tenth of the documented rate (AIMD).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// A group of ECS actions that share one token bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EcsBucket {
+    /// RegisterTaskDefinition, DeregisterTaskDefinition: 20 burst, 1 a second.
+    TaskDefinitionWrites,
+    /// UpdateService, CreateService: 50, 5.
+    ServiceWrites,
+    /// DescribeServices, ListServices: 100, 20.
+    ServiceReads,
+    /// DescribeTaskDefinition: 50, 20.
+    TaskDefinitionReads,
+    /// DeleteTaskDefinitions: 5, 1.
+    TaskDefinitionDeletes,
+    /// TagResource: 20, 10.
+    Tagging,
+    /// ListTagsForResource: 50, 20.
+    TagReads,
+}
+
+/// A bucket's size and refill.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Tokens the bucket holds when full (requests in one burst).
+    pub burst: f64,
+    /// Tokens added a second (the sustained rate).
+    pub per_second: f64,
+}
+
+impl EcsBucket {
+    /// The bucket's documented size and refill (an account's quota may have been raised).
+    pub fn documented(self) -> Rate {
+        let (burst, per_second) = match self {
+            EcsBucket::TaskDefinitionWrites => (20.0, 1.0),
+            EcsBucket::ServiceWrites => (50.0, 5.0),
+            EcsBucket::ServiceReads => (100.0, 20.0),
+            EcsBucket::TaskDefinitionReads => (50.0, 20.0),
+            EcsBucket::TaskDefinitionDeletes => (5.0, 1.0),
+            EcsBucket::Tagging => (20.0, 10.0),
+            EcsBucket::TagReads => (50.0, 20.0),
+        };
+        Rate { burst, per_second }
+    }
+}
+
+/// The lowest share of the documented rate throttles bring this process down to.
+const FLOOR: f64 = 1.0 / 16.0;
+/// The share of the documented rate each success gives back after a throttle.
+const RECOVERY: f64 = 0.1;
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+    per_second: f64,
+    limit: Rate,
+}
+
+impl Bucket {
+    fn refill(&mut self, now: Instant) {
+        let earned = now.saturating_duration_since(self.at).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + earned).min(self.limit.burst);
+        self.at = now;
+    }
+}
+
+/// Every bucket this process paces, by scope (account and Region) and group.
+#[derive(Debug, Default)]
+pub struct Pacer {
+    buckets: Mutex<BTreeMap<(Arc<str>, EcsBucket), Bucket>>,
+}
+
+impl Pacer {
+    fn with_bucket<T>(&self, scope: &Arc<str>, group: EcsBucket, f: impl FnOnce(&mut Bucket) -> T) -> T {
+        let mut buckets = self.buckets.lock().expect("pacer lock");
+        let limit = group.documented();
+        let bucket = buckets.entry((scope.clone(), group)).or_insert_with(|| Bucket {
+            tokens: limit.burst,
+            at: Instant::now(),
+            per_second: limit.per_second,
+            limit,
+        });
+        bucket.refill(Instant::now());
+        f(bucket)
+    }
+
+    /// How long a call must wait for its token; the token is reserved (callers are served in
+    /// the order they asked).
+    pub fn reserve(&self, scope: &Arc<str>, group: EcsBucket) -> Duration {
+        self.with_bucket(scope, group, |bucket| {
+            bucket.tokens -= 1.0;
+            if bucket.tokens >= 0.0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(-bucket.tokens / bucket.per_second)
+            }
+        })
+    }
+
+    /// Waits for a token.
+    pub async fn acquire(&self, scope: &Arc<str>, group: EcsBucket) {
+        let wait = self.reserve(scope, group);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// AWS refused a call for its rate: someone else draws from the bucket too. The rate this
+    /// process allows itself halves (down to a sixteenth of the documented one) and the token
+    /// the refused call spent is gone.
+    pub fn throttled(&self, scope: &Arc<str>, group: EcsBucket) {
+        self.with_bucket(scope, group, |bucket| {
+            bucket.per_second = (bucket.per_second / 2.0).max(bucket.limit.per_second * FLOOR);
+            bucket.tokens = bucket.tokens.min(0.0);
+        });
+    }
+
+    /// A call went through: the rate recovers toward the documented one.
+    pub fn succeeded(&self, scope: &Arc<str>, group: EcsBucket) {
+        self.with_bucket(scope, group, |bucket| {
+            bucket.per_second = (bucket.per_second + bucket.limit.per_second * RECOVERY).min(bucket.limit.per_second);
+        });
+    }
+
+    /// The rate this process allows itself now (for reports and tests).
+    pub fn rate(&self, scope: &Arc<str>, group: EcsBucket) -> f64 {
+        self.with_bucket(scope, group, |bucket| bucket.per_second)
+    }
+}
+
+/// The process's pacer: every ECS client of the function shares it.
+pub fn pacer() -> &'static Pacer {
+    static PACER: OnceLock<Pacer> = OnceLock::new();
+    PACER.get_or_init(Pacer::default)
+}
+
+/// An ECS client with the scope its calls are paced in: the account (of the role it acts
+/// through, else the function's own) and the Region. It derefs to the SDK client.
+#[derive(Debug, Clone)]
+pub struct Ecs {
+    client: aws_sdk_ecs::Client,
+    scope: Arc<str>,
+}
+
+impl Ecs {
+    /// A client for `config`, acting through `role` (none: the function's own credentials).
+    pub fn new(config: &aws_config::SdkConfig, role: Option<&str>) -> Self {
+        let account = role
+            .and_then(|arn| arn.split(':').nth(4))
+            .filter(|a| !a.is_empty())
+            .unwrap_or("own");
+        // An endpoint override (a local emulator) is a world of its own, with its own buckets.
+        let endpoint = config.endpoint_url().map(|e| format!(" at {e}")).unwrap_or_default();
+        Self {
+            client: aws_sdk_ecs::Client::new(config),
+            scope: format!("{account}/{}{endpoint}", crate::aws::region_of(config)).into(),
+        }
+    }
+
+    /// The same client with another SDK configuration (the user agent, say), paced in the same
+    /// scope.
+    pub fn with_client(&self, client: aws_sdk_ecs::Client) -> Self {
+        Self {
+            client,
+            scope: self.scope.clone(),
+        }
+    }
+
+    /// `account/region` (and the endpoint, when overridden): the bucket scope.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// Waits for a token of `group`.
+    pub async fn paced(&self, group: EcsBucket) {
+        pacer().acquire(&self.scope, group).await;
+    }
+
+    /// Tells the pacer how a call of `group` ended: a throttle slows the scope down, anything
+    /// else lets it recover.
+    pub fn heard<T, E, R>(&self, group: EcsBucket, result: &Result<T, aws_sdk_ecs::error::SdkError<E, R>>)
+    where
+        E: aws_sdk_ecs::error::ProvideErrorMetadata,
+    {
+        match result {
+            Err(err) if crate::aws::is_throttling(err) => pacer().throttled(&self.scope, group),
+            _ => pacer().succeeded(&self.scope, group),
+        }
+    }
+}
+
+impl std::ops::Deref for Ecs {
+    type Target = aws_sdk_ecs::Client;
+
+    fn deref(&self) -> &aws_sdk_ecs::Client {
+        &self.client
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn about(wait: Duration, seconds: f64) -> bool {
+        (wait.as_secs_f64() - seconds).abs() < 0.05
+    }
+
+    #[test]
+    fn calls_past_the_burst_wait_for_the_refill_and_a_throttle_halves_the_rate() {
+        let pacer = Pacer::default();
+        let scope: Arc<str> = "111111111111/eu-west-1".into();
+        let group = EcsBucket::TaskDefinitionWrites;
+        for _ in 0..20 {
+            assert_eq!(pacer.reserve(&scope, group), Duration::ZERO, "the burst");
+        }
+        assert!(about(pacer.reserve(&scope, group), 1.0));
+        assert!(about(pacer.reserve(&scope, group), 2.0), "served in order");
+        // Another account has its own bucket.
+        assert_eq!(pacer.reserve(&"own/eu-west-1".into(), group), Duration::ZERO);
+
+        pacer.throttled(&scope, group);
+        assert_eq!(pacer.rate(&scope, group), 0.5);
+        assert!(
+            about(pacer.reserve(&scope, group), 6.0),
+            "three tokens owed at the halved rate"
+        );
+        for _ in 0..10 {
+            pacer.throttled(&scope, group);
+        }
+        assert_eq!(pacer.rate(&scope, group), 1.0 / 16.0, "the floor");
+        for _ in 0..20 {
+            pacer.succeeded(&scope, group);
+        }
+        assert_eq!(pacer.rate(&scope, group), 1.0, "back to the documented rate, no higher");
+    }
+}
