@@ -59,14 +59,20 @@ impl std::fmt::Display for ItemsFailed {
 }
 
 /// Every `errorType` the functions report, for documentation and tests.
-pub const ERROR_TYPES: [&str; 6] = [
+pub const ERROR_TYPES: [&str; 7] = [
     "EventInvalid",
     "ConfigInvalid",
     "ConfigUnreadable",
     "DeployFailed",
     "SyncFailed",
     "TargetsFailed",
+    DEFERRED,
 ];
+
+/// The `errorType` of an invocation that failed nothing but left work for later (AWS throttled
+/// it past its retries): Lambda's retry of the event does that work. Not a failure: no record,
+/// no `Deploy Failed`, and the functions' error alarms leave it out.
+pub const DEFERRED: &str = "Deferred";
 
 impl InvokeError {
     /// The stable `errorType` of this failure class.

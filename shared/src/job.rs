@@ -156,6 +156,12 @@ pub trait Job {
     /// `unchanged` and the like are not.
     fn failure(report: &Self::Report) -> Option<String>;
 
+    /// `Some("name: reason")` when this entry was put off (throttled past its retries): the
+    /// invocation ends in a [`crate::error::DEFERRED`] error, so Lambda retries the event.
+    fn deferred(_report: &Self::Report) -> Option<String> {
+        None
+    }
+
     /// Builds the function's clients from the SDK configuration.
     fn clients(config: &SdkConfig) -> Self::Clients;
 
@@ -198,13 +204,34 @@ pub fn failure_text(name: Option<&str>, reason: Option<&str>) -> String {
     format!("{}: {}", name.unwrap_or("-"), reason.unwrap_or("no reason given"))
 }
 
+/// The metric namespace of invocation counts (dimension `Function`).
+pub const INVOCATIONS_NAMESPACE: &str = "EcsDeployer/Invocations";
+/// The count of invocations that ended [`crate::error::DEFERRED`].
+pub const DEFERRED_METRIC: &str = "Deferred";
+
 /// The answer as Lambda should see it: itself when nothing failed, or an invocation error with
 /// the function's failure `errorType` naming each failure and holding the whole answer, so that
-/// Lambda retries it, the failure queue keeps it and the alarms fire.
+/// Lambda retries it, the failure queue keeps it and the alarms fire. When nothing failed but
+/// some work was put off (throttled, a busy lease, out of time), the error is `Deferred`, so
+/// Lambda's retry does that work, and a metric line lets the alarms leave it out.
 pub fn settle<J: Job>(answer: Answer<J::Report>) -> Result<Answer<J::Report>, InvokeError> {
-    let failures: Vec<String> = answer.results.iter().filter_map(J::failure).collect();
+    let mut error_type = J::FAILURE;
+    let mut failures: Vec<String> = answer.results.iter().filter_map(J::failure).collect();
+    if failures.is_empty() {
+        failures = answer.results.iter().filter_map(J::deferred).collect();
+        error_type = crate::error::DEFERRED;
+    }
     if failures.is_empty() {
         return Ok(answer);
+    }
+    if error_type == crate::error::DEFERRED {
+        // Counted apart, so the error alarms can leave put-off work out (template.yaml).
+        crate::telemetry::emit_metrics(
+            INVOCATIONS_NAMESPACE,
+            &[&["Function"]],
+            &[(DEFERRED_METRIC, "Count")],
+            serde_json::json!({"Function": J::NAME, DEFERRED_METRIC: 1}),
+        );
     }
     let mut json = serde_json::to_string(&answer).expect("answers serialize");
     if json.len() > ANSWER_IN_MESSAGE_MAX {
@@ -216,7 +243,7 @@ pub fn settle<J: Job>(answer: Answer<J::Report>) -> Result<Answer<J::Report>, In
         json.push_str("...(cut)");
     }
     Err(InvokeError::ItemsFailed(ItemsFailed {
-        error_type: J::FAILURE,
+        error_type,
         failures,
         total: answer.results.len(),
         answer: json,

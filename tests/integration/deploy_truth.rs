@@ -453,7 +453,7 @@ async fn a_rollback_goes_to_the_last_good_deploy_not_the_previous_number() {
 }
 
 #[tokio::test]
-async fn a_failed_attempt_and_its_retry_end_in_one_record_and_one_revision() {
+async fn a_deferred_attempt_and_its_retry_end_in_one_record_and_one_revision() {
     let emulator = Emulator::start();
     let (kit, tap, mut settings) = truth_world(&emulator).await;
     let (app, _) = kit.orders().await;
@@ -474,11 +474,16 @@ async fn a_failed_attempt_and_its_retry_end_in_one_record_and_one_revision() {
     let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
     let event = push_event("orders", "latest", &digest);
 
-    let failed = run(&kit.clients, &config, &event, &settings).await.results.remove(0);
-    assert_eq!(failed.outcome, Outcome::Failed, "{failed:?}");
-    let records = index(&kit.clients, "orders").await.records;
-    assert_eq!(records.len(), 1);
-    assert_eq!(records[0].outcome, DeployOutcome::Failed);
+    // A busy lease is "later", not a failure: no record, no event; the invocation is Deferred.
+    let answer = run(&kit.clients, &config, &event, &settings).await;
+    let deferred = answer.results[0].clone();
+    assert_eq!(deferred.outcome, Outcome::Deferred, "{deferred:?}");
+    assert!(deferred.reason.as_deref().unwrap().contains("holds the lease"));
+    assert_eq!(
+        deployer::job::settle::<ImagePush>(answer).unwrap_err().error_type(),
+        "Deferred"
+    );
+    assert!(index(&kit.clients, "orders").await.records.is_empty());
 
     deployer::lease::release(&kit.clients.s3, &leases, &held).await.unwrap();
     let retried = run(&kit.clients, &config, &event, &settings).await.results.remove(0);
@@ -487,16 +492,12 @@ async fn a_failed_attempt_and_its_retry_end_in_one_record_and_one_revision() {
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0].outcome, DeployOutcome::InProgress);
     assert_eq!(world::family_revisions(&kit.clients, "orders").await.len(), 2);
-    let (types, events) = tap.detail_types().await;
-    assert_eq!(types, vec!["Deploy Failed", "Deploy Started"]);
-    assert!(events[0]["detail"]["deploy"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("holds the lease"));
+    let (types, _) = tap.detail_types().await;
+    assert_eq!(types, vec!["Deploy Started"]);
 }
 
 #[tokio::test]
-async fn near_the_deadline_nothing_new_starts_and_it_is_a_failure() {
+async fn near_the_deadline_nothing_new_starts_and_it_is_deferred() {
     let emulator = Emulator::start();
     let (kit, _tap, settings) = truth_world(&emulator).await;
     let (app, _) = kit.orders().await;
@@ -518,14 +519,18 @@ async fn near_the_deadline_nothing_new_starts_and_it_is_a_failure() {
     .await
     .unwrap();
     let calls = emulator.stop_recording();
-    assert_eq!(answer.results[0].outcome, Outcome::Failed);
+    assert_eq!(answer.results[0].outcome, Outcome::Deferred);
     assert!(answer.results[0].reason.as_deref().unwrap().contains("not started"));
     assert_eq!(
         count_op(&calls, "RegisterTaskDefinition") + count_op(&calls, "UpdateService"),
         0
     );
+    assert!(
+        index(&kit.clients, "orders").await.records.is_empty(),
+        "nothing recorded"
+    );
     let settled = deployer::job::settle::<ImagePush>(answer);
-    assert_eq!(settled.unwrap_err().error_type(), "DeployFailed");
+    assert_eq!(settled.unwrap_err().error_type(), "Deferred");
 }
 
 #[tokio::test]

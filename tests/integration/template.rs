@@ -108,3 +108,24 @@ fn every_push_rule_leaves_out_the_deployers_own_tags() {
         assert_eq!(excluded, ["live-*", "prev-*"], "{pattern:?}");
     }
 }
+
+/// The image-push error alarm counts failures, not deferred invocations: the metric it
+/// subtracts is the one `job::settle` writes (its namespace, name and dimension).
+#[test]
+fn the_image_push_error_alarm_leaves_deferred_invocations_out() {
+    let doc = template();
+    let metrics = doc["Resources"]["ImagePushErrorsAlarm"]["Properties"]["Metrics"]
+        .as_sequence()
+        .expect("a metric-math alarm");
+    let expression = metrics.iter().find_map(|m| m["Expression"].as_str()).unwrap();
+    assert!(expression.contains("errors - FILL(deferred, 0)"), "{expression}");
+    let deferred = metrics.iter().find(|m| m["Id"].as_str() == Some("deferred")).unwrap();
+    let metric = &deferred["MetricStat"]["Metric"];
+    assert_eq!(metric["Namespace"].as_str(), Some(deployer::job::INVOCATIONS_NAMESPACE));
+    assert_eq!(metric["MetricName"].as_str(), Some(deployer::job::DEFERRED_METRIC));
+    assert_eq!(metric["Dimensions"][0]["Name"].as_str(), Some("Function"));
+    assert_eq!(
+        metric["Dimensions"][0]["Value"].as_str(),
+        Some(deployer::image_push::NAME)
+    );
+}

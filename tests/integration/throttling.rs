@@ -15,6 +15,8 @@ use std::sync::Arc;
 /// Services following one image: past the 20-token burst of RegisterTaskDefinition (the 5
 /// past it take 5 s at the documented 1 a second).
 const SERVICES: usize = 25;
+/// Services of the push that finds the bucket emptied by others (each takes a second's refill).
+const BUSY_SERVICES: usize = 8;
 /// The buckets refill at AWS's documented rates.
 const SPEED: f64 = 1.0;
 
@@ -70,5 +72,66 @@ async fn a_push_to_more_services_than_the_burst_deploys_each_once_paced() {
         took.as_secs_f64(),
         throttle.refused_total(),
         throttle.refused()
+    );
+}
+
+/// Other clients of the account (Terraform, CI) emptied the bucket just before the push: the
+/// deployer's calls are refused, it slows down (AIMD) and puts off what it could not do in time;
+/// no deploy fails, no revision is registered twice, and Lambda's retries finish the push.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_others_emptied_slows_the_push_down_and_nothing_fails() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_cluster(&kit.clients, "sss").await;
+    world::create_repository(&kit.clients, "orders").await;
+    world::push_image(&kit.clients, "orders", "latest", "v1").await;
+    let mut apps = Vec::new();
+    for i in 0..BUSY_SERVICES {
+        apps.push(kit.create_app("sss", "orders", &format!("busy-{i:02}")).await);
+    }
+    let config = world::config_for(&apps.iter().collect::<Vec<_>>());
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+    let throttle = Arc::new(EcsThrottle::documented(SPEED));
+    for _ in 0..20 {
+        assert!(throttle.take("testing", deployer_devkit::emulator::REGION, "RegisterTaskDefinition"));
+    }
+    let proxy = FaultProxy::start_throttled(emulator.port, FaultPlan::any(0.0, 1), Some(throttle.clone())).await;
+    let clients = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
+    let event = push_event("orders", "latest", &digest);
+    emulator.start_recording();
+    let mut invocations = 0;
+    let mut deferred = 0;
+    loop {
+        invocations += 1;
+        let answer = invoke_image_push_with(&clients, &config, &event, &Settings::default())
+            .await
+            .unwrap();
+        let failed: Vec<_> = answer.results.iter().filter(|r| r.outcome == Outcome::Failed).collect();
+        assert!(failed.is_empty(), "{failed:?}");
+        deferred += answer.results.iter().filter(|r| r.outcome == Outcome::Deferred).count();
+        if answer
+            .results
+            .iter()
+            .all(|r| matches!(r.outcome, Outcome::Deployed | Outcome::Unchanged))
+        {
+            break;
+        }
+        assert!(invocations < 3, "Lambda's three attempts: {answer:?}");
+    }
+    let calls = emulator.stop_recording();
+    assert_eq!(
+        count_op(&calls, "RegisterTaskDefinition"),
+        BUSY_SERVICES,
+        "each registered once"
+    );
+    for app in &apps {
+        let running = world::service_task_definition(&kit.clients, "sss", &app.name).await;
+        assert!(world::container_image(&kit.clients, &running, "app")
+            .await
+            .ends_with(&digest));
+    }
+    println!(
+        "{BUSY_SERVICES} services after others emptied the bucket: {invocations} invocation(s), {deferred} deploys deferred, {} requests throttled",
+        throttle.refused_total()
     );
 }

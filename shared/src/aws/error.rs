@@ -28,6 +28,11 @@ impl fmt::Display for AwsError {
 }
 
 impl AwsError {
+    /// True when AWS refused the call for its rate (see [`crate::aws::is_throttling`]).
+    pub fn is_throttling(&self) -> bool {
+        crate::aws::is_throttling_code(self.code.as_deref(), Some(&self.message))
+    }
+
     /// Wraps an SDK error with the service, operation and resource it was about.
     pub fn from_sdk<E, R>(
         service: &'static str,

@@ -232,9 +232,17 @@ const THROTTLING_CODES: &[&str] = &[
     "SlowDown",
 ];
 
-/// True when AWS refused the call for its rate (nothing was carried out).
+/// True when AWS refused the call for its rate (nothing was carried out): a throttling code,
+/// or ECS's `ClientException` "Too many concurrent attempts to create a new revision of the
+/// specified family" (several registrations of one family at once).
 pub fn is_throttling<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    err.code().is_some_and(|code| THROTTLING_CODES.contains(&code))
+    is_throttling_code(err.code(), err.message())
+}
+
+/// [`is_throttling`] on an error's code and message.
+pub fn is_throttling_code(code: Option<&str>, message: Option<&str>) -> bool {
+    code.is_some_and(|code| THROTTLING_CODES.contains(&code))
+        || (code == Some("ClientException") && message.is_some_and(|m| m.contains("Too many concurrent attempts")))
 }
 
 /// Sends a call that creates something and has no idempotency token (ECS RegisterTaskDefinition,

@@ -67,6 +67,9 @@ struct Bucket {
     at: Instant,
     per_second: f64,
     limit: Rate,
+    /// When the rate was last halved: the throttles of calls already sent at the old rate are
+    /// one congestion, not many.
+    cut_at: Option<Instant>,
 }
 
 impl Bucket {
@@ -92,6 +95,7 @@ impl Pacer {
             at: Instant::now(),
             per_second: limit.per_second,
             limit,
+            cut_at: None,
         });
         bucket.refill(Instant::now());
         f(bucket)
@@ -118,12 +122,19 @@ impl Pacer {
         }
     }
 
-    /// AWS refused a call for its rate: someone else draws from the bucket too. The rate this
-    /// process allows itself halves (down to a sixteenth of the documented one) and the token
-    /// the refused call spent is gone.
+    /// AWS refused a call for its rate: someone else draws from the bucket too. The bucket is
+    /// taken as empty, and the rate this process allows itself halves (at most once a second,
+    /// down to a sixteenth of the documented one).
     pub fn throttled(&self, scope: &Arc<str>, group: EcsBucket) {
         self.with_bucket(scope, group, |bucket| {
-            bucket.per_second = (bucket.per_second / 2.0).max(bucket.limit.per_second * FLOOR);
+            let now = Instant::now();
+            if bucket
+                .cut_at
+                .is_none_or(|at| now.saturating_duration_since(at) >= Duration::from_secs(1))
+            {
+                bucket.per_second = (bucket.per_second / 2.0).max(bucket.limit.per_second * FLOOR);
+                bucket.cut_at = Some(now);
+            }
             bucket.tokens = bucket.tokens.min(0.0);
         });
     }
@@ -237,7 +248,10 @@ mod tests {
             about(pacer.reserve(&scope, group), 6.0),
             "three tokens owed at the halved rate"
         );
+        pacer.throttled(&scope, group);
+        assert_eq!(pacer.rate(&scope, group), 0.5, "one cut a second");
         for _ in 0..10 {
+            pacer.with_bucket(&scope, group, |b| b.cut_at = None);
             pacer.throttled(&scope, group);
         }
         assert_eq!(pacer.rate(&scope, group), 1.0 / 16.0, "the floor");

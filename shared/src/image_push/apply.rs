@@ -18,8 +18,15 @@ pub async fn apply(clients: &Clients, plan: Plan) -> Report {
             Step::Register(revision) => match ecs::register_task_definition(&clients.ecs, &revision).await {
                 Ok(new) => registered = Some(new.arn().to_owned()),
                 Err(err) => {
-                    report.outcome = Outcome::Failed;
-                    report.reason = Some(format!("{err}; the service still runs its previous revision"));
+                    report.outcome = if err.is_throttling() {
+                        Outcome::Deferred
+                    } else {
+                        Outcome::Failed
+                    };
+                    report.reason = Some(format!(
+                        "{err}; the service still runs its previous revision{}",
+                        later(&report)
+                    ));
                     return report;
                 }
             },
@@ -37,9 +44,14 @@ pub async fn apply(clients: &Clients, plan: Plan) -> Report {
                 match ecs::update_service(&clients.ecs, &cluster, &service, &arn, deployment_configuration).await {
                     Ok(deployment) => report.ecs_deployment_id = deployment,
                     Err(err) => {
-                        report.outcome = Outcome::Failed;
+                        report.outcome = if err.is_throttling() {
+                            Outcome::Deferred
+                        } else {
+                            Outcome::Failed
+                        };
                         report.reason = Some(format!(
-                            "{err}; the service still runs its previous revision, and a retry reuses {arn}"
+                            "{err}; the service still runs its previous revision, and a retry reuses {arn}{}",
+                            later(&report)
                         ));
                         return report;
                     }
@@ -49,6 +61,15 @@ pub async fn apply(clients: &Clients, plan: Plan) -> Report {
     }
     report.outcome = Outcome::Deployed;
     report
+}
+
+/// What a deferred report adds to its reason.
+fn later(report: &Report) -> &'static str {
+    if report.outcome == Outcome::Deferred {
+        " (throttled by AWS: deferred, not failed; Lambda's retry of this event deploys it)"
+    } else {
+        ""
+    }
 }
 
 /// Applies a plan while holding the service's lease. The plan was made from the service as it
@@ -67,6 +88,8 @@ pub async fn apply_under_lease(
     let purpose = format!("{} {}", app.name, plan.report.image.as_deref().unwrap_or("rollback"));
     let lease = match lease::acquire(&clients.s3, leases, &key, owner, &purpose).await {
         Ok(lease) => lease,
+        // Another deploy of the service is under way: this one waits for Lambda's retry.
+        Err(err @ lease::LeaseError::Busy { .. }) => return Report::skipped(app, Outcome::Deferred, err.to_string()),
         Err(err) => return Report::skipped(app, Outcome::Failed, err.to_string()),
     };
     let planned_from = plan.observed_task_definition.clone();

@@ -194,6 +194,11 @@ impl Job for ImagePush {
         (report.outcome == Outcome::Failed).then(|| job::failure_text(report.app.as_deref(), report.reason.as_deref()))
     }
 
+    fn deferred(report: &Report) -> Option<String> {
+        (report.outcome == Outcome::Deferred)
+            .then(|| job::failure_text(report.app.as_deref(), report.reason.as_deref()))
+    }
+
     fn clients(config: &SdkConfig) -> Clients {
         Clients {
             ecs: aws::ecs::Ecs::new(config, None),
@@ -261,6 +266,10 @@ pub enum Outcome {
     /// and not a failure; the replica's `ECR Replication Action` event or the settle run
     /// deploys it.
     Waiting,
+    /// AWS throttled a call past its retries (other clients share the account's ECS buckets):
+    /// nothing failed and nothing is recorded as failed; the invocation ends `Deferred`, so
+    /// Lambda's retry of the event does it.
+    Deferred,
 }
 
 /// One entry of the response: one application (or the event, when ignored as a whole).
@@ -557,8 +566,9 @@ async fn deploy_group(
         let mut report = match &settings.lease {
             _ if dry_run => return plan.report,
             _ if plan.steps.is_empty() => plan.report,
+            // Out of time is not a failure: Lambda's retry of the event does it.
             _ if late.is_some() => Report {
-                outcome: Outcome::Failed,
+                outcome: Outcome::Deferred,
                 reason: late,
                 ..plan.report
             },
