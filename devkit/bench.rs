@@ -115,6 +115,7 @@ async fn main() {
             records: Some(RecordStore::in_bucket("deployer-state")),
             event_bus: Some("deploys".into()),
             owned: None,
+            deploy_queue: None,
         };
         let mut apps = Vec::new();
         for i in 0..TRUTH_APPS {

@@ -167,7 +167,7 @@ impl Emulator {
                 by_function.entry(function).or_default().insert(format!(
                     "{}\t{}",
                     call.service,
-                    crate::iam::ledger_operation(&call)
+                    ledger_operation(&call)
                 ));
             }
         }
@@ -364,4 +364,68 @@ pub fn count_writes(calls: &[Call]) -> usize {
 /// Count of calls with this operation name.
 pub fn count_op(calls: &[Call], operation: &str) -> usize {
     calls.iter().filter(|c| c.operation == operation).count()
+}
+
+/// How the ledger marks a call made with an assumed role's credentials: the action is needed
+/// (the same code runs with the function's own role for its own account), but the resource and
+/// conditions are another account's policy's to allow.
+pub const ASSUMED: &str = "@assumed";
+
+/// A recorded call's operation as the ledger keeps it: for a JSON call made with the functions'
+/// own credentials (not an assumed role's, which another account's policy authorizes), followed
+/// by the ARN IAM authorizes it on, where its body names one.
+pub fn ledger_operation(call: &Call) -> String {
+    if call.operation.contains(' ') {
+        return call.operation.clone();
+    }
+    if call.access_key != "testing" {
+        return format!("{} {ASSUMED}", call.operation);
+    }
+    match json_resource(&call.service, &call.operation, &call.region, &call.json_body()) {
+        Some(arn) => format!("{} {arn}", call.operation),
+        None => call.operation.clone(),
+    }
+}
+
+/// The ARN IAM authorizes a JSON call on, from its body (the stack's own account where the body
+/// names only a name): ECS services and task definitions, ECR repositories, Cloud Map services.
+pub fn json_resource(service: &str, operation: &str, region: &str, body: &serde_json::Value) -> Option<String> {
+    let account = ACCOUNT;
+    let text = |field: &str| body[field].as_str().map(str::to_owned);
+    let last = |arn_or_name: &str| arn_or_name.rsplit('/').next().unwrap_or(arn_or_name).to_owned();
+    match (service, operation) {
+        ("ecs", "UpdateService" | "DescribeServices") => {
+            let named = text("service").or_else(|| body["services"][0].as_str().map(str::to_owned))?;
+            if named.starts_with("arn:") {
+                return Some(named);
+            }
+            let cluster = last(&text("cluster").unwrap_or_else(|| "default".into()));
+            Some(format!("arn:aws:ecs:{region}:{account}:service/{cluster}/{named}"))
+        }
+        ("ecs", "TagResource" | "ListTagsForResource" | "UntagResource") => text("resourceArn"),
+        // ListServices is authorized on "*" with the cluster as the `ecs:cluster` condition key.
+        ("ecs", "ListServices") => {
+            let cluster = text("cluster").unwrap_or_else(|| "default".into());
+            Some(if cluster.starts_with("arn:") {
+                cluster
+            } else {
+                format!("arn:aws:ecs:{region}:{account}:cluster/{cluster}")
+            })
+        }
+        // The revision it creates (its number is ECS's to choose): what tag-on-create tags.
+        ("ecs", "RegisterTaskDefinition") => Some(format!(
+            "arn:aws:ecs:{region}:{account}:task-definition/{}:1",
+            text("family")?
+        )),
+        ("ecr", _) => Some(format!(
+            "arn:aws:ecr:{region}:{}:repository/{}",
+            text("registryId").unwrap_or_else(|| account.to_owned()),
+            text("repositoryName")?
+        )),
+        ("servicediscovery", "UpdateService" | "GetService") => Some(format!(
+            "arn:aws:servicediscovery:{region}:{account}:service/{}",
+            text("Id")?
+        )),
+        _ => None,
+    }
 }

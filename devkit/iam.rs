@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_yaml::Value;
 
 mod ledger;
-pub use ledger::{json_resource, ledger_operation, read_ledger, resource_of, ASSUMED};
+pub use crate::emulator::{json_resource, ledger_operation, ASSUMED};
+pub use ledger::{read_ledger, resource_of};
 
 /// Actions a function needs besides the one named by a call, because AWS authorizes them as
 /// part of that call.
@@ -58,6 +59,45 @@ pub const DOCUMENTED: &[(&str, &str, &str)] = &[
         "kms:Decrypt",
         "S3 GetObject of an SSE-KMS configuration object (ConfigKmsKeyArn)",
     ),
+    (
+        "deploy-worker",
+        "kms:Decrypt",
+        "S3 GetObject of an SSE-KMS configuration object (ConfigKmsKeyArn)",
+    ),
+    (
+        "deploy-worker",
+        "s3:ListBucket",
+        "without it S3 answers AccessDenied instead of NoSuchKey for a lease or record not written yet",
+    ),
+    // The worker deploys exactly as image-push does (the same code path, `deploy_apps`), whose
+    // deploys into other accounts tests/integration/accounts.rs records.
+    (
+        "deploy-worker",
+        "sts:AssumeRole",
+        "queued deploys of applications in other accounts act through their role_arn, as image-push's do",
+    ),
+    // Lambda's SQS event source mapping polls the queue with the function's role: the function
+    // itself makes none of these calls (the test kit's player makes them in its place).
+    (
+        "deploy-worker",
+        "sqs:ReceiveMessage",
+        "the event source mapping receives batches",
+    ),
+    (
+        "deploy-worker",
+        "sqs:DeleteMessage",
+        "the event source mapping deletes what the batch did",
+    ),
+    (
+        "deploy-worker",
+        "sqs:ChangeMessageVisibility",
+        "the event source mapping hands back what the partial batch response names",
+    ),
+    (
+        "deploy-worker",
+        "sqs:GetQueueAttributes",
+        "the event source mapping reads the queue's settings",
+    ),
 ];
 
 /// The IAM actions one recorded call needs (`service`, `operation` as in the ledger).
@@ -74,6 +114,8 @@ pub fn actions_of(service: &str, operation: &str) -> Vec<String> {
             };
             format!("s3:{action}")
         }
+        // A batch is authorized as its single action.
+        ("sqs", _) if operation.starts_with("SendMessageBatch") => "sqs:SendMessage".to_owned(),
         // API Gateway's management API is authorized by HTTP method.
         ("apigateway", Some((method, _))) => format!("apigateway:{method}"),
         // JSON and query protocols: the signing name is the IAM prefix for these services (the

@@ -15,6 +15,7 @@ pub mod lambda;
 pub mod latency;
 pub mod lifecycle;
 pub mod runtime_api;
+pub mod sqs_player;
 pub mod world;
 
 pub use emulator::{Call, Emulator};

@@ -42,6 +42,9 @@ pub struct Settings {
     /// Where the HTTP API routes and integrations the deployer created are recorded
     /// (`DEPLOYER_STATE_BUCKET`); none: only integrations marked by their description count.
     pub owned: Option<ApiRecordStore>,
+    /// The deploy queue's URL (`DEPLOYER_DEPLOY_QUEUE`): pushes to more than `inline_max`
+    /// applications go there; none: every push is deployed inline.
+    pub deploy_queue: Option<String>,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             records: None,
             event_bus: None,
             owned: None,
+            deploy_queue: None,
         }
     }
 }
@@ -65,6 +69,7 @@ impl Settings {
             records: RecordStore::from_env(),
             event_bus: event_bus_from_env(),
             owned: ApiRecordStore::from_env(),
+            deploy_queue: crate::input::env::deploy_queue_from_env(),
         }
     }
 }
@@ -164,6 +169,16 @@ pub trait Job {
 
     /// Builds the function's clients from the SDK configuration.
     fn clients(config: &SdkConfig) -> Self::Clients;
+
+    /// What Lambda gets back: the answer, or an invocation error when an entry failed or was
+    /// put off (see [`settle`]). A function behind an event source mapping shapes its own
+    /// response instead (the deploy worker answers SQS's partial batch response).
+    fn respond(answer: Answer<Self::Report>) -> Result<Value, InvokeError>
+    where
+        Self: Sized,
+    {
+        settle::<Self>(answer).map(|answer| serde_json::to_value(answer).expect("answers serialize"))
+    }
 
     /// The S3 client the configuration is read with (`DEPLOYER_CONFIG_S3`).
     fn s3(clients: &Self::Clients) -> &aws_sdk_s3::Client;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::error::InvokeError;
 use crate::input::config::ConfigSource;
-use crate::job::{settle, Invocation, Job, Settings};
+use crate::job::{Invocation, Job, Settings};
 use crate::{aws, telemetry};
 
 /// Runs the function `J` under the Lambda runtime until the runtime stops it.
@@ -105,10 +105,7 @@ async fn invoke<J: Job>(
         Ok(source) => Box::pin(J::invoke(clients, &source, payload, settings, invocation)).await,
         Err(err) => Err(err.into()),
     };
-    match answer.and_then(settle::<J>) {
-        Ok(answer) => Ok(serde_json::to_value(answer).expect("answers serialize")),
-        Err(err) => Err(fail::<J>(err)),
-    }
+    answer.and_then(J::respond).map_err(fail::<J>)
 }
 
 /// A failed invocation, logged once.

@@ -8,7 +8,7 @@ use deployer_devkit::iam::{
     actions_of, check_function, grants_on, read_ledger, resource_of, template_grants, uncommented_wildcard_resources,
 };
 
-const FUNCTIONS: [&str; 3] = ["image-push", "service-sync", "nlb-sync"];
+const FUNCTIONS: [&str; 4] = ["image-push", "service-sync", "nlb-sync", "deploy-worker"];
 
 fn template() -> String {
     std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml")

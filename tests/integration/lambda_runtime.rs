@@ -226,7 +226,7 @@ async fn a_failed_deploy_is_an_invocation_error_with_its_report() {
 /// deserializer's Rust type path as the `errorType`). Nothing is called: no emulator is needed.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payload_that_is_not_json_is_event_invalid() {
-    for function in ["image-push", "service-sync", "nlb-sync"] {
+    for function in ["image-push", "service-sync", "nlb-sync", "deploy-worker"] {
         let binary = tokio::task::spawn_blocking(move || function_binary(function))
             .await
             .unwrap();
@@ -250,4 +250,42 @@ async fn a_payload_that_is_not_json_is_event_invalid() {
             "{function}: {body}"
         );
     }
+}
+
+/// The deploy worker through the real Runtime API: an SQS batch of two messages, one a deploy of
+/// the pushed digest and one whose body is not a queued deploy. The answer is SQS's partial
+/// batch response naming only the bad one; the good one is deployed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deploy_worker_answers_a_batch_with_its_partial_batch_response() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+    let body = serde_json::json!({"app": "orders", "tag": "latest", "digest": digest, "event_id": "push-1"});
+    let event = serde_json::json!({"Records": [
+        {"messageId": "m-good", "eventSource": "aws:sqs", "body": body.to_string()},
+        {"messageId": "m-bad", "eventSource": "aws:sqs", "body": "{\"app\": 1}"}
+    ]});
+    let mut env = emulator.env();
+    env.push(("DEPLOYER_CONFIG".to_owned(), world::config_for(&[&app])));
+    let binary = tokio::task::spawn_blocking(|| function_binary("deploy-worker"))
+        .await
+        .unwrap();
+    let answer = tokio::task::spawn_blocking(move || {
+        RuntimeRun::start(&binary, &env, Some(event.to_string())).answer(std::time::Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    let Some(FunctionAnswer::Response(body)) = answer else {
+        panic!("a partial batch response, not an invocation error: {answer:?}")
+    };
+    let response: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        response,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-bad"}]})
+    );
+    let running = world::service_task_definition(&kit.clients, "sss", "orders").await;
+    assert!(world::container_image(&kit.clients, &running, "app")
+        .await
+        .ends_with(&digest));
 }

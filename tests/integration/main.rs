@@ -17,6 +17,7 @@ mod lifecycle;
 mod nlb_sync;
 mod overlap;
 mod promotion;
+mod queue;
 mod retention;
 mod service_sync;
 mod template;

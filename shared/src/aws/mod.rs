@@ -18,6 +18,7 @@ pub mod events;
 pub mod pace;
 pub mod revision;
 pub mod s3;
+pub mod sqs;
 
 pub use error::AwsError;
 

@@ -5,27 +5,30 @@
 //! the plan out, under a per-service lease when one is configured.
 
 pub mod apply;
+mod clients;
 pub mod follow;
 pub mod observe;
 pub mod plan;
 pub mod promote;
+pub mod queue;
 pub mod reconcile;
 pub mod record;
 pub mod replica;
+mod report;
 pub mod select;
 pub mod status;
 #[cfg(test)]
 mod tests;
+pub mod worker;
 
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use futures::stream::{self, StreamExt};
-use serde::Serialize;
 
 use crate::aws;
 use crate::aws::ecr::ImageQuery;
-use crate::input::config::{grouped, AppConfig, Config, ServicePlace};
+use crate::input::config::{AppConfig, Config};
 use crate::input::events::{parse_image_push, DeployTarget, ImagePushRequest};
 use crate::input::InputError;
 use crate::job::{self, Invocation, Job, Settings, APP_DEADLINE_MARGIN};
@@ -39,111 +42,12 @@ pub use select::{select, Selection};
 /// The function's name.
 pub const NAME: &str = "image-push";
 
+use clients::by_reach;
+pub use clients::{Clients, Reach};
+pub use report::{Outcome, Report};
+
 /// The function's answer.
 pub type Answer = job::Answer<Report>;
-
-/// The AWS clients image-push uses.
-#[derive(Debug, Clone)]
-pub struct Clients {
-    /// ECS: services and revisions (paced per account and Region).
-    pub ecs: aws::ecs::Ecs,
-    /// ECR: which digest a tag points to.
-    pub ecr: aws_sdk_ecr::Client,
-    /// S3: the configuration, the deploy leases and the deploy records.
-    pub s3: aws_sdk_s3::Client,
-    /// EventBridge: deploy outcomes.
-    pub events: aws_sdk_eventbridge::Client,
-    /// The region of the services (console links in events).
-    pub region: String,
-    /// The region of the registry images are read and pulled from (the host of pinned images).
-    pub registry_region: String,
-    /// The configuration the clients were built from (clients for other accounts and regions).
-    pub sdk_config: SdkConfig,
-    /// ECS and ECR clients of applications in another account or region, one pair per
-    /// [`Reach`], kept for the function's life: each role's credentials are cached and
-    /// refreshed by the provider, not asked for per call.
-    pub reached: Arc<aws::ClientCache<Reach, (aws::ecs::Ecs, aws_sdk_ecr::Client)>>,
-}
-
-/// How an application's service and registry are reached when they are not the function's own
-/// account and region: the service's place, and the registry's role and region.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Reach {
-    /// Where the service is.
-    pub service: ServicePlace,
-    /// Role for the registry's calls.
-    pub registry_role_arn: Option<String>,
-    /// Region of the registry.
-    pub registry_region: Option<String>,
-}
-
-impl Reach {
-    /// How `app` is reached.
-    pub fn of(app: &AppConfig) -> Reach {
-        Reach {
-            service: app.service_place(),
-            registry_role_arn: app.registry_role_arn.clone(),
-            registry_region: app.registry_region.clone(),
-        }
-    }
-}
-
-impl Clients {
-    /// The clients for `app`: these, with ECS acting through the app's role in its region and
-    /// ECR through the registry's role in the registry's region, when the app names them (the
-    /// records, the leases and the events stay the function's own).
-    pub async fn for_app(&self, app: &AppConfig) -> Clients {
-        let reach = Reach::of(app);
-        if reach == Reach::default() {
-            return self.clone();
-        }
-        let session = format!("{NAME}-{}", app.name);
-        let (ecs, ecr) = self
-            .reached
-            .get_or_make(reach.clone(), || async {
-                let ecs = aws::reach_config(
-                    &self.sdk_config,
-                    reach.service.role_arn.as_deref(),
-                    reach.service.external_id.as_deref(),
-                    reach.service.region.as_deref(),
-                    &session,
-                )
-                .await;
-                let ecr = aws::reach_config(
-                    &self.sdk_config,
-                    reach.registry_role_arn.as_deref(),
-                    None,
-                    reach.registry_region.as_deref(),
-                    &session,
-                )
-                .await;
-                (
-                    aws::ecs::Ecs::new(&ecs, reach.service.role_arn.as_deref()),
-                    aws_sdk_ecr::Client::new(&ecr),
-                )
-            })
-            .await;
-        Clients {
-            ecs,
-            ecr,
-            region: app.region.clone().unwrap_or_else(|| self.region.clone()),
-            registry_region: app
-                .registry_region
-                .clone()
-                .unwrap_or_else(|| self.registry_region.clone()),
-            ..self.clone()
-        }
-    }
-}
-
-/// The applications grouped by [`Reach`], in first-seen order, each group with its clients.
-async fn by_reach<'a>(clients: &Clients, apps: &[&'a AppConfig]) -> Vec<(Clients, Vec<&'a AppConfig>)> {
-    let mut with_clients = Vec::new();
-    for (_, group) in grouped(apps.iter().copied(), Reach::of) {
-        with_clients.push((clients.for_app(group[0]).await, group));
-    }
-    with_clients
-}
 
 /// Each application's service, as `DescribeServices` says through the application's own reach
 /// (10 services a call per account, region and cluster), in the order of `apps`: none when it
@@ -205,6 +109,7 @@ impl Job for ImagePush {
             ecr: aws_sdk_ecr::Client::new(config),
             s3: aws::s3::client(config),
             events: aws_sdk_eventbridge::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
             region: aws::region_of(config),
             registry_region: aws::region_of(config),
             sdk_config: config.clone(),
@@ -237,119 +142,6 @@ impl Job for ImagePush {
         invocation: &Invocation,
     ) -> Result<Answer, InputError> {
         handle(clients, config, request, settings, invocation).await
-    }
-}
-
-/// How one application ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The service now runs the new (or rolled-back) revision.
-    Deployed,
-    /// Dry run: the actions listed would have been taken.
-    Planned,
-    /// The service already runs the image (or revision): nothing to do.
-    Unchanged,
-    /// The event is older than what ECR or the service hold now: skipped.
-    Stale,
-    /// Nothing follows this image, or the event is not a successful push.
-    Ignored,
-    /// Something went wrong; `reason` says what, and the service is left on a working revision.
-    Failed,
-    /// An ECS event or the settle run moved a deploy's record (`actions` says how).
-    Followed,
-    /// A `status` answer (`status` holds it).
-    Status,
-    /// A promotion waits for an `approve` payload naming its digest.
-    Pending,
-    /// The pushed image has not reached the replica the service pulls from: nothing changed,
-    /// and not a failure; the replica's `ECR Replication Action` event or the settle run
-    /// deploys it.
-    Waiting,
-    /// AWS throttled a call past its retries (other clients share the account's ECS buckets):
-    /// nothing failed and nothing is recorded as failed; the invocation ends `Deferred`, so
-    /// Lambda's retry of the event does it.
-    Deferred,
-}
-
-/// One entry of the response: one application (or the event, when ignored as a whole).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
-    /// Application name; absent when the event as a whole was ignored.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub app: Option<String>,
-    /// `cluster/service`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// The task definition the service ran before.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub old_task_definition: Option<String>,
-    /// The task definition the service runs now (or would run, in a dry run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub new_task_definition: Option<String>,
-    /// The image deployed (digest-pinned).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
-    /// Why nothing was done, or what failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The planned actions, readable (`+ register ...`, `~ service ...`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub actions: Vec<String>,
-    /// The deploy record this attempt wrote (see [`crate::records`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deploy_id: Option<String>,
-    /// The ECS deployment rolling the new revision out.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ecs_deployment_id: Option<String>,
-    /// A `status` answer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<Box<status::AppStatus>>,
-    /// The account of the service, when the application names a role (another account).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    /// The region of the service, when the application names one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-}
-
-impl Report {
-    pub(crate) fn skipped(app: &AppConfig, outcome: Outcome, reason: impl Into<String>) -> Self {
-        Report {
-            app: Some(app.name.clone()),
-            service: Some(app.service_label()),
-            outcome,
-            old_task_definition: None,
-            new_task_definition: None,
-            image: None,
-            reason: Some(reason.into()),
-            actions: Vec::new(),
-            deploy_id: None,
-            ecs_deployment_id: None,
-            status: None,
-            account: app.account().map(str::to_owned),
-            region: app.region.clone(),
-        }
-    }
-
-    pub(crate) fn ignored(reason: impl Into<String>) -> Self {
-        Report {
-            app: None,
-            service: None,
-            outcome: Outcome::Ignored,
-            old_task_definition: None,
-            new_task_definition: None,
-            image: None,
-            reason: Some(reason.into()),
-            actions: Vec::new(),
-            deploy_id: None,
-            ecs_deployment_id: None,
-            status: None,
-            account: None,
-            region: None,
-        }
     }
 }
 
@@ -489,6 +281,14 @@ async fn deploy(
             });
         }
     };
+    // A large fan-out goes through the deploy queue: one message per application.
+    if let (Some(queue_url), Goal::Push { .. }, false) = (&settings.deploy_queue, &goal, dry_run) {
+        if apps.len() > config.inline_max as usize {
+            let results = queue::enqueue(clients, queue_url, &apps, &goal, trigger).await;
+            results.iter().for_each(log_report);
+            return Ok(Answer { results, dry_run });
+        }
+    }
     let results = deploy_apps(clients, &apps, &goal, settings, invocation, trigger, dry_run).await;
     if !dry_run {
         replica::remember(clients, settings, &results, &goal, trigger).await;

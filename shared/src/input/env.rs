@@ -32,6 +32,15 @@ pub fn event_bus_from_env() -> Option<String> {
     non_empty_var(ENV_EVENT_BUS)
 }
 
+/// Environment variable naming the deploy queue's URL (the template sets it): large fan-outs
+/// are sent there, one message per application, for the deploy worker.
+pub const ENV_DEPLOY_QUEUE: &str = "DEPLOYER_DEPLOY_QUEUE";
+
+/// The queue `DEPLOYER_DEPLOY_QUEUE` names; none when unset or empty (every push is inline).
+pub fn deploy_queue_from_env() -> Option<String> {
+    non_empty_var(ENV_DEPLOY_QUEUE)
+}
+
 /// A variable's value, trimmed; none when unset or blank.
 fn non_empty_var(name: &str) -> Option<String> {
     std::env::var(name)

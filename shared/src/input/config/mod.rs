@@ -42,6 +42,15 @@ pub struct Config {
     /// (off: retention runs on request, and after each completed deploy as before).
     #[serde(default)]
     pub retention_on_schedule: bool,
+    /// A push that concerns at most this many applications is deployed inside the push's own
+    /// invocation; a larger one goes through the deploy queue (`DEPLOYER_DEPLOY_QUEUE`), one
+    /// message per application (1-100, default 5).
+    #[serde(default = "default_inline_max")]
+    pub inline_max: u32,
+}
+
+fn default_inline_max() -> u32 {
+    5
 }
 
 fn default_settle_after_minutes() -> u32 {
@@ -572,6 +581,7 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
         settle_after_minutes: default_settle_after_minutes(),
         prune: false,
         retention_on_schedule: false,
+        inline_max: default_inline_max(),
     };
     let mut positions = Vec::new();
     let Some(object) = value.as_object() else {
@@ -582,11 +592,20 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
         return (config, positions);
     };
     for key in object.keys() {
-        if !["apps", "nlb", "settle_after_minutes", "prune", "retention_on_schedule"].contains(&key.as_str()) {
+        if ![
+            "apps",
+            "nlb",
+            "settle_after_minutes",
+            "prune",
+            "retention_on_schedule",
+            "inline_max",
+        ]
+        .contains(&key.as_str())
+        {
             problems.push(Problem {
                 path: key_in_path(key),
                 message:
-                    "unknown field, expected `apps`, `nlb`, `settle_after_minutes`, `prune` or `retention_on_schedule`"
+                    "unknown field, expected `apps`, `nlb`, `settle_after_minutes`, `prune`, `retention_on_schedule` or `inline_max`"
                         .into(),
             });
         }
@@ -604,15 +623,24 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
             }),
         }
     }
-    match object.get("settle_after_minutes") {
-        None => {}
-        Some(value) => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
-            Some(minutes) => config.settle_after_minutes = minutes,
-            None => problems.push(Problem {
-                path: "settle_after_minutes".into(),
-                message: format!("expected a whole number of minutes (0-1440), got {}", json_kind(value)),
-            }),
-        },
+    for (field, number, what) in [
+        (
+            "settle_after_minutes",
+            &mut config.settle_after_minutes,
+            "minutes (0-1440)",
+        ),
+        ("inline_max", &mut config.inline_max, "applications (1-100)"),
+    ] {
+        match object.get(field) {
+            None => {}
+            Some(value) => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => *number = n,
+                None => problems.push(Problem {
+                    path: field.into(),
+                    message: format!("expected a whole number of {what}, got {}", json_kind(value)),
+                }),
+            },
+        }
     }
     match object.get("apps") {
         Some(serde_json::Value::Array(items)) => {

@@ -16,6 +16,12 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
             format!("expected 0-1440 minutes, got {}", config.settle_after_minutes),
         );
     }
+    if !(1..=100).contains(&config.inline_max) {
+        push(
+            "inline_max".into(),
+            format!("expected 1-100 applications, got {}", config.inline_max),
+        );
+    }
     let mut names = HashSet::new();
     let mut claims = Claims::default();
     for (&i, app) in positions.iter().zip(&config.apps) {

@@ -1,0 +1,108 @@
+//! Large fan-outs through the deploy queue: a push to more than `inline_max` applications is
+//! queued, one FIFO message per application; the deploy worker, driven by a local player of
+//! Lambda's SQS event source mapping, deploys each once; a replayed push queues nothing twice.
+
+use deployer::image_push::worker::DeployWorker;
+use deployer::image_push::Outcome;
+use deployer::job::{Job, Settings};
+use deployer::lease::LeaseConfig;
+use deployer::records::RecordStore;
+use deployer_devkit::emulator::count_op;
+use deployer_devkit::events::EventTap;
+use deployer_devkit::sqs_player::SqsPlayer;
+use deployer_devkit::world::{self, invoke_image_push_with, invoke_job, push_event, World};
+use deployer_devkit::Emulator;
+
+const APPS: usize = 12;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_to_more_than_inline_max_apps_is_queued_and_each_deployed_once() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_cluster(&kit.clients, "sss").await;
+    world::create_repository(&kit.clients, "orders").await;
+    world::push_image(&kit.clients, "orders", "latest", "v1").await;
+    let mut apps = Vec::new();
+    for i in 0..APPS {
+        apps.push(kit.create_app("sss", "orders", &format!("fleet-{i:02}")).await);
+    }
+    let mut config: serde_json::Value =
+        serde_json::from_str(&world::config_for(&apps.iter().collect::<Vec<_>>())).unwrap();
+    config["inline_max"] = 5.into();
+    let config = config.to_string();
+    let player = SqsPlayer::fifo(&kit.clients, "deploys", 10, 2).await;
+    // As the template runs it: leases, records and events in the state bucket and on the bus.
+    world::create_bucket(&kit.clients, "deployer-state").await;
+    let tap = EventTap::new(&kit.clients, "deploys").await;
+    let settings = Settings {
+        deploy_queue: Some(player.queue_url.clone()),
+        lease: Some(LeaseConfig::in_bucket("deployer-state")),
+        records: Some(RecordStore::in_bucket("deployer-state")),
+        event_bus: Some("deploys".into()),
+        ..Settings::default()
+    };
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+    let event = push_event("orders", "latest", &digest);
+
+    emulator.start_recording();
+    let answer = invoke_image_push_with(&kit.clients, &config, &event, &settings)
+        .await
+        .unwrap();
+    assert!(
+        answer.results.iter().all(|r| r.outcome == Outcome::Queued),
+        "{answer:?}"
+    );
+    assert_eq!(answer.results.len(), APPS);
+    // The push's own invocation only reads and queues: no deploy in it.
+    assert_eq!(count_op(&emulator.stop_recording(), "RegisterTaskDefinition"), 0);
+    // EventBridge delivers the push again (or Lambda retries it): SQS drops the duplicates.
+    invoke_image_push_with(&kit.clients, &config, &event, &settings)
+        .await
+        .unwrap();
+
+    emulator.start_recording();
+    let drained = player
+        .drain(20, |batch| {
+            let (clients, config, settings) = (kit.clients.clone(), config.clone(), settings.clone());
+            async move {
+                let answer = invoke_job::<DeployWorker>(&clients, &config, &batch, &settings)
+                    .await
+                    .expect("the batch parses and the configuration loads");
+                DeployWorker::respond(answer).unwrap()
+            }
+        })
+        .await;
+    let calls = emulator.stop_recording();
+    assert_eq!(drained.deliveries, APPS, "one message per application: {drained:?}");
+    assert_eq!(drained.redelivered, 0, "{drained:?}");
+    assert_eq!(count_op(&calls, "RegisterTaskDefinition"), APPS);
+    for app in &apps {
+        let running = world::service_task_definition(&kit.clients, "sss", &app.name).await;
+        assert!(world::container_image(&kit.clients, &running, "app")
+            .await
+            .ends_with(&digest));
+        let records = RecordStore::in_bucket("deployer-state")
+            .read(&kit.clients.s3, &app.name)
+            .await
+            .unwrap()
+            .records;
+        assert_eq!(records.len(), 1, "one record, under the push's trigger");
+        assert_eq!(records[0].trigger.id, event["id"].as_str().unwrap());
+    }
+    let (types, _) = tap.detail_types().await;
+    assert_eq!(types.iter().filter(|t| *t == "Deploy Started").count(), APPS);
+    // A message delivered again after its deploy (SQS is at least once) changes nothing.
+    let again = serde_json::json!({"Records": [{
+        "messageId": "again-1", "eventSource": "aws:sqs",
+        "body": serde_json::json!({"app": apps[0].name, "tag": "latest", "digest": digest,
+                                   "event_id": event["id"]}).to_string()
+    }]});
+    let answer = invoke_job::<DeployWorker>(&kit.clients, &config, &again, &settings)
+        .await
+        .unwrap();
+    assert_eq!(answer.results[0].report.outcome, Outcome::Unchanged);
+    assert_eq!(
+        DeployWorker::respond(answer).unwrap(),
+        serde_json::json!({"batchItemFailures": []})
+    );
+}
