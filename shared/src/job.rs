@@ -209,6 +209,7 @@ pub trait Job {
         async move {
             let request = Self::parse(payload)?;
             let config = source.load(Self::s3(clients)).await?;
+            crate::aws::pace::pacer().configure(&config.ecs_rates.limits());
             Ok(Self::handle(clients, &config, &request, settings, invocation).await?)
         }
     }

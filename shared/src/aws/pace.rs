@@ -41,6 +41,35 @@ pub struct Rate {
 }
 
 impl EcsBucket {
+    /// Every bucket.
+    pub const ALL: [EcsBucket; 7] = [
+        EcsBucket::TaskDefinitionWrites,
+        EcsBucket::ServiceWrites,
+        EcsBucket::ServiceReads,
+        EcsBucket::TaskDefinitionReads,
+        EcsBucket::TaskDefinitionDeletes,
+        EcsBucket::Tagging,
+        EcsBucket::TagReads,
+    ];
+
+    /// Its name in the configuration's `ecs_rates`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EcsBucket::TaskDefinitionWrites => "task_definition_writes",
+            EcsBucket::ServiceWrites => "service_writes",
+            EcsBucket::ServiceReads => "service_reads",
+            EcsBucket::TaskDefinitionReads => "task_definition_reads",
+            EcsBucket::TaskDefinitionDeletes => "task_definition_deletes",
+            EcsBucket::Tagging => "tagging",
+            EcsBucket::TagReads => "tag_reads",
+        }
+    }
+
+    /// The bucket `name` names.
+    pub fn named(name: &str) -> Option<EcsBucket> {
+        EcsBucket::ALL.into_iter().find(|b| b.name() == name)
+    }
+
     /// The bucket's documented size and refill (an account's quota may have been raised).
     pub fn documented(self) -> Rate {
         let (burst, per_second) = match self {
@@ -84,12 +113,29 @@ impl Bucket {
 #[derive(Debug, Default)]
 pub struct Pacer {
     buckets: Mutex<BTreeMap<(Arc<str>, EcsBucket), Bucket>>,
+    raised: Mutex<BTreeMap<EcsBucket, Rate>>,
 }
 
 impl Pacer {
+    /// The account's raised quotas (the configuration's `ecs_rates`); the buckets not named keep
+    /// AWS's documented figures. A changed quota applies to every bucket from its next call.
+    pub fn configure(&self, raised: &[(EcsBucket, Rate)]) {
+        *self.raised.lock().expect("pacer lock") = raised.iter().copied().collect();
+    }
+
+    /// The quota in force for `group`.
+    fn limit(&self, group: EcsBucket) -> Rate {
+        self.raised
+            .lock()
+            .expect("pacer lock")
+            .get(&group)
+            .copied()
+            .unwrap_or_else(|| group.documented())
+    }
+
     fn with_bucket<T>(&self, scope: &Arc<str>, group: EcsBucket, f: impl FnOnce(&mut Bucket) -> T) -> T {
+        let limit = self.limit(group);
         let mut buckets = self.buckets.lock().expect("pacer lock");
-        let limit = group.documented();
         let bucket = buckets.entry((scope.clone(), group)).or_insert_with(|| Bucket {
             tokens: limit.burst,
             at: Instant::now(),
@@ -97,6 +143,11 @@ impl Pacer {
             limit,
             cut_at: None,
         });
+        if bucket.limit != limit {
+            bucket.per_second = limit.per_second;
+            bucket.tokens = bucket.tokens.min(limit.burst);
+            bucket.limit = limit;
+        }
         bucket.refill(Instant::now());
         f(bucket)
     }
@@ -259,5 +310,15 @@ mod tests {
             pacer.succeeded(&scope, group);
         }
         assert_eq!(pacer.rate(&scope, group), 1.0, "back to the documented rate, no higher");
+
+        // A raised quota applies from the next call.
+        pacer.configure(&[(
+            group,
+            Rate {
+                burst: 40.0,
+                per_second: 4.0,
+            },
+        )]);
+        assert_eq!(pacer.rate(&scope, group), 4.0);
     }
 }

@@ -4,6 +4,7 @@
 //! and validated as a whole on load: a bad document fails with every problem listed by its JSON
 //! path, before anything is changed.
 
+pub mod rates;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use rates::EcsRates;
 pub use source::{ConfigSource, LoadConfigError, ENV_INLINE, ENV_S3};
 pub use validate::{is_dns_name, HTTP_METHODS};
 
@@ -47,6 +49,10 @@ pub struct Config {
     /// message per application (1-100, default 5).
     #[serde(default = "default_inline_max")]
     pub inline_max: u32,
+    /// The account's raised ECS request quotas, by bucket (see [`rates`]); none: AWS's
+    /// documented figures.
+    #[serde(default, skip_serializing_if = "EcsRates::is_empty")]
+    pub ecs_rates: EcsRates,
 }
 
 fn default_inline_max() -> u32 {
@@ -582,6 +588,7 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
         prune: false,
         retention_on_schedule: false,
         inline_max: default_inline_max(),
+        ecs_rates: EcsRates::default(),
     };
     let mut positions = Vec::new();
     let Some(object) = value.as_object() else {
@@ -641,6 +648,9 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
                 }),
             },
         }
+    }
+    if let Some(rates) = object.get("ecs_rates") {
+        config.ecs_rates = rates::parse(rates, problems);
     }
     match object.get("apps") {
         Some(serde_json::Value::Array(items)) => {
