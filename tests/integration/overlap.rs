@@ -222,3 +222,50 @@ async fn a_held_lease_is_waited_for_then_refused_clearly_and_an_expired_one_is_t
     assert_eq!(rollback.results[0].outcome, Outcome::Deployed, "{rollback:?}");
     assert_eq!(world::service_task_definition(clients, "sss", "orders").await, before);
 }
+
+/// The lease's owner is the deploy's id: when an attempt died holding the lease (Lambda's
+/// timeout, a worker killed mid-batch), the retry of the same deploy takes it back at once
+/// instead of waiting out its expiry; another deploy of the service still waits for it.
+#[tokio::test]
+async fn a_retry_takes_back_the_lease_its_own_deploy_left_behind() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let clients = &kit.clients;
+    world::create_bucket(clients, BUCKET).await;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let digest = world::push_image(clients, "orders", "latest", "v2").await;
+    let event = push_event("orders", "latest", &digest);
+    let trigger = deployer::records::Trigger {
+        kind: deployer::records::TriggerKind::Push,
+        id: event["id"].as_str().unwrap().to_owned(),
+        by: Some("aws.ecr".into()),
+    };
+    let holder = LeaseConfig::in_bucket(BUCKET);
+    let key = holder.key("sss", "orders");
+    let own = deployer::records::deploy_id(&trigger, "orders");
+    lease::acquire(&clients.s3, &holder, &key, &own, "the attempt that died")
+        .await
+        .unwrap();
+    let impatient = Settings {
+        lease: Some(LeaseConfig {
+            wait: Duration::from_millis(300),
+            ..LeaseConfig::in_bucket(BUCKET)
+        }),
+        ..Settings::default()
+    };
+    let retried = invoke_image_push_with(clients, &config, &event, &impatient)
+        .await
+        .unwrap();
+    assert_eq!(retried.results[0].outcome, Outcome::Deployed, "{retried:?}");
+
+    // Another push's deploy finds the lease held by someone else: it waits, then is deferred.
+    lease::acquire(&clients.s3, &holder, &key, "another-deploy", "someone else")
+        .await
+        .unwrap();
+    let newer = world::push_image(clients, "orders", "latest", "v3").await;
+    let other = invoke_image_push_with(clients, &config, &push_event("orders", "latest", &newer), &impatient)
+        .await
+        .unwrap();
+    assert_eq!(other.results[0].outcome, Outcome::Deferred, "{other:?}");
+}

@@ -32,7 +32,6 @@ use crate::input::config::{AppConfig, Config};
 use crate::input::events::{parse_image_push, DeployTarget, ImagePushRequest};
 use crate::input::InputError;
 use crate::job::{self, Invocation, Job, Settings, APP_DEADLINE_MARGIN};
-use crate::lease;
 use crate::records::{Trigger, TriggerKind};
 
 pub use observe::{observe, Observation};
@@ -352,9 +351,11 @@ async fn deploy_group(
             )),
         })
         .collect();
-    let owner = lease::new_owner();
-    let owner = owner.as_str();
     stream::iter(apps.iter().zip(plans).map(|(app, plan)| async move {
+        // The lease's owner is the deploy's id: a retry of this deploy (Lambda's, or SQS's
+        // redelivery after a worker died holding it) takes its own lease back at once.
+        let owner = crate::records::deploy_id(trigger, &app.name);
+        let owner = owner.as_str();
         let attempt = record::Attempt {
             app,
             goal,
