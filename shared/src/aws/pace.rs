@@ -85,6 +85,9 @@ impl EcsBucket {
     }
 }
 
+/// The share of each bucket the background lane (retention) may use.
+pub const BACKGROUND_SHARE: f64 = 0.25;
+
 /// The lowest share of the documented rate throttles bring this process down to.
 const FLOOR: f64 = 1.0 / 16.0;
 /// The share of the documented rate each success gives back after a throttle.
@@ -114,6 +117,7 @@ impl Bucket {
 pub struct Pacer {
     buckets: Mutex<BTreeMap<(Arc<str>, EcsBucket), Bucket>>,
     raised: Mutex<BTreeMap<EcsBucket, Rate>>,
+    shares: Mutex<BTreeMap<Arc<str>, f64>>,
 }
 
 impl Pacer {
@@ -123,18 +127,35 @@ impl Pacer {
         *self.raised.lock().expect("pacer lock") = raised.iter().copied().collect();
     }
 
-    /// The quota in force for `group`.
-    fn limit(&self, group: EcsBucket) -> Rate {
-        self.raised
+    /// The quota in force for `group` in `scope`: the account's, times the scope's share.
+    fn limit(&self, scope: &Arc<str>, group: EcsBucket) -> Rate {
+        let quota = self
+            .raised
             .lock()
             .expect("pacer lock")
             .get(&group)
             .copied()
-            .unwrap_or_else(|| group.documented())
+            .unwrap_or_else(|| group.documented());
+        let share = self
+            .shares
+            .lock()
+            .expect("pacer lock")
+            .get(scope)
+            .copied()
+            .unwrap_or(1.0);
+        Rate {
+            burst: (quota.burst * share).max(1.0),
+            per_second: quota.per_second * share,
+        }
+    }
+
+    /// Paces `scope` at `share` of each bucket (a background lane: see [`Ecs::background`]).
+    pub fn set_share(&self, scope: &Arc<str>, share: f64) {
+        self.shares.lock().expect("pacer lock").insert(scope.clone(), share);
     }
 
     fn with_bucket<T>(&self, scope: &Arc<str>, group: EcsBucket, f: impl FnOnce(&mut Bucket) -> T) -> T {
-        let limit = self.limit(group);
+        let limit = self.limit(scope, group);
         let mut buckets = self.buckets.lock().expect("pacer lock");
         let bucket = buckets.entry((scope.clone(), group)).or_insert_with(|| Bucket {
             tokens: limit.burst,
@@ -241,6 +262,18 @@ impl Ecs {
         }
     }
 
+    /// The same client in the background lane of its scope: paced at [`BACKGROUND_SHARE`] of
+    /// each bucket, so housekeeping (the retention pass's deregistrations and deletions) never
+    /// takes more than that share of what the account's deploys need.
+    pub fn background(&self) -> Self {
+        let scope: Arc<str> = format!("{} (background)", self.scope).into();
+        pacer().set_share(&scope, BACKGROUND_SHARE);
+        Self {
+            client: self.client.clone(),
+            scope,
+        }
+    }
+
     /// `account/region` (and the endpoint, when overridden): the bucket scope.
     pub fn scope(&self) -> &str {
         &self.scope
@@ -310,6 +343,21 @@ mod tests {
             pacer.succeeded(&scope, group);
         }
         assert_eq!(pacer.rate(&scope, group), 1.0, "back to the documented rate, no higher");
+
+        // A background lane gets a quarter of the bucket.
+        let background: Arc<str> = "111111111111/eu-west-1 (background)".into();
+        pacer.set_share(&background, BACKGROUND_SHARE);
+        for _ in 0..5 {
+            assert_eq!(
+                pacer.reserve(&background, group),
+                Duration::ZERO,
+                "a quarter of the burst"
+            );
+        }
+        assert!(
+            about(pacer.reserve(&background, group), 4.0),
+            "at a quarter of the rate"
+        );
 
         // A raised quota applies from the next call.
         pacer.configure(&[(

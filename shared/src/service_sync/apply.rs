@@ -180,7 +180,7 @@ async fn carry_out(
                     change.integrations.insert(id.clone(), Some(owner(None)));
                 }
             }
-            Step::DeregisterRevision(arn) => ecs::deregister_task_definition(&clients.ecs, arn).await?,
+            Step::DeregisterRevision(arn) => ecs::deregister_task_definition(&clients.ecs.background(), arn).await?,
         }
     }
     Ok(())

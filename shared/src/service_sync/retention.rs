@@ -244,11 +244,11 @@ async fn read_records(
 /// from what exists, so it ends where one clean pass would.
 pub async fn apply_retention(clients: &Clients, plan: &RetentionPlan) -> Result<(), AwsError> {
     for (arn, _) in &plan.deregister {
-        ecs::deregister_task_definition(&clients.ecs, arn).await?;
+        ecs::deregister_task_definition(&clients.ecs.background(), arn).await?;
     }
     let deletes: Vec<String> = plan.delete.iter().map(|(arn, _)| arn.clone()).collect();
     if !deletes.is_empty() {
-        ecs::delete_task_definitions(&clients.ecs, &deletes).await?;
+        ecs::delete_task_definitions(&clients.ecs.background(), &deletes).await?;
     }
     Ok(())
 }
