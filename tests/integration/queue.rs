@@ -106,3 +106,36 @@ async fn a_push_to_more_than_inline_max_apps_is_queued_and_each_deployed_once() 
         serde_json::json!({"batchItemFailures": []})
     );
 }
+
+/// One application's messages keep their order (one after one that failed is not started);
+/// another application's message in the same batch is deployed, and only the first two are
+/// named for delivery again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_message_holds_back_its_own_application_only() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let mut config: serde_json::Value = serde_json::from_str(&world::config_for(&[&app])).unwrap();
+    // `ghost` follows the same image, but its service does not exist.
+    let mut ghost = config["apps"][0].clone();
+    ghost["name"] = "ghost".into();
+    ghost["service"] = "ghost".into();
+    config["apps"].as_array_mut().unwrap().push(ghost);
+    let config = config.to_string();
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+    let message = |id: &str, app: &str| {
+        serde_json::json!({"messageId": id, "eventSource": "aws:sqs", "body": serde_json::json!(
+            {"app": app, "tag": "latest", "digest": digest, "event_id": "push-1"}).to_string()})
+    };
+    let batch =
+        serde_json::json!({"Records": [message("m-1", "ghost"), message("m-2", "ghost"), message("m-3", "orders")]});
+    let answer = invoke_job::<DeployWorker>(&kit.clients, &config, &batch, &Settings::default())
+        .await
+        .unwrap();
+    let outcomes: Vec<Outcome> = answer.results.iter().map(|r| r.report.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Failed, Outcome::Deferred, Outcome::Deployed]);
+    assert_eq!(
+        DeployWorker::respond(answer).unwrap(),
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]})
+    );
+}

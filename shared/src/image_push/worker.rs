@@ -3,9 +3,11 @@
 //! application's deploy of one push, deployed exactly as image-push deploys inline (observe,
 //! plan, lease, apply, record), paced to ECS's buckets. The answer is SQS's partial batch
 //! response: a message that failed or was put off (throttled, a busy lease, out of time) is
-//! named in `batchItemFailures`, so SQS delivers it again; for a FIFO queue the messages after
-//! the first such one are named too and not started (their group's order holds).
+//! named in `batchItemFailures`, so SQS delivers it again. Messages of different applications
+//! run at once; one application's messages run in their order, and those after one that was not
+//! done are not started (named too), so each application's order holds.
 
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -108,24 +110,49 @@ impl Job for DeployWorker {
         settings: &Settings,
         invocation: &Invocation,
     ) -> Result<Answer<WorkerReport>, InputError> {
-        let mut results = Vec::new();
-        let mut stopped = false;
-        for message in messages {
-            let report = if stopped {
-                Report {
-                    outcome: Outcome::Deferred,
-                    reason: Some("not started: an earlier message of the batch was not done (FIFO order)".into()),
-                    ..Report::ignored("")
-                }
-            } else {
-                deploy_one(clients, config, settings, invocation, message).await
-            };
-            stopped |= matches!(report.outcome, Outcome::Failed | Outcome::Deferred);
-            results.push(WorkerReport {
-                message_id: message.message_id.clone(),
-                report,
-            });
+        // Each application's messages in their order, one after the other (a message after one
+        // that was not done is not started); different applications at once, up to the
+        // concurrency bound: the pacer keeps them inside ECS's buckets.
+        let mut lanes: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
+        for (i, message) in messages.iter().enumerate() {
+            let app = message.deploy.as_ref().ok().map(|d| d.app.as_str());
+            match lanes.iter_mut().find(|(a, _)| app.is_some() && *a == app) {
+                Some((_, lane)) => lane.push(i),
+                None => lanes.push((app, vec![i])),
+            }
         }
+        let done: Vec<Vec<(usize, Report)>> = stream::iter(lanes.into_iter().map(|(_, lane)| async move {
+            let mut reports = Vec::new();
+            let mut stopped = false;
+            for i in lane {
+                let report = if stopped {
+                    Report {
+                        outcome: Outcome::Deferred,
+                        reason: Some(
+                            "not started: an earlier message of this application was not done (its order holds)".into(),
+                        ),
+                        ..Report::ignored("")
+                    }
+                } else {
+                    deploy_one(clients, config, settings, invocation, &messages[i]).await
+                };
+                stopped |= matches!(report.outcome, Outcome::Failed | Outcome::Deferred);
+                reports.push((i, report));
+            }
+            reports
+        }))
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
+        let mut done: Vec<(usize, Report)> = done.into_iter().flatten().collect();
+        done.sort_by_key(|(i, _)| *i);
+        let results: Vec<WorkerReport> = done
+            .into_iter()
+            .map(|(i, report)| WorkerReport {
+                message_id: messages[i].message_id.clone(),
+                report,
+            })
+            .collect();
         results.iter().for_each(|r| super::log_report(&r.report));
         Ok(Answer {
             results,
