@@ -39,6 +39,12 @@ const COLD_STARTS: usize = 10;
 /// Added to every request in the fan-out figures, roughly an AWS API call's latency.
 const LATENCY: std::time::Duration = std::time::Duration::from_millis(20);
 
+#[path = "bench/fleet.rs"]
+mod fleet;
+
+/// Services of the fleet figures, and the speed the buckets refill at for each.
+const FLEETS: [(usize, f64); 2] = [(200, 10.0), (1000, 20.0)];
+
 #[tokio::main]
 async fn main() {
     // `cargo run --bin bench -- fan-out sync` runs only those sections; none runs them all.
@@ -166,7 +172,14 @@ async fn main() {
     }
 
     if wanted("fan-out") {
-        // Fan-out: one image followed by 50, then 200 services.
+        // Fan-out: one image followed by 50, then 200 services. These figures measure the
+        // deployer's own work, so the pacer is told of quotas far above ECS's (the `fleet`
+        // section measures a fan-out under ECS's real buckets).
+        let unbounded: Vec<_> = deployer::aws::pace::EcsBucket::ALL
+            .iter()
+            .map(|b| (*b, deployer::aws::pace::Rate { burst: 10_000.0, per_second: 10_000.0 }))
+            .collect();
+        deployer::aws::pace::pacer().configure(&unbounded);
         for fan_out in FAN_OUT {
             let emulator = Emulator::start();
             let kit = World::new(&emulator).await;
@@ -211,6 +224,7 @@ async fn main() {
                 format!("moto recorder, a separate run: {}", distinct_ops(&calls)),
             ));
         }
+        deployer::aws::pace::pacer().configure(&[]);
     }
 
     if wanted("sync") {
@@ -611,6 +625,12 @@ async fn main() {
             &calls,
         ));
         drop(emulator);
+    }
+
+    if wanted("fleet") {
+        for (services, speed) in FLEETS {
+            rows.extend(fleet::fleet(services, speed).await);
+        }
     }
 
     if wanted("accounts") {
