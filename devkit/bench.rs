@@ -177,7 +177,15 @@ async fn main() {
         // section measures a fan-out under ECS's real buckets).
         let unbounded: Vec<_> = deployer::aws::pace::EcsBucket::ALL
             .iter()
-            .map(|b| (*b, deployer::aws::pace::Rate { burst: 10_000.0, per_second: 10_000.0 }))
+            .map(|b| {
+                (
+                    *b,
+                    deployer::aws::pace::Rate {
+                        burst: 10_000.0,
+                        per_second: 10_000.0,
+                    },
+                )
+            })
             .collect();
         deployer::aws::pace::pacer().configure(&unbounded);
         for fan_out in FAN_OUT {

@@ -606,13 +606,14 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
             "prune",
             "retention_on_schedule",
             "inline_max",
+            "ecs_rates",
         ]
         .contains(&key.as_str())
         {
             problems.push(Problem {
                 path: key_in_path(key),
                 message:
-                    "unknown field, expected `apps`, `nlb`, `settle_after_minutes`, `prune`, `retention_on_schedule` or `inline_max`"
+                    "unknown field, expected `apps`, `nlb`, `settle_after_minutes`, `prune`, `retention_on_schedule`, `inline_max` or `ecs_rates`"
                         .into(),
             });
         }

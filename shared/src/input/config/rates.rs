@@ -125,5 +125,18 @@ mod tests {
         let mut problems = Vec::new();
         parse(&serde_json::json!({"service_writes": {"burst": 1}}), &mut problems);
         assert!(problems[0].path.starts_with("ecs_rates.service_writes"), "{problems:?}");
+        // In a whole document.
+        let config = crate::input::config::Config::parse(
+            r#"{"apps": [], "ecs_rates": {"tagging": {"burst": 40, "per_second": 20}}}"#,
+            "test",
+        )
+        .unwrap();
+        assert_eq!(config.ecs_rates.limits()[0].0, EcsBucket::Tagging);
+        let err = crate::input::config::Config::parse(
+            r#"{"apps": [], "ecs_rates": {"x": {"burst": 1, "per_second": 1}}}"#,
+            "test",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("ecs_rates.x"), "{err}");
     }
 }
