@@ -43,7 +43,7 @@ const LATENCY: std::time::Duration = std::time::Duration::from_millis(20);
 mod fleet;
 
 /// Services of the fleet figures, and the speed the buckets refill at for each.
-const FLEETS: [(usize, f64); 2] = [(200, 10.0), (1000, 20.0)];
+const FLEETS: [(usize, f64); 2] = [(200, 5.0), (1000, 5.0)];
 
 #[tokio::main]
 async fn main() {
