@@ -362,6 +362,44 @@ impl World {
         let digest = push_image(&self.clients, "orders", "latest", "v1").await;
         (self.create_app("sss", "orders", "orders").await, digest)
     }
+
+    /// A fleet following one image: cluster `sss`, repository `orders` with `orders:latest`
+    /// pushed, and `count` services named `<prefix>-NNNN`, each on its own rich task definition.
+    pub async fn fleet(&self, prefix: &str, count: usize) -> Vec<AppWorld> {
+        create_cluster(&self.clients, "sss").await;
+        create_repository(&self.clients, "orders").await;
+        push_image(&self.clients, "orders", "latest", "v1").await;
+        let mut apps = Vec::new();
+        for i in 0..count {
+            apps.push(self.create_app("sss", "orders", &format!("{prefix}-{i:04}")).await);
+        }
+        apps
+    }
+}
+
+/// The configuration document of `apps` with `extra` top-level fields, as JSON.
+pub fn config_with(apps: &[AppWorld], extra: serde_json::Value) -> String {
+    let mut config: serde_json::Value =
+        serde_json::from_str(&config_for(&apps.iter().collect::<Vec<_>>())).expect("JSON");
+    if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+        config.extend(extra.clone());
+    }
+    config.to_string()
+}
+
+/// One `deploy-worker` invocation in-process with an SQS batch, answered as Lambda's event
+/// source mapping reads it (the partial batch response).
+pub async fn invoke_worker(
+    clients: &AwsClients,
+    config: &str,
+    batch: &serde_json::Value,
+    settings: &Settings,
+) -> serde_json::Value {
+    use deployer::job::Job;
+    let answer = invoke_job::<image_push::worker::DeployWorker>(clients, config, batch, settings)
+        .await
+        .expect("the batch parses and the configuration loads");
+    image_push::worker::DeployWorker::respond(answer).expect("a partial batch response")
 }
 
 /// A configuration document holding these applications.

@@ -7,8 +7,7 @@
 use std::time::Instant;
 
 use deployer::aws::pace::EcsBucket;
-use deployer::image_push::worker::DeployWorker;
-use deployer::job::{Job, Settings};
+use deployer::job::Settings;
 use deployer::lease::LeaseConfig;
 use deployer::records::RecordStore;
 use deployer::AwsClients;
@@ -25,18 +24,9 @@ use std::sync::Arc;
 pub async fn fleet(services: usize, speed: f64) -> Vec<(String, String, String)> {
     let emulator = Emulator::start();
     let kit = World::new(&emulator).await;
-    world::create_cluster(&kit.clients, "sss").await;
-    world::create_repository(&kit.clients, "orders").await;
-    world::push_image(&kit.clients, "orders", "latest", "v1").await;
     world::create_bucket(&kit.clients, "deployer-state").await;
     let tap = EventTap::new(&kit.clients, "deploys").await;
-    let mut apps = Vec::new();
-    for i in 0..services {
-        apps.push(kit.create_app("sss", "orders", &format!("fleet-{i:04}")).await);
-    }
-    let mut config: serde_json::Value =
-        serde_json::from_str(&world::config_for(&apps.iter().collect::<Vec<_>>())).unwrap();
-    config["inline_max"] = 5.into();
+    let apps = kit.fleet("fleet", services).await;
     let rates: serde_json::Map<String, serde_json::Value> = EcsBucket::ALL
         .iter()
         .map(|b| {
@@ -47,8 +37,7 @@ pub async fn fleet(services: usize, speed: f64) -> Vec<(String, String, String)>
             )
         })
         .collect();
-    config["ecs_rates"] = rates.into();
-    let config = config.to_string();
+    let config = world::config_with(&apps, serde_json::json!({"inline_max": 5, "ecs_rates": rates}));
 
     let throttle = Arc::new(EcsThrottle::documented(speed));
     let proxy = FaultProxy::start_throttled(emulator.port, FaultPlan::any(0.0, 1), Some(throttle.clone())).await;
@@ -72,12 +61,7 @@ pub async fn fleet(services: usize, speed: f64) -> Vec<(String, String, String)>
     let drained = player
         .drain(100_000, |batch| {
             let (clients, config, settings) = (clients.clone(), config.clone(), settings.clone());
-            async move {
-                let answer = invoke_job::<DeployWorker>(&clients, &config, &batch, &settings)
-                    .await
-                    .expect("the batch parses and the configuration loads");
-                DeployWorker::respond(answer).unwrap()
-            }
+            async move { world::invoke_worker(&clients, &config, &batch, &settings).await }
         })
         .await;
     let wall = started.elapsed().as_secs_f64();

@@ -19,17 +19,8 @@ const APPS: usize = 12;
 async fn a_push_to_more_than_inline_max_apps_is_queued_and_each_deployed_once() {
     let emulator = Emulator::start();
     let kit = World::new(&emulator).await;
-    world::create_cluster(&kit.clients, "sss").await;
-    world::create_repository(&kit.clients, "orders").await;
-    world::push_image(&kit.clients, "orders", "latest", "v1").await;
-    let mut apps = Vec::new();
-    for i in 0..APPS {
-        apps.push(kit.create_app("sss", "orders", &format!("fleet-{i:02}")).await);
-    }
-    let mut config: serde_json::Value =
-        serde_json::from_str(&world::config_for(&apps.iter().collect::<Vec<_>>())).unwrap();
-    config["inline_max"] = 5.into();
-    let config = config.to_string();
+    let apps = kit.fleet("fleet", APPS).await;
+    let config = world::config_with(&apps, serde_json::json!({"inline_max": 5}));
     let player = SqsPlayer::fifo(&kit.clients, "deploys", 10, 2).await;
     // As the template runs it: leases, records and events in the state bucket and on the bus.
     world::create_bucket(&kit.clients, "deployer-state").await;
@@ -64,12 +55,7 @@ async fn a_push_to_more_than_inline_max_apps_is_queued_and_each_deployed_once() 
     let drained = player
         .drain(20, |batch| {
             let (clients, config, settings) = (kit.clients.clone(), config.clone(), settings.clone());
-            async move {
-                let answer = invoke_job::<DeployWorker>(&clients, &config, &batch, &settings)
-                    .await
-                    .expect("the batch parses and the configuration loads");
-                DeployWorker::respond(answer).unwrap()
-            }
+            async move { world::invoke_worker(&clients, &config, &batch, &settings).await }
         })
         .await;
     let calls = emulator.stop_recording();

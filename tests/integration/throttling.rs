@@ -24,14 +24,8 @@ const SPEED: f64 = 1.0;
 async fn a_push_to_more_services_than_the_burst_deploys_each_once_paced() {
     let emulator = Emulator::start();
     let kit = World::new(&emulator).await;
-    world::create_cluster(&kit.clients, "sss").await;
-    world::create_repository(&kit.clients, "orders").await;
-    world::push_image(&kit.clients, "orders", "latest", "v1").await;
-    let mut apps = Vec::new();
-    for i in 0..SERVICES {
-        apps.push(kit.create_app("sss", "orders", &format!("orders-{i:02}")).await);
-    }
-    let config = world::config_for(&apps.iter().collect::<Vec<_>>());
+    let apps = kit.fleet("orders", SERVICES).await;
+    let config = world::config_with(&apps, serde_json::json!({}));
     let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
 
     let throttle = Arc::new(EcsThrottle::documented(SPEED));
@@ -82,14 +76,8 @@ async fn a_push_to_more_services_than_the_burst_deploys_each_once_paced() {
 async fn a_bucket_others_emptied_slows_the_push_down_and_nothing_fails() {
     let emulator = Emulator::start();
     let kit = World::new(&emulator).await;
-    world::create_cluster(&kit.clients, "sss").await;
-    world::create_repository(&kit.clients, "orders").await;
-    world::push_image(&kit.clients, "orders", "latest", "v1").await;
-    let mut apps = Vec::new();
-    for i in 0..BUSY_SERVICES {
-        apps.push(kit.create_app("sss", "orders", &format!("busy-{i:02}")).await);
-    }
-    let config = world::config_for(&apps.iter().collect::<Vec<_>>());
+    let apps = kit.fleet("busy", BUSY_SERVICES).await;
+    let config = world::config_with(&apps, serde_json::json!({}));
     let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
     let throttle = Arc::new(EcsThrottle::documented(SPEED));
     for _ in 0..20 {
