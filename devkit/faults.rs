@@ -49,6 +49,9 @@ pub enum Fault {
     /// (`InternalFailure` in the answer's entries, `FailedEntryCount` 1) while the others are
     /// carried out; other requests are forwarded untouched. Never drawn by [`FaultPlan::any`].
     RefuseLastEvent,
+    /// ECR's refusal of a tag past its 1,000 tags an image (JSON `LimitExceededException`);
+    /// not carried out. Never drawn by [`FaultPlan::any`].
+    TagLimit,
 }
 
 impl Fault {
@@ -61,7 +64,7 @@ impl Fault {
     }
 
     /// Every kind, in the order the proxy draws from.
-    pub const ALL: [Fault; 11] = [
+    pub const ALL: [Fault; 12] = [
         Fault::Throttle,
         Fault::ServerError,
         Fault::Unavailable,
@@ -73,6 +76,7 @@ impl Fault {
         Fault::ImmutableTag,
         Fault::ClientException,
         Fault::RefuseLastEvent,
+        Fault::TagLimit,
     ];
 
     /// The kinds a retry or a later run recovers from (all but [`Fault::Denied`]).
@@ -275,6 +279,12 @@ async fn serve(
         Some(Fault::Denied) => client.write_all(&protocol.denied()).await?,
         Some(Fault::ClientException) => {
             let body = r#"{"__type":"ClientException","message":"Unable to describe task definition."}"#;
+            client
+                .write_all(&response(400, "application/x-amz-json-1.1", &[], body))
+                .await?
+        }
+        Some(Fault::TagLimit) => {
+            let body = r#"{"__type":"LimitExceededException","message":"The operation did not succeed because it would have exceeded a service limit for your account."}"#;
             client
                 .write_all(&response(400, "application/x-amz-json-1.1", &[], body))
                 .await?

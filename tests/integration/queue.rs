@@ -46,6 +46,14 @@ async fn a_push_to_more_than_inline_max_apps_is_queued_and_each_deployed_once() 
     assert_eq!(answer.results.len(), APPS);
     // The push's own invocation only reads and queues: no deploy in it.
     assert_eq!(count_op(&emulator.stop_recording(), "RegisterTaskDefinition"), 0);
+    // The fan-out is recorded once, under the push's event id.
+    let key = deployer::image_push::queue::fan_out_key(event["id"].as_str().unwrap());
+    let (body, _) = deployer::aws::s3::read_object(&kit.clients.s3, "deployer-state", &key)
+        .await
+        .unwrap()
+        .expect("the fan-out's record");
+    let fan_out: deployer::image_push::queue::FanOut = serde_json::from_slice(&body).unwrap();
+    assert_eq!((fan_out.apps.len(), fan_out.digest.as_str()), (APPS, digest.as_str()));
     // EventBridge delivers the push again (or Lambda retries it): SQS drops the duplicates.
     invoke_image_push_with(&kit.clients, &config, &event, &settings)
         .await

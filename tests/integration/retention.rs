@@ -383,7 +383,7 @@ async fn the_deployers_own_retags_never_deploy() {
 /// completion (no failed invocation, no retries, no alarm), and the report and the record say
 /// what to change.
 #[tokio::test]
-async fn an_immutable_repository_is_a_warning_on_the_record_not_a_failure() {
+async fn a_tag_move_ecr_refuses_immutable_or_past_its_limit_is_a_warning_not_a_failure() {
     let emulator = Emulator::start();
     let kit = World::new(&emulator).await;
     world::create_bucket(&kit.clients, BUCKET).await;
@@ -441,5 +441,25 @@ async fn an_immutable_repository_is_a_warning_on_the_record_not_a_failure() {
     assert!(
         record.notes.iter().any(|n| n.contains("IMMUTABLE_WITH_EXCLUSION")),
         "{record:?}"
+    );
+
+    // An image shared by more applications than ECR's 1,000 tags an image can mark: said on the
+    // report, not a failed invocation that retries and alarms.
+    let limited = FaultProxy::start_with(
+        emulator.port,
+        FaultPlan {
+            only: Some(r#""imageTag":"live-orders""#.into()),
+            ..FaultPlan::always(Fault::TagLimit)
+        },
+    )
+    .await;
+    let through = AwsClients::from_sdk_config(&sdk_config_for(&limited.endpoint()).await);
+    let (_, heard) = complete("v4", &through).await;
+    // The SDK's standard retries take LimitExceededException for throttling: 5 attempts.
+    assert_eq!(limited.stats.count(Fault::TagLimit), deployer::aws::MAX_ATTEMPTS as usize);
+    let answer = heard.expect("a tag past ECR's limit is not a failed invocation");
+    assert!(
+        answer.results[0].actions.iter().any(|a| a.contains("1,000 tags")),
+        "{answer:?}"
     );
 }

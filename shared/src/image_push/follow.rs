@@ -134,6 +134,15 @@ async fn with_protected_images(clients: &Clients, app: &AppConfig, store: &Recor
             }
             report.actions.push(format!("! {note}"));
         }
+        // ECR allows 1,000 tags an image (not adjustable): past about 500 applications sharing
+        // one image, per-application tags run out. Nothing a retry could change either.
+        Err(err) if err.code.as_deref() == Some("LimitExceededException") => {
+            report.actions.push(format!(
+                "! {} and {} not moved: {err}; ECR keeps at most 1,000 tags an image, so an image shared by this many applications cannot carry one tag per application: keep it with a lifecycle rule on its release tag instead",
+                live_tag(&app.name),
+                prev_tag(&app.name)
+            ));
+        }
         Err(err) => {
             report.outcome = Outcome::Failed;
             report.reason = Some(format!(

@@ -283,7 +283,7 @@ async fn deploy(
     // A large fan-out goes through the deploy queue: one message per application.
     if let (Some(queue_url), Goal::Push { .. }, false) = (&settings.deploy_queue, &goal, dry_run) {
         if apps.len() > config.inline_max as usize {
-            let results = queue::enqueue(clients, queue_url, &apps, &goal, trigger).await;
+            let results = queue::enqueue(clients, settings, queue_url, &apps, &goal, trigger).await;
             results.iter().for_each(log_report);
             return Ok(Answer { results, dry_run });
         }

@@ -9,8 +9,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Clients, Goal, Outcome, Report};
+use crate::aws::s3;
 use crate::aws::sqs::{self, FifoMessage};
 use crate::input::config::AppConfig;
+use crate::job::Settings;
 use crate::records::{format_time, parse_time, Trigger, TriggerKind};
 
 /// One application's deploy of a push, as queued.
@@ -64,10 +66,43 @@ pub fn group_of(app: &AppConfig, own_region: &str) -> String {
     )
 }
 
+/// A fan-out as recorded once in the state bucket (`fanouts/<event id>.json`): what was pushed,
+/// when it was queued and to which applications. Each application's deploy has its own record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FanOut {
+    /// The push event's id.
+    pub event_id: String,
+    /// The pushed tag.
+    pub tag: String,
+    /// The pushed digest.
+    pub digest: String,
+    /// When it was queued.
+    pub queued_at: String,
+    /// The applications, one message each.
+    pub apps: Vec<String>,
+}
+
+/// The key of a fan-out's record.
+pub fn fan_out_key(event_id: &str) -> String {
+    let safe: String = event_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(100)
+        .collect();
+    if safe == event_id {
+        format!("fanouts/{safe}.json")
+    } else {
+        // Not a plain id (EventBridge's are UUIDs): its cleaned form and a hash of the whole.
+        format!("fanouts/{safe}-{:016x}.json", fnv(event_id))
+    }
+}
+
 /// Sends one message per application; each report says `queued` (or `failed`, when the queue
 /// refused them: Lambda's retry sends them again, and the deduplication ids keep them single).
+/// With a state bucket, the fan-out is recorded first, once: a retry finds it and leaves it.
 pub async fn enqueue(
     clients: &Clients,
+    settings: &Settings,
     queue_url: &str,
     apps: &[&AppConfig],
     goal: &Goal,
@@ -99,6 +134,29 @@ pub async fn enqueue(
             dedup: dedup_id(&trigger.id, &app.name),
         })
         .collect();
+    if let Some(store) = &settings.records {
+        let record = FanOut {
+            event_id: trigger.id.clone(),
+            tag: tag.clone(),
+            digest: digest.clone(),
+            queued_at: format_time(std::time::SystemTime::now()),
+            apps: apps.iter().map(|a| a.name.clone()).collect(),
+        };
+        let body = serde_json::to_vec_pretty(&record).expect("records serialize");
+        // If-None-Match: a retry of the push keeps the first record.
+        if let Err(err) = s3::put_if(&clients.s3, &store.bucket, &fan_out_key(&trigger.id), body, None).await {
+            return apps
+                .iter()
+                .map(|app| {
+                    Report::skipped(
+                        app,
+                        Outcome::Failed,
+                        format!("fan-out not recorded, nothing queued: {err}"),
+                    )
+                })
+                .collect();
+        }
+    }
     let sent = sqs::send_fifo(&clients.sqs, queue_url, &messages).await;
     apps.iter()
         .zip(&messages)
@@ -106,7 +164,11 @@ pub async fn enqueue(
             Ok(()) => Report::skipped(
                 app,
                 Outcome::Queued,
-                format!("queued for the deploy worker (group {})", message.group),
+                format!(
+                    "queued for the deploy worker (group {}; fan-out {})",
+                    message.group,
+                    fan_out_key(&trigger.id)
+                ),
             ),
             Err(err) => Report::skipped(app, Outcome::Failed, format!("not queued: {err}")),
         })
@@ -119,10 +181,14 @@ fn dedup_id(event_id: &str, app: &str) -> String {
     if id.len() <= 128 {
         return id;
     }
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    id.hash(&mut hasher);
-    format!("{}/{:016x}", &app[..app.len().min(100)], hasher.finish())
+    format!("{}/{:016x}", &app[..app.len().min(100)], fnv(&id))
+}
+
+/// FNV-1a: a fixed function of its input (ids and keys must not change between releases).
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -153,5 +219,11 @@ mod tests {
         assert_eq!(queued.trigger().id, "e-1");
         assert_eq!(dedup_id("e-1", "orders"), "e-1/orders");
         assert!(dedup_id(&"e".repeat(100), &"a".repeat(64)).len() <= 128);
+        assert_eq!(fan_out_key("13cde686-328b"), "fanouts/13cde686-328b.json");
+        let odd = fan_out_key("../x y");
+        assert!(
+            odd.starts_with("fanouts/..xy-") && odd.matches('/').count() == 1,
+            "{odd}"
+        );
     }
 }
