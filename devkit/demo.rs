@@ -9,7 +9,8 @@
 //! completed event and creates the Cloud Map service, the registry, the integration and the
 //! routes; a route deleted by hand comes back on the next scheduled run; nlb-sync follows an
 //! ALB's addresses. Last, a staging push whose deploy completes is promoted, by digest, to a
-//! production service in another account (through its role). Everything it started is stopped
+//! production service in another account (through its role), and one push to 30 services goes
+//! through the deploy queue and the worker at ECS's own pace. Everything it started is stopped
 //! when it returns.
 
 use std::net::Ipv4Addr;
@@ -20,6 +21,9 @@ use deployer_devkit::events::{happening_at, recorded_ecs_event, EventTap};
 use deployer_devkit::lambda::LambdaWatch;
 use deployer_devkit::world::{self, World};
 use deployer_devkit::Emulator;
+
+#[path = "demo/fan_out.rs"]
+mod fan_out;
 
 #[tokio::main]
 async fn main() {
@@ -321,7 +325,12 @@ async fn main() {
         );
     }
 
-    step("done: deployed by digest, discoverable in Cloud Map, routed by the API, NLB in step, promoted to production; everything stopped");
+    step("fan-out: one push followed by 30 services, through the deploy queue and deploy-worker, paced to ECS's own rate limits");
+    if let Err(err) = fan_out::run().await {
+        fail(&format!("fan-out: {err}"));
+    }
+
+    step("done: deployed by digest, discoverable in Cloud Map, routed by the API, NLB in step, promoted to production, a fleet deployed at ECS's pace; everything stopped");
 }
 
 /// Writes an event for the function to read (cargo-lambda invokes with a file).

@@ -456,7 +456,10 @@ async fn a_tag_move_ecr_refuses_immutable_or_past_its_limit_is_a_warning_not_a_f
     let through = AwsClients::from_sdk_config(&sdk_config_for(&limited.endpoint()).await);
     let (_, heard) = complete("v4", &through).await;
     // The SDK's standard retries take LimitExceededException for throttling: 5 attempts.
-    assert_eq!(limited.stats.count(Fault::TagLimit), deployer::aws::MAX_ATTEMPTS as usize);
+    assert_eq!(
+        limited.stats.count(Fault::TagLimit),
+        deployer::aws::MAX_ATTEMPTS as usize
+    );
     let answer = heard.expect("a tag past ECR's limit is not a failed invocation");
     assert!(
         answer.results[0].actions.iter().any(|a| a.contains("1,000 tags")),

@@ -85,6 +85,10 @@ impl EcsBucket {
     }
 }
 
+/// Tokens of each real bucket the pacer leaves unused (for the jitter between sending and
+/// arriving).
+const RESERVE: f64 = 1.0;
+
 /// The share of each bucket the background lane (retention) may use.
 pub const BACKGROUND_SHARE: f64 = 0.25;
 
@@ -107,7 +111,7 @@ struct Bucket {
 impl Bucket {
     fn refill(&mut self, now: Instant) {
         let earned = now.saturating_duration_since(self.at).as_secs_f64() * self.per_second;
-        self.tokens = (self.tokens + earned).min(self.limit.burst);
+        self.tokens = (self.tokens + earned).min(self.limit.burst - RESERVE);
         self.at = now;
     }
 }
@@ -158,7 +162,9 @@ impl Pacer {
         let limit = self.limit(scope, group);
         let mut buckets = self.buckets.lock().expect("pacer lock");
         let bucket = buckets.entry((scope.clone(), group)).or_insert_with(|| Bucket {
-            tokens: limit.burst,
+            // One token of the real bucket is left unused: requests reach AWS a little after they
+            // leave, unevenly, and that reserve absorbs it instead of a throttle.
+            tokens: limit.burst - RESERVE,
             at: Instant::now(),
             per_second: limit.per_second,
             limit,
@@ -166,7 +172,7 @@ impl Pacer {
         });
         if bucket.limit != limit {
             bucket.per_second = limit.per_second;
-            bucket.tokens = bucket.tokens.min(limit.burst);
+            bucket.tokens = bucket.tokens.min(limit.burst - RESERVE);
             bucket.limit = limit;
         }
         bucket.refill(Instant::now());
@@ -318,8 +324,12 @@ mod tests {
         let pacer = Pacer::default();
         let scope: Arc<str> = "111111111111/eu-west-1".into();
         let group = EcsBucket::TaskDefinitionWrites;
-        for _ in 0..20 {
-            assert_eq!(pacer.reserve(&scope, group), Duration::ZERO, "the burst");
+        for _ in 0..19 {
+            assert_eq!(
+                pacer.reserve(&scope, group),
+                Duration::ZERO,
+                "the burst, but the reserve"
+            );
         }
         assert!(about(pacer.reserve(&scope, group), 1.0));
         assert!(about(pacer.reserve(&scope, group), 2.0), "served in order");
@@ -347,11 +357,11 @@ mod tests {
         // A background lane gets a quarter of the bucket.
         let background: Arc<str> = "111111111111/eu-west-1 (background)".into();
         pacer.set_share(&background, BACKGROUND_SHARE);
-        for _ in 0..5 {
+        for _ in 0..4 {
             assert_eq!(
                 pacer.reserve(&background, group),
                 Duration::ZERO,
-                "a quarter of the burst"
+                "a quarter of the burst, but the reserve"
             );
         }
         assert!(
