@@ -421,9 +421,8 @@ async fn ask_name_servers(resolvers: &[SocketAddr], zone: &str, port: u16) -> Re
                     let Some((host, _)) = wire::read_name(data, 0) else {
                         continue;
                     };
-                    // A name server whose address did not come (a timeout, SERVFAIL, an empty
-                    // answer, common on a resolver's cold cache) is left out, and its answer's
-                    // missing TTL does not stop the others from being remembered.
+                    // A name server whose address did not come (SERVFAIL, empty: a cold resolver)
+                    // is left out; its missing TTL does not keep the others from being remembered.
                     if let Ok(answer) = query(*resolver, &host, wire::TYPE_A).await {
                         let addresses: Vec<SocketAddr> = answer
                             .answers

@@ -18,11 +18,7 @@ pub async fn apply(clients: &Clients, plan: Plan) -> Report {
             Step::Register(revision) => match ecs::register_task_definition(&clients.ecs, &revision).await {
                 Ok(new) => registered = Some(new.arn().to_owned()),
                 Err(err) => {
-                    report.outcome = if err.is_throttling() {
-                        Outcome::Deferred
-                    } else {
-                        Outcome::Failed
-                    };
+                    report.outcome = outcome_of(&err);
                     report.reason = Some(format!(
                         "{err}; the service still runs its previous revision{}",
                         later(&report)
@@ -44,11 +40,7 @@ pub async fn apply(clients: &Clients, plan: Plan) -> Report {
                 match ecs::update_service(&clients.ecs, &cluster, &service, &arn, deployment_configuration).await {
                     Ok(deployment) => report.ecs_deployment_id = deployment,
                     Err(err) => {
-                        report.outcome = if err.is_throttling() {
-                            Outcome::Deferred
-                        } else {
-                            Outcome::Failed
-                        };
+                        report.outcome = outcome_of(&err);
                         report.reason = Some(format!(
                             "{err}; the service still runs its previous revision, and a retry reuses {arn}{}",
                             later(&report)
@@ -61,6 +53,16 @@ pub async fn apply(clients: &Clients, plan: Plan) -> Report {
     }
     report.outcome = Outcome::Deployed;
     report
+}
+
+/// How a deploy whose ECS call failed ends: deferred when AWS throttled it (Lambda's retry does
+/// it), failed otherwise.
+fn outcome_of(err: &crate::aws::AwsError) -> Outcome {
+    if err.is_throttling() {
+        Outcome::Deferred
+    } else {
+        Outcome::Failed
+    }
 }
 
 /// What a deferred report adds to its reason.

@@ -13,7 +13,7 @@ use crate::aws::s3;
 use crate::aws::sqs::{self, FifoMessage};
 use crate::input::config::AppConfig;
 use crate::job::Settings;
-use crate::records::{format_time, parse_time, Trigger, TriggerKind};
+use crate::records::{fnv1a, format_time, parse_time, Trigger, TriggerKind};
 
 /// One application's deploy of a push, as queued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +93,7 @@ pub fn fan_out_key(event_id: &str) -> String {
         format!("fanouts/{safe}.json")
     } else {
         // Not a plain id (EventBridge's are UUIDs): its cleaned form and a hash of the whole.
-        format!("fanouts/{safe}-{:016x}.json", fnv(event_id))
+        format!("fanouts/{safe}-{:016x}.json", fnv1a(event_id))
     }
 }
 
@@ -116,9 +116,7 @@ pub async fn enqueue(
     else {
         unreachable!("only pushes are queued")
     };
-    let pushed_at = happened_at
-        .and_then(|nanos| u64::try_from(nanos).ok())
-        .map(|nanos| format_time(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos)));
+    let pushed_at = happened_at.and_then(super::select::time_of_nanos).map(format_time);
     let messages: Vec<FifoMessage> = apps
         .iter()
         .map(|app| FifoMessage {
@@ -181,14 +179,7 @@ fn dedup_id(event_id: &str, app: &str) -> String {
     if id.len() <= 128 {
         return id;
     }
-    format!("{}/{:016x}", &app[..app.len().min(100)], fnv(&id))
-}
-
-/// FNV-1a: a fixed function of its input (ids and keys must not change between releases).
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    format!("{}/{:016x}", &app[..app.len().min(100)], fnv1a(&id))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::select::nanos_since_epoch;
+use super::select::{nanos_since_epoch, time_of_nanos};
 use super::{deploy_apps, Clients, Goal, Outcome, Report};
 use crate::aws::s3::{put_json, read_object_limited};
 use crate::aws::AwsError;
@@ -70,11 +70,7 @@ pub async fn remember(clients: &Clients, settings: &Settings, reports: &[Report]
     else {
         return;
     };
-    let pushed_at = happened_at
-        .and_then(|nanos| u64::try_from(nanos).ok())
-        .map_or_else(SystemTime::now, |nanos| {
-            SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos)
-        });
+    let pushed_at = happened_at.and_then(time_of_nanos).unwrap_or_else(SystemTime::now);
     for app in reports
         .iter()
         .filter(|r| r.outcome == Outcome::Waiting)

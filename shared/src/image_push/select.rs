@@ -13,6 +13,12 @@ pub(crate) fn nanos_since_epoch(at: std::time::SystemTime) -> i128 {
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
+/// The time `nanos` since the epoch names (none before it): the inverse of [`nanos_since_epoch`].
+pub(crate) fn time_of_nanos(nanos: i128) -> Option<std::time::SystemTime> {
+    let nanos = u64::try_from(nanos).ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos))
+}
+
 /// The applications an invocation concerns.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Selection<'a> {

@@ -170,14 +170,17 @@ impl DeployRecord {
     }
 }
 
+/// FNV-1a: a fixed function of its input, unlike the standard library's hashers (ids and keys
+/// made from it must not change between releases).
+pub fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// The stable id of the deploy a trigger starts for one application.
 pub fn deploy_id(trigger: &Trigger, app: &str) -> String {
-    // FNV-1a: a fixed function of its input, unlike the standard library's hashers.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in format!("{:?}\u{0}{}\u{0}{app}", trigger.kind, trigger.id).bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = fnv1a(&format!("{:?}\u{0}{}\u{0}{app}", trigger.kind, trigger.id));
     let kind = match trigger.kind {
         TriggerKind::Push => "push",
         TriggerKind::Manual => "manual",
