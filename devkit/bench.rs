@@ -42,8 +42,40 @@ const LATENCY: std::time::Duration = std::time::Duration::from_millis(20);
 #[path = "bench/fleet.rs"]
 mod fleet;
 
-/// Services of the fleet figures, and the speed the buckets refill at for each.
-const FLEETS: [(usize, f64); 2] = [(200, 5.0), (1000, 5.0)];
+/// The fleet runs: services, the speed the buckets refill at, the share of requests faulted and
+/// the accounts the services are spread over.
+const FLEETS: [fleet::FleetRun; 5] = [
+    fleet::FleetRun {
+        services: 200,
+        speed: 5.0,
+        faults: 0.0,
+        accounts: 1,
+    },
+    fleet::FleetRun {
+        services: 1000,
+        speed: 5.0,
+        faults: 0.0,
+        accounts: 1,
+    },
+    fleet::FleetRun {
+        services: 5000,
+        speed: 20.0,
+        faults: 0.0,
+        accounts: 1,
+    },
+    fleet::FleetRun {
+        services: 200,
+        speed: 5.0,
+        faults: 0.2,
+        accounts: 1,
+    },
+    fleet::FleetRun {
+        services: 600,
+        speed: 5.0,
+        faults: 0.0,
+        accounts: 3,
+    },
+];
 
 #[tokio::main]
 async fn main() {
@@ -121,7 +153,7 @@ async fn main() {
             records: Some(RecordStore::in_bucket("deployer-state")),
             event_bus: Some("deploys".into()),
             owned: None,
-            deploy_queue: None,
+            ..Settings::default()
         };
         let mut apps = Vec::new();
         for i in 0..TRUTH_APPS {
@@ -636,8 +668,12 @@ async fn main() {
     }
 
     if wanted("fleet") {
-        for (services, speed) in FLEETS {
-            rows.extend(fleet::fleet(services, speed).await);
+        // `cargo run --bin bench -- fleet 200` runs only the fleets of that size.
+        let sizes: Vec<usize> = only.iter().filter_map(|o| o.parse().ok()).collect();
+        for run in FLEETS {
+            if sizes.is_empty() || sizes.contains(&run.services) {
+                rows.extend(fleet::fleet(run).await);
+            }
         }
     }
 

@@ -2,7 +2,8 @@
 //! batches from a queue of the emulator (up to `batch_size` messages, hidden for the visibility
 //! timeout), hands each batch to the function as the SQS event Lambda sends, and applies the
 //! partial batch response (`ReportBatchItemFailures`): the messages it names are delivered again
-//! (made visible at once, as the visibility timeout's end would), the others are deleted. Up to
+//! when their visibility ends (the queue's timeout, or what the function set with
+//! `ChangeMessageVisibility`; the emulator keeps that time), the others are deleted. Up to
 //! `max_concurrency` batches are in flight at once (`ScalingConfig.MaximumConcurrency`). A FIFO
 //! queue keeps a message group locked while one of its messages is in flight, in the emulator as
 //! in AWS.
@@ -83,7 +84,12 @@ impl SqsPlayer {
                 batches.push(messages);
             }
             if batches.is_empty() {
-                return drained;
+                // Nothing to receive: done, unless messages are hidden until their redelivery.
+                if self.hidden().await == 0 {
+                    return drained;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
             }
             let answers = futures::future::join_all(batches.iter().map(|batch| function(self.event(batch)))).await;
             for (batch, answer) in batches.iter().zip(answers) {
@@ -97,16 +103,8 @@ impl SqsPlayer {
                 for message in batch {
                     let id = message.message_id().unwrap_or_default();
                     let receipt = message.receipt_handle().unwrap_or_default();
-                    if again.contains(&id) {
-                        self.sqs
-                            .change_message_visibility()
-                            .queue_url(&self.queue_url)
-                            .receipt_handle(receipt)
-                            .visibility_timeout(0)
-                            .send()
-                            .await
-                            .expect("ChangeMessageVisibility");
-                    } else {
+                    // A message named again stays hidden until its visibility ends.
+                    if !again.contains(&id) {
                         self.sqs
                             .delete_message()
                             .queue_url(&self.queue_url)
@@ -119,6 +117,22 @@ impl SqsPlayer {
             }
         }
         drained
+    }
+
+    /// Messages received and not deleted whose visibility has not ended.
+    pub async fn hidden(&self) -> usize {
+        let name = aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible;
+        self.sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(name.clone())
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
     }
 
     async fn receive(&self) -> Vec<aws_sdk_sqs::types::Message> {

@@ -121,6 +121,7 @@ mod tests {
         });
         let unreadable = InvokeError::from(LoadConfigError::Aws(AwsError {
             service: "S3",
+            transient: false,
             operation: "GetObject",
             resource: "s3://b/k".into(),
             code: Some("AccessDenied".into()),

@@ -45,6 +45,11 @@ pub struct Settings {
     /// The deploy queue's URL (`DEPLOYER_DEPLOY_QUEUE`): pushes to more than `inline_max`
     /// applications go there; none: every push is deployed inline.
     pub deploy_queue: Option<String>,
+    /// Seconds a deploy-worker message that was put off stays hidden before SQS delivers it
+    /// again (`DEPLOYER_REDELIVERY_SECONDS`, default 5; a failed one waits six times as long per
+    /// delivery, up to 10 minutes), instead of the queue's visibility timeout, which would keep
+    /// its whole message group (the account and Region) waiting.
+    pub redelivery_seconds: u32,
 }
 
 impl Default for Settings {
@@ -56,6 +61,7 @@ impl Default for Settings {
             event_bus: None,
             owned: None,
             deploy_queue: None,
+            redelivery_seconds: crate::input::env::DEFAULT_REDELIVERY_SECONDS,
         }
     }
 }
@@ -70,6 +76,7 @@ impl Settings {
             event_bus: event_bus_from_env(),
             owned: ApiRecordStore::from_env(),
             deploy_queue: crate::input::env::deploy_queue_from_env(),
+            redelivery_seconds: crate::input::env::redelivery_seconds_from_env(),
         }
     }
 }

@@ -133,3 +133,52 @@ async fn a_failed_message_holds_back_its_own_application_only() {
         serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]})
     );
 }
+
+/// A message that must come again is hidden for the worker's redelivery delay
+/// (`DEPLOYER_REDELIVERY_SECONDS`), not the queue's visibility timeout, which would hold back its
+/// whole message group (the account and Region): with no delay it can be received at once, and
+/// its next delivery says it is the second.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_named_again_comes_back_after_the_redelivery_delay_not_the_visibility_timeout() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let mut config: serde_json::Value = serde_json::from_str(&world::config_for(&[&app])).unwrap();
+    config["apps"][0]["service"] = "ghost".into();
+    let config = config.to_string();
+    // The player's queue hides a received message for 60 s unless the function says otherwise.
+    let player = SqsPlayer::fifo(&kit.clients, "deploys", 10, 2).await;
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+    let body = serde_json::json!({"app": "orders", "tag": "latest", "digest": digest, "event_id": "push-1"});
+    let message = deployer::aws::sqs::FifoMessage {
+        body: body.to_string(),
+        group: "own/us-east-1".into(),
+        dedup: "push-1/orders".into(),
+    };
+    let sqs = aws_sdk_sqs::Client::new(&kit.clients.sdk_config);
+    deployer::aws::sqs::send_fifo(&sqs, &player.queue_url, &[message]).await.unwrap();
+    let settings = Settings {
+        deploy_queue: Some(player.queue_url.clone()),
+        redelivery_seconds: 0,
+        ..Settings::default()
+    };
+    let counts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    for delivery in 1..=2 {
+        let drained = player
+            .drain(1, |batch| {
+                let (clients, config, settings, counts) =
+                    (kit.clients.clone(), config.clone(), settings.clone(), counts.clone());
+                async move {
+                    counts
+                        .lock()
+                        .unwrap()
+                        .push(batch["Records"][0]["attributes"]["ApproximateReceiveCount"].clone());
+                    world::invoke_worker(&clients, &config, &batch, &settings).await
+                }
+            })
+            .await;
+        assert_eq!((drained.deliveries, drained.redelivered), (1, 1), "{delivery}: {drained:?}");
+        assert_eq!(player.hidden().await, 0, "{delivery}: not hidden for the visibility timeout");
+    }
+    assert_eq!(*counts.lock().unwrap(), ["1", "2"]);
+}

@@ -153,6 +153,7 @@ pub async fn create_service(
     .map_err(|e| AwsError::from_sdk("ServiceDiscovery", "CreateService", &desired.name, e))?;
     let service = output.service().ok_or_else(|| AwsError {
         service: "ServiceDiscovery",
+        transient: false,
         operation: "CreateService",
         resource: desired.name.clone(),
         code: None,

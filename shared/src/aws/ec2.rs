@@ -20,6 +20,7 @@ pub fn alb_interface_description(alb_arn: &str) -> Option<String> {
 pub async fn alb_addresses(client: &aws_sdk_ec2::Client, alb_arn: &str) -> Result<BTreeSet<Ipv4Addr>, AwsError> {
     let description = alb_interface_description(alb_arn).ok_or_else(|| AwsError {
         service: "EC2",
+        transient: false,
         operation: "DescribeNetworkInterfaces",
         resource: alb_arn.to_owned(),
         code: None,

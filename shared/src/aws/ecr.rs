@@ -204,6 +204,7 @@ pub async fn tag_image(
     let Some(image) = got.images().first() else {
         return Err(AwsError {
             service: "ECR",
+            transient: false,
             operation: "BatchGetImage",
             resource,
             code: Some("ImageNotFoundException".into()),

@@ -164,6 +164,7 @@ pub async fn describe_task_definition(client: &Ecs, task_definition: &str) -> Re
     let output = output.map_err(|e| AwsError::from_sdk("ECS", "DescribeTaskDefinition", task_definition, e))?;
     let definition = output.task_definition().cloned().ok_or_else(|| AwsError {
         service: "ECS",
+        transient: false,
         operation: "DescribeTaskDefinition",
         resource: task_definition.to_owned(),
         code: None,
@@ -195,6 +196,7 @@ pub async fn register_task_definition(client: &Ecs, revision: &Revision) -> Resu
     .map_err(|e| AwsError::from_sdk("ECS", "RegisterTaskDefinition", &family, e))?;
     let definition = output.task_definition().cloned().ok_or_else(|| AwsError {
         service: "ECS",
+        transient: false,
         operation: "RegisterTaskDefinition",
         resource: family,
         code: None,
@@ -399,6 +401,7 @@ pub async fn delete_task_definitions(client: &Ecs, arns: &[String]) -> Result<()
         if !failures.is_empty() {
             return Err(AwsError {
                 service: "ECS",
+                transient: false,
                 operation: "DeleteTaskDefinitions",
                 resource: chunk.join(","),
                 code: None,

@@ -15,6 +15,10 @@ pub struct AwsError {
     pub code: Option<String>,
     /// The error message with its causes.
     pub message: String,
+    /// AWS answered with a server error (5xx), or no answer came (the connection failed or was
+    /// lost, the call timed out): nothing says the request was wrong, and sending it again later
+    /// may succeed.
+    pub transient: bool,
 }
 
 impl fmt::Display for AwsError {
@@ -33,19 +37,30 @@ impl AwsError {
         crate::aws::is_throttling_code(self.code.as_deref(), Some(&self.message))
     }
 
+    /// True when the call may succeed later as it is: AWS throttled it, failed on its side, or
+    /// never answered. A deploy that meets one is put off (Lambda's retry or the queue's next
+    /// delivery does it), not failed.
+    pub fn is_transient(&self) -> bool {
+        self.transient || self.is_throttling()
+    }
+
     /// Wraps an SDK error with the service, operation and resource it was about.
-    pub fn from_sdk<E, R>(
+    pub fn from_sdk<E>(
         service: &'static str,
         operation: &'static str,
         resource: impl Into<String>,
-        err: aws_sdk_ecs::error::SdkError<E, R>,
+        err: aws_sdk_ecs::error::SdkError<E, aws_sdk_ecs::config::http::HttpResponse>,
     ) -> Self
     where
         E: std::error::Error + aws_sdk_ecs::error::ProvideErrorMetadata + Send + Sync + 'static,
-        R: fmt::Debug + Send + Sync + 'static,
     {
-        use aws_sdk_ecs::error::ProvideErrorMetadata;
+        use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
         let code = err.code().map(str::to_owned);
+        let transient = match &err {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(service) => service.raw().status().is_server_error(),
+            _ => false,
+        };
         let message = match err.message() {
             Some(message) => message.to_owned(),
             None => aws_sdk_ecs::error::DisplayErrorContext(&err).to_string(),
@@ -56,6 +71,7 @@ impl AwsError {
             resource: resource.into(),
             code,
             message,
+            transient,
         }
     }
 }

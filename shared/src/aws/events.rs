@@ -62,6 +62,7 @@ pub async fn put_events(
 ) -> Result<(), AwsError> {
     let refused = |message: String| AwsError {
         service: "EventBridge",
+        transient: false,
         operation: "PutEvents",
         resource: bus.to_owned(),
         code: Some("FailedEntries".into()),

@@ -51,6 +51,7 @@ pub async fn read_object_limited(
     };
     let too_large = |size: u64| AwsError {
         service: "S3",
+        transient: false,
         operation: "GetObject",
         resource: resource.clone(),
         code: Some("EntityTooLarge".into()),
@@ -63,6 +64,7 @@ pub async fn read_object_limited(
     let etag = object.e_tag().unwrap_or_default().to_owned();
     let bytes = object.body.collect().await.map_err(|e| AwsError {
         service: "S3",
+        transient: false,
         operation: "GetObject",
         resource: resource.clone(),
         code: None,

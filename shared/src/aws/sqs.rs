@@ -62,6 +62,7 @@ pub async fn send_fifo(
             if attempt == 2 {
                 return Err(AwsError {
                     service: "SQS",
+                    transient: false,
                     operation: "SendMessageBatch",
                     resource: queue_url.to_owned(),
                     code: Some("FailedEntries".into()),
@@ -71,5 +72,24 @@ pub async fn send_fifo(
             pending = failed.into_iter().map(|(i, _)| i).collect();
         }
     }
+    Ok(())
+}
+
+/// Hides a received message for `seconds` from now (`ChangeMessageVisibility`): SQS delivers it
+/// again then, instead of at the end of the queue's visibility timeout.
+pub async fn deliver_again_in(
+    client: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    receipt_handle: &str,
+    seconds: u32,
+) -> Result<(), AwsError> {
+    client
+        .change_message_visibility()
+        .queue_url(queue_url)
+        .receipt_handle(receipt_handle)
+        .visibility_timeout(seconds.min(43_200) as i32)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("SQS", "ChangeMessageVisibility", queue_url, e))?;
     Ok(())
 }

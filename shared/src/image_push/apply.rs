@@ -55,20 +55,30 @@ pub async fn apply(clients: &Clients, plan: Plan) -> Report {
     report
 }
 
-/// How a deploy whose ECS call failed ends: deferred when AWS throttled it (Lambda's retry does
-/// it), failed otherwise.
-fn outcome_of(err: &crate::aws::AwsError) -> Outcome {
-    if err.is_throttling() {
+/// How a deploy whose AWS call failed ends: deferred when the call may succeed later as it is
+/// (AWS throttled it, failed on its side or never answered: Lambda's retry or the queue's next
+/// delivery does it), failed otherwise.
+pub(crate) fn outcome_of(err: &crate::aws::AwsError) -> Outcome {
+    if err.is_transient() {
         Outcome::Deferred
     } else {
         Outcome::Failed
     }
 }
 
+/// How a deploy that could not take or keep its service's lease ends: deferred when another
+/// deploy holds it or took it over (nothing was changed) or S3 may answer later, failed otherwise.
+fn lease_outcome(err: &lease::LeaseError) -> Outcome {
+    match err {
+        lease::LeaseError::Busy { .. } | lease::LeaseError::Lost { .. } => Outcome::Deferred,
+        lease::LeaseError::Aws(err) => outcome_of(err),
+    }
+}
+
 /// What a deferred report adds to its reason.
 fn later(report: &Report) -> &'static str {
     if report.outcome == Outcome::Deferred {
-        " (throttled by AWS: deferred, not failed; Lambda's retry of this event deploys it)"
+        " (AWS throttled it or did not answer: put off, not failed; a retry of this event deploys it)"
     } else {
         ""
     }
@@ -91,8 +101,7 @@ pub async fn apply_under_lease(
     let lease = match lease::acquire(&clients.s3, leases, &key, owner, &purpose).await {
         Ok(lease) => lease,
         // Another deploy of the service is under way: this one waits for Lambda's retry.
-        Err(err @ lease::LeaseError::Busy { .. }) => return Report::skipped(app, Outcome::Deferred, err.to_string()),
-        Err(err) => return Report::skipped(app, Outcome::Failed, err.to_string()),
+        Err(err) => return Report::skipped(app, lease_outcome(&err), err.to_string()),
     };
     let planned_from = plan.observed_task_definition.clone();
     let now = match ecs::describe_services(&clients.ecs, &app.cluster, std::slice::from_ref(&app.service)).await {
@@ -108,14 +117,14 @@ pub async fn apply_under_lease(
         tracing::info!(app = %app.name, "the service changed while waiting for its lease: planning again");
         match observe(clients, &[app], goal, 1).await.pop() {
             Some(Ok(obs)) => plan_app(app, goal, &obs, &clients.registry_region),
-            Some(Err(err)) => Plan::nothing(Report::skipped(app, Outcome::Failed, err.to_string())),
+            Some(Err(err)) => Plan::nothing(Report::skipped(app, outcome_of(&err), err.to_string())),
             None => unreachable!("one application observed"),
         }
     };
     let report = if plan.steps.is_empty() {
         plan.report
     } else if let Err(err) = lease::confirm(&clients.s3, leases, &lease).await {
-        Report::skipped(app, Outcome::Failed, err.to_string())
+        Report::skipped(app, lease_outcome(&err), err.to_string())
     } else {
         apply(clients, plan).await
     };

@@ -343,7 +343,7 @@ async fn deploy_group(
             Ok(obs) => plan_app(app, goal, &obs, &clients.registry_region),
             Err(err) => Plan::nothing(Report::skipped(
                 app,
-                Outcome::Failed,
+                apply::outcome_of(&err),
                 match &app.role_arn {
                     Some(role) => format!("{err} (acting as {role})"),
                     None => err.to_string(),

@@ -76,7 +76,8 @@ pub async fn record_attempt(clients: &Clients, settings: &Settings, attempt: &At
             publish_changes(clients, settings, &changes).await;
         }
         Err(err) if report.outcome == Outcome::Deployed => {
-            report.outcome = Outcome::Failed;
+            // Put off, not failed, when S3 may take it later: the retry adopts the deploy.
+            report.outcome = super::apply::outcome_of(&err);
             report.reason = Some(format!(
                 "the service now runs {}, but its deploy record was not written ({err}); a retry writes it",
                 report.new_task_definition.as_deref().unwrap_or("the new revision")

@@ -5,7 +5,10 @@
 //! response: a message that failed or was put off (throttled, a busy lease, out of time) is
 //! named in `batchItemFailures`, so SQS delivers it again. Messages of different applications
 //! run at once; one application's messages run in their order, and those after one that was not
-//! done are not started (named too), so each application's order holds.
+//! done are not started (named too), so each application's order holds. A message named for
+//! redelivery is hidden for a short while only ([`redelivery_seconds`]), not the queue's
+//! visibility timeout: while it is hidden its whole message group (the account and Region)
+//! waits.
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -26,6 +29,11 @@ pub const NAME: &str = "deploy-worker";
 pub struct QueuedMessage {
     /// SQS's message id (what the partial batch response names).
     pub message_id: String,
+    /// The receipt handle of this delivery (to hide it for a while when it must come again).
+    pub receipt_handle: Option<String>,
+    /// Deliveries so far, this one included (`attributes.ApproximateReceiveCount`; 1 when
+    /// SQS did not say).
+    pub receive_count: u32,
     /// The deploy it asks for, or why its body is not one.
     pub deploy: Result<QueuedDeploy, InputError>,
 }
@@ -62,13 +70,24 @@ pub fn parse_batch(payload: &Value) -> Result<Vec<QueuedMessage>, InputError> {
                 return Err(InputError::new(format!("Records[{i}].eventSource"), "`aws:sqs`"));
             }
             let message_id = field("messageId")?.to_owned();
+            let receipt_handle = record.get("receiptHandle").and_then(Value::as_str).map(str::to_owned);
+            let receive_count = record
+                .pointer("/attributes/ApproximateReceiveCount")
+                .and_then(Value::as_str)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1);
             let deploy = serde_json::from_str::<QueuedDeploy>(field("body")?).map_err(|e| {
                 InputError::new(
                     format!("Records[{i}].body"),
                     format!("a queued deploy of image-push ({e})"),
                 )
             });
-            Ok(QueuedMessage { message_id, deploy })
+            Ok(QueuedMessage {
+                message_id,
+                receipt_handle,
+                receive_count,
+                deploy,
+            })
         })
         .collect()
 }
@@ -154,6 +173,7 @@ impl Job for DeployWorker {
             })
             .collect();
         results.iter().for_each(|r| super::log_report(&r.report));
+        deliver_again_soon(clients, settings, messages, &results).await;
         Ok(Answer {
             results,
             dry_run: false,
@@ -174,6 +194,36 @@ impl Job for DeployWorker {
             tracing::error!(function = NAME, failure = %failed, "queued deploy failed: delivered again");
         }
         Ok(serde_json::json!({ "batchItemFailures": again }))
+    }
+}
+
+/// Seconds a message that must come again stays hidden: `base` when it was put off (throttled,
+/// a busy lease, out of time: it may go through at once), six times `base` per delivery so far
+/// when it failed (a real failure rarely heals in seconds), at most 10 minutes.
+pub fn redelivery_seconds(outcome: Outcome, receive_count: u32, base: u32) -> u32 {
+    let seconds = match outcome {
+        Outcome::Failed => base.saturating_mul(6).saturating_mul(receive_count.max(1)),
+        _ => base,
+    };
+    seconds.min(600)
+}
+
+/// Hides each message the answer names for redelivery for [`redelivery_seconds`], so SQS brings
+/// it (and its group) back soon. A message this cannot hide comes back at the end of the queue's
+/// visibility timeout, as it would anyway.
+async fn deliver_again_soon(clients: &Clients, settings: &Settings, messages: &[QueuedMessage], results: &[WorkerReport]) {
+    let Some(queue) = &settings.deploy_queue else {
+        return;
+    };
+    for (message, result) in messages.iter().zip(results) {
+        let outcome = result.report.outcome;
+        let (Some(receipt), Outcome::Failed | Outcome::Deferred) = (&message.receipt_handle, outcome) else {
+            continue;
+        };
+        let seconds = redelivery_seconds(outcome, message.receive_count, settings.redelivery_seconds);
+        if let Err(err) = crate::aws::sqs::deliver_again_in(&clients.sqs, queue, receipt, seconds).await {
+            tracing::warn!(message = %message.message_id, error = %err, "not hidden for the retry; the visibility timeout decides");
+        }
     }
 }
 
@@ -226,6 +276,7 @@ mod tests {
         ]});
         let batch = parse_batch(&event).unwrap();
         assert_eq!(batch[0].message_id, "m-1");
+        assert_eq!((batch[0].receipt_handle.as_deref(), batch[0].receive_count), (None, 1));
         assert_eq!(batch[0].deploy.as_ref().unwrap().app, "orders");
         assert_eq!(batch[1].deploy.as_ref().unwrap_err().field, "Records[1].body");
         let wrong = serde_json::json!({"Records": [{"messageId": "m", "eventSource": "aws:sns", "body": "{}"}]});
@@ -239,6 +290,18 @@ mod tests {
             batch[0].deploy.as_ref().unwrap().event_id,
             "13cde686-328b-6117-af20-0e5566167482"
         );
+        assert!(batch[0].receipt_handle.is_some());
+        assert_eq!(batch[0].receive_count, 1);
+    }
+
+    #[test]
+    fn a_put_off_message_comes_back_soon_and_a_failed_one_later_each_time() {
+        assert_eq!(redelivery_seconds(Outcome::Deferred, 1, 5), 5);
+        assert_eq!(redelivery_seconds(Outcome::Deferred, 4, 5), 5);
+        assert_eq!(redelivery_seconds(Outcome::Failed, 1, 5), 30);
+        assert_eq!(redelivery_seconds(Outcome::Failed, 3, 5), 90);
+        assert_eq!(redelivery_seconds(Outcome::Failed, 50, 5), 600, "at most 10 minutes");
+        assert_eq!(redelivery_seconds(Outcome::Failed, 2, 0), 0, "tests may ask for none");
     }
 
     #[test]

@@ -41,6 +41,22 @@ pub fn deploy_queue_from_env() -> Option<String> {
     non_empty_var(ENV_DEPLOY_QUEUE)
 }
 
+/// Environment variable setting how long a put-off deploy-worker message waits before SQS
+/// delivers it again, in seconds.
+pub const ENV_REDELIVERY_SECONDS: &str = "DEPLOYER_REDELIVERY_SECONDS";
+
+/// Default of [`ENV_REDELIVERY_SECONDS`].
+pub const DEFAULT_REDELIVERY_SECONDS: u32 = 5;
+
+/// The seconds `DEPLOYER_REDELIVERY_SECONDS` names (0-900); the default when unset or not a
+/// number in that range.
+pub fn redelivery_seconds_from_env() -> u32 {
+    non_empty_var(ENV_REDELIVERY_SECONDS)
+        .and_then(|v| v.parse().ok())
+        .filter(|s| *s <= 900)
+        .unwrap_or(DEFAULT_REDELIVERY_SECONDS)
+}
+
 /// A variable's value, trimmed; none when unset or blank.
 fn non_empty_var(name: &str) -> Option<String> {
     std::env::var(name)

@@ -117,6 +117,7 @@ impl ApiRecordStore {
         };
         let record = serde_json::from_slice(&bytes).map_err(|e| AwsError {
             service: "S3",
+            transient: false,
             operation: "GetObject",
             resource: format!("s3://{}/{key}", self.bucket),
             code: None,
@@ -154,6 +155,7 @@ impl ApiRecordStore {
         }
         Err(AwsError {
             service: "S3",
+            transient: false,
             operation: "PutObject",
             resource: format!("s3://{}/{key}", self.bucket),
             code: Some("PreconditionFailed".into()),

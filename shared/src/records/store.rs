@@ -63,6 +63,7 @@ impl RecordStore {
             Some((bytes, etag)) => {
                 let index = serde_json::from_slice(&bytes).map_err(|e| AwsError {
                     service: "S3",
+                    transient: false,
                     operation: "GetObject",
                     resource: format!("s3://{}/{key}", self.bucket),
                     code: None,
@@ -118,6 +119,7 @@ impl RecordStore {
         }
         Err(AwsError {
             service: "S3",
+            transient: false,
             operation: "PutObject",
             resource: format!("s3://{}/{key}", self.bucket),
             code: Some("PreconditionFailed".into()),

@@ -163,6 +163,7 @@ pub async fn observe_retention(
     let Some(service) = service else {
         return Err(AwsError {
             service: "ECS",
+            transient: false,
             operation: "DescribeServices",
             resource: app.service_label(),
             code: Some("ServiceNotFoundException".into()),

@@ -85,6 +85,7 @@ async fn read_s3_text(s3: &aws_sdk_s3::Client, location: &str) -> Result<String,
     let Some((bytes, _)) = read? else {
         return Err(LoadConfigError::Aws(AwsError {
             service: "S3",
+            transient: false,
             operation: "GetObject",
             resource: location.to_owned(),
             code: Some("NoSuchKey".into()),
