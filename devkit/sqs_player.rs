@@ -84,8 +84,9 @@ impl SqsPlayer {
                 batches.push(messages);
             }
             if batches.is_empty() {
-                // Nothing to receive: done, unless messages are hidden until their redelivery.
-                if self.hidden().await == 0 {
+                // Nothing to receive: done when the queue is empty; otherwise messages are hidden
+                // until their redelivery (or became visible since the receive).
+                if self.left().await == 0 {
                     return drained;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -121,7 +122,19 @@ impl SqsPlayer {
 
     /// Messages received and not deleted whose visibility has not ended.
     pub async fn hidden(&self) -> usize {
-        let name = aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible;
+        self.count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .await
+    }
+
+    /// Messages not deleted yet, visible or hidden.
+    pub async fn left(&self) -> usize {
+        self.hidden().await
+            + self
+                .count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                .await
+    }
+
+    async fn count(&self, name: aws_sdk_sqs::types::QueueAttributeName) -> usize {
         self.sqs
             .get_queue_attributes()
             .queue_url(&self.queue_url)

@@ -133,6 +133,7 @@ pub fn deploy_record(id: &str, outcome: DeployOutcome, digest: &str, at: &str) -
         ended_at: outcome.is_end().then(|| at.into()),
         outcome,
         reason: None,
+        template: None,
         notes: Vec::new(),
     }
 }

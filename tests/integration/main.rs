@@ -21,4 +21,5 @@ mod queue;
 mod retention;
 mod service_sync;
 mod template;
+mod terraform;
 mod throttling;

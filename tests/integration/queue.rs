@@ -156,7 +156,9 @@ async fn a_message_named_again_comes_back_after_the_redelivery_delay_not_the_vis
         dedup: "push-1/orders".into(),
     };
     let sqs = aws_sdk_sqs::Client::new(&kit.clients.sdk_config);
-    deployer::aws::sqs::send_fifo(&sqs, &player.queue_url, &[message]).await.unwrap();
+    deployer::aws::sqs::send_fifo(&sqs, &player.queue_url, &[message])
+        .await
+        .unwrap();
     let settings = Settings {
         deploy_queue: Some(player.queue_url.clone()),
         redelivery_seconds: 0,
@@ -177,8 +179,16 @@ async fn a_message_named_again_comes_back_after_the_redelivery_delay_not_the_vis
                 }
             })
             .await;
-        assert_eq!((drained.deliveries, drained.redelivered), (1, 1), "{delivery}: {drained:?}");
-        assert_eq!(player.hidden().await, 0, "{delivery}: not hidden for the visibility timeout");
+        assert_eq!(
+            (drained.deliveries, drained.redelivered),
+            (1, 1),
+            "{delivery}: {drained:?}"
+        );
+        assert_eq!(
+            player.hidden().await,
+            0,
+            "{delivery}: not hidden for the visibility timeout"
+        );
     }
     assert_eq!(*counts.lock().unwrap(), ["1", "2"]);
 }

@@ -17,6 +17,7 @@ pub mod replica;
 mod report;
 pub mod select;
 pub mod status;
+pub mod template;
 #[cfg(test)]
 mod tests;
 pub mod worker;

@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt};
 
-use super::{Clients, Goal};
+use super::{template, Clients, Goal};
 use crate::aws::arn::family_and_revision;
 use crate::aws::ecr::{self, ImageDetail, ImageQuery, ImageRef};
 use crate::aws::ecs::{self, ServiceState};
 use crate::aws::revision::Revision;
 use crate::aws::AwsError;
-use crate::input::config::AppConfig;
+use crate::input::config::{AppConfig, Base};
 use crate::records::{DeployRecord, RecordStore};
 
 /// What was read for one application.
@@ -23,6 +23,9 @@ pub struct Observation {
     pub current: Option<Revision>,
     /// The family's latest ACTIVE revision, when it is not the current one.
     pub latest: Option<Revision>,
+    /// The application's template (see [`super::template`]), when it is newer than the one the
+    /// current revision was built from and the application copies templates.
+    pub template: Option<Revision>,
     /// The image to deploy; none when the tag or digest is not in ECR.
     pub target_image: Option<ImageDetail>,
     /// The image the service runs, when it is a digest of the same repository.
@@ -65,7 +68,7 @@ pub async fn observe<'a>(
             let Some(service) = service? else {
                 return Ok(Observation::default());
             };
-            observe_revisions(clients, goal, service).await
+            observe_revisions(clients, goal, app.base, service).await
         }
     }))
     .buffered(concurrency.max(1))
@@ -132,12 +135,38 @@ pub async fn observe_last_good(
     }
 }
 
+/// The family's newest template when it is newer than the one `current` was built from: the
+/// latest revision itself when the deployer did not register it, otherwise the template the
+/// latest was built from (read when it is not the latest; a deregistered one is not a template).
+async fn newer_template(
+    clients: &Clients,
+    latest: &Revision,
+    current: &Revision,
+) -> Result<Option<Revision>, AwsError> {
+    let Some(newest) = template::built_from(latest) else {
+        return Ok(None);
+    };
+    if !template::is_newer(&newest, current) {
+        return Ok(None);
+    }
+    if newest == latest.arn() {
+        return Ok(Some(latest.clone()));
+    }
+    let found = ecs::describe_task_definition(&clients.ecs, &newest).await?;
+    Ok((found.definition.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active)).then_some(found))
+}
+
 fn running_digest(app: &AppConfig, obs: &Observation) -> Option<String> {
     let image = ImageRef::parse(obs.current.as_ref()?.container_image(&app.container)?);
     (image.repository == app.repository).then_some(image.digest).flatten()
 }
 
-async fn observe_revisions(clients: &Clients, goal: &Goal, service: ServiceState) -> Result<Observation, AwsError> {
+async fn observe_revisions(
+    clients: &Clients,
+    goal: &Goal,
+    base: Base,
+    service: ServiceState,
+) -> Result<Observation, AwsError> {
     let mut obs = Observation::default();
     let running = family_and_revision(&service.task_definition);
     if let Goal::Rollback(revision) = goal {
@@ -162,7 +191,11 @@ async fn observe_revisions(clients: &Clients, goal: &Goal, service: ServiceState
         if latest.definition.revision() == revision {
             obs.current = Some(latest);
         } else {
-            obs.current = Some(ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?);
+            let current = ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?;
+            if base == Base::Template {
+                obs.template = newer_template(clients, &latest, &current).await?;
+            }
+            obs.current = Some(current);
             obs.latest = Some(latest);
         }
     } else {

@@ -3,7 +3,7 @@
 
 use aws_sdk_ecs::types::{DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentStrategy};
 
-use super::{Goal, Observation, Outcome, Report};
+use super::{template, Goal, Observation, Outcome, Report};
 use crate::aws::ecr::{self, ImageRef};
 use crate::aws::ecs::ServiceState;
 use crate::aws::revision::{same_content, Revision};
@@ -122,6 +122,20 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
         old_task_definition: old.clone(),
         ..Report::skipped(app, outcome, reason)
     };
+    // The shape to copy: the application's template when it is newer than the one the running
+    // revision was built from, otherwise the running revision.
+    let source = obs.template.as_ref().unwrap_or(current);
+    if source.container_image(&app.container).is_none() && obs.template.is_some() {
+        return Plan::nothing(with_old(
+            Outcome::Failed,
+            format!(
+                "container `{}` is not in the template {} (containers: {}): name the followed container in the task definition registered outside the deployer, or set `\"base\": \"running\"`",
+                app.container,
+                source.label(),
+                source.container_names().join(", ")
+            ),
+        ));
+    }
     let Some(running) = current.container_image(&app.container) else {
         return Plan::nothing(with_old(
             Outcome::Failed,
@@ -207,18 +221,26 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
         &target.digest,
     );
     if running.is_digest_of(&app.repository, &target.digest) {
+        let mut reason = format!("{} already runs {}", current.label(), target.digest);
+        if let Some(template) = &obs.template {
+            reason.push_str(&format!(
+                "; the template {} is newer than the one it was built from: the scheduled run reports it, and the next deploy takes it",
+                template.label()
+            ));
+        }
         return Plan::nothing(Report {
             image: Some(image),
             new_task_definition: old.clone(),
-            ..with_old(
-                Outcome::Unchanged,
-                format!("{} already runs {}", current.label(), target.digest),
-            )
+            ..with_old(Outcome::Unchanged, reason)
         });
     }
-    let desired = copy_with_image(current, &app.container, &image);
+    let desired = copy_with_image(source, &app.container, &image);
+    let template = template::built_from(&desired);
     let deployment_configuration = circuit_breaker_change(app, service);
-    let mut actions = Vec::new();
+    let mut actions: Vec<String> = match &obs.template {
+        Some(template) => template_actions(current, template, &app.container),
+        None => Vec::new(),
+    };
     let mut steps = Vec::new();
     let choice = match obs.latest.as_ref().filter(|latest| same_content(latest, &desired)) {
         Some(latest) => {
@@ -274,6 +296,7 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
             old_task_definition: old,
             new_task_definition,
             image: Some(image),
+            template,
             reason: None,
             actions,
             ..Report::skipped(app, Outcome::Planned, "")
@@ -429,6 +452,7 @@ pub const TASK_DEFINITION_MAX_TAGS: usize = 50;
 
 /// A copy of `current` that differs only in the followed container's image, tagged as managed.
 pub fn copy_with_image(current: &Revision, container: &str, image: &str) -> Revision {
+    let built_from = template::built_from(current);
     let mut copy = current.clone();
     if let Some(containers) = copy.definition.container_definitions.as_mut() {
         for c in containers.iter_mut().filter(|c| c.name.as_deref() == Some(container)) {
@@ -438,7 +462,25 @@ pub fn copy_with_image(current: &Revision, container: &str, image: &str) -> Revi
     if !is_managed(&copy.tags) {
         copy.tags.push(managed_tag());
     }
+    if let Some(template) = built_from {
+        template::set_template_tag(&mut copy, &template);
+    }
     copy
+}
+
+/// The plan's lines for a deploy that copies a newer template: which, and what changes beyond
+/// the image.
+fn template_actions(current: &Revision, template: &Revision, container: &str) -> Vec<String> {
+    let built_from = template::built_from(current)
+        .and_then(|arn| crate::aws::arn::family_and_revision(&arn).map(|(f, n)| format!("{f}:{n}")))
+        .unwrap_or_else(|| current.label());
+    let mut actions = vec![format!(
+        "~ base {}: the template registered outside the deployer, newer than {built_from} (what {} was built from)",
+        template.label(),
+        current.label()
+    )];
+    actions.extend(template::shape_changes(current, template, container));
+    actions
 }
 
 /// The deployment configuration to set when the app asks for the circuit breaker and the

@@ -126,6 +126,7 @@ fn new_record(attempt: &Attempt<'_>, report: &Report, id: &str, outcome: DeployO
         ended_at: ended,
         outcome,
         reason: report.reason.clone(),
+        template: report.template.clone(),
         notes: Vec::new(),
     }
 }

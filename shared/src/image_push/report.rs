@@ -59,6 +59,9 @@ pub struct Report {
     /// The image deployed (digest-pinned).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The template the new revision was built from (see [`super::template`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// Why nothing was done, or what failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -91,6 +94,7 @@ impl Report {
             old_task_definition: None,
             new_task_definition: None,
             image: None,
+            template: None,
             reason: Some(reason.into()),
             actions: Vec::new(),
             deploy_id: None,
@@ -109,6 +113,7 @@ impl Report {
             old_task_definition: None,
             new_task_definition: None,
             image: None,
+            template: None,
             reason: Some(reason.into()),
             actions: Vec::new(),
             deploy_id: None,

@@ -9,6 +9,7 @@ use crate::aws::revision::same_content;
 use crate::input::events::DeployTarget;
 use crate::ownership::MANAGED_TAG_KEY;
 use crate::testing::{app, digest, full_revision, image, service, REGISTRY};
+use template::TEMPLATE_TAG_KEY;
 
 /// Nanoseconds in `s` seconds.
 fn seconds(s: i128) -> i128 {
@@ -68,9 +69,71 @@ fn a_current_push_registers_a_pinned_copy_then_updates_the_service() {
     // Only the image and the managed tag differ from the current revision.
     let mut back = revision.clone();
     back.definition.container_definitions.as_mut().unwrap()[0].image = Some(format!("{REGISTRY}/orders:latest"));
-    back.tags.retain(|t| t.key() != Some(MANAGED_TAG_KEY));
+    back.tags
+        .retain(|t| t.key() != Some(MANAGED_TAG_KEY) && t.key() != Some(TEMPLATE_TAG_KEY));
     assert!(same_content(&back, obs.current.as_ref().unwrap()));
     assert!(revision.tags.iter().any(|t| t.key() == Some(MANAGED_TAG_KEY)));
+    // The copy names the template it was built from: the running revision, Terraform's own.
+    let current = obs.current.as_ref().unwrap().arn().to_owned();
+    assert_eq!(template::built_from(revision), Some(current.clone()));
+    assert_eq!(plan.report.template, Some(current));
+}
+
+/// Terraform registered `orders:3` with a new variable and more CPU after the service's
+/// `orders:1`: the push deploys a copy of `orders:3` with the digest pinned, says what changes
+/// beyond the image, and records the template; `base: "running"` keeps copying `orders:1`.
+#[test]
+fn a_newer_template_is_what_the_push_copies_unless_the_app_copies_the_running_revision() {
+    let mut obs = observed(
+        &format!("{REGISTRY}/orders:latest"),
+        Some(image(&digest(2), &["latest"], 20)),
+    );
+    let mut terraform = full_revision("orders", 3, &format!("{REGISTRY}/orders:latest"));
+    terraform.definition.cpu = Some("1024".into());
+    let app_container = &mut terraform.definition.container_definitions.as_mut().unwrap()[0];
+    app_container.environment = Some(vec![aws_sdk_ecs::types::KeyValuePair::builder()
+        .name("NEW_FLAG")
+        .value("on")
+        .build()]);
+    obs.latest = Some(terraform.clone());
+    obs.template = Some(terraform.clone());
+    let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
+    let Some(Step::Register(revision)) = plan.steps.first() else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(revision.container_image("app"), Some(pinned(2).as_str()));
+    assert_eq!(revision.definition.cpu(), Some("1024"));
+    assert_eq!(revision.definition.container_definitions()[0].environment().len(), 1);
+    assert_eq!(template::built_from(revision).as_deref(), Some(terraform.arn()));
+    assert_eq!(plan.report.template.as_deref(), Some(terraform.arn()));
+    let actions = plan.report.actions.join("\n");
+    assert!(actions.contains("~ base orders:3"), "{actions}");
+    assert!(actions.contains("+ env NEW_FLAG (app)"), "{actions}");
+    assert!(actions.contains("~ cpu 512 -> 1024"), "{actions}");
+
+    // The observation holds no template when the application copies the running revision
+    // (observe reads none); the plan then copies orders:1 as before.
+    obs.template = None;
+    let mut running_app = app();
+    running_app.base = crate::input::config::Base::Running;
+    let plan = plan_app(&running_app, &push("latest", 2), &obs, "ap-northeast-1");
+    let Some(Step::Register(revision)) = plan.steps.first() else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(revision.definition.cpu(), Some("512"));
+    assert!(!plan.report.actions.join(" ").contains("base"), "{plan:?}");
+
+    // A template without the followed container fails before any write, saying why.
+    let mut broken = terraform;
+    broken.definition.container_definitions.as_mut().unwrap().remove(0);
+    obs.template = Some(broken);
+    let plan = plan_app(&app(), &push("latest", 2), &obs, "ap-northeast-1");
+    assert_eq!(plan.report.outcome, Outcome::Failed);
+    assert!(plan.steps.is_empty());
+    assert!(
+        plan.report.reason.as_deref().unwrap().contains("template orders:3"),
+        "{plan:?}"
+    );
 }
 
 #[test]
@@ -253,6 +316,7 @@ fn rollbacks_pick_the_previous_or_named_revision() {
         ended_at: Some("2026-11-22T10:05:00Z".into()),
         outcome: crate::records::DeployOutcome::Completed,
         reason: None,
+        template: None,
         notes: Vec::new(),
     };
     obs.last_good = Some(good.clone());

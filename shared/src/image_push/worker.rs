@@ -211,7 +211,12 @@ pub fn redelivery_seconds(outcome: Outcome, receive_count: u32, base: u32) -> u3
 /// Hides each message the answer names for redelivery for [`redelivery_seconds`], so SQS brings
 /// it (and its group) back soon. A message this cannot hide comes back at the end of the queue's
 /// visibility timeout, as it would anyway.
-async fn deliver_again_soon(clients: &Clients, settings: &Settings, messages: &[QueuedMessage], results: &[WorkerReport]) {
+async fn deliver_again_soon(
+    clients: &Clients,
+    settings: &Settings,
+    messages: &[QueuedMessage],
+    results: &[WorkerReport],
+) {
     let Some(queue) = &settings.deploy_queue else {
         return;
     };

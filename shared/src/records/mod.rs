@@ -152,6 +152,10 @@ pub struct DeployRecord {
     /// Why it ended as it did (ECS's reason for a failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The template the new revision was built from: the revision registered outside the
+    /// deployer (Terraform's) whose shape it copies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// What happened on the way that did not end the deploy: a warning ECS sent
     /// (`SERVICE_TASK_START_IMPAIRED`), a protecting tag the repository would not move.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -33,6 +33,7 @@ fn record(event: &str, deployment: Option<&str>, rolls_back: bool) -> DeployReco
         ended_at: None,
         outcome: DeployOutcome::InProgress,
         reason: None,
+        template: None,
         notes: Vec::new(),
     }
 }

@@ -102,6 +102,14 @@ pub struct AppConfig {
     /// Enforce the deployment circuit breaker with rollback on every deploy.
     #[serde(default)]
     pub circuit_breaker: bool,
+    /// What a deploy copies: the family's newest revision the deployer did not register (the
+    /// template Terraform keeps) when it is newer than what the service runs, or always the
+    /// running revision.
+    #[serde(default)]
+    pub base: Base,
+    /// What the scheduled run does when the template changes without a push.
+    #[serde(default)]
+    pub on_template_change: OnTemplateChange,
     /// Task definition revisions registered by the deployer that are kept: the last N that
     /// completed (plus any in use and the last good).
     #[serde(default = "default_keep_revisions")]
@@ -160,6 +168,29 @@ pub enum PromotionPolicy {
     Auto,
     /// Only when a `promote` payload asks.
     Manual,
+}
+
+/// What a deploy copies (see [`AppConfig::base`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Base {
+    /// The newest revision registered outside the deployer (Terraform's) when it is newer than
+    /// the one the running revision was built from; otherwise the running revision.
+    #[default]
+    Template,
+    /// Always the running revision.
+    Running,
+}
+
+/// What the scheduled run does when an application's template changes without a push.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnTemplateChange {
+    /// Publish `Template Changed` and show it in `status`; the next push deploys it.
+    #[default]
+    Notify,
+    /// Deploy the template with the digest the application runs now.
+    Deploy,
 }
 
 /// Who lets a promotion proceed.
