@@ -27,6 +27,9 @@ pub const REVISIONS_REMOVED: &str = "Revisions Removed";
 
 /// A promotion waits for an `approve` payload (image-push).
 pub const PROMOTION_PENDING: &str = "Promotion Pending";
+/// Detail type: an application's template (the revision registered outside the deployer) is
+/// newer than the one its running revision was built from.
+pub const TEMPLATE_CHANGED: &str = "Template Changed";
 
 /// Puts `entries` on `bus` with the deployer's source.
 pub async fn publish(client: &aws_sdk_eventbridge::Client, bus: &str, entries: &[Entry]) -> Result<(), AwsError> {

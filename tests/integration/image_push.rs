@@ -363,10 +363,15 @@ async fn manual_deploy_by_digest_and_rollbacks() {
         .await
         .ends_with(":2"));
 
-    // Rollback to a named revision, then to the one it already runs, then to one that does not exist.
-    let named = invoke_image_push(clients, &config, &json!({"rollback": {"app": "orders", "revision": 1}}))
-        .await
-        .unwrap();
+    // Rollback to a named revision (orders:1 names its image by tag, so only with `force`), then
+    // to the one it already runs, then to one that does not exist.
+    let named = invoke_image_push(
+        clients,
+        &config,
+        &json!({"rollback": {"app": "orders", "revision": 1, "force": true}}),
+    )
+    .await
+    .unwrap();
     assert_eq!(named.results[0].outcome, Outcome::Deployed);
     assert_eq!(
         world::service_task_definition(clients, "sss", "orders").await,

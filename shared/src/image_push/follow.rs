@@ -285,6 +285,8 @@ pub async fn settle(
     reports.extend(settled);
     // Pushes whose event was lost.
     reports.extend(super::reconcile::reconcile(clients, settings, invocation, &read_indexes).await);
+    // Templates changed without a push.
+    reports.extend(super::template_watch::watch_templates(clients, settings, invocation, &read_indexes).await);
     // Pushes waiting for their replica.
     reports.extend(super::replica::settle_waiting(clients, config, settings, invocation, now).await);
     // Promotions whose soak is over (or that a lost completion event never started).

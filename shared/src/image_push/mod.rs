@@ -18,6 +18,7 @@ mod report;
 pub mod select;
 pub mod status;
 pub mod template;
+pub mod template_watch;
 #[cfg(test)]
 mod tests;
 pub mod worker;
@@ -159,8 +160,13 @@ pub enum Goal {
     },
     /// A manual deploy of a tag's or digest's image.
     Manual(DeployTarget),
-    /// A manual rollback to a revision (none: the one before the current).
-    Rollback(Option<i32>),
+    /// A manual rollback to a revision (none: the last good one).
+    Rollback {
+        /// The revision named; none: the last good one.
+        revision: Option<i32>,
+        /// Roll back even to a revision whose followed image is named by tag.
+        force: bool,
+    },
 }
 
 impl Goal {
@@ -168,8 +174,12 @@ impl Goal {
     pub fn image_query(&self) -> Option<ImageQuery> {
         match self {
             Goal::Push { tag, .. } | Goal::Manual(DeployTarget::Tag(tag)) => Some(ImageQuery::Tag(tag.clone())),
-            Goal::Manual(DeployTarget::Digest(digest)) => Some(ImageQuery::Digest(digest.clone())),
-            Goal::Rollback(_) => None,
+            Goal::Manual(DeployTarget::Digest(digest))
+            | Goal::Manual(DeployTarget::Revision {
+                digest: Some(digest), ..
+            }) => Some(ImageQuery::Digest(digest.clone())),
+            // A revision without a digest keeps the image the application runs.
+            Goal::Manual(DeployTarget::Revision { digest: None, .. }) | Goal::Rollback { .. } => None,
         }
     }
 }
@@ -334,7 +344,7 @@ async fn deploy_group(
     dry_run: bool,
 ) -> Vec<Report> {
     let mut observations = observe(clients, apps, goal, settings.concurrency).await;
-    if let (Goal::Rollback(None), Some(store)) = (goal, &settings.records) {
+    if let (Goal::Rollback { revision: None, .. }, Some(store)) = (goal, &settings.records) {
         observe::observe_last_good(clients, store, apps, &mut observations).await;
     }
     let plans: Vec<Plan> = apps

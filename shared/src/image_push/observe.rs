@@ -12,6 +12,7 @@ use crate::aws::ecs::{self, ServiceState};
 use crate::aws::revision::Revision;
 use crate::aws::AwsError;
 use crate::input::config::{AppConfig, Base};
+use crate::input::events::DeployTarget;
 use crate::records::{DeployRecord, RecordStore};
 
 /// What was read for one application.
@@ -23,7 +24,8 @@ pub struct Observation {
     pub current: Option<Revision>,
     /// The family's latest ACTIVE revision, when it is not the current one.
     pub latest: Option<Revision>,
-    /// The application's template (see [`super::template`]), when it is newer than the one the
+    /// The shape to copy when it is not the running revision: the revision a deploy names, or
+    /// the application's template (see [`super::template`]) when it is newer than the one the
     /// current revision was built from and the application copies templates.
     pub template: Option<Revision>,
     /// The image to deploy; none when the tag or digest is not in ECR.
@@ -75,10 +77,17 @@ pub async fn observe<'a>(
     .collect()
     .await;
 
-    // 3. ECR: one call per repository for the target image and the running images.
-    let Some(target_query) = goal.image_query() else {
-        return observations;
+    // 3. ECR: one call per repository for the target image and the running images. A deploy of
+    // a named revision without a digest keeps the image each application runs.
+    let keeps_running = matches!(goal, Goal::Manual(DeployTarget::Revision { digest: None, .. }));
+    let target_of = |app: &AppConfig, obs: &Result<Observation, AwsError>| match (goal.image_query(), obs) {
+        (Some(query), _) => Some(query),
+        (None, Ok(obs)) if keeps_running => running_digest(app, obs).map(ImageQuery::Digest),
+        _ => None,
     };
+    if goal.image_query().is_none() && !keeps_running {
+        return observations;
+    }
     // (registry account, repository name): one repository of one registry.
     type Repository<'r> = (Option<&'r str>, &'r str);
     let repository_of =
@@ -86,7 +95,7 @@ pub async fn observe<'a>(
     let mut queries: BTreeMap<Repository, BTreeSet<ImageQuery>> = BTreeMap::new();
     for (app, obs) in apps.iter().zip(&observations) {
         let entry = queries.entry(repository_of(app)).or_default();
-        entry.insert(target_query.clone());
+        entry.extend(target_of(app, obs));
         if let (Goal::Push { .. }, Ok(obs)) = (goal, obs) {
             if let Some(digest) = running_digest(app, obs) {
                 entry.insert(ImageQuery::Digest(digest));
@@ -104,9 +113,10 @@ pub async fn observe<'a>(
     apps.iter()
         .zip(observations)
         .map(|(app, obs)| {
+            let target_query = target_of(app, &obs);
             let mut obs = obs?;
             let found = images[&repository_of(app)].as_ref().map_err(Clone::clone)?;
-            obs.target_image = found.iter().find(|i| target_query.answered_by(i)).cloned();
+            obs.target_image = target_query.and_then(|query| found.iter().find(|i| query.answered_by(i)).cloned());
             if let Some(digest) = running_digest(app, &obs) {
                 obs.running_image = found.iter().find(|i| i.digest == digest).cloned();
             }
@@ -135,6 +145,31 @@ pub async fn observe_last_good(
     }
 }
 
+/// Revision `n` of `family` when it exists and is ACTIVE (ECS answers `ClientException` for one
+/// it does not know).
+async fn active_revision(clients: &Clients, family: &str, n: i32) -> Result<Option<Revision>, AwsError> {
+    match ecs::describe_task_definition(&clients.ecs, &format!("{family}:{n}")).await {
+        Ok(found) => Ok(is_active(&found).then_some(found)),
+        Err(e) if e.code.as_deref() == Some("ClientException") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn is_active(revision: &Revision) -> bool {
+    revision.definition.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+}
+
+/// The application's template when it is newer than the one `current` was built from (one
+/// `DescribeTaskDefinition` of the family's latest revision, see [`newer_template`]).
+pub async fn template_change(clients: &Clients, current: &Revision) -> Result<Option<Revision>, AwsError> {
+    let family = current.definition.family().unwrap_or_default();
+    let latest = ecs::describe_task_definition(&clients.ecs, family).await?;
+    if latest.arn() == current.arn() {
+        return Ok(None);
+    }
+    newer_template(clients, &latest, current).await
+}
+
 /// The family's newest template when it is newer than the one `current` was built from: the
 /// latest revision itself when the deployer did not register it, otherwise the template the
 /// latest was built from (read when it is not the latest; a deregistered one is not a template).
@@ -153,7 +188,7 @@ async fn newer_template(
         return Ok(Some(latest.clone()));
     }
     let found = ecs::describe_task_definition(&clients.ecs, &newest).await?;
-    Ok((found.definition.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active)).then_some(found))
+    Ok(is_active(&found).then_some(found))
 }
 
 fn running_digest(app: &AppConfig, obs: &Observation) -> Option<String> {
@@ -169,20 +204,19 @@ async fn observe_revisions(
 ) -> Result<Observation, AwsError> {
     let mut obs = Observation::default();
     let running = family_and_revision(&service.task_definition);
-    if let Goal::Rollback(revision) = goal {
+    if let Goal::Rollback { revision, .. } = goal {
         let current = ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?;
         let family = current.definition.family().unwrap_or_default().to_owned();
         match revision {
-            Some(n) => match ecs::describe_task_definition(&clients.ecs, &format!("{family}:{n}")).await {
-                Ok(target) if target.definition.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active) => {
-                    obs.rollback_to = Some(target)
-                }
-                Ok(_) => {}
-                Err(e) if e.code.as_deref() == Some("ClientException") => {}
-                Err(e) => return Err(e),
-            },
+            Some(n) => obs.rollback_to = active_revision(clients, &family, *n).await?,
             None => obs.family_revisions = ecs::list_revisions(&clients.ecs, &family).await?,
         }
+        obs.current = Some(current);
+    } else if let Goal::Manual(DeployTarget::Revision { revision, .. }) = goal {
+        // The named revision's shape; a missing or deregistered one is reported by the plan.
+        let current = ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?;
+        let family = current.definition.family().unwrap_or_default().to_owned();
+        obs.template = active_revision(clients, &family, *revision).await?;
         obs.current = Some(current);
     } else if let Some((family, revision)) = running {
         // The family's latest revision is usually the running one: one call answers both, and

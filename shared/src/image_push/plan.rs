@@ -59,7 +59,7 @@ pub struct Plan {
 /// Plans a deploy or rollback of one application (pure).
 pub fn plan_app(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) -> Plan {
     let mut plan = match goal {
-        Goal::Rollback(revision) => plan_rollback(app, *revision, obs),
+        Goal::Rollback { revision, force } => plan_rollback(app, *revision, *force, obs),
         Goal::Push { .. } | Goal::Manual(_) => plan_deploy(app, goal, obs, region),
     };
     if let Some(service) = &obs.service {
@@ -122,20 +122,11 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
         old_task_definition: old.clone(),
         ..Report::skipped(app, outcome, reason)
     };
-    // The shape to copy: the application's template when it is newer than the one the running
-    // revision was built from, otherwise the running revision.
-    let source = obs.template.as_ref().unwrap_or(current);
-    if source.container_image(&app.container).is_none() && obs.template.is_some() {
-        return Plan::nothing(with_old(
-            Outcome::Failed,
-            format!(
-                "container `{}` is not in the template {} (containers: {}): name the followed container in the task definition registered outside the deployer, or set `\"base\": \"running\"`",
-                app.container,
-                source.label(),
-                source.container_names().join(", ")
-            ),
-        ));
-    }
+    // The shape to copy and the plan's lines about it (a named revision, a newer template).
+    let (source, shape_actions) = match template::source_of(app, goal, obs, current) {
+        Ok(found) => found,
+        Err(reason) => return Plan::nothing(with_old(Outcome::Failed, reason)),
+    };
     let Some(running) = current.container_image(&app.container) else {
         return Plan::nothing(with_old(
             Outcome::Failed,
@@ -172,7 +163,20 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
         (None, _) => {
             let what = match goal {
                 Goal::Manual(DeployTarget::Tag(tag)) => format!("tag `{tag}`"),
-                Goal::Manual(DeployTarget::Digest(digest)) => format!("image {digest}"),
+                Goal::Manual(DeployTarget::Digest(digest))
+                | Goal::Manual(DeployTarget::Revision {
+                    digest: Some(digest), ..
+                }) => format!("image {digest}"),
+                Goal::Manual(DeployTarget::Revision { digest: None, .. }) => {
+                    return Plan::nothing(with_old(
+                        Outcome::Failed,
+                        format!(
+                            "no digest to pin: the service runs {}, not a digest of `{}`; name the image to deploy (`digest`)",
+                            current.container_image(&app.container).unwrap_or_default(),
+                            app.repository
+                        ),
+                    ))
+                }
                 _ => "image".into(),
             };
             return Plan::nothing(with_old(
@@ -220,9 +224,12 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
         &app.repository,
         &target.digest,
     );
-    if running.is_digest_of(&app.repository, &target.digest) {
+    // A deploy of a named revision is unchanged only when the service runs a copy of it.
+    let named = matches!(goal, Goal::Manual(DeployTarget::Revision { .. }));
+    let same_shape = !named || template::built_from(current).as_deref() == Some(source.arn());
+    if running.is_digest_of(&app.repository, &target.digest) && same_shape {
         let mut reason = format!("{} already runs {}", current.label(), target.digest);
-        if let Some(template) = &obs.template {
+        if let Some(template) = obs.template.as_ref().filter(|_| !named) {
             reason.push_str(&format!(
                 "; the template {} is newer than the one it was built from: the scheduled run reports it, and the next deploy takes it",
                 template.label()
@@ -237,10 +244,7 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
     let desired = copy_with_image(source, &app.container, &image);
     let template = template::built_from(&desired);
     let deployment_configuration = circuit_breaker_change(app, service);
-    let mut actions: Vec<String> = match &obs.template {
-        Some(template) => template_actions(current, template, &app.container),
-        None => Vec::new(),
-    };
+    let mut actions = shape_actions;
     let mut steps = Vec::new();
     let choice = match obs.latest.as_ref().filter(|latest| same_content(latest, &desired)) {
         Some(latest) => {
@@ -309,7 +313,7 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
 }
 
 /// Plans a rollback of one application (pure).
-pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, obs: &Observation) -> Plan {
+pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, force: bool, obs: &Observation) -> Plan {
     let (service, current) = match service_and_current(app, obs) {
         Ok(found) => found,
         Err(reason) => return Plan::nothing(Report::skipped(app, Outcome::Failed, reason)),
@@ -366,6 +370,18 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, obs: &Observation) 
                 format!("the service already runs {target_label}"),
             )
         });
+    }
+    // A revision that names its image by tag runs whatever the tag names when its tasks start:
+    // perhaps the very image being fled.
+    if let Some(by_tag) = target_image
+        .as_deref()
+        .filter(|image| !force && ImageRef::parse(image).digest.is_none())
+    {
+        return Plan::nothing(fail(format!(
+            "{target_label} names its image by tag ({by_tag}): the tag may now name the image this rollback flees. Deploy that revision's shape with a digest ({{\"deploy\": {{\"app\": \"{}\", \"revision\": {}, \"digest\": \"sha256:...\"}}}}), or add \"force\": true to roll back to it as it is",
+            app.name,
+            target_label.rsplit(':').next().unwrap_or_default()
+        )));
     }
     let deployment_configuration = circuit_breaker_change(app, service);
     let choice = TaskDefinitionChoice::Existing(target_arn.clone());
@@ -466,21 +482,6 @@ pub fn copy_with_image(current: &Revision, container: &str, image: &str) -> Revi
         template::set_template_tag(&mut copy, &template);
     }
     copy
-}
-
-/// The plan's lines for a deploy that copies a newer template: which, and what changes beyond
-/// the image.
-fn template_actions(current: &Revision, template: &Revision, container: &str) -> Vec<String> {
-    let built_from = template::built_from(current)
-        .and_then(|arn| crate::aws::arn::family_and_revision(&arn).map(|(f, n)| format!("{f}:{n}")))
-        .unwrap_or_else(|| current.label());
-    let mut actions = vec![format!(
-        "~ base {}: the template registered outside the deployer, newer than {built_from} (what {} was built from)",
-        template.label(),
-        current.label()
-    )];
-    actions.extend(template::shape_changes(current, template, container));
-    actions
 }
 
 /// The deployment configuration to set when the app asks for the circuit breaker and the

@@ -43,7 +43,7 @@ pub async fn record_attempt(clients: &Clients, settings: &Settings, attempt: &At
     let write = match report.outcome {
         Outcome::Deployed => Write::Start(new_record(attempt, report, &id, DeployOutcome::InProgress)),
         Outcome::Failed => Write::FailToStart(new_record(attempt, report, &id, DeployOutcome::Failed)),
-        Outcome::Unchanged if !matches!(attempt.goal, Goal::Rollback(_)) => {
+        Outcome::Unchanged if !matches!(attempt.goal, Goal::Rollback { .. }) => {
             let mut record = new_record(attempt, report, &id, DeployOutcome::InProgress);
             record.ecs_deployment_id = attempt.observed_deployment.clone();
             Write::Adopt(record)

@@ -49,9 +49,14 @@ pub fn select<'a>(
             apps: vec![config.find_app(app, "deploy.app")?],
             goal: Goal::Manual(target.clone()),
         },
-        ImagePushRequest::Rollback { app, revision, .. } => Selection::Apps {
+        ImagePushRequest::Rollback {
+            app, revision, force, ..
+        } => Selection::Apps {
             apps: vec![config.find_app(app, "rollback.app")?],
-            goal: Goal::Rollback(*revision),
+            goal: Goal::Rollback {
+                revision: *revision,
+                force: *force,
+            },
         },
         ImagePushRequest::Deployment { .. }
         | ImagePushRequest::ServiceAction { .. }

@@ -13,7 +13,7 @@ use super::{Answer, Clients, Outcome, Report};
 use crate::aws::ecr::ImageRef;
 use crate::aws::ecs::{self, ServiceState};
 use crate::aws::AwsError;
-use crate::input::config::{AppConfig, Config};
+use crate::input::config::{AppConfig, Base, Config};
 use crate::input::InputError;
 use crate::job::Settings;
 use crate::records::{parse_time, DeployIndex, DeployOutcome, DeployRecord, TriggerKind};
@@ -67,6 +67,10 @@ pub struct AppStatus {
     /// Set when deploys are not recorded (no state bucket).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub records: Option<String>,
+    /// Set when a revision registered outside the deployer (Terraform's) is newer than the
+    /// template the running revision was built from: the next deploy takes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_change: Option<String>,
 }
 
 /// A deploy as `status` shows it: its record and how long it took (or has taken so far).
@@ -125,9 +129,16 @@ async fn app_status(
     let service = service
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("service `{}` not found", app.service_label()))?;
-    let revision = ecs::describe_task_definition(&clients.for_app(app).await.ecs, &service.task_definition)
+    let reach = clients.for_app(app).await;
+    let revision = ecs::describe_task_definition(&reach.ecs, &service.task_definition)
         .await
         .map_err(|e| e.to_string())?;
+    let template_change = match app.base {
+        Base::Template => super::observe::template_change(&reach, &revision)
+            .await
+            .map_err(|e| e.to_string())?,
+        Base::Running => None,
+    };
     let running_image = revision.container_image(&app.container).map(str::to_owned);
     let (index, records_note) = match &settings.records {
         Some(store) => (
@@ -140,6 +151,15 @@ async fn app_status(
         ),
     };
     let mut status = describe(&service, running_image, &index, records_note, now);
+    status.template_change = template_change.map(|template| {
+        format!(
+            "{}, registered outside the deployer, is newer than the template {} was built from: the next deploy takes it (or {{\"deploy\": {{\"app\": \"{}\", \"revision\": {}}}}})",
+            template.label(),
+            revision.label(),
+            app.name,
+            template.definition.revision()
+        )
+    });
     if reconciles(app, &index) {
         let current = followed_tag_digests(clients, app).await.map_err(|e| e.to_string())?;
         status.tag_drift = tag_drift(&index, &current, status.running_digest.as_deref());
@@ -163,6 +183,7 @@ fn via(record: &DeployRecord) -> String {
         TriggerKind::Manual => "manual deploy".into(),
         TriggerKind::Rollback => "rollback".into(),
         TriggerKind::Promotion => record.trigger.by.clone().unwrap_or_else(|| "promotion".into()),
+        TriggerKind::Template => "template change".into(),
     }
 }
 
@@ -239,6 +260,7 @@ pub fn describe(
         drift,
         tag_drift: None,
         records: records_note,
+        template_change: None,
     }
 }
 

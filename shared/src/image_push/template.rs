@@ -9,8 +9,11 @@
 
 use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Secret, Tag};
 
+use super::{Goal, Observation};
 use crate::aws::arn::family_and_revision;
 use crate::aws::revision::Revision;
+use crate::input::config::AppConfig;
+use crate::input::events::DeployTarget;
 use crate::ownership::is_managed;
 
 /// Tag of a revision the deployer registered: the ARN of the template it was built from.
@@ -36,7 +39,13 @@ pub fn built_from(revision: &Revision) -> Option<String> {
 /// since a copy is always registered after its source).
 pub fn is_newer(template: &str, current: &Revision) -> bool {
     let base = built_from(current).unwrap_or_else(|| current.arn().to_owned());
-    match (family_and_revision(template), family_and_revision(&base)) {
+    is_later(template, &base)
+}
+
+/// True when `later` and `earlier` (ARNs) are revisions of one family and `later` has the
+/// higher number.
+pub fn is_later(later: &str, earlier: &str) -> bool {
+    match (family_and_revision(later), family_and_revision(earlier)) {
         (Some((family, revision)), Some((base_family, base_revision))) => {
             family == base_family && revision > base_revision
         }
@@ -49,6 +58,54 @@ pub fn set_template_tag(copy: &mut Revision, template: &str) {
     copy.tags.retain(|t| t.key() != Some(TEMPLATE_TAG_KEY));
     copy.tags
         .push(Tag::builder().key(TEMPLATE_TAG_KEY).value(template).build());
+}
+
+/// The shape a deploy copies, with the plan's lines about it: the revision a manual deploy
+/// names, the application's newer template (see [`Observation::template`]), or the running
+/// revision (no lines). `Err` says why the deploy cannot be made: the named revision is missing,
+/// or the shape lacks the followed container.
+pub(crate) fn source_of<'a>(
+    app: &AppConfig,
+    goal: &Goal,
+    obs: &'a Observation,
+    current: &'a Revision,
+) -> Result<(&'a Revision, Vec<String>), String> {
+    let named = match goal {
+        Goal::Manual(DeployTarget::Revision { revision, .. }) => Some(*revision),
+        _ => None,
+    };
+    let family = current.definition.family().unwrap_or_default();
+    let source = match (&obs.template, named) {
+        (None, Some(n)) => return Err(format!("revision {family}:{n} does not exist or is not ACTIVE")),
+        (None, None) => return Ok((current, Vec::new())),
+        (Some(source), _) => source,
+    };
+    if source.container_image(&app.container).is_none() {
+        return Err(format!(
+            "container `{}` is not in the {} {} (containers: {}): name the followed container in the task definition registered outside the deployer{}",
+            app.container,
+            if named.is_some() { "named revision" } else { "template" },
+            source.label(),
+            source.container_names().join(", "),
+            if named.is_some() { "" } else { ", or set `\"base\": \"running\"`" }
+        ));
+    }
+    let first = match named {
+        Some(_) => format!("~ base {}: the revision this deploy names", source.label()),
+        None => {
+            let built_from = built_from(current)
+                .and_then(|arn| family_and_revision(&arn).map(|(f, n)| format!("{f}:{n}")))
+                .unwrap_or_else(|| current.label());
+            format!(
+                "~ base {}: the template registered outside the deployer, newer than {built_from} (what {} was built from)",
+                source.label(),
+                current.label()
+            )
+        }
+    };
+    let mut lines = vec![first];
+    lines.extend(shape_changes(current, source, &app.container));
+    Ok((source, lines))
 }
 
 /// What changes from `running` to `template` beyond the followed container's image, one line

@@ -86,6 +86,8 @@ pub enum TriggerKind {
     Rollback,
     /// A promotion of the digest another application completed (`promote_from`).
     Promotion,
+    /// The settle run's deploy of a newer template (`on_template_change: "deploy"`).
+    Template,
 }
 
 /// What started a deploy, and who or what asked.
@@ -190,6 +192,7 @@ pub fn deploy_id(trigger: &Trigger, app: &str) -> String {
         TriggerKind::Manual => "manual",
         TriggerKind::Rollback => "rollback",
         TriggerKind::Promotion => "promotion",
+        TriggerKind::Template => "template",
     };
     format!("{kind}-{hash:016x}")
 }

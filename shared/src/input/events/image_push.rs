@@ -56,6 +56,14 @@ pub enum DeployTarget {
     Tag(String),
     /// A digest (`sha256:...`).
     Digest(String),
+    /// A revision of the service's family: its shape, with the followed container pinned to
+    /// `digest` (none: the digest the application runs now).
+    Revision {
+        /// Revision number.
+        revision: i32,
+        /// The image to pin, or none for the running one.
+        digest: Option<String>,
+    },
 }
 
 /// An invocation of `image-push`.
@@ -89,6 +97,9 @@ pub enum ImagePushRequest {
         app: String,
         /// Revision of the service's family; none means the last good one.
         revision: Option<i32>,
+        /// Roll back even to a revision that names its image by tag (which may now name the
+        /// image being fled).
+        force: bool,
         /// Who or what asked (the payload's `by`), kept in the deploy record.
         by: Option<String>,
         /// Plan only.
@@ -254,6 +265,8 @@ struct ManualDeploy {
     tag: Option<String>,
     #[serde(default)]
     digest: Option<String>,
+    #[serde(default)]
+    revision: Option<i32>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +275,8 @@ struct ManualRollback {
     app: String,
     #[serde(default)]
     revision: Option<i32>,
+    #[serde(default)]
+    force: bool,
 }
 
 #[derive(Deserialize)]
@@ -357,22 +372,41 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
     match (manual.deploy, manual.rollback) {
         (Some(deploy), None) => {
             check_app_name(&deploy.app, "deploy.app")?;
-            let target = match (deploy.tag, deploy.digest) {
-                (Some(tag), None) if is_tag(&tag) => DeployTarget::Tag(tag),
-                (Some(_), None) => {
+            if let Some(revision) = deploy.revision {
+                if revision < 1 {
+                    return Err(InputError::new("deploy.revision", "a revision number of at least 1"));
+                }
+                if deploy.tag.is_some() {
+                    return Err(InputError::new(
+                        "deploy.tag",
+                        "not with `revision`: a revision is deployed with a digest (`digest`, or the one the application runs)",
+                    ));
+                }
+            }
+            let target = match (deploy.tag, deploy.digest, deploy.revision) {
+                (None, digest, Some(revision)) if digest.as_deref().is_none_or(is_digest) => {
+                    DeployTarget::Revision { revision, digest }
+                }
+                (Some(tag), None, None) if is_tag(&tag) => DeployTarget::Tag(tag),
+                (Some(_), None, None) => {
                     return Err(InputError::new(
                         "deploy.tag",
                         "a tag of 1-300 letters, digits, `_`, `.`, `-`",
                     ))
                 }
-                (None, Some(digest)) if is_digest(&digest) => DeployTarget::Digest(digest),
-                (None, Some(_)) => {
+                (None, Some(digest), None) if is_digest(&digest) => DeployTarget::Digest(digest),
+                (None, Some(_), _) => {
                     return Err(InputError::new(
                         "deploy.digest",
                         "a digest `sha256:` followed by 64 hex digits",
                     ))
                 }
-                _ => return Err(InputError::new("deploy", "exactly one of `tag` or `digest`")),
+                _ => {
+                    return Err(InputError::new(
+                        "deploy",
+                        "exactly one of `tag`, `digest` or `revision` (a revision may come with a `digest`)",
+                    ))
+                }
             };
             Ok(ImagePushRequest::Deploy {
                 app: deploy.app,
@@ -391,6 +425,7 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
             Ok(ImagePushRequest::Rollback {
                 app: rollback.app,
                 revision: rollback.revision,
+                force: rollback.force,
                 by: manual.by,
                 dry_run: manual.dry_run,
             })

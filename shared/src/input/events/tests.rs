@@ -58,9 +58,55 @@ fn the_sample_events_parse() {
         ImagePushRequest::Rollback {
             app: "orders".into(),
             revision: Some(1),
+            force: false,
             by: None,
             dry_run: true
         }
+    );
+    assert_eq!(
+        parse_image_push(&sample("manual-deploy-revision.json")).unwrap(),
+        ImagePushRequest::Deploy {
+            app: "orders".into(),
+            target: DeployTarget::Revision {
+                revision: 3,
+                digest: None
+            },
+            by: Some("alice".into()),
+            dry_run: false
+        }
+    );
+}
+
+#[test]
+fn a_deploy_of_a_revision_takes_a_digest_never_a_tag() {
+    let parse = |deploy: serde_json::Value| parse_image_push(&json!({ "deploy": deploy }));
+    let digest = format!("sha256:{}", "a".repeat(64));
+    assert_eq!(
+        parse(json!({"app": "orders", "revision": 3, "digest": digest})).unwrap(),
+        ImagePushRequest::Deploy {
+            app: "orders".into(),
+            target: DeployTarget::Revision {
+                revision: 3,
+                digest: Some(digest)
+            },
+            by: None,
+            dry_run: false
+        }
+    );
+    let field = |deploy| parse(deploy).unwrap_err().field;
+    assert_eq!(
+        field(json!({"app": "orders", "revision": 3, "tag": "v1"})),
+        "deploy.tag"
+    );
+    assert_eq!(field(json!({"app": "orders", "revision": 0})), "deploy.revision");
+    assert_eq!(
+        field(json!({"app": "orders", "revision": 3, "digest": "md5:1"})),
+        "deploy.digest"
+    );
+    let forced = parse_image_push(&json!({"rollback": {"app": "orders", "revision": 3, "force": true}})).unwrap();
+    assert!(
+        matches!(forced, ImagePushRequest::Rollback { force: true, .. }),
+        "{forced:?}"
     );
 }
 
