@@ -62,12 +62,12 @@ async fn image_push_deploys_the_sample_push_event_through_the_lambda_runtime() {
     assert_eq!(replay["results"][0]["outcome"], "unchanged", "{replay}");
     assert_eq!(count_writes(&emulator.stop_recording()), 0);
 
-    // A manual dry run plans a rollback and writes nothing; a delete is ignored.
-    let plan = invoke("manual-rollback-revision-dry-run.json")().expect("the dry run answers");
-    assert_eq!(
-        (plan["dry_run"].as_bool(), plan["results"][0]["outcome"].as_str()),
-        (Some(true), Some("planned")),
-        "{plan}"
+    // A manual dry run of a rollback to orders:1, which names its image by tag (the tag now
+    // names the pushed image), is refused without `force`, saying why; a delete is ignored.
+    let refused = invoke("manual-rollback-revision-dry-run.json")().expect_err("refused without force");
+    assert!(
+        refused.contains("DeployFailed") && refused.contains("names its image by tag"),
+        "{refused}"
     );
     let delete = invoke("ecr-delete.json")().expect("the delete answers");
     assert_eq!(delete["results"][0]["outcome"], "ignored");

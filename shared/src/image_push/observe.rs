@@ -32,7 +32,8 @@ pub struct Observation {
     pub target_image: Option<ImageDetail>,
     /// The image the service runs, when it is a digest of the same repository.
     pub running_image: Option<ImageDetail>,
-    /// Rollback: the revision to return to; none when it does not exist.
+    /// Rollback: the revision named, or (none named) the ACTIVE one before the current; none
+    /// when it does not exist.
     pub rollback_to: Option<Revision>,
     /// Rollback: ACTIVE revisions of the family, newest first (when no revision was named).
     pub family_revisions: Vec<(i32, String)>,
@@ -209,7 +210,14 @@ async fn observe_revisions(
         let family = current.definition.family().unwrap_or_default().to_owned();
         match revision {
             Some(n) => obs.rollback_to = active_revision(clients, &family, *n).await?,
-            None => obs.family_revisions = ecs::list_revisions(&clients.ecs, &family).await?,
+            None => {
+                obs.family_revisions = ecs::list_revisions(&clients.ecs, &family).await?;
+                // The one a rollback goes to when no good deploy is recorded, read for its image.
+                let current_revision = current.definition.revision();
+                if let Some((n, _)) = obs.family_revisions.iter().find(|(n, _)| *n < current_revision) {
+                    obs.rollback_to = active_revision(clients, &family, *n).await?;
+                }
+            }
         }
         obs.current = Some(current);
     } else if let Goal::Manual(DeployTarget::Revision { revision, .. }) = goal {

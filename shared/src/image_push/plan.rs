@@ -352,7 +352,13 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, force: bool, obs: &
                 why = format!(
                     "= no completed deploy of another revision is recorded: the ACTIVE revision before the current one, {family}:{n}"
                 );
-                (arn.clone(), format!("{family}:{n}"), None)
+                let image = obs
+                    .rollback_to
+                    .as_ref()
+                    .filter(|r| r.arn() == arn)
+                    .and_then(|r| r.container_image(&app.container))
+                    .map(str::to_owned);
+                (arn.clone(), format!("{family}:{n}"), image)
             }
             (None, None) => {
                 return Plan::nothing(fail(format!(

@@ -36,6 +36,11 @@ fn observed(running: &str, target: Option<ImageDetail>) -> Observation {
     }
 }
 
+/// A rollback payload's goal (without `force`).
+fn rollback(revision: Option<i32>) -> Goal {
+    Goal::Rollback { revision, force: false }
+}
+
 fn pinned(n: u8) -> String {
     format!("{REGISTRY}/orders@{}", digest(n))
 }
@@ -279,15 +284,7 @@ fn rollbacks_pick_the_previous_or_named_revision() {
         (2, "arn:td/orders:2".into()),
         (1, "arn:td/orders:1".into()),
     ];
-    let plan = plan_app(
-        &app(),
-        &Goal::Rollback {
-            revision: None,
-            force: false,
-        },
-        &obs,
-        "r",
-    );
+    let plan = plan_app(&app(), &rollback(None), &obs, "r");
     assert_eq!(plan.report.new_task_definition.as_deref(), Some("arn:td/orders:2"));
     assert!(
         plan.report.actions[0].starts_with("= no completed deploy of another revision is recorded"),
@@ -328,15 +325,7 @@ fn rollbacks_pick_the_previous_or_named_revision() {
         notes: Vec::new(),
     };
     obs.last_good = Some(good.clone());
-    let plan = plan_app(
-        &app(),
-        &Goal::Rollback {
-            revision: None,
-            force: false,
-        },
-        &obs,
-        "r",
-    );
+    let plan = plan_app(&app(), &rollback(None), &obs, "r");
     assert_eq!(plan.report.new_task_definition, good.new_task_definition);
     assert_eq!(
         plan.report.actions[0],
@@ -346,38 +335,14 @@ fn rollbacks_pick_the_previous_or_named_revision() {
     obs.last_good = None;
 
     obs.family_revisions = vec![(3, "arn:td/orders:3".into())];
-    let plan = plan_app(
-        &app(),
-        &Goal::Rollback {
-            revision: None,
-            force: false,
-        },
-        &obs,
-        "r",
-    );
+    let plan = plan_app(&app(), &rollback(None), &obs, "r");
     assert_eq!(plan.report.outcome, Outcome::Failed);
 
-    let plan = plan_app(
-        &app(),
-        &Goal::Rollback {
-            revision: Some(7),
-            force: false,
-        },
-        &obs,
-        "r",
-    );
+    let plan = plan_app(&app(), &rollback(Some(7)), &obs, "r");
     assert!(plan.report.reason.unwrap().contains("orders:7 does not exist"));
 
     obs.rollback_to = Some(full_revision("orders", 1, &pinned(1)));
-    let plan = plan_app(
-        &app(),
-        &Goal::Rollback {
-            revision: Some(1),
-            force: false,
-        },
-        &obs,
-        "r",
-    );
+    let plan = plan_app(&app(), &rollback(Some(1)), &obs, "r");
     assert_eq!(plan.report.image.as_deref(), Some(pinned(1).as_str()));
     assert_eq!(plan.steps.len(), 1);
 }

@@ -389,3 +389,27 @@ fn a_records_with_an_api_are_refused() {
     assert_eq!(paths(err.clone()), vec!["apps[0].cloud_map.record_type"]);
     assert!(err.to_string().contains("needs SRV records"), "{err}");
 }
+
+#[test]
+fn base_and_on_template_change_take_their_words_and_name_a_wrong_one() {
+    let app = |extra: &str| {
+        format!(
+            r#"{{"apps": [{{"name": "a", "cluster": "c", "service": "a", "container": "app", "repository": "orders",
+            "tags": ["latest"]{extra}}}]}}"#
+        )
+    };
+    let config = Config::parse(&app(""), "test").unwrap();
+    assert_eq!(
+        (config.apps[0].base, config.apps[0].on_template_change),
+        (Base::Template, OnTemplateChange::Notify)
+    );
+    let config = Config::parse(&app(r#", "base": "running", "on_template_change": "deploy""#), "test").unwrap();
+    assert_eq!(
+        (config.apps[0].base, config.apps[0].on_template_change),
+        (Base::Running, OnTemplateChange::Deploy)
+    );
+    let err = Config::parse(&app(r#", "base": "terraform""#), "test").unwrap_err();
+    assert_eq!(paths(err), ["apps[0].base"]);
+    let err = Config::parse(&app(r#", "on_template_change": "ignore""#), "test").unwrap_err();
+    assert_eq!(paths(err), ["apps[0].on_template_change"]);
+}
