@@ -50,6 +50,12 @@ pub struct Settings {
     /// delivery, up to 10 minutes), instead of the queue's visibility timeout, which would keep
     /// its whole message group (the account and Region) waiting.
     pub redelivery_seconds: u32,
+    /// Deliveries of a deploy-worker message before SQS moves it to the dead-letter queue
+    /// (`DEPLOYER_DEPLOY_MAX_RECEIVES`, default 5).
+    pub deploy_max_receives: u32,
+    /// True on the last attempt there will be (a message's last delivery): a deploy that would
+    /// be put off fails instead, with its record and `Deploy Failed`, so the truth is told.
+    pub last_attempt: bool,
 }
 
 impl Default for Settings {
@@ -62,6 +68,8 @@ impl Default for Settings {
             owned: None,
             deploy_queue: None,
             redelivery_seconds: crate::input::env::DEFAULT_REDELIVERY_SECONDS,
+            deploy_max_receives: crate::input::env::DEFAULT_DEPLOY_MAX_RECEIVES,
+            last_attempt: false,
         }
     }
 }
@@ -77,6 +85,8 @@ impl Settings {
             owned: ApiRecordStore::from_env(),
             deploy_queue: crate::input::env::deploy_queue_from_env(),
             redelivery_seconds: crate::input::env::redelivery_seconds_from_env(),
+            deploy_max_receives: crate::input::env::deploy_max_receives_from_env(),
+            last_attempt: false,
         }
     }
 }

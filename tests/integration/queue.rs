@@ -192,3 +192,61 @@ async fn a_message_named_again_comes_back_after_the_redelivery_delay_not_the_vis
     }
     assert_eq!(*counts.lock().unwrap(), ["1", "2"]);
 }
+
+/// A deploy that would be put off (here: another deploy holds the service's lease) is put off on
+/// its early deliveries, and fails on its last one (`DEPLOYER_DEPLOY_MAX_RECEIVES`), with its
+/// record and `Deploy Failed`: SQS moves the message to the dead-letter queue next, and the
+/// record must not leave that untold.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_put_off_on_its_last_delivery_fails_and_says_so() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    world::create_bucket(&kit.clients, "deployer-state").await;
+    let tap = EventTap::new(&kit.clients, "deploys").await;
+    let settings = Settings {
+        lease: Some(LeaseConfig {
+            wait: std::time::Duration::from_millis(300),
+            ..LeaseConfig::in_bucket("deployer-state")
+        }),
+        records: Some(RecordStore::in_bucket("deployer-state")),
+        event_bus: Some("deploys".into()),
+        deploy_max_receives: 3,
+        ..Settings::default()
+    };
+    let holder = LeaseConfig::in_bucket("deployer-state");
+    let key = holder.key("sss", "orders");
+    deployer::lease::acquire(&kit.clients.s3, &holder, &key, "someone-else", "orders manual deploy")
+        .await
+        .unwrap();
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+    let delivery = |count: u32| {
+        let body = serde_json::json!({"app": "orders", "tag": "latest", "digest": digest, "event_id": "push-1"});
+        serde_json::json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": body.to_string(),
+            "attributes": {"ApproximateReceiveCount": count.to_string()}}]})
+    };
+    let outcome_of =
+        |answer: deployer::job::Answer<deployer::image_push::worker::WorkerReport>| answer.results[0].report.clone();
+    let early = invoke_job::<DeployWorker>(&kit.clients, &config, &delivery(2), &settings)
+        .await
+        .unwrap();
+    assert_eq!(outcome_of(early).outcome, Outcome::Deferred);
+    let last = invoke_job::<DeployWorker>(&kit.clients, &config, &delivery(3), &settings)
+        .await
+        .unwrap();
+    let report = outcome_of(last);
+    assert_eq!(report.outcome, Outcome::Failed, "{report:?}");
+    assert!(
+        report.reason.as_deref().unwrap().contains("put off on every attempt"),
+        "{report:?}"
+    );
+    let index = RecordStore::in_bucket("deployer-state")
+        .read(&kit.clients.s3, "orders")
+        .await
+        .unwrap();
+    assert_eq!(index.records.len(), 1, "one failed record: {index:?}");
+    assert_eq!(index.records[0].outcome, deployer::records::DeployOutcome::Failed);
+    let (types, _) = tap.detail_types().await;
+    assert_eq!(types, ["Deploy Failed"]);
+}

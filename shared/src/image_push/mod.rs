@@ -387,6 +387,14 @@ async fn deploy_group(
             None => apply::apply(clients, plan).await,
             Some(leases) => apply::apply_under_lease(clients, leases, owner, app, goal, plan).await,
         };
+        // Nothing comes after the last attempt: what would be put off has failed.
+        if settings.last_attempt && report.outcome == Outcome::Deferred {
+            report.outcome = Outcome::Failed;
+            report.reason = Some(format!(
+                "put off on every attempt, the last one included: {}",
+                report.reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
         record::record_attempt(clients, settings, &attempt, &mut report).await;
         report
     }))

@@ -261,7 +261,13 @@ async fn deploy_one(
         };
     };
     let trigger = queued.trigger();
-    deploy_apps(clients, &[app], &queued.goal(), settings, invocation, &trigger, false)
+    // On its last delivery a deploy that would be put off fails (recorded, published): SQS
+    // moves the message to the dead-letter queue next, and the record must say so.
+    let settings = Settings {
+        last_attempt: message.receive_count >= settings.deploy_max_receives,
+        ..settings.clone()
+    };
+    deploy_apps(clients, &[app], &queued.goal(), &settings, invocation, &trigger, false)
         .await
         .into_iter()
         .next()

@@ -57,6 +57,21 @@ pub fn redelivery_seconds_from_env() -> u32 {
         .unwrap_or(DEFAULT_REDELIVERY_SECONDS)
 }
 
+/// Environment variable naming the deploy queue's `maxReceiveCount` (the template sets it to
+/// its redrive policy's): a message on its last delivery is failed, not put off.
+pub const ENV_DEPLOY_MAX_RECEIVES: &str = "DEPLOYER_DEPLOY_MAX_RECEIVES";
+
+/// Default of [`ENV_DEPLOY_MAX_RECEIVES`] (the template's redrive policy).
+pub const DEFAULT_DEPLOY_MAX_RECEIVES: u32 = 5;
+
+/// The deliveries `DEPLOYER_DEPLOY_MAX_RECEIVES` names (1-1000); the default otherwise.
+pub fn deploy_max_receives_from_env() -> u32 {
+    non_empty_var(ENV_DEPLOY_MAX_RECEIVES)
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=1000).contains(n))
+        .unwrap_or(DEFAULT_DEPLOY_MAX_RECEIVES)
+}
+
 /// A variable's value, trimmed; none when unset or blank.
 fn non_empty_var(name: &str) -> Option<String> {
     std::env::var(name)
