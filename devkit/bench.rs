@@ -675,7 +675,12 @@ async fn main() {
         let faulty = only.iter().any(|o| o == "faulty");
         for run in FLEETS {
             if (sizes.is_empty() || sizes.contains(&run.services)) && (!faulty || run.faults > 0.0) {
-                rows.extend(fleet::fleet(run).await);
+                let figures = fleet::fleet(run).await;
+                // Each run's figures as soon as it ends: a long section may be stopped early.
+                for (figure, value, how) in &figures {
+                    eprintln!("fleet: {figure}: {value} ({how})");
+                }
+                rows.extend(figures);
             }
         }
     }

@@ -216,9 +216,15 @@ async fn a_held_lease_is_waited_for_then_refused_clearly_and_an_expired_one_is_t
     lease::acquire(&clients.s3, &crashed, &key, "crashed-invocation", "orders push")
         .await
         .unwrap();
-    let rollback = invoke_image_push_with(clients, &config, &json!({"rollback": {"app": "orders"}}), &impatient)
-        .await
-        .unwrap();
+    // (orders:1 names its image by tag: a rollback there needs `force`.)
+    let rollback = invoke_image_push_with(
+        clients,
+        &config,
+        &json!({"rollback": {"app": "orders", "force": true}}),
+        &impatient,
+    )
+    .await
+    .unwrap();
     assert_eq!(rollback.results[0].outcome, Outcome::Deployed, "{rollback:?}");
     assert_eq!(world::service_task_definition(clients, "sss", "orders").await, before);
 }

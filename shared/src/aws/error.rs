@@ -57,7 +57,10 @@ impl AwsError {
         use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
         let code = err.code().map(str::to_owned);
         let transient = match &err {
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+            // A lost or refused connection, or a timeout; not a credentials provider that was
+            // refused (an `other` dispatch failure: a denied AssumeRole does not heal).
+            SdkError::DispatchFailure(failure) => failure.is_io() || failure.is_timeout(),
+            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
             SdkError::ServiceError(service) => service.raw().status().is_server_error(),
             _ => false,
         };
