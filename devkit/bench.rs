@@ -39,6 +39,8 @@ const COLD_STARTS: usize = 10;
 /// Added to every request in the fan-out figures, roughly an AWS API call's latency.
 const LATENCY: std::time::Duration = std::time::Duration::from_millis(20);
 
+#[path = "bench/chain.rs"]
+mod chain;
 #[path = "bench/fleet.rs"]
 mod fleet;
 
@@ -666,6 +668,10 @@ async fn main() {
             &calls,
         ));
         drop(emulator);
+    }
+
+    if wanted("chain") {
+        rows.extend(chain::chain().await);
     }
 
     if wanted("fleet") {

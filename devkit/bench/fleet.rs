@@ -92,7 +92,8 @@ pub async fn fleet(run: FleetRun) -> Vec<(String, String, String)> {
     let throttle = Arc::new(EcsThrottle::documented(speed));
     let proxy = FaultProxy::start_throttled(emulator.port, FaultPlan::any(faults, 26), Some(throttle.clone())).await;
     let clients = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
-    let player = SqsPlayer::fifo(&kit.clients, "deploys", 10, 2).await;
+    // As the template maps it: batches of 10, up to 10 at once (one per account and Region).
+    let player = SqsPlayer::fifo(&kit.clients, "deploys", 10, 10).await;
     let settings = Settings {
         deploy_queue: Some(player.queue_url.clone()),
         lease: Some(LeaseConfig::in_bucket("deployer-state")),

@@ -86,6 +86,9 @@ pub struct LeaseDocument {
     pub purpose: String,
     /// Seconds since the epoch after which anyone may take it; 0 once given back.
     pub expires_at: u64,
+    /// When it was given back (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<u64>,
 }
 
 /// A lease held by this invocation.
@@ -95,6 +98,25 @@ pub struct Lease {
     pub key: String,
     owner: String,
     etag: String,
+    /// Seconds since the epoch when it expires.
+    pub expires_at: u64,
+    /// True when another owner held it when this one came, or gave it back after this
+    /// invocation read the service (see [`acquire_seen`]): that owner may have changed the
+    /// service since, so the service is read again.
+    pub contended: bool,
+}
+
+/// Clocks of two invocations may differ by this much (seconds) when a release time is compared
+/// with a read time.
+const CLOCK_SKEW_SECONDS: u64 = 2;
+
+/// A lease object as read: the document and its ETag (none: no object).
+pub type Seen = Option<(LeaseDocument, String)>;
+
+/// Reads the lease at `key` without taking it, so that [`acquire_seen`] can start from it:
+/// read beside the first reads of a deploy, it costs no round trip of its own.
+pub async fn peek(s3: &aws_sdk_s3::Client, config: &LeaseConfig, key: &str) -> Result<Seen, AwsError> {
+    read(s3, &config.bucket, key).await
 }
 
 /// Why a lease was not taken.
@@ -154,15 +176,40 @@ pub async fn acquire(
     owner: &str,
     purpose: &str,
 ) -> Result<Lease, LeaseError> {
+    acquire_seen(s3, config, key, owner, purpose, None, None).await
+}
+
+/// As [`acquire`], starting from the lease as [`peek`] saw it (`seen`; none: read it first).
+/// The lease is `contended` when another owner held it at or after `since` (seconds since the
+/// epoch: when the caller read what it plans from; none: whenever another owner had it).
+pub async fn acquire_seen(
+    s3: &aws_sdk_s3::Client,
+    config: &LeaseConfig,
+    key: &str,
+    owner: &str,
+    purpose: &str,
+    mut seen: Option<Seen>,
+    since: Option<u64>,
+) -> Result<Lease, LeaseError> {
     let deadline = tokio::time::Instant::now() + config.wait;
     let mut pause = Duration::from_millis(100);
+    let mut contended = false;
     loop {
         let document = LeaseDocument {
             owner: owner.to_owned(),
             purpose: purpose.to_owned(),
             expires_at: now_seconds() + config.ttl.as_secs(),
+            released_at: None,
         };
-        let held = read(s3, &config.bucket, key).await.map_err(LeaseError::Aws)?;
+        let held = match seen.take() {
+            Some(seen) => seen,
+            None => read(s3, &config.bucket, key).await.map_err(LeaseError::Aws)?,
+        };
+        if let Some((current, _)) = &held {
+            // The last moment another owner held it: when it gave it back, or when it expired.
+            let last_held = current.released_at.unwrap_or(current.expires_at);
+            contended |= current.owner != owner && since.is_none_or(|since| last_held + CLOCK_SKEW_SECONDS >= since);
+        }
         let condition = match &held {
             None => None,
             // Ours already: an earlier attempt's write landed but its answer was lost. (A lease
@@ -173,6 +220,8 @@ pub async fn acquire(
                     key: key.to_owned(),
                     owner: owner.to_owned(),
                     etag: etag.clone(),
+                    expires_at: current.expires_at,
+                    contended,
                 })
             }
             Some((current, etag)) if current.expires_at <= now_seconds() => Some(etag.as_str()),
@@ -200,6 +249,8 @@ pub async fn acquire(
                     key: key.to_owned(),
                     owner: owner.to_owned(),
                     etag,
+                    expires_at: document.expires_at,
+                    contended,
                 })
             }
             // Someone else wrote between our read and our write (or our own write landed and its
@@ -207,6 +258,18 @@ pub async fn acquire(
             None => continue,
         }
     }
+}
+
+/// True when `lease` cannot expire within `remaining` (the invocation's time left): then no
+/// other run can take it over while this one lives, and the fence of [`confirm`] would only
+/// cost a round trip.
+pub fn outlives(lease: &Lease, remaining: Duration) -> bool {
+    lease.expires_at > now_seconds() + remaining.as_secs() + CLOCK_SKEW_SECONDS
+}
+
+/// Seconds since the epoch, now (for [`acquire_seen`]'s `since`).
+pub fn epoch_seconds() -> u64 {
+    now_seconds()
 }
 
 /// Checks, just before a write, that `lease` is still this invocation's: not taken over by
@@ -237,6 +300,7 @@ pub async fn release(s3: &aws_sdk_s3::Client, config: &LeaseConfig, lease: &Leas
         owner: lease.owner.clone(),
         purpose: "released".into(),
         expires_at: 0,
+        released_at: Some(now_seconds()),
     };
     if put(s3, &config.bucket, &lease.key, &released, Some(&lease.etag))
         .await?
@@ -262,6 +326,7 @@ async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option
         owner: String::new(),
         purpose: "unreadable".into(),
         expires_at: 0,
+        released_at: None,
     });
     Ok(Some((document, etag)))
 }

@@ -84,10 +84,27 @@ fn later(report: &Report) -> &'static str {
     }
 }
 
-/// Applies a plan while holding the service's lease. The plan was made from the service as it
-/// was before the lease: when another deploy changed the service's task definition meanwhile,
-/// the application is observed and planned again, so an older image never replaces a newer one
-/// and the last of two overlapping deploys decides.
+/// What a deploy under a lease starts from: the lease as it was read beside the service (none:
+/// read it first), when that read began, and how long the invocation has left (none: no bound
+/// known, as outside Lambda).
+#[derive(Debug, Clone, Default)]
+pub struct LeaseStart {
+    /// The lease as [`lease::peek`] saw it.
+    pub seen: Option<lease::Seen>,
+    /// When the service was read (seconds since the epoch).
+    pub observed_at: Option<u64>,
+    /// The invocation's time left when the lease is taken.
+    pub remaining: Option<std::time::Duration>,
+}
+
+/// Applies a plan while holding the service's lease, and hands the lease back to the caller to
+/// give back beside its other writes (none: not taken). The plan was made from the service as
+/// it was before the lease: when the lease was contended (another deploy held it or gave it
+/// back since the service was read) the service is read again, and when another deploy changed
+/// its task definition meanwhile the application is observed and planned again, so an older
+/// image never replaces a newer one and the last of two overlapping deploys decides. The fence
+/// before the writes ([`lease::confirm`]) is skipped when the lease cannot expire while this
+/// invocation lives.
 pub async fn apply_under_lease(
     clients: &Clients,
     leases: &LeaseConfig,
@@ -95,14 +112,47 @@ pub async fn apply_under_lease(
     app: &AppConfig,
     goal: &Goal,
     plan: Plan,
-) -> Report {
+    start: LeaseStart,
+) -> (Report, Option<lease::Lease>) {
     let key = leases.key_of(app);
     let purpose = format!("{} {}", app.name, plan.report.image.as_deref().unwrap_or("rollback"));
-    let lease = match lease::acquire(&clients.s3, leases, &key, owner, &purpose).await {
+    let lease = match lease::acquire_seen(
+        &clients.s3,
+        leases,
+        &key,
+        owner,
+        &purpose,
+        start.seen,
+        start.observed_at,
+    )
+    .await
+    {
         Ok(lease) => lease,
         // Another deploy of the service is under way: this one waits for Lambda's retry.
-        Err(err) => return Report::skipped(app, lease_outcome(&err), err.to_string()),
+        Err(err) => return (Report::skipped(app, lease_outcome(&err), err.to_string()), None),
     };
+    let plan = if lease.contended {
+        replan_if_changed(clients, app, goal, plan).await
+    } else {
+        plan
+    };
+    let fenced = match start.remaining {
+        Some(remaining) if lease::outlives(&lease, remaining) => Ok(()),
+        _ => lease::confirm(&clients.s3, leases, &lease).await,
+    };
+    let report = if plan.steps.is_empty() {
+        plan.report
+    } else if let Err(err) = fenced {
+        Report::skipped(app, lease_outcome(&err), err.to_string())
+    } else {
+        apply(clients, plan).await
+    };
+    (report, Some(lease))
+}
+
+/// Reads the service again and, when its task definition is no longer the one `plan` was made
+/// from, observes and plans the application again.
+async fn replan_if_changed(clients: &Clients, app: &AppConfig, goal: &Goal, plan: Plan) -> Plan {
     let planned_from = plan.observed_task_definition.clone();
     let now = match ecs::describe_services(&clients.ecs, &app.cluster, std::slice::from_ref(&app.service)).await {
         Ok(found) => found
@@ -111,25 +161,13 @@ pub async fn apply_under_lease(
             .map(|s| s.task_definition),
         Err(err) => Some(format!("unknown ({err})")),
     };
-    let plan = if now == planned_from {
-        plan
-    } else {
-        tracing::info!(app = %app.name, "the service changed while waiting for its lease: planning again");
-        match observe(clients, &[app], goal, 1).await.pop() {
-            Some(Ok(obs)) => plan_app(app, goal, &obs, &clients.registry_region),
-            Some(Err(err)) => Plan::nothing(Report::skipped(app, outcome_of(&err), err.to_string())),
-            None => unreachable!("one application observed"),
-        }
-    };
-    let report = if plan.steps.is_empty() {
-        plan.report
-    } else if let Err(err) = lease::confirm(&clients.s3, leases, &lease).await {
-        Report::skipped(app, lease_outcome(&err), err.to_string())
-    } else {
-        apply(clients, plan).await
-    };
-    if let Err(err) = lease::release(&clients.s3, leases, &lease).await {
-        tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
+    if now == planned_from {
+        return plan;
     }
-    report
+    tracing::info!(app = %app.name, "the service changed while waiting for its lease: planning again");
+    match observe(clients, &[app], goal, 1).await.pop() {
+        Some(Ok(obs)) => plan_app(app, goal, &obs, &clients.registry_region),
+        Some(Err(err)) => Plan::nothing(Report::skipped(app, outcome_of(&err), err.to_string())),
+        None => unreachable!("one application observed"),
+    }
 }

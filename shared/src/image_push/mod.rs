@@ -321,8 +321,18 @@ pub(crate) async fn deploy_apps(
 ) -> Vec<Report> {
     let groups = by_reach(clients, apps).await;
     stream::iter(
+        // Boxed: a deploy's future is large, and callers nest it (the settle run's template
+        // deploys, promotions) on a thread's stack.
         groups.iter().map(|(group_clients, group)| {
-            deploy_group(group_clients, group, goal, settings, invocation, trigger, dry_run)
+            Box::pin(deploy_group(
+                group_clients,
+                group,
+                goal,
+                settings,
+                invocation,
+                trigger,
+                dry_run,
+            ))
         }),
     )
     .buffered(settings.concurrency.max(1))
@@ -343,7 +353,13 @@ async fn deploy_group(
     trigger: &Trigger,
     dry_run: bool,
 ) -> Vec<Report> {
-    let mut observations = observe(clients, apps, goal, settings.concurrency).await;
+    // The reads the plan needs and, beside them, what the writes will start from: each
+    // application's deploy index and lease (no round trip of their own).
+    let observed_at = crate::lease::epoch_seconds();
+    let (mut observations, prefetched) = tokio::join!(
+        observe(clients, apps, goal, settings.concurrency),
+        prefetch_state(clients, settings, apps, dry_run)
+    );
     if let (Goal::Rollback { revision: None, .. }, Some(store)) = (goal, &settings.records) {
         observe::observe_last_good(clients, store, apps, &mut observations).await;
     }
@@ -362,41 +378,108 @@ async fn deploy_group(
             )),
         })
         .collect();
-    stream::iter(apps.iter().zip(plans).map(|(app, plan)| async move {
-        // The lease's owner is the deploy's id: a retry of this deploy (Lambda's, or SQS's
-        // redelivery after a worker died holding it) takes its own lease back at once.
-        let owner = crate::records::deploy_id(trigger, &app.name);
-        let owner = owner.as_str();
-        let attempt = record::Attempt {
-            app,
-            goal,
-            trigger,
-            rolls_back_on_failure: plan.rolls_back_on_failure,
-            observed_deployment: plan.observed_deployment.clone(),
-        };
-        let late = invocation.too_late_to_start(APP_DEADLINE_MARGIN);
-        let mut report = match &settings.lease {
-            _ if dry_run => return plan.report,
-            _ if plan.steps.is_empty() => plan.report,
-            // Out of time is not a failure: Lambda's retry of the event does it.
-            _ if late.is_some() => Report {
-                outcome: Outcome::Deferred,
-                reason: late,
-                ..plan.report
-            },
-            None => apply::apply(clients, plan).await,
-            Some(leases) => apply::apply_under_lease(clients, leases, owner, app, goal, plan).await,
-        };
-        // Nothing comes after the last attempt: what would be put off has failed.
-        if settings.last_attempt && report.outcome == Outcome::Deferred {
-            report.outcome = Outcome::Failed;
-            report.reason = Some(format!(
-                "put off on every attempt, the last one included: {}",
-                report.reason.as_deref().unwrap_or("no reason given")
-            ));
+    stream::iter(
+        apps.iter()
+            .zip(plans)
+            .zip(prefetched)
+            .map(|((app, plan), state)| async move {
+                // The lease's owner is the deploy's id: a retry of this deploy (Lambda's, or SQS's
+                // redelivery after a worker died holding it) takes its own lease back at once.
+                let owner = crate::records::deploy_id(trigger, &app.name);
+                let owner = owner.as_str();
+                let attempt = record::Attempt {
+                    app,
+                    goal,
+                    trigger,
+                    rolls_back_on_failure: plan.rolls_back_on_failure,
+                    observed_deployment: plan.observed_deployment.clone(),
+                };
+                let late = invocation.too_late_to_start(APP_DEADLINE_MARGIN);
+                let (mut report, held) = match &settings.lease {
+                    _ if dry_run => return plan.report,
+                    _ if plan.steps.is_empty() => (plan.report, None),
+                    // Out of time is not a failure: Lambda's retry of the event does it.
+                    _ if late.is_some() => (
+                        Report {
+                            outcome: Outcome::Deferred,
+                            reason: late,
+                            ..plan.report
+                        },
+                        None,
+                    ),
+                    None => (apply::apply(clients, plan).await, None),
+                    Some(leases) => {
+                        let start = apply::LeaseStart {
+                            seen: state.lease,
+                            observed_at: Some(observed_at),
+                            remaining: invocation
+                                .deadline
+                                .map(|deadline| deadline.saturating_duration_since(std::time::Instant::now())),
+                        };
+                        apply::apply_under_lease(clients, leases, owner, app, goal, plan, start).await
+                    }
+                };
+                // Nothing comes after the last attempt: what would be put off has failed.
+                if settings.last_attempt && report.outcome == Outcome::Deferred {
+                    report.outcome = Outcome::Failed;
+                    report.reason = Some(format!(
+                        "put off on every attempt, the last one included: {}",
+                        report.reason.as_deref().unwrap_or("no reason given")
+                    ));
+                }
+                // The record, its events and the lease's release go out together.
+                let release = async {
+                    if let (Some(leases), Some(lease)) = (&settings.lease, &held) {
+                        if let Err(err) = crate::lease::release(&clients.s3, leases, lease).await {
+                            tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
+                        }
+                    }
+                };
+                tokio::join!(
+                    record::record_attempt(clients, settings, &attempt, &mut report, state.index),
+                    release
+                );
+                report
+            }),
+    )
+    .buffered(settings.concurrency.max(1))
+    .collect()
+    .await
+}
+
+/// What the writes of one application's deploy start from, read beside its service: its deploy
+/// index and its lease (none: not kept, a dry run, or the read failed, and the write reads).
+#[derive(Debug, Default)]
+struct PrefetchedState {
+    index: Option<crate::records::VersionedIndex>,
+    lease: Option<crate::lease::Seen>,
+}
+
+/// Reads each application's deploy index and lease at once (see [`PrefetchedState`]).
+async fn prefetch_state(
+    clients: &Clients,
+    settings: &Settings,
+    apps: &[&AppConfig],
+    dry_run: bool,
+) -> Vec<PrefetchedState> {
+    stream::iter(apps.iter().map(|app| async move {
+        if dry_run {
+            return PrefetchedState::default();
         }
-        record::record_attempt(clients, settings, &attempt, &mut report).await;
-        report
+        let index = async {
+            match &settings.records {
+                Some(store) => store.read_versioned(&clients.s3, &app.name).await.ok(),
+                None => None,
+            }
+        };
+        let lease = async {
+            match &settings.lease {
+                Some(leases) => crate::lease::peek(&clients.s3, leases, &leases.key_of(app)).await.ok(),
+                None => None,
+            }
+        };
+        let (index, lease) = tokio::join!(index, lease);
+        PrefetchedState { index, lease }
     }))
     .buffered(settings.concurrency.max(1))
     .collect()

@@ -10,7 +10,9 @@ use crate::input::config::AppConfig;
 use crate::input::events::DeployTarget;
 use crate::job::Settings;
 use crate::notify;
-use crate::records::{deploy_id, format_time, Change, DeployIndex, DeployOutcome, DeployRecord, Trigger};
+use crate::records::{
+    deploy_id, format_time, Change, DeployIndex, DeployOutcome, DeployRecord, Trigger, VersionedIndex,
+};
 
 /// CloudWatch namespace of the deploy metrics.
 pub const METRICS_NAMESPACE: &str = "EcsDeployer/Deploys";
@@ -34,7 +36,17 @@ pub struct Attempt<'a> {
 /// the deployer could not start, or (for a retry whose first attempt updated the service but
 /// could not write its record) the record that attempt left unwritten. A record that cannot be
 /// written turns the report into a failure, so that Lambda's retry writes it.
-pub async fn record_attempt(clients: &Clients, settings: &Settings, attempt: &Attempt<'_>, report: &mut Report) {
+///
+/// `read` is the application's index as read beside the service (none: read it here). The
+/// events of the changes that index predicts go out beside the writes; a change only the index
+/// as written shows (another run wrote in between) is published after.
+pub async fn record_attempt(
+    clients: &Clients,
+    settings: &Settings,
+    attempt: &Attempt<'_>,
+    report: &mut Report,
+    read: Option<VersionedIndex>,
+) {
     let Some(store) = &settings.records else {
         return;
     };
@@ -68,12 +80,21 @@ pub async fn record_attempt(clients: &Clients, settings: &Settings, attempt: &At
             }
         }
     };
-    match store.update(&clients.s3, app, change).await {
+    let predicted = read
+        .as_ref()
+        .map(|read| change(&mut read.index.clone()))
+        .unwrap_or_default();
+    let (written, ()) = tokio::join!(
+        store.update_from(&clients.s3, app, read, change),
+        publish_changes(clients, settings, &predicted)
+    );
+    match written {
         Ok(changes) => {
             if changes.iter().any(|c| c.record.id == id) {
                 report.deploy_id = Some(id);
             }
-            publish_changes(clients, settings, &changes).await;
+            let unpublished: Vec<Change> = changes.into_iter().filter(|c| !predicted.contains(c)).collect();
+            publish_changes(clients, settings, &unpublished).await;
         }
         Err(err) if report.outcome == Outcome::Deployed => {
             // Put off, not failed, when S3 may take it later: the retry adopts the deploy.

@@ -106,15 +106,19 @@ impl RecordStore {
             if changes.is_empty() {
                 return Ok(changes);
             }
+            // The index (conditional) and the records' own objects at once: a record object is a
+            // copy of its index entry, written again whenever the index write must be retried.
             let body = serde_json::to_vec_pretty(&index).expect("indexes serialize");
-            if put_if(s3, &self.bucket, &key, body, etag.as_deref()).await?.is_none() {
-                continue;
-            }
-            for changed in &changes {
+            let records = futures::future::try_join_all(changes.iter().map(|changed| {
                 let record_key = self.record_key(app, &changed.record.id);
                 let body = serde_json::to_vec_pretty(&changed.record).expect("records serialize");
-                put_json(s3, &self.bucket, &record_key, body).await?;
+                async move { put_json(s3, &self.bucket, &record_key, body).await }
+            }));
+            let (written, records) = tokio::join!(put_if(s3, &self.bucket, &key, body, etag.as_deref()), records);
+            if written?.is_none() {
+                continue;
             }
+            records?;
             return Ok(changes);
         }
         Err(AwsError {

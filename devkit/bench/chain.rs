@@ -1,0 +1,86 @@
+//! `make bench` section `chain`: one deploy as the template runs it (the state bucket for the
+//! lease and the records, events on the bus) and bare (neither), with 0, 20, 50 and 100 ms added
+//! to every request by a latency proxy in front of the emulator. For each: the AWS calls, the
+//! sequential round trips (the critical path, read from the wall times: the extra wall time per
+//! millisecond added to every call) and the wall times, each the median of three deploys.
+
+use std::time::{Duration, Instant};
+
+use deployer::image_push::Outcome;
+use deployer::job::Settings;
+use deployer::lease::LeaseConfig;
+use deployer::records::RecordStore;
+use deployer::AwsClients;
+use deployer_devkit::emulator::{count_writes, sdk_config_for};
+use deployer_devkit::events::EventTap;
+use deployer_devkit::latency::LatencyProxy;
+use deployer_devkit::world::{self, invoke_image_push_with, push_event, World};
+use deployer_devkit::Emulator;
+
+/// Milliseconds added to every request, one set of runs each.
+const ADDED_MS: [u64; 4] = [0, 20, 50, 100];
+
+/// The figures, as table rows.
+pub async fn chain() -> Vec<(String, String, String)> {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (app, _) = kit.orders().await;
+    world::create_bucket(&kit.clients, "deployer-state").await;
+    let _tap = EventTap::new(&kit.clients, "deploys").await;
+    let config = world::config_for(&[&app]);
+    let as_deployed = Settings {
+        lease: Some(LeaseConfig::in_bucket("deployer-state")),
+        records: Some(RecordStore::in_bucket("deployer-state")),
+        event_bus: Some("deploys".into()),
+        ..Settings::default()
+    };
+    let mut rows = Vec::new();
+    let mut seed = 0;
+    for (label, settings) in [("as deployed", as_deployed), ("bare", Settings::default())] {
+        let mut walls = Vec::new();
+        let mut calls = String::new();
+        for added in ADDED_MS {
+            let proxy = LatencyProxy::start(emulator.port, Duration::from_millis(added)).await;
+            let clients = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
+            let mut times = Vec::new();
+            for round in 0..3 {
+                seed += 1;
+                let digest = world::push_image(&kit.clients, "orders", "latest", &format!("chain-{seed}")).await;
+                let event = push_event("orders", "latest", &digest);
+                let counted = added == 0 && round == 0;
+                if counted {
+                    emulator.start_recording();
+                }
+                let started = Instant::now();
+                let answer = invoke_image_push_with(&clients, &config, &event, &settings)
+                    .await
+                    .expect("the push answers");
+                times.push(started.elapsed().as_secs_f64());
+                if counted {
+                    let recorded = emulator.stop_recording();
+                    calls = format!("{} calls ({} writes)", recorded.len(), count_writes(&recorded));
+                }
+                assert_eq!(answer.results[0].outcome, Outcome::Deployed, "{answer:?}");
+            }
+            times.sort_by(f64::total_cmp);
+            walls.push((added, times[1]));
+        }
+        let (first, last) = (walls[0], walls[walls.len() - 1]);
+        let round_trips = (last.1 - first.1) / ((last.0 - first.0) as f64 / 1000.0);
+        rows.push((
+            format!("one deploy, {label}: calls and sequential round trips"),
+            format!("{calls}, {round_trips:.1} round trips"),
+            "round trips: the wall time added per millisecond added to every call, between 0 and 100 ms".into(),
+        ));
+        rows.push((
+            format!("one deploy, {label}: wall time with 0 / 20 / 50 / 100 ms a call"),
+            walls
+                .iter()
+                .map(|(_, wall)| format!("{:.0} ms", wall * 1000.0))
+                .collect::<Vec<_>>()
+                .join(" / "),
+            "median of three deploys each, in-process, moto behind a latency proxy".into(),
+        ));
+    }
+    rows
+}
