@@ -45,14 +45,21 @@ async fn relay(client: TcpStream, upstream: u16, delay: Duration) {
     };
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
-    let to_server = async move {
+    // A pipe with a constant delay: each chunk goes on `delay` after it arrived, so a request
+    // sent in several chunks (headers, then its body) is delayed once, not once per chunk.
+    let (chunks, mut delayed) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let read_side = async move {
         let mut buf = vec![0u8; 64 * 1024];
         while let Ok(n) = client_read.read(&mut buf).await {
-            if n == 0 {
+            if n == 0 || chunks.send((tokio::time::Instant::now(), buf[..n].to_vec())).is_err() {
                 break;
             }
-            tokio::time::sleep(delay).await;
-            if server_write.write_all(&buf[..n]).await.is_err() {
+        }
+    };
+    let to_server = async move {
+        while let Some((arrived, chunk)) = delayed.recv().await {
+            tokio::time::sleep_until(arrived + delay).await;
+            if server_write.write_all(&chunk).await.is_err() {
                 break;
             }
         }
@@ -62,5 +69,5 @@ async fn relay(client: TcpStream, upstream: u16, delay: Duration) {
         let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
         let _ = client_write.shutdown().await;
     };
-    tokio::join!(to_server, to_client);
+    tokio::join!(read_side, to_server, to_client);
 }

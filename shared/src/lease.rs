@@ -30,12 +30,15 @@ pub struct LeaseConfig {
 }
 
 impl LeaseConfig {
-    /// Leases in `bucket` under `leases/`, held at most 2 minutes, waited for at most 60 s.
+    /// Leases in `bucket` under `leases/`, held at most 150 s, waited for at most 60 s. 150 s
+    /// outlasts an image-push or deploy-worker invocation (120 s) and the clocks' skew, so a
+    /// lease never expires under a live invocation, and the fence read before the writes
+    /// ([`outlives`]) is not needed.
     pub fn in_bucket(bucket: &str) -> Self {
         Self {
             bucket: bucket.to_owned(),
             prefix: "leases/".into(),
-            ttl: Duration::from_secs(120),
+            ttl: Duration::from_secs(150),
             wait: Duration::from_secs(60),
         }
     }

@@ -84,11 +84,13 @@ fn later(report: &Report) -> &'static str {
     }
 }
 
-/// What a deploy under a lease starts from: the lease as it was read beside the service (none:
-/// read it first), when that read began, and how long the invocation has left (none: no bound
-/// known, as outside Lambda).
-#[derive(Debug, Clone, Default)]
+/// What a deploy under a lease starts from: the lease taken beside the reads that planned it
+/// (or the reason it was not), else the lease as read there (none: read it first); when those
+/// reads began; and how long the invocation has left (none: no bound known, as outside Lambda).
+#[derive(Debug, Default)]
 pub struct LeaseStart {
+    /// The lease already taken, or why not (none: not tried).
+    pub taken: Option<Result<lease::Lease, lease::LeaseError>>,
     /// The lease as [`lease::peek`] saw it.
     pub seen: Option<lease::Seen>,
     /// When the service was read (seconds since the epoch).
@@ -114,19 +116,24 @@ pub async fn apply_under_lease(
     plan: Plan,
     start: LeaseStart,
 ) -> (Report, Option<lease::Lease>) {
-    let key = leases.key_of(app);
-    let purpose = format!("{} {}", app.name, plan.report.image.as_deref().unwrap_or("rollback"));
-    let lease = match lease::acquire_seen(
-        &clients.s3,
-        leases,
-        &key,
-        owner,
-        &purpose,
-        start.seen,
-        start.observed_at,
-    )
-    .await
-    {
+    let taken = match start.taken {
+        Some(taken) => taken,
+        None => {
+            let key = leases.key_of(app);
+            let purpose = lease_purpose(app, goal);
+            lease::acquire_seen(
+                &clients.s3,
+                leases,
+                &key,
+                owner,
+                &purpose,
+                start.seen,
+                start.observed_at,
+            )
+            .await
+        }
+    };
+    let lease = match taken {
         Ok(lease) => lease,
         // Another deploy of the service is under way: this one waits for Lambda's retry.
         Err(err) => return (Report::skipped(app, lease_outcome(&err), err.to_string()), None),
@@ -148,6 +155,16 @@ pub async fn apply_under_lease(
         apply(clients, plan).await
     };
     (report, Some(lease))
+}
+
+/// What a lease says its holder is doing, for whoever waits: the application and the goal.
+pub(crate) fn lease_purpose(app: &AppConfig, goal: &Goal) -> String {
+    let what = match goal {
+        Goal::Push { tag, digest, .. } => format!("push of {tag} ({digest})"),
+        Goal::Manual(target) => format!("manual deploy of {target:?}"),
+        Goal::Rollback { .. } => "rollback".into(),
+    };
+    format!("{} {what}", app.name)
 }
 
 /// Reads the service again and, when its task definition is no longer the one `plan` was made

@@ -5,10 +5,12 @@
 //! the plan out, under a per-service lease when one is configured.
 
 pub mod apply;
+mod attempt;
 mod clients;
 pub mod follow;
 pub mod observe;
 pub mod plan;
+mod prefetch;
 pub mod promote;
 pub mod queue;
 pub mod reconcile;
@@ -33,7 +35,7 @@ use crate::aws::ecr::ImageQuery;
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::{parse_image_push, DeployTarget, ImagePushRequest};
 use crate::input::InputError;
-use crate::job::{self, Invocation, Job, Settings, APP_DEADLINE_MARGIN};
+use crate::job::{self, Invocation, Job, Settings};
 use crate::records::{Trigger, TriggerKind};
 
 pub use observe::{observe, Observation};
@@ -358,7 +360,7 @@ async fn deploy_group(
     let observed_at = crate::lease::epoch_seconds();
     let (mut observations, prefetched) = tokio::join!(
         observe(clients, apps, goal, settings.concurrency),
-        prefetch_state(clients, settings, apps, dry_run)
+        prefetch::prefetch(clients, settings, apps, goal, trigger, observed_at, dry_run)
     );
     if let (Goal::Rollback { revision: None, .. }, Some(store)) = (goal, &settings.records) {
         observe::observe_last_good(clients, store, apps, &mut observations).await;
@@ -378,108 +380,8 @@ async fn deploy_group(
             )),
         })
         .collect();
-    stream::iter(
-        apps.iter()
-            .zip(plans)
-            .zip(prefetched)
-            .map(|((app, plan), state)| async move {
-                // The lease's owner is the deploy's id: a retry of this deploy (Lambda's, or SQS's
-                // redelivery after a worker died holding it) takes its own lease back at once.
-                let owner = crate::records::deploy_id(trigger, &app.name);
-                let owner = owner.as_str();
-                let attempt = record::Attempt {
-                    app,
-                    goal,
-                    trigger,
-                    rolls_back_on_failure: plan.rolls_back_on_failure,
-                    observed_deployment: plan.observed_deployment.clone(),
-                };
-                let late = invocation.too_late_to_start(APP_DEADLINE_MARGIN);
-                let (mut report, held) = match &settings.lease {
-                    _ if dry_run => return plan.report,
-                    _ if plan.steps.is_empty() => (plan.report, None),
-                    // Out of time is not a failure: Lambda's retry of the event does it.
-                    _ if late.is_some() => (
-                        Report {
-                            outcome: Outcome::Deferred,
-                            reason: late,
-                            ..plan.report
-                        },
-                        None,
-                    ),
-                    None => (apply::apply(clients, plan).await, None),
-                    Some(leases) => {
-                        let start = apply::LeaseStart {
-                            seen: state.lease,
-                            observed_at: Some(observed_at),
-                            remaining: invocation
-                                .deadline
-                                .map(|deadline| deadline.saturating_duration_since(std::time::Instant::now())),
-                        };
-                        apply::apply_under_lease(clients, leases, owner, app, goal, plan, start).await
-                    }
-                };
-                // Nothing comes after the last attempt: what would be put off has failed.
-                if settings.last_attempt && report.outcome == Outcome::Deferred {
-                    report.outcome = Outcome::Failed;
-                    report.reason = Some(format!(
-                        "put off on every attempt, the last one included: {}",
-                        report.reason.as_deref().unwrap_or("no reason given")
-                    ));
-                }
-                // The record, its events and the lease's release go out together.
-                let release = async {
-                    if let (Some(leases), Some(lease)) = (&settings.lease, &held) {
-                        if let Err(err) = crate::lease::release(&clients.s3, leases, lease).await {
-                            tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
-                        }
-                    }
-                };
-                tokio::join!(
-                    record::record_attempt(clients, settings, &attempt, &mut report, state.index),
-                    release
-                );
-                report
-            }),
-    )
-    .buffered(settings.concurrency.max(1))
-    .collect()
-    .await
-}
-
-/// What the writes of one application's deploy start from, read beside its service: its deploy
-/// index and its lease (none: not kept, a dry run, or the read failed, and the write reads).
-#[derive(Debug, Default)]
-struct PrefetchedState {
-    index: Option<crate::records::VersionedIndex>,
-    lease: Option<crate::lease::Seen>,
-}
-
-/// Reads each application's deploy index and lease at once (see [`PrefetchedState`]).
-async fn prefetch_state(
-    clients: &Clients,
-    settings: &Settings,
-    apps: &[&AppConfig],
-    dry_run: bool,
-) -> Vec<PrefetchedState> {
-    stream::iter(apps.iter().map(|app| async move {
-        if dry_run {
-            return PrefetchedState::default();
-        }
-        let index = async {
-            match &settings.records {
-                Some(store) => store.read_versioned(&clients.s3, &app.name).await.ok(),
-                None => None,
-            }
-        };
-        let lease = async {
-            match &settings.lease {
-                Some(leases) => crate::lease::peek(&clients.s3, leases, &leases.key_of(app)).await.ok(),
-                None => None,
-            }
-        };
-        let (index, lease) = tokio::join!(index, lease);
-        PrefetchedState { index, lease }
+    stream::iter(apps.iter().zip(plans).zip(prefetched).map(|((app, plan), state)| {
+        attempt::attempt(clients, settings, invocation, trigger, goal, app, plan, state, dry_run)
     }))
     .buffered(settings.concurrency.max(1))
     .collect()
