@@ -17,6 +17,7 @@ pub mod reconcile;
 pub mod record;
 pub mod replica;
 mod report;
+mod rollback;
 pub mod select;
 pub mod status;
 pub mod template;

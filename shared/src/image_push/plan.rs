@@ -3,13 +3,15 @@
 
 use aws_sdk_ecs::types::{DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentStrategy};
 
+pub use super::rollback::plan_rollback;
+pub use super::template::copy_with_image;
 use super::{template, Goal, Observation, Outcome, Report};
 use crate::aws::ecr::{self, ImageRef};
 use crate::aws::ecs::ServiceState;
 use crate::aws::revision::{same_content, Revision};
 use crate::input::config::AppConfig;
 use crate::input::events::DeployTarget;
-use crate::ownership::{is_managed, managed_tag, MANAGED_TAG_KEY};
+use crate::ownership::MANAGED_TAG_KEY;
 
 /// One write the plan asks for.
 #[allow(clippy::large_enum_variant)] // a plan holds two steps at most
@@ -312,118 +314,11 @@ fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) ->
     }
 }
 
-/// Plans a rollback of one application (pure).
-pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, force: bool, obs: &Observation) -> Plan {
-    let (service, current) = match service_and_current(app, obs) {
-        Ok(found) => found,
-        Err(reason) => return Plan::nothing(Report::skipped(app, Outcome::Failed, reason)),
-    };
-    let old = Some(current.arn().to_owned());
-    let fail = |reason: String| Report {
-        old_task_definition: old.clone(),
-        ..Report::skipped(app, Outcome::Failed, reason)
-    };
-    let family = current.definition.family().unwrap_or_default();
-    let current_revision = current.definition.revision();
-    let mut why = String::new();
-    let (target_arn, target_label, target_image) = match (revision, &obs.rollback_to) {
-        (Some(_), Some(target)) => (
-            target.arn().to_owned(),
-            target.label(),
-            target.container_image(&app.container).map(str::to_owned),
-        ),
-        (Some(n), None) => {
-            return Plan::nothing(fail(format!("revision {family}:{n} does not exist or is not ACTIVE")))
-        }
-        (None, _) => match (&obs.last_good, obs.family_revisions.iter().find(|(n, _)| *n < current_revision)) {
-            (Some(good), _) => {
-                let arn = good.new_task_definition.clone().unwrap_or_default();
-                let label = crate::aws::arn::family_and_revision(&arn)
-                    .map(|(f, n)| format!("{f}:{n}"))
-                    .unwrap_or_else(|| arn.clone());
-                why = format!(
-                    "= last good: {label}, deploy {} completed {}",
-                    good.id,
-                    good.ended_at.as_deref().unwrap_or("(time unknown)")
-                );
-                (arn, label, good.image.clone())
-            }
-            (None, Some((n, arn))) => {
-                why = format!(
-                    "= no completed deploy of another revision is recorded: the ACTIVE revision before the current one, {family}:{n}"
-                );
-                let image = obs
-                    .rollback_to
-                    .as_ref()
-                    .filter(|r| r.arn() == arn)
-                    .and_then(|r| r.container_image(&app.container))
-                    .map(str::to_owned);
-                (arn.clone(), format!("{family}:{n}"), image)
-            }
-            (None, None) => {
-                return Plan::nothing(fail(format!(
-                    "no recorded good deploy and no ACTIVE revision of `{family}` older than the current {family}:{current_revision}"
-                )))
-            }
-        },
-    };
-    if target_arn == current.arn() {
-        return Plan::nothing(Report {
-            new_task_definition: old.clone(),
-            ..Report::skipped(
-                app,
-                Outcome::Unchanged,
-                format!("the service already runs {target_label}"),
-            )
-        });
-    }
-    // A revision that names its image by tag runs whatever the tag names when its tasks start:
-    // perhaps the very image being fled.
-    if let Some(by_tag) = target_image
-        .as_deref()
-        .filter(|image| !force && ImageRef::parse(image).digest.is_none())
-    {
-        return Plan::nothing(fail(format!(
-            "{target_label} names its image by tag ({by_tag}): the tag may now name the image this rollback flees. Deploy that revision's shape with a digest ({{\"deploy\": {{\"app\": \"{}\", \"revision\": {}, \"digest\": \"sha256:...\"}}}}), or add \"force\": true to roll back to it as it is",
-            app.name,
-            target_label.rsplit(':').next().unwrap_or_default()
-        )));
-    }
-    let deployment_configuration = circuit_breaker_change(app, service);
-    let choice = TaskDefinitionChoice::Existing(target_arn.clone());
-    let mut actions = vec![
-        update_action_text(app, current, &choice, deployment_configuration.is_some())
-            .replace(&target_arn, &target_label),
-    ];
-    if !why.is_empty() {
-        actions.insert(0, why);
-    }
-    Plan {
-        report: Report {
-            app: Some(app.name.clone()),
-            service: Some(app.service_label()),
-            outcome: Outcome::Planned,
-            old_task_definition: old,
-            new_task_definition: Some(target_arn),
-            image: target_image,
-            reason: None,
-            actions,
-            ..Report::skipped(app, Outcome::Planned, "")
-        },
-        steps: vec![Step::UpdateService {
-            cluster: app.cluster.clone(),
-            service: app.service.clone(),
-            task_definition: choice,
-            deployment_configuration,
-        }],
-        observed_task_definition: None,
-        observed_deployment: None,
-        rolls_back_on_failure: false,
-    }
-}
-
 /// The service and the revision it runs; `Err` says why the application cannot be deployed.
-fn service_and_current<'a>(app: &AppConfig, obs: &'a Observation) -> Result<(&'a ServiceState, &'a Revision), String> {
+pub(super) fn service_and_current<'a>(
+    app: &AppConfig,
+    obs: &'a Observation,
+) -> Result<(&'a ServiceState, &'a Revision), String> {
     let Some(service) = obs.service.as_ref() else {
         return Err(format!(
             "service `{}` not found in cluster `{}`",
@@ -453,7 +348,12 @@ fn service_and_current<'a>(app: &AppConfig, obs: &'a Observation) -> Result<(&'a
     Ok((service, current))
 }
 
-fn update_action_text(app: &AppConfig, current: &Revision, choice: &TaskDefinitionChoice, breaker: bool) -> String {
+pub(super) fn update_action_text(
+    app: &AppConfig,
+    current: &Revision,
+    choice: &TaskDefinitionChoice,
+    breaker: bool,
+) -> String {
     let to = match choice {
         TaskDefinitionChoice::JustRegistered => "the new revision".to_owned(),
         TaskDefinitionChoice::Existing(arn) => arn.clone(),
@@ -471,24 +371,6 @@ fn update_action_text(app: &AppConfig, current: &Revision, choice: &TaskDefiniti
 
 /// Tags ECS allows on a task definition revision.
 pub const TASK_DEFINITION_MAX_TAGS: usize = 50;
-
-/// A copy of `current` that differs only in the followed container's image, tagged as managed.
-pub fn copy_with_image(current: &Revision, container: &str, image: &str) -> Revision {
-    let built_from = template::built_from(current);
-    let mut copy = current.clone();
-    if let Some(containers) = copy.definition.container_definitions.as_mut() {
-        for c in containers.iter_mut().filter(|c| c.name.as_deref() == Some(container)) {
-            c.image = Some(image.to_owned());
-        }
-    }
-    if !is_managed(&copy.tags) {
-        copy.tags.push(managed_tag());
-    }
-    if let Some(template) = built_from {
-        template::set_template_tag(&mut copy, &template);
-    }
-    copy
-}
 
 /// The deployment configuration to set when the app asks for the circuit breaker and the
 /// service does not have it (enabled, with rollback) yet; the rest of it is kept. Only rolling

@@ -14,7 +14,7 @@ use crate::aws::arn::family_and_revision;
 use crate::aws::revision::Revision;
 use crate::input::config::AppConfig;
 use crate::input::events::DeployTarget;
-use crate::ownership::is_managed;
+use crate::ownership::{is_managed, managed_tag};
 
 /// Tag of a revision the deployer registered: the ARN of the template it was built from.
 pub const TEMPLATE_TAG_KEY: &str = "ecs-deployer:template";
@@ -106,6 +106,25 @@ pub(crate) fn source_of<'a>(
     let mut lines = vec![first];
     lines.extend(shape_changes(current, source, &app.container));
     Ok((source, lines))
+}
+
+/// A copy of `current` that differs only in the followed container's image, tagged as managed
+/// and naming the template it was built from.
+pub fn copy_with_image(current: &Revision, container: &str, image: &str) -> Revision {
+    let built_from = built_from(current);
+    let mut copy = current.clone();
+    if let Some(containers) = copy.definition.container_definitions.as_mut() {
+        for c in containers.iter_mut().filter(|c| c.name.as_deref() == Some(container)) {
+            c.image = Some(image.to_owned());
+        }
+    }
+    if !is_managed(&copy.tags) {
+        copy.tags.push(managed_tag());
+    }
+    if let Some(template) = built_from {
+        set_template_tag(&mut copy, &template);
+    }
+    copy
 }
 
 /// What changes from `running` to `template` beyond the followed container's image, one line
