@@ -7,6 +7,7 @@
 pub mod apply;
 mod attempt;
 mod clients;
+mod decide;
 pub mod follow;
 pub mod observe;
 pub mod plan;
@@ -39,8 +40,9 @@ use crate::input::InputError;
 use crate::job::{self, Invocation, Job, Settings};
 use crate::records::{Trigger, TriggerKind};
 
+pub use decide::plan_app;
 pub use observe::{observe, Observation};
-pub use plan::{plan_app, Plan, Step, TaskDefinitionChoice};
+pub use plan::{Plan, Step, TaskDefinitionChoice};
 pub use select::{select, Selection};
 
 /// The function's name.

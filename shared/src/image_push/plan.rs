@@ -3,7 +3,6 @@
 
 use aws_sdk_ecs::types::{DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentStrategy};
 
-pub use super::rollback::plan_rollback;
 pub use super::template::copy_with_image;
 use super::{template, Goal, Observation, Outcome, Report};
 use crate::aws::ecr::{self, ImageRef};
@@ -58,24 +57,6 @@ pub struct Plan {
     pub rolls_back_on_failure: bool,
 }
 
-/// Plans a deploy or rollback of one application (pure).
-pub fn plan_app(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) -> Plan {
-    let mut plan = match goal {
-        Goal::Rollback { revision, force } => plan_rollback(app, *revision, *force, obs),
-        Goal::Push { .. } | Goal::Manual(_) => plan_deploy(app, goal, obs, region),
-    };
-    if let Some(service) = &obs.service {
-        plan.observed_task_definition = Some(service.task_definition.clone());
-        plan.observed_deployment = service
-            .deployments
-            .iter()
-            .find(|d| d.status == "PRIMARY")
-            .map(|d| d.id.clone());
-        plan.rolls_back_on_failure = rolls_back_on_failure(service, &plan.steps);
-    }
-    plan
-}
-
 /// True when ECS rolls the service back by itself if a deploy fails: a blue/green, linear or
 /// canary strategy, or a rolling update with the circuit breaker or alarms set to roll back
 /// (as the service has them, or as this plan sets them).
@@ -114,7 +95,7 @@ impl Plan {
     }
 }
 
-fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) -> Plan {
+pub(super) fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) -> Plan {
     let (service, current) = match service_and_current(app, obs) {
         Ok(found) => found,
         Err(reason) => return Plan::nothing(Report::skipped(app, Outcome::Failed, reason)),
