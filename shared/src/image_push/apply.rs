@@ -4,6 +4,7 @@
 use super::{observe, plan_app, Clients, Goal, Outcome, Plan, Report, Step, TaskDefinitionChoice};
 use crate::aws::ecs;
 use crate::input::config::AppConfig;
+use crate::input::events::DeployTarget;
 use crate::lease::{self, LeaseConfig};
 
 /// Carries out one application's plan and reports how it ended.
@@ -143,13 +144,12 @@ pub async fn apply_under_lease(
     } else {
         plan
     };
-    let fenced = match start.remaining {
-        Some(remaining) if lease::outlives(&lease, remaining) => Ok(()),
-        _ => lease::confirm(&clients.s3, leases, &lease).await,
-    };
     let report = if plan.steps.is_empty() {
         plan.report
-    } else if let Err(err) = fenced {
+    } else if let Err(err) = match start.remaining {
+        Some(remaining) if lease::outlives(&lease, remaining) => Ok(()),
+        _ => lease::confirm(&clients.s3, leases, &lease).await,
+    } {
         Report::skipped(app, lease_outcome(&err), err.to_string())
     } else {
         apply(clients, plan).await
@@ -161,7 +161,9 @@ pub async fn apply_under_lease(
 pub(crate) fn lease_purpose(app: &AppConfig, goal: &Goal) -> String {
     let what = match goal {
         Goal::Push { tag, digest, .. } => format!("push of {tag} ({digest})"),
-        Goal::Manual(target) => format!("manual deploy of {target:?}"),
+        Goal::Manual(DeployTarget::Tag(tag)) => format!("manual deploy of {tag}"),
+        Goal::Manual(DeployTarget::Digest(digest)) => format!("manual deploy of {digest}"),
+        Goal::Manual(DeployTarget::Revision { revision, .. }) => format!("manual deploy of revision {revision}"),
         Goal::Rollback { .. } => "rollback".into(),
     };
     format!("{} {what}", app.name)
