@@ -12,7 +12,7 @@ use deployer::lease::LeaseConfig;
 use deployer::records::RecordStore;
 use deployer::AwsClients;
 use deployer_devkit::emulator::{count_writes, sdk_config_for};
-use deployer_devkit::events::EventTap;
+use deployer_devkit::events::{recorded_ecs_event, EventTap};
 use deployer_devkit::latency::LatencyProxy;
 use deployer_devkit::world::{self, invoke_job_as, push_event, World};
 use deployer_devkit::Emulator;
@@ -34,7 +34,7 @@ pub async fn chain() -> Vec<(String, String, String)> {
         event_bus: Some("deploys".into()),
         ..Settings::default()
     };
-    let mut rows = Vec::new();
+    let mut rows = follow_rows(&emulator, &kit, &config, &as_deployed).await;
     let mut seed = 0;
     for (label, settings) in [("as deployed", as_deployed), ("bare", Settings::default())] {
         let mut walls = Vec::new();
@@ -101,4 +101,64 @@ pub async fn chain() -> Vec<(String, String, String)> {
         ));
     }
     rows
+}
+
+/// As deployed: a replayed push and an ECS completion event, each at 0 and 100 ms a call: their
+/// calls and sequential round trips (one run each).
+async fn follow_rows(
+    emulator: &Emulator,
+    kit: &World,
+    config: &str,
+    settings: &Settings,
+) -> Vec<(String, String, String)> {
+    let mut walls: Vec<(&str, f64, f64, String)> = vec![
+        ("a replayed push", 0.0, 0.0, String::new()),
+        ("an ECS completion event", 0.0, 0.0, String::new()),
+    ];
+    for added in [0u64, 100] {
+        let proxy = LatencyProxy::start(emulator.port, Duration::from_millis(added)).await;
+        let clients = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
+        let seed = format!("follow-{added}");
+        let digest = world::push_image(&kit.clients, "orders", &seed, &seed).await;
+        world::push_image_with_digest(&kit.clients, "orders", "latest", &digest).await;
+        let event = push_event("orders", "latest", &digest);
+        let invocation = Invocation {
+            deadline: Some(std::time::Instant::now() + Duration::from_secs(120)),
+            ..Invocation::local()
+        };
+        let deployed = invoke_job_as::<ImagePush>(&clients, config, &event, settings, &invocation)
+            .await
+            .expect("the push answers");
+        let deployment = deployed.results[0].ecs_deployment_id.clone().expect("a deployment");
+        let completed = recorded_ecs_event("ecs-deployment-completed.json", "sss", "orders", &deployment);
+        for (i, payload) in [event, completed].iter().enumerate() {
+            emulator.start_recording();
+            let started = Instant::now();
+            invoke_job_as::<ImagePush>(&clients, config, payload, settings, &invocation)
+                .await
+                .expect("the event answers");
+            let wall = started.elapsed().as_secs_f64();
+            let recorded = emulator.stop_recording();
+            if added == 0 {
+                walls[i].1 = wall;
+                walls[i].3 = format!("{} calls ({} writes)", recorded.len(), count_writes(&recorded));
+            } else {
+                walls[i].2 = wall;
+            }
+        }
+    }
+    walls
+        .into_iter()
+        .map(|(what, at_zero, at_hundred, calls)| {
+            (
+                format!("{what}, as deployed: calls and sequential round trips"),
+                format!("{calls}, {:.1} round trips", (at_hundred - at_zero) / 0.1),
+                format!(
+                    "{:.0} ms at 0 ms a call, {:.0} ms at 100 ms (one run each)",
+                    at_zero * 1000.0,
+                    at_hundred * 1000.0
+                ),
+            )
+        })
+        .collect()
 }
