@@ -96,7 +96,10 @@ async fn newer_template(
     if newest == latest.arn() {
         return Ok(Some(latest));
     }
-    Ok(Some(ecs::describe_task_definition(&reach.ecs, &newest).await?))
+    // A template deregistered since (Terraform deregisters the revision it replaces) is none.
+    let found = ecs::describe_task_definition(&reach.ecs, &newest).await?;
+    let active = found.definition.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active);
+    Ok(active.then_some(found))
 }
 
 /// Publishes `Template Changed` once for the application and the template, and deploys it when
