@@ -48,28 +48,13 @@ pub async fn chain() -> Vec<(String, String, String)> {
                 // is not contended (a contended lease reads the service again).
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 seed += 1;
-                // A tag of its own keeps each image after `latest` moves on, as ECR keeps an
-                // untagged image (the emulator deletes it, and a look-up of it then costs two
-                // more DescribeImages than AWS would answer).
-                let digest = world::push_image(
-                    &kit.clients,
-                    "orders",
-                    &format!("chain-{seed}"),
-                    &format!("chain-{seed}"),
-                )
-                .await;
-                world::push_image_with_digest(&kit.clients, "orders", "latest", &digest).await;
-                let event = push_event("orders", "latest", &digest);
+                let event = push_kept(&kit, &format!("chain-{seed}")).await;
                 let counted = added == 0 && round == 0;
                 if counted {
                     emulator.start_recording();
                 }
                 let started = Instant::now();
-                // As Lambda runs it: 120 s to go (the template's timeout).
-                let invocation = Invocation {
-                    deadline: Some(std::time::Instant::now() + Duration::from_secs(120)),
-                    ..Invocation::local()
-                };
+                let invocation = as_lambda();
                 let answer = invoke_job_as::<ImagePush>(&clients, &config, &event, &settings, &invocation)
                     .await
                     .expect("the push answers");
@@ -118,14 +103,8 @@ async fn follow_rows(
     for added in [0u64, 100] {
         let proxy = LatencyProxy::start(emulator.port, Duration::from_millis(added)).await;
         let clients = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
-        let seed = format!("follow-{added}");
-        let digest = world::push_image(&kit.clients, "orders", &seed, &seed).await;
-        world::push_image_with_digest(&kit.clients, "orders", "latest", &digest).await;
-        let event = push_event("orders", "latest", &digest);
-        let invocation = Invocation {
-            deadline: Some(std::time::Instant::now() + Duration::from_secs(120)),
-            ..Invocation::local()
-        };
+        let event = push_kept(kit, &format!("follow-{added}")).await;
+        let invocation = as_lambda();
         let deployed = invoke_job_as::<ImagePush>(&clients, config, &event, settings, &invocation)
             .await
             .expect("the push answers");
@@ -161,4 +140,22 @@ async fn follow_rows(
             )
         })
         .collect()
+}
+
+/// Pushes a new image as `orders:<seed>` and moves `latest` to it; the push event of `latest`.
+/// The tag of its own keeps each image after `latest` moves on, as ECR keeps an untagged image
+/// (the emulator deletes it, and a look-up of it then costs two more DescribeImages than AWS
+/// would answer).
+async fn push_kept(kit: &World, seed: &str) -> serde_json::Value {
+    let digest = world::push_image(&kit.clients, "orders", seed, seed).await;
+    world::push_image_with_digest(&kit.clients, "orders", "latest", &digest).await;
+    push_event("orders", "latest", &digest)
+}
+
+/// An invocation as Lambda runs it: 120 s to go (the template's timeout).
+fn as_lambda() -> Invocation {
+    Invocation {
+        deadline: Some(std::time::Instant::now() + Duration::from_secs(120)),
+        ..Invocation::local()
+    }
 }

@@ -167,7 +167,8 @@ fn now_nanos() -> u128 {
         .unwrap_or(0)
 }
 
-fn now_seconds() -> u64 {
+/// Seconds since the epoch, now (for [`acquire_seen`]'s `since`).
+pub fn now_seconds() -> u64 {
     (now_nanos() / 1_000_000_000) as u64
 }
 
@@ -268,11 +269,6 @@ pub async fn acquire_seen(
 /// cost a round trip.
 pub fn outlives(lease: &Lease, remaining: Duration) -> bool {
     lease.expires_at > now_seconds() + remaining.as_secs() + CLOCK_SKEW_SECONDS
-}
-
-/// Seconds since the epoch, now (for [`acquire_seen`]'s `since`).
-pub fn epoch_seconds() -> u64 {
-    now_seconds()
 }
 
 /// Checks, just before a write, that `lease` is still this invocation's: not taken over by

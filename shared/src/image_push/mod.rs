@@ -360,7 +360,7 @@ async fn deploy_group(
 ) -> Vec<Report> {
     // The reads the plan needs and, beside them, what the writes will start from: each
     // application's deploy index and lease (no round trip of their own).
-    let observed_at = crate::lease::epoch_seconds();
+    let observed_at = crate::lease::now_seconds();
     let (mut observations, prefetched) = tokio::join!(
         observe(clients, apps, goal, settings.concurrency),
         prefetch::prefetch(clients, settings, apps, goal, trigger, observed_at, dry_run)

@@ -161,28 +161,37 @@ fn is_active(revision: &Revision) -> bool {
 }
 
 /// The application's template when it is newer than the one `current` was built from (one
-/// `DescribeTaskDefinition` of the family's latest revision, see [`newer_template`]).
+/// `DescribeTaskDefinition` of the family's latest revision, see [`template_after`]).
 pub async fn template_change(clients: &Clients, current: &Revision) -> Result<Option<Revision>, AwsError> {
     let family = current.definition.family().unwrap_or_default();
-    let latest = ecs::describe_task_definition(&clients.ecs, family).await?;
-    if latest.arn() == current.arn() {
-        return Ok(None);
-    }
-    newer_template(clients, &latest, current).await
+    template_after(clients, family, current.arn(), &template::base_of(current)).await
 }
 
-/// The family's newest template when it is newer than the one `current` was built from: the
-/// latest revision itself when the deployer did not register it, otherwise the template the
-/// latest was built from (read when it is not the latest; a deregistered one is not a template).
-async fn newer_template(
+/// The newest template of `family` when it is later than `base` (the template `running` was
+/// built from): one `DescribeTaskDefinition` of the family's latest revision, none when that is
+/// `running` itself (see [`newer_template`]).
+pub(crate) async fn template_after(
     clients: &Clients,
-    latest: &Revision,
-    current: &Revision,
+    family: &str,
+    running: &str,
+    base: &str,
 ) -> Result<Option<Revision>, AwsError> {
+    let latest = ecs::describe_task_definition(&clients.ecs, family).await?;
+    if latest.arn() == running {
+        return Ok(None);
+    }
+    newer_template(clients, &latest, base).await
+}
+
+/// The family's newest template when it is later than `base`: the latest revision itself when
+/// the deployer did not register it, otherwise the template the latest was built from (read
+/// when it is not the latest; a deregistered one, as Terraform leaves the revision it replaces,
+/// is not a template).
+async fn newer_template(clients: &Clients, latest: &Revision, base: &str) -> Result<Option<Revision>, AwsError> {
     let Some(newest) = template::built_from(latest) else {
         return Ok(None);
     };
-    if !template::is_newer(&newest, current) {
+    if !template::is_later(&newest, base) {
         return Ok(None);
     }
     if newest == latest.arn() {
@@ -235,7 +244,7 @@ async fn observe_revisions(
         } else {
             let current = ecs::describe_task_definition(&clients.ecs, &service.task_definition).await?;
             if base == Base::Template {
-                obs.template = newer_template(clients, &latest, &current).await?;
+                obs.template = newer_template(clients, &latest, &template::base_of(&current)).await?;
             }
             obs.current = Some(current);
             obs.latest = Some(latest);

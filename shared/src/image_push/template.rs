@@ -10,7 +10,7 @@
 use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Secret, Tag};
 
 use super::{Goal, Observation};
-use crate::aws::arn::family_and_revision;
+use crate::aws::arn::{family_and_revision, short_name};
 use crate::aws::revision::Revision;
 use crate::input::config::AppConfig;
 use crate::input::events::DeployTarget;
@@ -34,12 +34,11 @@ pub fn built_from(revision: &Revision) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// True when `template` (an ARN) is a later revision of the same family than the template
-/// `current` was built from (for a revision without a recorded template: than `current` itself,
-/// since a copy is always registered after its source).
-pub fn is_newer(template: &str, current: &Revision) -> bool {
-    let base = built_from(current).unwrap_or_else(|| current.arn().to_owned());
-    is_later(template, &base)
+/// What a template must be later than ([`is_later`]) to be newer than what `current` runs: the
+/// template `current` was built from, or, for a revision without a recorded template, `current`
+/// itself (a copy is always registered after its source).
+pub fn base_of(current: &Revision) -> String {
+    built_from(current).unwrap_or_else(|| current.arn().to_owned())
 }
 
 /// True when `later` and `earlier` (ARNs) are revisions of one family and `later` has the
@@ -93,9 +92,7 @@ pub(crate) fn source_of<'a>(
     let first = match named {
         Some(_) => format!("~ base {}: the revision this deploy names", source.label()),
         None => {
-            let built_from = built_from(current)
-                .and_then(|arn| family_and_revision(&arn).map(|(f, n)| format!("{f}:{n}")))
-                .unwrap_or_else(|| current.label());
+            let built_from = built_from(current).map_or_else(|| current.label(), |arn| short_name(&arn).to_owned());
             format!(
                 "~ base {}: the template registered outside the deployer, newer than {built_from} (what {} was built from)",
                 source.label(),
@@ -318,6 +315,7 @@ mod tests {
 
     #[test]
     fn a_template_is_newer_only_past_what_the_running_revision_was_built_from() {
+        let is_newer = |template: &str, current: &Revision| is_later(template, &base_of(current));
         // Running orders:1 (Terraform's): orders:3 is newer.
         assert!(is_newer(&format!("{ARN}:3"), &revision(1, None)));
         // Running orders:4, a copy of orders:3: orders:3 is not newer, orders:5 is.

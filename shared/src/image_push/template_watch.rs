@@ -8,11 +8,11 @@
 
 use futures::stream::{self, StreamExt};
 
-use super::template::{built_from, is_later, shape_changes};
+use super::template::shape_changes;
 use super::{deploy_apps, Clients, Goal, Outcome, Report};
 use crate::aws::arn::family_and_revision;
 use crate::aws::events::Entry;
-use crate::aws::{ecs, s3, AwsError};
+use crate::aws::{ecs, s3};
 use crate::input::config::{AppConfig, Base, OnTemplateChange};
 use crate::input::events::DeployTarget;
 use crate::job::{Invocation, Settings};
@@ -55,8 +55,10 @@ pub async fn watch_templates(
         .filter(|(app, _)| app.base == Base::Template)
         .filter_map(|(app, index)| running_of(index).map(|running| (*app, running)));
     let found: Vec<Option<Report>> = stream::iter(watched.map(|(app, (running, template))| async move {
-        match newer_template(clients, app, &running, &template).await {
-            Ok(Some(newer)) => Some(announce(clients, settings, invocation, app, &running, newer).await),
+        let family = family_and_revision(&running)?.0;
+        let reach = clients.for_app(app).await;
+        match super::observe::template_after(&reach, &family, &running, &template).await {
+            Ok(Some(newer)) => Some(announce(clients, &reach, settings, invocation, app, &running, newer).await),
             Ok(None) => None,
             Err(err) => {
                 tracing::warn!(app = %app.name, error = %err, "the template was not checked: checked next run");
@@ -70,49 +72,18 @@ pub async fn watch_templates(
     found.into_iter().flatten().collect()
 }
 
-/// The family's newest template when it is newer than `template`, the one `running` was built
-/// from: one `DescribeTaskDefinition` of the family's latest revision (and one more when the
-/// latest is the deployer's, built from a template the running revision was not).
-async fn newer_template(
-    clients: &Clients,
-    app: &AppConfig,
-    running: &str,
-    template: &str,
-) -> Result<Option<crate::aws::revision::Revision>, AwsError> {
-    let Some((family, _)) = family_and_revision(running) else {
-        return Ok(None);
-    };
-    let reach = clients.for_app(app).await;
-    let latest = ecs::describe_task_definition(&reach.ecs, &family).await?;
-    if latest.arn() == running {
-        return Ok(None);
-    }
-    let Some(newest) = built_from(&latest) else {
-        return Ok(None);
-    };
-    if !is_later(&newest, template) {
-        return Ok(None);
-    }
-    if newest == latest.arn() {
-        return Ok(Some(latest));
-    }
-    // A template deregistered since (Terraform deregisters the revision it replaces) is none.
-    let found = ecs::describe_task_definition(&reach.ecs, &newest).await?;
-    let active = found.definition.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active);
-    Ok(active.then_some(found))
-}
-
 /// Publishes `Template Changed` once for the application and the template, and deploys it when
 /// the application asks for that.
+/// `reach`: the application's clients (its account and Region).
 async fn announce(
     clients: &Clients,
+    reach: &Clients,
     settings: &Settings,
     invocation: &Invocation,
     app: &AppConfig,
     running: &str,
     template: crate::aws::revision::Revision,
 ) -> Report {
-    let reach = clients.for_app(app).await;
     let changes = match ecs::describe_task_definition(&reach.ecs, running).await {
         Ok(current) => shape_changes(&current, &template, &app.container),
         Err(err) => vec![format!("(the running revision could not be read: {err})")],

@@ -220,16 +220,20 @@ async fn deliver_again_soon(
     let Some(queue) = &settings.deploy_queue else {
         return;
     };
-    for (message, result) in messages.iter().zip(results) {
+    // All at once: the batch's answer waits for them.
+    let hidden = messages.iter().zip(results).filter_map(|(message, result)| {
         let outcome = result.report.outcome;
         let (Some(receipt), Outcome::Failed | Outcome::Deferred) = (&message.receipt_handle, outcome) else {
-            continue;
+            return None;
         };
         let seconds = redelivery_seconds(outcome, message.receive_count, settings.redelivery_seconds);
-        if let Err(err) = crate::aws::sqs::deliver_again_in(&clients.sqs, queue, receipt, seconds).await {
-            tracing::warn!(message = %message.message_id, error = %err, "not hidden for the retry; the visibility timeout decides");
-        }
-    }
+        Some(async move {
+            if let Err(err) = crate::aws::sqs::deliver_again_in(&clients.sqs, queue, receipt, seconds).await {
+                tracing::warn!(message = %message.message_id, error = %err, "not hidden for the retry; the visibility timeout decides");
+            }
+        })
+    });
+    futures::future::join_all(hidden).await;
 }
 
 /// One message's deploy, as image-push deploys a push inline.

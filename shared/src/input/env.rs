@@ -51,10 +51,7 @@ pub const DEFAULT_REDELIVERY_SECONDS: u32 = 5;
 /// The seconds `DEPLOYER_REDELIVERY_SECONDS` names (0-900); the default when unset or not a
 /// number in that range.
 pub fn redelivery_seconds_from_env() -> u32 {
-    non_empty_var(ENV_REDELIVERY_SECONDS)
-        .and_then(|v| v.parse().ok())
-        .filter(|s| *s <= 900)
-        .unwrap_or(DEFAULT_REDELIVERY_SECONDS)
+    number_in(ENV_REDELIVERY_SECONDS, 0..=900, DEFAULT_REDELIVERY_SECONDS)
 }
 
 /// Environment variable naming the deploy queue's `maxReceiveCount` (the template sets it to
@@ -66,10 +63,15 @@ pub const DEFAULT_DEPLOY_MAX_RECEIVES: u32 = 5;
 
 /// The deliveries `DEPLOYER_DEPLOY_MAX_RECEIVES` names (1-1000); the default otherwise.
 pub fn deploy_max_receives_from_env() -> u32 {
-    non_empty_var(ENV_DEPLOY_MAX_RECEIVES)
+    number_in(ENV_DEPLOY_MAX_RECEIVES, 1..=1000, DEFAULT_DEPLOY_MAX_RECEIVES)
+}
+
+/// The whole number a variable names when it lies in `range`; `default` otherwise.
+fn number_in(name: &str, range: std::ops::RangeInclusive<u32>, default: u32) -> u32 {
+    non_empty_var(name)
         .and_then(|v| v.parse().ok())
-        .filter(|n| (1..=1000).contains(n))
-        .unwrap_or(DEFAULT_DEPLOY_MAX_RECEIVES)
+        .filter(|n| range.contains(n))
+        .unwrap_or(default)
 }
 
 /// A variable's value, trimmed; none when unset or blank.
