@@ -227,7 +227,8 @@ pub trait Job {
             let request = Self::parse(payload)?;
             let config = source.load(Self::s3(clients)).await?;
             crate::aws::pace::pacer().configure(&config.ecs_rates.limits());
-            Ok(Self::handle(clients, &config, &request, settings, invocation).await?)
+            // Boxed: a handler's future is large (the SDK's are), and the caller's stack small.
+            Ok(Box::pin(Self::handle(clients, &config, &request, settings, invocation)).await?)
         }
     }
 }

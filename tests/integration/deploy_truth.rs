@@ -10,7 +10,7 @@ use deployer::job::{Invocation, Settings};
 use deployer::lease::LeaseConfig;
 use deployer::records::{DeployIndex, DeployOutcome, RecordStore};
 use deployer::AwsClients;
-use deployer_devkit::emulator::count_op;
+use deployer_devkit::emulator::{count_op, count_writes};
 use deployer_devkit::events::{recorded_ecs_event, EventTap};
 use deployer_devkit::world::{self, invoke_job, invoke_job_as, push_event, AppWorld, World};
 use deployer_devkit::Emulator;
@@ -72,10 +72,18 @@ async fn a_push_is_recorded_once_followed_to_completion_and_published() {
     assert_eq!(first.outcome, Outcome::Deployed, "{first:?}");
     let deploy_id = first.deploy_id.clone().expect("the deploy's record");
     let deployment = first.ecs_deployment_id.clone().expect("the ECS deployment");
-    // Lambda's retry and EventBridge's redelivery of the same event: one record, one revision.
+    // Lambda's retry and EventBridge's redelivery of the same event: one record, one revision;
+    // the records answer it beside the service's read (no revision or image read, no write).
     for _ in 0..2 {
+        emulator.start_recording();
         let again = run(&kit.clients, &config, &event, &settings).await.results.remove(0);
+        let calls = emulator.stop_recording();
         assert_eq!(again.outcome, Outcome::Unchanged);
+        assert!(again.reason.as_deref().unwrap().contains(&deploy_id), "{again:?}");
+        for op in ["DescribeTaskDefinition", "DescribeImages", "PutEvents"] {
+            assert_eq!(count_op(&calls, op), 0, "{op}: {calls:?}");
+        }
+        assert_eq!(count_writes(&calls), 0, "{calls:?}");
     }
     let records = index(&kit.clients, "orders").await.records;
     assert_eq!(records.len(), 1, "{records:?}");
@@ -103,11 +111,18 @@ async fn a_push_is_recorded_once_followed_to_completion_and_published() {
         .remove(0);
     assert_eq!(heard.outcome, Outcome::Followed, "{heard:?}");
     assert_eq!(heard.deploy_id.as_deref(), Some(deploy_id.as_str()));
+    assert!(
+        heard.actions.iter().any(|a| a.starts_with("~ tag live-orders -> ")),
+        "{heard:?}"
+    );
+    emulator.start_recording();
     let replay = run(&kit.clients, &config, &completed, &settings)
         .await
         .results
         .remove(0);
     assert_eq!(replay.outcome, Outcome::Unchanged);
+    // The tags are in place: ECR is read, not written.
+    assert_eq!(count_writes(&emulator.stop_recording()), 0);
     let record = index(&kit.clients, "orders").await.records.remove(0);
     assert_eq!(record.outcome, DeployOutcome::Completed);
     assert_eq!(record.ended_at.as_deref(), Some("2026-11-22T10:07:59.872Z"));

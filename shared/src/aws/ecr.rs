@@ -178,42 +178,47 @@ async fn describe_once(
         .collect())
 }
 
-/// Puts `tag` on the image `digest` of `repository` by writing its own manifest again
-/// (`BatchGetImage`, then `PutImage` with the tag): no image is pushed, and a tag on another
-/// image moves here. `Ok(false)` when the tag already named this image.
-pub async fn tag_image(
+/// The images of these digests of `repository` with their manifests (one `BatchGetImage`), to
+/// tag them with [`put_tag`]; a digest ECR does not hold is left out.
+pub async fn get_images(
     client: &aws_sdk_ecr::Client,
     registry_id: Option<&str>,
     repository: &str,
-    digest: &str,
-    tag: &str,
-) -> Result<bool, AwsError> {
-    let resource = format!("{repository}@{digest}");
+    digests: &[&str],
+) -> Result<Vec<aws_sdk_ecr::types::Image>, AwsError> {
+    if digests.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = digests
+        .iter()
+        .map(|digest| {
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_digest(*digest)
+                .build()
+        })
+        .collect();
     let got = client
         .batch_get_image()
         .set_registry_id(registry_id.map(str::to_owned))
         .repository_name(repository)
-        .image_ids(
-            aws_sdk_ecr::types::ImageIdentifier::builder()
-                .image_digest(digest)
-                .build(),
-        )
+        .set_image_ids(Some(ids))
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("ECR", "BatchGetImage", &resource, e))?;
-    let Some(image) = got.images().first() else {
-        return Err(AwsError {
-            service: "ECR",
-            transient: false,
-            operation: "BatchGetImage",
-            resource,
-            code: Some("ImageNotFoundException".into()),
-            message: "the image is gone".into(),
-        });
-    };
-    if image.image_id().and_then(|id| id.image_tag()) == Some(tag) {
-        return Ok(false);
-    }
+        .map_err(|e| AwsError::from_sdk("ECR", "BatchGetImage", repository, e))?;
+    Ok(got.images().to_vec())
+}
+
+/// Puts `tag` on `image` (from [`get_images`]) by writing its own manifest again with the tag
+/// (`PutImage`): no image is pushed, and a tag on another image moves here. `Ok(false)` when the
+/// tag already named this image.
+pub async fn put_tag(
+    client: &aws_sdk_ecr::Client,
+    registry_id: Option<&str>,
+    repository: &str,
+    image: &aws_sdk_ecr::types::Image,
+    tag: &str,
+) -> Result<bool, AwsError> {
+    let digest = image.image_id().and_then(|id| id.image_digest()).unwrap_or_default();
     let put = client
         .put_image()
         .set_registry_id(registry_id.map(str::to_owned))
@@ -227,7 +232,7 @@ pub async fn tag_image(
     match put {
         Ok(_) => Ok(true),
         Err(err) => {
-            let err = AwsError::from_sdk("ECR", "PutImage", format!("{resource} as {tag}"), err);
+            let err = AwsError::from_sdk("ECR", "PutImage", format!("{repository}@{digest} as {tag}"), err);
             // The tag already names this manifest: nothing to move.
             if err.code.as_deref() == Some("ImageAlreadyExistsException") {
                 Ok(false)

@@ -6,11 +6,10 @@ use std::time::{Duration, SystemTime};
 
 use futures::stream::{self, StreamExt};
 
-use super::record::publish_changes;
-use super::{promote, Answer, Clients, Outcome, Report};
-use crate::aws::ecr;
+use super::record::update_publishing;
+use super::{promote, protect, Answer, Clients, Outcome, Report};
 use crate::input::config::{AppConfig, Config, OwnPlace};
-use crate::input::events::{EcsDeploymentDetail, EcsServiceAction, RESERVED_TAG_PREFIXES};
+use crate::input::events::{EcsDeploymentDetail, EcsServiceAction};
 use crate::input::quoted;
 use crate::job::{Invocation, Settings};
 use crate::records::{Change, DeployIndex, DeployOutcome, EcsWord, RecordStore, VersionedIndex};
@@ -58,101 +57,50 @@ pub async fn hear_deployment(
     };
     let at = detail.updated_at.clone().unwrap_or_else(|| time.to_owned());
     let id = detail.deployment_id.clone();
-    let result = store
-        .update(&clients.s3, &app.name, |index| index.hear(&id, &word, &at))
-        .await;
+    let change = |index: &mut DeployIndex| index.hear(&id, &word, &at);
+    let completed = word == EcsWord::Completed;
+    // A completion (or its replay: the tags may not have moved the first time) protects the
+    // images in use: what the tags need is read from ECR beside the record's writes, for the
+    // digests the index will protect once changed.
+    let (result, protection) = match store.read_versioned(&clients.s3, &app.name).await {
+        Err(err) => (Err(err), None),
+        Ok(read) => {
+            let mut after = read.index.clone();
+            let predicted = change(&mut after);
+            let protection = async {
+                match completed {
+                    true => Some(protect::read(clients, app, &after).await),
+                    false => None,
+                }
+            };
+            let (result, protection) = Box::pin(async {
+                tokio::join!(
+                    update_publishing(clients, settings, store, &app.name, Some(read), change),
+                    protection
+                )
+            })
+            .await;
+            // Another run wrote the index in between: the tags follow the index as written.
+            let as_predicted = result.as_ref().is_ok_and(|changes| *changes == predicted);
+            (result, protection.filter(|_| as_predicted))
+        }
+    };
     let failed_to_record = result.is_err();
-    let report = report_changes(clients, settings, app, result, || {
+    let report = report_changes(app, result, || {
         format!(
             "no deploy in progress names ECS deployment {} ({}): nothing to move",
             quoted(&id),
             quoted(&detail.event_name)
         )
-    })
-    .await;
-    // A completion (or its replay: the tags may not have moved the first time) protects the
-    // images in use, and starts the promotions that wait for no soak (a replay finds them done).
-    if word == EcsWord::Completed && !failed_to_record {
-        let mut reports = vec![with_protected_images(clients, app, store, report).await];
+    });
+    // A completion also starts the promotions that wait for no soak (a replay finds them done).
+    if completed && !failed_to_record {
+        let mut reports = vec![protect::protect(clients, app, store, report, protection).await];
         let now = SystemTime::now();
         reports.extend(promote::promote_followers(clients, config, settings, invocation, app, now, true).await);
         return answer(reports);
     }
     answer(vec![report])
-}
-
-/// Tag that marks the image an application runs (its last completed deploy's digest).
-pub fn live_tag(app: &str) -> String {
-    format!("{}{app}", RESERVED_TAG_PREFIXES[0])
-}
-
-/// Tag that marks the image of the application's completed deploy before that (another digest):
-/// where a rollback goes.
-pub fn prev_tag(app: &str) -> String {
-    format!("{}{app}", RESERVED_TAG_PREFIXES[1])
-}
-
-/// Moves the application's [`live_tag`] and [`prev_tag`] onto the digests its records say are in
-/// use (a `PutImage` of each image's own manifest; nothing is pushed, nothing deleted), so an ECR
-/// lifecycle rule that keeps those tag prefixes never expires them. A failure fails the report:
-/// the event's retry moves them.
-async fn with_protected_images(clients: &Clients, app: &AppConfig, store: &RecordStore, mut report: Report) -> Report {
-    // The registry's own client (its region, its role) when the app names one.
-    let registry = clients.for_app(app).await;
-    let moved = async {
-        let index = store.read(&clients.s3, &app.name).await?;
-        let (live, prev) = index.protected_digests();
-        let mut moved = Vec::new();
-        // `prev` first: the image that was live gets its new tag before it loses `live`, so it is
-        // never without a protecting tag (an untagged image is what lifecycle rules expire first).
-        for (tag, digest) in [(prev_tag(&app.name), prev), (live_tag(&app.name), live)] {
-            let Some(digest) = digest else { continue };
-            if ecr::tag_image(&registry.ecr, app.registry_id.as_deref(), &app.repository, digest, &tag).await? {
-                moved.push(format!("~ tag {tag} -> {digest}"));
-            }
-        }
-        Ok::<_, crate::aws::AwsError>(moved)
-    }
-    .await;
-    match moved {
-        Ok(moved) => report.actions.extend(moved),
-        // An immutable repository refuses to move a tag: nothing a retry could change. Said on
-        // the report and the record, not a failed invocation that retries and alarms.
-        Err(err) if err.code.as_deref() == Some("ImageTagAlreadyExistsException") => {
-            let note = format!(
-                "the repository's tags are immutable, so {} and {} were not moved ({err}): make them mutable or exclude `live-*` and `prev-*` (IMMUTABLE_WITH_EXCLUSION), or the lifecycle policy cannot tell the images in use",
-                live_tag(&app.name),
-                prev_tag(&app.name)
-            );
-            if let Some(id) = &report.deploy_id {
-                if let Err(err) = store
-                    .update(&clients.s3, &app.name, |index| index.note(id, &note))
-                    .await
-                {
-                    tracing::warn!(app = %app.name, error = %err, "the note on the record was not written");
-                }
-            }
-            report.actions.push(format!("! {note}"));
-        }
-        // ECR allows 1,000 tags an image (not adjustable): past about 500 applications sharing
-        // one image, per-application tags run out. Nothing a retry could change either.
-        Err(err) if err.code.as_deref() == Some("LimitExceededException") => {
-            report.actions.push(format!(
-                "! {} and {} not moved: {err}; ECR keeps at most 1,000 tags an image, so an image shared by this many applications cannot carry one tag per application: keep it with a lifecycle rule on its release tag instead",
-                live_tag(&app.name),
-                prev_tag(&app.name)
-            ));
-        }
-        Err(err) => {
-            report.outcome = Outcome::Failed;
-            report.reason = Some(format!(
-                "the images in use are not tagged ({}, {}): {err}; a retry of the event tags them",
-                live_tag(&app.name),
-                prev_tag(&app.name)
-            ));
-        }
-    }
-    report
 }
 
 /// Applies an `ECS Service Action` event: `SERVICE_TASK_START_IMPAIRED` is noted on the deploy in
@@ -189,15 +137,13 @@ pub async fn hear_service_action(
     let note = format!(
         "{at}: ECS could not start the service's tasks consistently (SERVICE_TASK_START_IMPAIRED, a warning: ECS keeps trying)"
     );
-    let result = store
-        .update(&clients.s3, &app.name, |index| index.hear_tasks_impaired(&note))
-        .await;
-    answer(vec![
-        report_changes(clients, settings, app, result, || {
-            "no deploy in progress, or this warning is already noted: nothing to move".into()
-        })
-        .await,
-    ])
+    let result = update_publishing(clients, settings, store, &app.name, None, |index| {
+        index.hear_tasks_impaired(&note)
+    })
+    .await;
+    answer(vec![report_changes(app, result, || {
+        "no deploy in progress, or this warning is already noted: nothing to move".into()
+    })])
 }
 
 /// The settle run: every application's deploys in progress for longer than the settle time
@@ -264,17 +210,16 @@ pub async fn settle(
             }
             Err(err) => return Report::skipped(app, Outcome::Failed, err.to_string()),
         };
-        let result = store
-            .update_from(&clients.s3, &app.name, Some(read), |index| {
-                index.settle(&service, now, after)
-            })
-            .await;
+        let result = update_publishing(clients, settings, store, &app.name, Some(read), |index| {
+            index.settle(&service, now, after)
+        })
+        .await;
         let completed = result
             .as_ref()
             .is_ok_and(|changes| changes.iter().any(|c| c.record.outcome == DeployOutcome::Completed));
-        let report = report_changes(clients, settings, app, result, || "nothing to settle".into()).await;
+        let report = report_changes(app, result, || "nothing to settle".into());
         if completed {
-            with_protected_images(clients, app, store, report).await
+            protect::protect(clients, app, store, report, None).await
         } else {
             report
         }
@@ -358,12 +303,10 @@ async fn app_with_deployment<'a>(
     None
 }
 
-/// The report of a record update: `followed` with the record when it moved, `unchanged` (and
-/// why) when nothing did, `failed` when the records could not be read or written (Lambda's
-/// retry of the event then moves it).
-async fn report_changes(
-    clients: &Clients,
-    settings: &Settings,
+/// The report of a record update (published by [`update_publishing`]): `followed` with the
+/// record when it moved, `unchanged` (and why) when nothing did, `failed` when the records could
+/// not be read or written (Lambda's retry of the event then moves it).
+fn report_changes(
     app: &AppConfig,
     result: Result<Vec<Change>, crate::aws::AwsError>,
     nothing: impl FnOnce() -> String,
@@ -372,7 +315,6 @@ async fn report_changes(
         Err(err) => Report::skipped(app, Outcome::Failed, format!("{err}; a retry of the event moves it")),
         Ok(changes) if changes.is_empty() => Report::skipped(app, Outcome::Unchanged, nothing()),
         Ok(changes) => {
-            publish_changes(clients, settings, &changes).await;
             let record = &changes.last().expect("not empty").record;
             let moves: Vec<String> = changes
                 .iter()

@@ -8,11 +8,13 @@ pub mod apply;
 mod attempt;
 mod clients;
 mod decide;
+mod deploy;
 pub mod follow;
 pub mod observe;
 pub mod plan;
 mod prefetch;
 pub mod promote;
+pub mod protect;
 pub mod queue;
 pub mod reconcile;
 pub mod record;
@@ -30,7 +32,6 @@ pub mod worker;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use futures::stream::{self, StreamExt};
 
 use crate::aws;
 use crate::aws::ecr::ImageQuery;
@@ -50,6 +51,7 @@ pub const NAME: &str = "image-push";
 
 use clients::by_reach;
 pub use clients::{Clients, Reach};
+use deploy::deploy_apps;
 pub use report::{Outcome, Report};
 
 /// The function's answer.
@@ -310,85 +312,6 @@ async fn deploy(
     }
     results.iter().for_each(log_report);
     Ok(Answer { results, dry_run })
-}
-
-/// Deploys `apps` toward `goal`: applications of one account and region share their reads;
-/// each group runs with its own clients (an assumed role, another region), up to
-/// `concurrency` groups at once.
-pub(crate) async fn deploy_apps(
-    clients: &Clients,
-    apps: &[&AppConfig],
-    goal: &Goal,
-    settings: &Settings,
-    invocation: &Invocation,
-    trigger: &Trigger,
-    dry_run: bool,
-) -> Vec<Report> {
-    let groups = by_reach(clients, apps).await;
-    stream::iter(
-        // Boxed: a deploy's future is large, and callers nest it (the settle run's template
-        // deploys, promotions) on a thread's stack.
-        groups.iter().map(|(group_clients, group)| {
-            Box::pin(deploy_group(
-                group_clients,
-                group,
-                goal,
-                settings,
-                invocation,
-                trigger,
-                dry_run,
-            ))
-        }),
-    )
-    .buffered(settings.concurrency.max(1))
-    .collect::<Vec<Vec<Report>>>()
-    .await
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
-/// Observes, plans and applies the deploy of applications that share one account and region.
-async fn deploy_group(
-    clients: &Clients,
-    apps: &[&AppConfig],
-    goal: &Goal,
-    settings: &Settings,
-    invocation: &Invocation,
-    trigger: &Trigger,
-    dry_run: bool,
-) -> Vec<Report> {
-    // The reads the plan needs and, beside them, what the writes will start from: each
-    // application's deploy index and lease (no round trip of their own).
-    let observed_at = crate::lease::now_seconds();
-    let (mut observations, prefetched) = tokio::join!(
-        observe(clients, apps, goal, settings.concurrency),
-        prefetch::prefetch(clients, settings, apps, goal, trigger, observed_at, dry_run)
-    );
-    if let (Goal::Rollback { revision: None, .. }, Some(store)) = (goal, &settings.records) {
-        observe::observe_last_good(clients, store, apps, &mut observations).await;
-    }
-    let plans: Vec<Plan> = apps
-        .iter()
-        .zip(observations)
-        .map(|(app, obs)| match obs {
-            Ok(obs) => plan_app(app, goal, &obs, &clients.registry_region),
-            Err(err) => Plan::nothing(Report::skipped(
-                app,
-                apply::outcome_of(&err),
-                match &app.role_arn {
-                    Some(role) => format!("{err} (acting as {role})"),
-                    None => err.to_string(),
-                },
-            )),
-        })
-        .collect();
-    stream::iter(apps.iter().zip(plans).zip(prefetched).map(|((app, plan), state)| {
-        attempt::attempt(clients, settings, invocation, trigger, goal, app, plan, state, dry_run)
-    }))
-    .buffered(settings.concurrency.max(1))
-    .collect()
-    .await
 }
 
 /// One structured summary line per application.

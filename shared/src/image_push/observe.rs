@@ -13,7 +13,7 @@ use crate::aws::revision::Revision;
 use crate::aws::AwsError;
 use crate::input::config::{AppConfig, Base};
 use crate::input::events::DeployTarget;
-use crate::records::{DeployRecord, RecordStore};
+use crate::records::{DeployIndex, DeployRecord, RecordStore};
 
 /// What was read for one application.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -44,41 +44,58 @@ pub struct Observation {
 
 /// Reads what the plan needs for these applications: services in batches per cluster, their
 /// task definitions, then one ECR look-up per repository for the target and running images.
-pub async fn observe<'a>(
+pub async fn observe(
     clients: &Clients,
-    apps: &[&'a AppConfig],
+    apps: &[&AppConfig],
     goal: &Goal,
     concurrency: usize,
 ) -> Vec<Result<Observation, AwsError>> {
-    // 1. Services, 10 a call, the calls at once (within the bound).
+    let services = observe_services(clients, apps, concurrency).await;
+    observe_from_services(clients, apps, goal, services, concurrency).await
+}
+
+/// The first of [`observe`]'s reads: each application's service (none: it does not exist), 10
+/// a `DescribeServices` call, the calls at once (within the bound), in the order of `apps`.
+pub async fn observe_services(
+    clients: &Clients,
+    apps: &[&AppConfig],
+    concurrency: usize,
+) -> Vec<Result<Option<ServiceState>, AwsError>> {
     let services = ecs::describe_services_in_clusters(
         &clients.ecs,
         apps.iter().map(|app| (app.cluster.as_str(), app.service.as_str())),
         concurrency,
     )
     .await;
-    let service_of = |app: &AppConfig| -> Result<Option<ServiceState>, AwsError> {
-        match &services[app.cluster.as_str()] {
+    apps.iter()
+        .map(|app| match &services[app.cluster.as_str()] {
             Ok(found) => Ok(found.iter().find(|s| s.is(&app.service)).cloned()),
             Err(e) => Err(e.clone()),
-        }
-    };
+        })
+        .collect()
+}
 
-    // 2. Task definitions, per application, concurrently.
-    let observations: Vec<Result<Observation, AwsError>> = stream::iter(apps.iter().map(|app| {
-        let service = service_of(app);
-        async move {
+/// The rest of [`observe`]'s reads, given each application's service (in the order of `apps`).
+pub async fn observe_from_services<'a>(
+    clients: &Clients,
+    apps: &[&'a AppConfig],
+    goal: &Goal,
+    services: Vec<Result<Option<ServiceState>, AwsError>>,
+    concurrency: usize,
+) -> Vec<Result<Observation, AwsError>> {
+    // Task definitions, per application, concurrently.
+    let observations: Vec<Result<Observation, AwsError>> =
+        stream::iter(services.into_iter().zip(apps).map(|(service, app)| async move {
             let Some(service) = service? else {
                 return Ok(Observation::default());
             };
             observe_revisions(clients, goal, app.base, service).await
-        }
-    }))
-    .buffered(concurrency.max(1))
-    .collect()
-    .await;
+        }))
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
 
-    // 3. ECR: one call per repository for the target image and the running images. A deploy of
+    // ECR: one call per repository for the target image and the running images. A deploy of
     // a named revision without a digest keeps the image each application runs.
     let keeps_running = matches!(goal, Goal::Manual(DeployTarget::Revision { digest: None, .. }));
     let target_of = |app: &AppConfig, obs: &Result<Observation, AwsError>| match (goal.image_query(), obs) {
@@ -127,22 +144,35 @@ pub async fn observe<'a>(
 }
 
 /// Rollback without a revision: each application's last good deploy from its records (the
-/// newest completed deploy of a revision other than the running one).
+/// newest completed deploy of a revision other than the running one), from its index as
+/// already read (`known`, in the order of `apps`) or read here.
 pub async fn observe_last_good(
     clients: &Clients,
     store: &RecordStore,
     apps: &[&AppConfig],
+    known: &[Option<&DeployIndex>],
     observations: &mut [Result<Observation, AwsError>],
 ) {
-    for (app, obs) in apps.iter().zip(observations.iter_mut()) {
+    for ((app, obs), known) in apps.iter().zip(observations.iter_mut()).zip(known) {
         let Ok(found) = obs else { continue };
         let Some(running) = found.service.as_ref().map(|s| s.task_definition.clone()) else {
             continue;
         };
-        match store.read(&clients.s3, &app.name).await {
-            Ok(index) => found.last_good = index.last_good_except(&running).cloned(),
-            Err(err) => *obs = Err(err),
-        }
+        let read;
+        let index = match known {
+            Some(index) => *index,
+            None => match store.read(&clients.s3, &app.name).await {
+                Ok(index) => {
+                    read = index;
+                    &read
+                }
+                Err(err) => {
+                    *obs = Err(err);
+                    continue;
+                }
+            },
+        };
+        found.last_good = index.last_good_except(&running).cloned();
     }
 }
 

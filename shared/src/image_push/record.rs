@@ -11,7 +11,7 @@ use crate::input::events::DeployTarget;
 use crate::job::Settings;
 use crate::notify;
 use crate::records::{
-    deploy_id, format_time, Change, DeployIndex, DeployOutcome, DeployRecord, Trigger, VersionedIndex,
+    deploy_id, format_time, Change, DeployIndex, DeployOutcome, DeployRecord, RecordStore, Trigger, VersionedIndex,
 };
 
 /// CloudWatch namespace of the deploy metrics.
@@ -80,21 +80,11 @@ pub async fn record_attempt(
             }
         }
     };
-    let predicted = read
-        .as_ref()
-        .map(|read| change(&mut read.index.clone()))
-        .unwrap_or_default();
-    let (written, ()) = tokio::join!(
-        store.update_from(&clients.s3, app, read, change),
-        publish_changes(clients, settings, &predicted)
-    );
-    match written {
+    match update_publishing(clients, settings, store, app, read, change).await {
         Ok(changes) => {
             if changes.iter().any(|c| c.record.id == id) {
                 report.deploy_id = Some(id);
             }
-            let unpublished: Vec<Change> = changes.into_iter().filter(|c| !predicted.contains(c)).collect();
-            publish_changes(clients, settings, &unpublished).await;
         }
         Err(err) if report.outcome == Outcome::Deployed => {
             // Put off, not failed, when S3 may take it later: the retry adopts the deploy.
@@ -108,6 +98,31 @@ pub async fn record_attempt(
             tracing::warn!(app = %app, error = %err, "deploy record not written");
         }
     }
+}
+
+/// Changes `app`'s index with `change` from `read` (none: read it here) and publishes the
+/// changes: those the index as read predicts beside the writes, a change only the index as
+/// written shows (another run wrote in between) after them. Returns what changed.
+pub async fn update_publishing(
+    clients: &Clients,
+    settings: &Settings,
+    store: &RecordStore,
+    app: &str,
+    read: Option<VersionedIndex>,
+    change: impl Fn(&mut DeployIndex) -> Vec<Change>,
+) -> Result<Vec<Change>, crate::aws::AwsError> {
+    let predicted = read
+        .as_ref()
+        .map(|read| change(&mut read.index.clone()))
+        .unwrap_or_default();
+    let (written, ()) = tokio::join!(
+        store.update_from(&clients.s3, app, read, &change),
+        publish_changes(clients, settings, &predicted)
+    );
+    let changes = written?;
+    let unpublished: Vec<Change> = changes.iter().filter(|c| !predicted.contains(c)).cloned().collect();
+    publish_changes(clients, settings, &unpublished).await;
+    Ok(changes)
 }
 
 /// What one attempt writes to its application's index.
