@@ -748,3 +748,45 @@ async fn the_settle_run_deploys_a_push_whose_event_was_lost_and_never_a_failed_d
     let drift = tag_drift(run(&kit.clients, &config, &status, &settings).await).expect("a drift");
     assert!(drift.contains("ended failed"), "{drift}");
 }
+
+#[tokio::test]
+async fn with_records_the_running_image_is_read_beside_the_revision_and_still_stops_a_late_event() {
+    let emulator = Emulator::start();
+    let (kit, _tap, settings) = truth_world(&emulator).await;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    // release-1 is pushed, then release-2 a second later (ECR keeps whole seconds); release-2's
+    // event comes first and deploys.
+    let first = world::push_image(&kit.clients, "orders", "release-1", "r1").await;
+    let first_event = push_event("orders", "release-1", &first);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = world::push_image(&kit.clients, "orders", "release-2", "r2").await;
+    let deployed = run(
+        &kit.clients,
+        &config,
+        &push_event("orders", "release-2", &second),
+        &settings,
+    )
+    .await;
+    assert_eq!(deployed.results[0].outcome, Outcome::Deployed, "{deployed:?}");
+
+    // release-1's event, late: the records name the running digest, so one DescribeImages asks
+    // for both images beside the revision's read, and the push time still says it is late.
+    emulator.start_recording();
+    let late = run(&kit.clients, &config, &first_event, &settings)
+        .await
+        .results
+        .remove(0);
+    let calls = emulator.stop_recording();
+    assert_eq!(late.outcome, Outcome::Stale, "{late:?}");
+    assert!(late.reason.as_deref().unwrap().contains("late event"), "{late:?}");
+    assert_eq!(count_op(&calls, "DescribeImages"), 1, "{calls:?}");
+    // Only the lease, taken beside the reads (the index did not foresee a late event) and given
+    // back: no revision, no service update, no record.
+    let writes: Vec<_> = calls
+        .iter()
+        .filter(|c| c.operation.starts_with("PUT ") || c.service != "s3")
+        .filter(|c| !c.operation.contains("/leases/") && !c.operation.starts_with("Describe"))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}

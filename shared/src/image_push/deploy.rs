@@ -71,16 +71,18 @@ async fn deploy_group(
     // A replay the records answer needs no more reads; the others read their task definitions
     // and images, and take their leases beside those reads.
     let mut answered: Vec<Option<(Plan, prefetch::Reads)>> = Vec::new();
-    let (mut open_apps, mut open_services, mut open_reads) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut open_apps, mut open_services, mut open_reads, mut open_runs) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for ((app, service), reads) in apps.iter().zip(services).zip(reads) {
-        let answer = match (&service, &reads.index) {
-            (Ok(Some(service)), Some(read)) => {
+        let (answer, runs) = match (&service, &reads.index) {
+            (Ok(Some(service)), Some(read)) => (
                 prefetch::answered_by_records(app, goal, service, &read.index).map(|report| Plan {
                     observed_task_definition: Some(service.task_definition.clone()),
                     ..Plan::nothing(report)
-                })
-            }
-            _ => None,
+                }),
+                prefetch::recorded_digest(service, &read.index),
+            ),
+            _ => (None, None),
         };
         match answer {
             Some(plan) => answered.push(Some((plan, reads))),
@@ -89,12 +91,20 @@ async fn deploy_group(
                 open_apps.push(*app);
                 open_services.push(service);
                 open_reads.push(reads);
+                open_runs.push(runs);
             }
         }
     }
     let (mut observations, prefetched) = Box::pin(async {
         tokio::join!(
-            observe::observe_from_services(clients, &open_apps, goal, open_services, settings.concurrency),
+            observe::observe_from_services(
+                clients,
+                &open_apps,
+                goal,
+                open_services,
+                &open_runs,
+                settings.concurrency
+            ),
             prefetch::take(
                 clients,
                 settings,

@@ -51,7 +51,7 @@ pub async fn observe(
     concurrency: usize,
 ) -> Vec<Result<Observation, AwsError>> {
     let services = observe_services(clients, apps, concurrency).await;
-    observe_from_services(clients, apps, goal, services, concurrency).await
+    observe_from_services(clients, apps, goal, services, &[], concurrency).await
 }
 
 /// The first of [`observe`]'s reads: each application's service (none: it does not exist), 10
@@ -75,58 +75,86 @@ pub async fn observe_services(
         .collect()
 }
 
-/// The rest of [`observe`]'s reads, given each application's service (in the order of `apps`).
+/// (registry account, repository name): one repository of one registry.
+type Repository<'r> = (Option<&'r str>, &'r str);
+
+/// Image look-ups, per repository.
+type Queries<'r> = BTreeMap<Repository<'r>, BTreeSet<ImageQuery>>;
+
+/// The rest of [`observe`]'s reads, given each application's service (in the order of `apps`)
+/// and, where the deploy records say it, the digest it runs (`runs`): the task definitions and,
+/// beside them, the image look-ups they do not decide (the target, and for a push the running
+/// image the records name); then the look-ups only the task definitions could tell.
 pub async fn observe_from_services<'a>(
     clients: &Clients,
     apps: &[&'a AppConfig],
     goal: &Goal,
     services: Vec<Result<Option<ServiceState>, AwsError>>,
+    runs: &[Option<String>],
     concurrency: usize,
 ) -> Vec<Result<Observation, AwsError>> {
-    // Task definitions, per application, concurrently.
-    let observations: Vec<Result<Observation, AwsError>> =
-        stream::iter(services.into_iter().zip(apps).map(|(service, app)| async move {
-            let Some(service) = service? else {
-                return Ok(Observation::default());
-            };
-            observe_revisions(clients, goal, app.base, service).await
-        }))
-        .buffered(concurrency.max(1))
-        .collect()
-        .await;
-
     // ECR: one call per repository for the target image and the running images. A deploy of
     // a named revision without a digest keeps the image each application runs.
     let keeps_running = matches!(goal, Goal::Manual(DeployTarget::Revision { digest: None, .. }));
+    let wants_images = goal.image_query().is_some() || keeps_running;
+    let is_push = matches!(goal, Goal::Push { .. });
+    let repository_of =
+        |app: &'a AppConfig| -> Repository<'a> { (app.registry_id.as_deref(), app.repository.as_str()) };
+    // Early only where no look-up waits for a task definition (one call per repository, not two).
+    let mut early: Queries = BTreeMap::new();
+    let mut unknown: BTreeSet<Repository> = BTreeSet::new();
+    for (i, app) in apps.iter().enumerate().filter(|_| wants_images) {
+        let entry = early.entry(repository_of(app)).or_default();
+        entry.extend(goal.image_query());
+        match runs.get(i).cloned().flatten() {
+            Some(digest) if is_push => _ = entry.insert(ImageQuery::Digest(digest)),
+            _ if is_push || keeps_running => _ = unknown.insert(repository_of(app)),
+            _ => {}
+        }
+    }
+    early.retain(|repository, _| !unknown.contains(repository));
+    // Task definitions, per application, concurrently; the early look-ups beside them.
+    let revisions = stream::iter(services.into_iter().zip(apps).map(|(service, app)| async move {
+        let Some(service) = service? else {
+            return Ok(Observation::default());
+        };
+        observe_revisions(clients, goal, app.base, service).await
+    }))
+    .buffered(concurrency.max(1))
+    .collect::<Vec<Result<Observation, AwsError>>>();
+    let (observations, early_found) = tokio::join!(revisions, describe_per_repository(clients, &early));
+    if !wants_images {
+        return observations;
+    }
     let target_of = |app: &AppConfig, obs: &Result<Observation, AwsError>| match (goal.image_query(), obs) {
         (Some(query), _) => Some(query),
         (None, Ok(obs)) if keeps_running => running_digest(app, obs).map(ImageQuery::Digest),
         _ => None,
     };
-    if goal.image_query().is_none() && !keeps_running {
-        return observations;
-    }
-    // (registry account, repository name): one repository of one registry.
-    type Repository<'r> = (Option<&'r str>, &'r str);
-    let repository_of =
-        |app: &'a AppConfig| -> Repository<'a> { (app.registry_id.as_deref(), app.repository.as_str()) };
-    let mut queries: BTreeMap<Repository, BTreeSet<ImageQuery>> = BTreeMap::new();
+    let mut late: Queries = BTreeMap::new();
     for (app, obs) in apps.iter().zip(&observations) {
-        let entry = queries.entry(repository_of(app)).or_default();
-        entry.extend(target_of(app, obs));
-        if let (Goal::Push { .. }, Ok(obs)) = (goal, obs) {
-            if let Some(digest) = running_digest(app, obs) {
-                entry.insert(ImageQuery::Digest(digest));
+        let running = match (is_push, obs) {
+            (true, Ok(obs)) => running_digest(app, obs).map(ImageQuery::Digest),
+            _ => None,
+        };
+        let asked = early.get(&repository_of(app));
+        for query in target_of(app, obs).into_iter().chain(running) {
+            if !asked.is_some_and(|asked| asked.contains(&query)) {
+                late.entry(repository_of(app)).or_default().insert(query);
             }
         }
     }
-    let mut images: BTreeMap<Repository, Result<Vec<ImageDetail>, AwsError>> = BTreeMap::new();
-    for (&(registry_id, repository), queries) in &queries {
-        let queries: Vec<ImageQuery> = queries.iter().cloned().collect();
-        images.insert(
-            (registry_id, repository),
-            ecr::describe_images(&clients.ecr, registry_id, repository, &queries).await,
-        );
+    let mut images = early_found;
+    for (repository, found) in describe_per_repository(clients, &late).await {
+        let merged = match (images.remove(&repository), found) {
+            (Some(Err(e)), _) | (_, Err(e)) => Err(e),
+            (Some(Ok(mut early)), Ok(late)) => {
+                early.extend(late);
+                Ok(early)
+            }
+            (None, Ok(late)) => Ok(late),
+        };
+        images.insert(repository, merged);
     }
     apps.iter()
         .zip(observations)
@@ -141,6 +169,19 @@ pub async fn observe_from_services<'a>(
             Ok(obs)
         })
         .collect()
+}
+
+/// One `DescribeImages` per repository (100 look-ups a call), the repositories at once.
+async fn describe_per_repository<'r>(
+    clients: &Clients,
+    queries: &Queries<'r>,
+) -> BTreeMap<Repository<'r>, Result<Vec<ImageDetail>, AwsError>> {
+    let lookups = queries.iter().map(|(&(registry_id, repository), queries)| async move {
+        let queries: Vec<ImageQuery> = queries.iter().cloned().collect();
+        let found = ecr::describe_images(&clients.ecr, registry_id, repository, &queries).await;
+        ((registry_id, repository), found)
+    });
+    futures::future::join_all(lookups).await.into_iter().collect()
 }
 
 /// Rollback without a revision: each application's last good deploy from its records (the

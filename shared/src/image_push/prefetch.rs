@@ -75,6 +75,16 @@ pub(crate) fn answered_by_records(
     })
 }
 
+/// The digest `service` runs as the records say: that of the recorded deploy that registered
+/// the revision it runs (none: no deploy recorded it).
+pub(crate) fn recorded_digest(service: &ServiceState, index: &DeployIndex) -> Option<String> {
+    index
+        .records
+        .iter()
+        .find(|r| r.new_task_definition.as_deref() == Some(service.task_definition.as_str()))
+        .and_then(|r| r.digest.clone())
+}
+
 /// What [`read`] found for one application.
 #[derive(Debug, Default)]
 pub(crate) struct Reads {
