@@ -26,6 +26,13 @@ pub enum Answer {
     Silent,
     /// NS records naming these hosts (a zone's name servers).
     NameServers(Vec<String>),
+    /// A CNAME to this name, then that name's A records (as the table says).
+    Alias(String),
+    /// These A records, and beside them records of other names (`(owner, address)`): what a
+    /// forged or poisoned answer carries.
+    WithStrangers(Vec<Ipv4Addr>, Vec<(String, Ipv4Addr)>),
+    /// These A records in a response to another question (this name): an answer not ours.
+    OtherQuestion(String, Vec<Ipv4Addr>),
 }
 
 /// The running server; stopped on drop.
@@ -107,7 +114,26 @@ fn serve(
             .map(|(n, _)| n.to_ascii_lowercase())
             .unwrap_or_default();
         let answer = table.lock().unwrap().get(&name).cloned().unwrap_or(Answer::NxDomain);
+        let a_record = |owner: &str, address: &Ipv4Addr| (owner.to_owned(), wire::TYPE_A, address.octets().to_vec());
         let reply = match answer {
+            Answer::Alias(target) => {
+                let mut records = vec![(name.clone(), wire::TYPE_CNAME, wire::name_bytes(&target))];
+                if let Some(Answer::Addresses(addresses)) = table.lock().unwrap().get(&target) {
+                    records.extend(addresses.iter().map(|a| a_record(&target, a)));
+                }
+                wire::response_named(&request, &records, 60)
+            }
+            Answer::WithStrangers(own, strangers) => {
+                let mut records: Vec<_> = own.iter().map(|a| a_record(&name, a)).collect();
+                records.extend(strangers.iter().map(|(owner, a)| a_record(owner, a)));
+                wire::response_named(&request, &records, 60)
+            }
+            Answer::OtherQuestion(other, addresses) => {
+                let mut forged = request.clone();
+                forged.question = forged.question.map(|(_, qtype)| (other.clone(), qtype));
+                let records: Vec<_> = addresses.iter().map(|a| a_record(&other, a)).collect();
+                wire::response_named(&forged, &records, 60)
+            }
             Answer::Silent => continue,
             Answer::NxDomain => wire::response(&request, wire::RCODE_NXDOMAIN, &[], 60),
             Answer::ServerFailure => wire::response(&request, wire::RCODE_SERVFAIL, &[], 60),

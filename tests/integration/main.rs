@@ -8,6 +8,7 @@
 
 mod accounts;
 mod deploy_truth;
+mod dns;
 mod faults;
 mod hardening;
 mod iam_policy;

@@ -46,158 +46,7 @@ pub enum DnsError {
     },
 }
 
-/// DNS wire format (RFC 1035): the subset the deployer and its test server use.
-pub mod wire {
-    /// Record type A.
-    pub const TYPE_A: u16 = 1;
-    /// Record type NS.
-    pub const TYPE_NS: u16 = 2;
-    /// Response code: no error.
-    pub const RCODE_OK: u8 = 0;
-    /// Response code: server failure.
-    pub const RCODE_SERVFAIL: u8 = 2;
-    /// Response code: name does not exist.
-    pub const RCODE_NXDOMAIN: u8 = 3;
-
-    /// A decoded message: header fields, the first question, and the answer records.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct Message {
-        /// Transaction ID.
-        pub id: u16,
-        /// True for a response.
-        pub response: bool,
-        /// Response code.
-        pub rcode: u8,
-        /// First question: name and type.
-        pub question: Option<(String, u16)>,
-        /// Answer records: name, type, data.
-        pub answers: Vec<(String, u16, Vec<u8>)>,
-        /// The smallest TTL of the answer records, in seconds (none without answers).
-        pub min_ttl: Option<u32>,
-    }
-
-    /// A query for `name` of type `qtype`, recursion desired.
-    pub fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32 + name.len());
-        out.extend_from_slice(&id.to_be_bytes());
-        out.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-        push_name(&mut out, name);
-        out.extend_from_slice(&qtype.to_be_bytes());
-        out.extend_from_slice(&1u16.to_be_bytes());
-        out
-    }
-
-    /// A response to `request` with these records (`(type, data)` for the question's name).
-    pub fn response(request: &Message, rcode: u8, records: &[(u16, Vec<u8>)], ttl: u32) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend_from_slice(&request.id.to_be_bytes());
-        out.push(0x84 | 0x01); // response, authoritative, recursion desired
-        out.push(0x80 | (rcode & 0x0f)); // recursion available
-        let questions = u16::from(request.question.is_some());
-        out.extend_from_slice(&questions.to_be_bytes());
-        out.extend_from_slice(&(records.len() as u16).to_be_bytes());
-        out.extend_from_slice(&[0, 0, 0, 0]);
-        if let Some((name, qtype)) = &request.question {
-            push_name(&mut out, name);
-            out.extend_from_slice(&qtype.to_be_bytes());
-            out.extend_from_slice(&1u16.to_be_bytes());
-        }
-        for (rtype, data) in records {
-            out.extend_from_slice(&[0xc0, 12]); // pointer to the question's name
-            out.extend_from_slice(&rtype.to_be_bytes());
-            out.extend_from_slice(&1u16.to_be_bytes());
-            out.extend_from_slice(&ttl.to_be_bytes());
-            out.extend_from_slice(&(data.len() as u16).to_be_bytes());
-            out.extend_from_slice(data);
-        }
-        out
-    }
-
-    /// Encodes a name as labels (for NS record data).
-    pub fn name_bytes(name: &str) -> Vec<u8> {
-        let mut out = Vec::new();
-        push_name(&mut out, name);
-        out
-    }
-
-    fn push_name(out: &mut Vec<u8>, name: &str) {
-        for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
-            out.push(label.len().min(63) as u8);
-            out.extend_from_slice(&label.as_bytes()[..label.len().min(63)]);
-        }
-        out.push(0);
-    }
-
-    /// Decodes a message; `None` when it is malformed.
-    pub fn decode(buf: &[u8]) -> Option<Message> {
-        let u16_at = |i: usize| Some(u16::from_be_bytes([*buf.get(i)?, *buf.get(i + 1)?]));
-        let id = u16_at(0)?;
-        let flags = u16_at(2)?;
-        let (qdcount, ancount) = (u16_at(4)?, u16_at(6)?);
-        let mut pos = 12;
-        let mut question = None;
-        for q in 0..qdcount {
-            let (name, next) = read_name(buf, pos)?;
-            let qtype = u16_at(next)?;
-            pos = next + 4;
-            if q == 0 {
-                question = Some((name, qtype));
-            }
-        }
-        let mut answers = Vec::new();
-        let mut min_ttl: Option<u32> = None;
-        for _ in 0..ancount {
-            let (name, next) = read_name(buf, pos)?;
-            let rtype = u16_at(next)?;
-            let ttl = (u32::from(u16_at(next + 4)?) << 16) | u32::from(u16_at(next + 6)?);
-            min_ttl = Some(min_ttl.map_or(ttl, |t| t.min(ttl)));
-            let len = usize::from(u16_at(next + 8)?);
-            let start = next + 10;
-            let data = buf.get(start..start + len)?;
-            // NS data is a (possibly compressed) name: expand it so callers need no message.
-            let data = if rtype == TYPE_NS {
-                name_bytes(&read_name(buf, start)?.0)
-            } else {
-                data.to_vec()
-            };
-            answers.push((name, rtype, data));
-            pos = start + len;
-        }
-        Some(Message {
-            id,
-            response: flags & 0x8000 != 0,
-            rcode: (flags & 0x000f) as u8,
-            question,
-            answers,
-            min_ttl,
-        })
-    }
-
-    /// Reads a name at `pos`, following compression pointers; returns it and the position after it.
-    pub fn read_name(buf: &[u8], mut pos: usize) -> Option<(String, usize)> {
-        let mut labels: Vec<String> = Vec::new();
-        let mut end = None;
-        for _hop in 0..64 {
-            let len = *buf.get(pos)?;
-            match len {
-                0 => {
-                    return Some((labels.join("."), end.unwrap_or(pos + 1)));
-                }
-                l if l & 0xc0 == 0xc0 => {
-                    let target = usize::from(u16::from_be_bytes([l & 0x3f, *buf.get(pos + 1)?]));
-                    end.get_or_insert(pos + 2);
-                    pos = target;
-                }
-                l => {
-                    let label = buf.get(pos + 1..pos + 1 + usize::from(l))?;
-                    labels.push(String::from_utf8_lossy(label).into_owned());
-                    pos += 1 + usize::from(l);
-                }
-            }
-        }
-        None
-    }
-}
+pub mod wire;
 
 /// Sends one query to one server and waits for the matching answer, at most [`QUERY_TIMEOUT`].
 pub async fn query(server: SocketAddr, name: &str, qtype: u16) -> Result<wire::Message, String> {
@@ -215,9 +64,10 @@ pub async fn query_until(
         .parse()
         .expect("valid address");
     let socket = UdpSocket::bind(bind).await.map_err(|e| format!("{server}: {e}"))?;
-    let id = query_id(name);
+    let query = query_bytes(name, qtype);
+    let id = u16::from_be_bytes([query[0], query[1]]);
     socket
-        .send_to(&wire::query(id, name, qtype), server)
+        .send_to(&query, server)
         .await
         .map_err(|e| format!("{server}: {e}"))?;
     let mut buf = [0u8; 4096];
@@ -228,7 +78,10 @@ pub async fn query_until(
             Err(_) => return Err(format!("{server}: no answer in time")),
             Ok(Err(e)) => return Err(format!("{server}: {e}")),
             Ok(Ok((len, from))) if from == server => match wire::decode(&buf[..len]) {
-                Some(message) if message.response && message.id == id => return Ok(message),
+                // Ours: a response with our id to our very question (RFC 5452, section 3).
+                Some(message) if message.response && message.id == id && asks(&message, name, qtype) => {
+                    return Ok(message)
+                }
                 _ => continue, // not ours: keep waiting
             },
             Ok(Ok(_)) => continue,
@@ -236,11 +89,51 @@ pub async fn query_until(
     }
 }
 
-fn query_id(name: &str) -> u16 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (name, std::time::SystemTime::now()).hash(&mut hasher);
-    hasher.finish() as u16
+/// A query for `name` with a random id (the source port is the system's random ephemeral one):
+/// an off-path sender must guess both to pass an answer off as ours.
+pub fn query_bytes(name: &str, qtype: u16) -> Vec<u8> {
+    let mut id = [0u8; 2];
+    getrandom::getrandom(&mut id).expect("the system's random source");
+    wire::query(u16::from_be_bytes(id), name, qtype)
+}
+
+/// True when `message` answers the question `name` (any case) of type `qtype`.
+fn asks(message: &wire::Message, name: &str, qtype: u16) -> bool {
+    message
+        .question
+        .as_ref()
+        .is_some_and(|(asked, t)| *t == qtype && same_name(asked, name))
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
+/// The A records of `message` that belong to `name`: records of `name` itself or of a name it is
+/// an alias of (the CNAME records of the answer, followed from `name`); any other record in the
+/// answer is not taken.
+pub fn addresses_of(message: &wire::Message, name: &str) -> Vec<Ipv4Addr> {
+    let mut names = vec![name.trim_end_matches('.').to_owned()];
+    // At most as many hops as the answer has records: a CNAME loop ends.
+    for _ in 0..message.answers.len() {
+        let next = message.answers.iter().find_map(|(owner, rtype, data)| {
+            let aliased = *rtype == wire::TYPE_CNAME && names.iter().any(|n| same_name(n, owner));
+            let target = wire::read_name(data, 0).map(|(target, _)| target)?;
+            (aliased && !names.iter().any(|n| same_name(n, &target))).then_some(target)
+        });
+        match next {
+            Some(target) => names.push(target),
+            None => break,
+        }
+    }
+    message
+        .answers
+        .iter()
+        .filter(|(owner, rtype, data)| {
+            *rtype == wire::TYPE_A && data.len() == 4 && names.iter().any(|n| same_name(n, owner))
+        })
+        .map(|(_, _, d)| Ipv4Addr::new(d[0], d[1], d[2], d[3]))
+        .collect()
 }
 
 /// The A records of `name`, asking `servers` in turn until one answers.
@@ -276,12 +169,7 @@ pub async fn lookup_a_from(
                 failures.push(format!("{server}: rcode {}", message.rcode))
             }
             Ok(message) => {
-                let addresses: Vec<Ipv4Addr> = message
-                    .answers
-                    .iter()
-                    .filter(|(_, rtype, data)| *rtype == wire::TYPE_A && data.len() == 4)
-                    .map(|(_, _, d)| Ipv4Addr::new(d[0], d[1], d[2], d[3]))
-                    .collect();
+                let addresses = addresses_of(&message, name);
                 if addresses.is_empty() {
                     return Err(DnsError::Empty { name: name.into() });
                 }
