@@ -339,3 +339,42 @@ async fn a_chain_moves_one_digest_from_dev_through_staging_to_prod() {
         deployment = promoted.ecs_deployment_id.clone().unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_manual_deploy_goes_around_a_promotion_gate_only_when_it_says_override() {
+    let w = promotion_world(json!({"approval": "manual"})).await;
+    let before = w.prod_image().await;
+    let digest = world::push_image(&w.kit.clients, "orders", "hotfix", "hotfix").await;
+    let deploy = |extra: Value| {
+        let mut deploy = json!({"app": "orders-prod", "digest": digest});
+        deploy
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({"deploy": deploy, "by": "alice"})
+    };
+    // Refused before any call, naming the field and the way through.
+    let refused = invoke_job::<ImagePush>(&w.kit.clients, &w.config, &deploy(json!({})), &w.settings)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("deploy.override"), "{refused}");
+    assert!(refused.contains("promoted from `orders`"), "{refused}");
+    assert_eq!(w.prod_image().await, before);
+    assert!(w.index("orders-prod").await.records.is_empty());
+
+    // Said outright: deployed, recorded and published as an override.
+    let reports = w.run(&deploy(json!({"override": true}))).await;
+    assert_eq!(reports[0].outcome, Outcome::Deployed, "{reports:?}");
+    assert!(w.prod_image().await.ends_with(&format!("/orders@{digest}")));
+    let record = w.index("orders-prod").await.records.remove(0);
+    assert_eq!(record.trigger.kind, TriggerKind::Override);
+    assert_eq!(record.trigger.by.as_deref(), Some("alice"));
+    let (_, events) = w.tap.detail_types().await;
+    let started = events
+        .iter()
+        .find(|e| e["detail"]["app"] == "orders-prod")
+        .expect("the override's Deploy Started");
+    assert_eq!(started["detail-type"], "Deploy Started");
+    assert_eq!(started["detail"]["deploy"]["trigger"]["kind"], "override");
+}

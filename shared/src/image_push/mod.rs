@@ -262,6 +262,9 @@ pub async fn handle(
         ImagePushRequest::Deploy { by, .. } | ImagePushRequest::Rollback { by, .. } => {
             let kind = match request {
                 ImagePushRequest::Rollback { .. } => TriggerKind::Rollback,
+                ImagePushRequest::Deploy {
+                    override_gate: true, ..
+                } => TriggerKind::Override,
                 _ => TriggerKind::Manual,
             };
             let trigger = Trigger {

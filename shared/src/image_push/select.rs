@@ -45,10 +45,28 @@ pub fn select<'a>(
         ImagePushRequest::Push {
             detail, time, account, ..
         } => select_for_push(config, detail, time, Registry { account, own_account }),
-        ImagePushRequest::Deploy { app, target, .. } => Selection::Apps {
-            apps: vec![config.find_app(app, "deploy.app")?],
-            goal: Goal::Manual(target.clone()),
-        },
+        ImagePushRequest::Deploy {
+            app,
+            target,
+            override_gate,
+            ..
+        } => {
+            let found = config.find_app(app, "deploy.app")?;
+            // A promoted application gets what its source completed, through its gate (soak,
+            // approval); a deploy around it is said outright.
+            if let (Some(source), false) = (&found.promote_from, override_gate) {
+                return Err(InputError::new(
+                    "deploy.override",
+                    format!(
+                        "`{app}` is promoted from `{source}`: deploy it with `promote` (or `approve` a pending promotion), or say \"override\": true to deploy around its promotion gate (recorded and published as an override)"
+                    ),
+                ));
+            }
+            Selection::Apps {
+                apps: vec![found],
+                goal: Goal::Manual(target.clone()),
+            }
+        }
         ImagePushRequest::Rollback {
             app, revision, force, ..
         } => Selection::Apps {

@@ -181,6 +181,7 @@ fn via(record: &DeployRecord) -> String {
             None => "push".into(),
         },
         TriggerKind::Manual => "manual deploy".into(),
+        TriggerKind::Override => "manual deploy around the promotion gate".into(),
         TriggerKind::Rollback => "rollback".into(),
         TriggerKind::Promotion => record.trigger.by.clone().unwrap_or_else(|| "promotion".into()),
         TriggerKind::Template => "template change".into(),

@@ -10,6 +10,9 @@ pub enum TriggerKind {
     Push,
     /// A manual `deploy` payload.
     Manual,
+    /// A manual `deploy` payload to an application promoted from another, around its promotion
+    /// gate (`"override": true`).
+    Override,
     /// A manual `rollback` payload.
     Rollback,
     /// A promotion of the digest another application completed (`promote_from`).
@@ -45,6 +48,7 @@ pub fn deploy_id(trigger: &Trigger, app: &str) -> String {
     let kind = match trigger.kind {
         TriggerKind::Push => "push",
         TriggerKind::Manual => "manual",
+        TriggerKind::Override => "override",
         TriggerKind::Rollback => "rollback",
         TriggerKind::Promotion => "promotion",
         TriggerKind::Template => "template",

@@ -86,6 +86,9 @@ pub enum ImagePushRequest {
         app: String,
         /// Tag or digest.
         target: DeployTarget,
+        /// Deploy an application promoted from another (`promote_from`) around its promotion
+        /// gate: recorded and published as an override.
+        override_gate: bool,
         /// Who or what asked (the payload's `by`), kept in the deploy record.
         by: Option<String>,
         /// Plan only.
@@ -267,6 +270,8 @@ struct ManualDeploy {
     digest: Option<String>,
     #[serde(default)]
     revision: Option<i32>,
+    #[serde(default, rename = "override")]
+    override_gate: bool,
 }
 
 #[derive(Deserialize)]
@@ -411,6 +416,7 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
             Ok(ImagePushRequest::Deploy {
                 app: deploy.app,
                 target,
+                override_gate: deploy.override_gate,
                 by: manual.by,
                 dry_run: manual.dry_run,
             })

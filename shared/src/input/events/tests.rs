@@ -39,6 +39,7 @@ fn the_sample_events_parse() {
         ImagePushRequest::Deploy {
             app: "orders".into(),
             target: DeployTarget::Tag("latest".into()),
+            override_gate: false,
             by: Some("alice".into()),
             dry_run: false
         }
@@ -71,6 +72,7 @@ fn the_sample_events_parse() {
                 revision: 3,
                 digest: None
             },
+            override_gate: false,
             by: Some("alice".into()),
             dry_run: false
         }
@@ -89,10 +91,18 @@ fn a_deploy_of_a_revision_takes_a_digest_never_a_tag() {
                 revision: 3,
                 digest: Some(digest)
             },
+            override_gate: false,
             by: None,
             dry_run: false
         }
     );
+    assert!(matches!(
+        parse(json!({"app": "orders", "tag": "v1", "override": true})).unwrap(),
+        ImagePushRequest::Deploy {
+            override_gate: true,
+            ..
+        }
+    ));
     let field = |deploy| parse(deploy).unwrap_err().field;
     assert_eq!(
         field(json!({"app": "orders", "revision": 3, "tag": "v1"})),
