@@ -133,3 +133,54 @@ async fn a_retry_with_the_same_request_id_takes_the_lease_it_gave_back() {
     let again = sync().await.unwrap();
     assert_eq!(again.results[0].outcome, Outcome::Synced, "{:?}", again.results[0]);
 }
+
+/// Puts `body` as the `orders` deploy index in the state bucket.
+async fn put_index(kit: &World, body: Vec<u8>) {
+    kit.clients
+        .s3
+        .put_object()
+        .bucket("deployer-state")
+        .key("deploys/orders/index.json")
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_deploy_index_too_large_or_not_an_index_steers_nothing() {
+    use deployer::image_push::{ImagePush, Outcome};
+    use deployer::job::Settings;
+    use deployer::records::RecordStore;
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_bucket(&kit.clients, "deployer-state").await;
+    let (app, _) = kit.orders().await;
+    let config = world::config_for(&[&app]);
+    let settings = Settings {
+        records: Some(RecordStore::in_bucket("deployer-state")),
+        ..Settings::default()
+    };
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+    let event = world::push_event("orders", "latest", &digest);
+    // Over the 1 MiB a state object may weigh (refused before its body is read), and a
+    // small object that is not an index: neither is trusted, so nothing is deployed.
+    let too_large = format!("{{\"records\": [], \"pad\": \"{}\"}}", "x".repeat(1_100_000));
+    for (body, said) in [
+        (too_large.into_bytes(), "at most 1048576"),
+        (b"{\"records\": 7}".to_vec(), "not a deploy index"),
+    ] {
+        put_index(&kit, body).await;
+        emulator.start_recording();
+        let answer = world::invoke_job::<ImagePush>(&kit.clients, &config, &event, &settings)
+            .await
+            .unwrap();
+        let calls = emulator.stop_recording();
+        let report = &answer.results[0];
+        assert_eq!(report.outcome, Outcome::Failed, "{report:?}");
+        assert!(report.reason.as_deref().unwrap().contains(said), "{report:?}");
+        for op in ["RegisterTaskDefinition", "UpdateService"] {
+            assert_eq!(count_op(&calls, op), 0, "{op}");
+        }
+    }
+}

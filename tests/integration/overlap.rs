@@ -85,7 +85,7 @@ async fn overlapping_pushes_end_on_the_newest_image() {
         assert_eq!(
             running_image(&kit.clients).await,
             format!("{}/orders@{newer}", registry()),
-            "round {round}: outcomes {outcomes:?}"
+            "round {round}: outcomes {outcomes:?}, {reasons:?}"
         );
         assert!(
             count_op(&calls, "RegisterTaskDefinition") <= 2 && count_op(&calls, "UpdateService") <= 2,

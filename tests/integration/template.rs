@@ -129,3 +129,49 @@ fn the_image_push_error_alarm_leaves_deferred_invocations_out() {
         Some(deployer::image_push::NAME)
     );
 }
+
+/// The state bucket the template makes refuses writes from anyone but the functions that keep
+/// state there (each function allowed to put objects in it) and the listed repairers: records
+/// steer rollbacks and promotions, so no other principal of the account may forge one.
+#[test]
+fn only_the_deployers_functions_write_the_state_bucket() {
+    let doc = template();
+    let resources = doc["Resources"].as_mapping().unwrap();
+    let statements = doc["Resources"]["StateBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("the state bucket's policy");
+    let deny = statements
+        .iter()
+        .find(|s| {
+            s["Effect"].as_str() == Some("Deny")
+                && s["Action"]
+                    .as_sequence()
+                    .is_some_and(|a| a.iter().any(|a| a.as_str() == Some("s3:PutObject")))
+        })
+        .expect("a statement that denies writes");
+    let actions: Vec<&str> = deny["Action"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(actions.contains(&"s3:DeleteObject") && actions.contains(&"s3:DeleteObjectVersion"));
+    let allowed = serde_yaml::to_string(&deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]).unwrap();
+    let writers: Vec<String> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .filter(|(_, r)| {
+            let text = serde_yaml::to_string(&r["Properties"]).unwrap();
+            text.contains("s3:PutObject") && text.contains("StateBucket")
+        })
+        .map(|(id, _)| format!("{}Role.Arn", id.as_str().unwrap()))
+        .collect();
+    assert_eq!(writers.len(), 4, "{writers:?}");
+    for writer in &writers {
+        assert!(
+            allowed.contains(writer.as_str()),
+            "{writer} may not write its state: {allowed}"
+        );
+    }
+    assert!(allowed.contains("StateWriters"), "{allowed}");
+}

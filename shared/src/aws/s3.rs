@@ -15,13 +15,18 @@ pub fn client(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(s3_config)
 }
 
-/// An object's bytes and ETag; `None` when there is no such key.
+/// The most a state object (an index, a lease, nlb-sync's state, a pending promotion) may
+/// weigh: what the deployer writes is a few kilobytes, so anything near this was written by
+/// someone else, and is refused before its body is read.
+pub const STATE_MAX_BYTES: u64 = 1024 * 1024;
+
+/// An object's bytes and ETag, at most [`STATE_MAX_BYTES`]; `None` when there is no such key.
 pub async fn read_object(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
 ) -> Result<Option<(Vec<u8>, String)>, AwsError> {
-    read_object_limited(s3, bucket, key, u64::MAX).await
+    read_object_limited(s3, bucket, key, STATE_MAX_BYTES).await
 }
 
 /// As [`read_object`], refusing an object larger than `max_bytes` (code `EntityTooLarge`)

@@ -75,6 +75,17 @@ async fn deploy_group(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for ((app, service), reads) in apps.iter().zip(services).zip(reads) {
         let (answer, runs) = match (&service, &reads.index) {
+            // State that cannot be trusted steers nothing: the deploy waits for it to be fixed.
+            _ if reads.unusable.is_some() => {
+                let err = reads.unusable.as_ref().expect("checked");
+                let reason = format!(
+                    "the deploy index cannot be used ({err}): nothing is deployed on it; repair or remove the object"
+                );
+                (
+                    Some(Plan::nothing(Report::skipped(app, super::Outcome::Failed, reason))),
+                    None,
+                )
+            }
             (Ok(Some(service)), Some(read)) => (
                 prefetch::answered_by_records(app, goal, service, &read.index).map(|report| Plan {
                     observed_task_definition: Some(service.task_definition.clone()),

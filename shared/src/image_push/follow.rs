@@ -66,7 +66,7 @@ pub async fn hear_deployment(
         Err(err) => (Err(err), None),
         Ok(read) => {
             let mut after = read.index.clone();
-            let predicted = change(&mut after);
+            let predicted = after.apply(change);
             let protection = async {
                 match completed {
                     true => Some(protect::read(clients, app, &after).await),

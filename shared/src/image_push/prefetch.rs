@@ -17,7 +17,7 @@ use crate::input::config::AppConfig;
 use crate::input::events::DeployTarget;
 use crate::job::Settings;
 use crate::lease;
-use crate::records::{deploy_id, DeployIndex, Trigger, VersionedIndex};
+use crate::records::{deploy_id, DeployIndex, Trigger, VersionedIndex, INVALID_INDEX};
 
 /// One application's prefetched state.
 #[derive(Debug, Default)]
@@ -90,6 +90,9 @@ pub(crate) fn recorded_digest(service: &ServiceState, index: &DeployIndex) -> Op
 pub(crate) struct Reads {
     /// Its deploy index (none: not kept, a dry run, or the read failed).
     pub index: Option<VersionedIndex>,
+    /// Why the index object cannot be trusted (too large, not an index): the application is not
+    /// deployed on it. Any other failure to read it is left to the record's write.
+    pub unusable: Option<crate::aws::AwsError>,
     /// Its lease as it was.
     pub seen: Option<lease::Seen>,
 }
@@ -102,7 +105,7 @@ pub(crate) async fn read(clients: &Clients, settings: &Settings, apps: &[&AppCon
         }
         let index = async {
             match &settings.records {
-                Some(store) => store.read_versioned(&clients.s3, &app.name).await.ok(),
+                Some(store) => Some(store.read_versioned(&clients.s3, &app.name).await),
                 None => None,
             }
         };
@@ -113,7 +116,18 @@ pub(crate) async fn read(clients: &Clients, settings: &Settings, apps: &[&AppCon
             }
         };
         let (index, seen) = tokio::join!(index, seen);
-        Reads { index, seen }
+        match index {
+            Some(Err(err)) if matches!(err.code.as_deref(), Some("EntityTooLarge" | INVALID_INDEX)) => Reads {
+                unusable: Some(err),
+                seen,
+                ..Reads::default()
+            },
+            index => Reads {
+                index: index.and_then(Result::ok),
+                seen,
+                ..Reads::default()
+            },
+        }
     }))
     .buffered(settings.concurrency.max(1))
     .collect()

@@ -113,7 +113,7 @@ pub async fn update_publishing(
 ) -> Result<Vec<Change>, crate::aws::AwsError> {
     let predicted = read
         .as_ref()
-        .map(|read| change(&mut read.index.clone()))
+        .map(|read| read.index.clone().apply(&change))
         .unwrap_or_default();
     let (written, ()) = tokio::join!(
         store.update_from(&clients.s3, app, read, &change),

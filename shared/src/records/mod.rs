@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::ecs::ServiceState;
 
-pub use store::{RecordStore, VersionedIndex};
+pub use store::{RecordStore, VersionedIndex, INVALID_INDEX};
 pub use trigger::{deploy_id, fnv1a, Trigger, TriggerKind};
 
 /// Records kept in an application's index (older ones stay in their own objects).
@@ -137,7 +137,32 @@ pub struct DeployRecord {
     pub notes: Vec<String>,
 }
 
+/// Characters a stored reason or note keeps (AWS's error texts and ECS's reasons can be long).
+pub const MAX_REASON_CHARS: usize = 1000;
+/// Notes a record keeps (the oldest go first).
+pub const MAX_NOTES: usize = 20;
+
+/// `text` cut to `max` characters (an ellipsis says it was).
+pub fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 impl DeployRecord {
+    /// Cuts the free texts it stores (the reason, the notes) to their bounds.
+    pub fn cut_texts(&mut self) {
+        if let Some(reason) = &mut self.reason {
+            *reason = cut(reason, MAX_REASON_CHARS);
+        }
+        let drop = self.notes.len().saturating_sub(MAX_NOTES);
+        self.notes.drain(..drop);
+        for note in &mut self.notes {
+            *note = cut(note, MAX_REASON_CHARS);
+        }
+    }
+
     /// Seconds from start to end (or to `now` while in progress).
     pub fn duration_seconds(&self, now: SystemTime) -> Option<u64> {
         let start = parse_time(&self.started_at)?;
@@ -177,6 +202,17 @@ pub struct DeployIndex {
 }
 
 impl DeployIndex {
+    /// Changes the index with `change` and bounds the free texts of what it stores and of the
+    /// changes (see [`DeployRecord::cut_texts`]): every change to an index goes through here.
+    pub fn apply(&mut self, change: impl Fn(&mut DeployIndex) -> Vec<Change>) -> Vec<Change> {
+        let mut changes = change(self);
+        if !changes.is_empty() {
+            self.records.iter_mut().for_each(DeployRecord::cut_texts);
+            changes.iter_mut().for_each(|c| c.record.cut_texts());
+        }
+        changes
+    }
+
     /// The record with this id.
     pub fn get(&self, id: &str) -> Option<&DeployRecord> {
         self.records.iter().find(|r| r.id == id)

@@ -5,6 +5,9 @@ use crate::aws::s3::{put_if, put_json, read_object};
 use crate::aws::AwsError;
 use crate::input::env::state_bucket_from_env;
 
+/// The error code of an index object that is not a deploy index.
+pub const INVALID_INDEX: &str = "InvalidDeployIndex";
+
 /// Conditional writes tried before giving up when other runs keep changing the index.
 const WRITE_ATTEMPTS: usize = 8;
 
@@ -66,7 +69,7 @@ impl RecordStore {
                     transient: false,
                     operation: "GetObject",
                     resource: format!("s3://{}/{key}", self.bucket),
-                    code: None,
+                    code: Some(INVALID_INDEX.into()),
                     message: format!("not a deploy index: {e}"),
                 })?;
                 (index, Some(etag))
@@ -102,7 +105,7 @@ impl RecordStore {
                 Some(read) => read,
                 None => self.read_versioned(s3, app).await?,
             };
-            let changes = change(&mut index);
+            let changes = index.apply(&change);
             if changes.is_empty() {
                 return Ok(changes);
             }

@@ -260,3 +260,22 @@ fn outcome_names_are_the_serialized_ones() {
         assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
     }
 }
+
+#[test]
+fn what_an_index_stores_has_bounded_texts() {
+    let mut index = DeployIndex::default();
+    let mut long = record("e1", Some("ecs-svc/1"), false);
+    long.reason = Some("x".repeat(5000));
+    long.notes = (0..30).map(|n| format!("note {n} {}", "y".repeat(2000))).collect();
+    let changes = index.apply(|index| index.start(long.clone()));
+    for stored in [&index.records[0], &changes[0].record] {
+        let reason = stored.reason.as_deref().unwrap();
+        assert_eq!(reason.chars().count(), MAX_REASON_CHARS + 1, "cut, with an ellipsis");
+        assert!(reason.ends_with('…'));
+        assert_eq!(stored.notes.len(), MAX_NOTES);
+        assert!(stored.notes[0].starts_with("note 10 "), "the oldest notes go first");
+        assert!(stored.notes.iter().all(|n| n.chars().count() <= MAX_REASON_CHARS + 1));
+    }
+    assert_eq!(cut("short", 10), "short");
+    assert_eq!(cut("héllo wörld", 5), "héllo…");
+}

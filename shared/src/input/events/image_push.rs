@@ -306,6 +306,23 @@ struct ManualApprove {
     digest: String,
 }
 
+/// Characters of `by` kept: it is free text that records, events and `status` show.
+pub const MAX_BY_CHARS: usize = 80;
+
+/// `by` as kept: printable characters only (no control characters, which would forge lines in
+/// logs and terminals), trimmed, at most [`MAX_BY_CHARS`]; refused when nothing printable is left.
+fn who_asks(by: &str) -> Result<String, InputError> {
+    let printable: String = by.chars().filter(|c| !c.is_control()).collect();
+    let kept: String = printable.trim().chars().take(MAX_BY_CHARS).collect();
+    match kept.trim_end() {
+        "" => Err(InputError::new(
+            "by",
+            "who or what asks: printable text (80 characters are kept)",
+        )),
+        kept => Ok(kept.to_owned()),
+    }
+}
+
 fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
     if !value.is_object() {
         return Err(InputError::new(
@@ -314,12 +331,8 @@ fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
         ));
     }
     require_objects(value, "", &["deploy", "rollback", "status", "promote", "approve"])?;
-    let manual: ManualImagePush = deserialize_at(value, "")?;
-    if let Some(by) = &manual.by {
-        if by.trim().is_empty() || by.chars().count() > 128 {
-            return Err(InputError::new("by", "who or what asks, in 1-128 characters"));
-        }
-    }
+    let mut manual: ManualImagePush = deserialize_at(value, "")?;
+    manual.by = manual.by.as_deref().map(who_asks).transpose()?;
     let asked = [
         manual.deploy.is_some(),
         manual.rollback.is_some(),

@@ -243,3 +243,29 @@ fn a_push_of_a_long_tag_parses_and_is_left_to_the_selection() {
         );
     }
 }
+
+#[test]
+fn by_keeps_printable_characters_and_80_of_them() {
+    let by = parse_manual_by;
+    assert_eq!(by("alice").unwrap(), "alice");
+    // A newline would forge a log line; escape sequences would repaint a terminal.
+    assert_eq!(
+        by("alice\n2026-12-06 INFO approved by root").unwrap(),
+        "alice2026-12-06 INFO approved by root"
+    );
+    assert_eq!(by("\u{1b}[2Jmallory").unwrap(), "[2Jmallory");
+    assert_eq!(
+        by(&"a".repeat(200)).unwrap().chars().count(),
+        super::image_push::MAX_BY_CHARS
+    );
+    assert_eq!(by(" \n\t ").unwrap_err(), "by");
+}
+
+/// The `by` a deploy payload keeps.
+fn parse_manual_by(by: &str) -> Result<String, String> {
+    match parse_image_push(&json!({"deploy": {"app": "orders", "tag": "v1"}, "by": by})) {
+        Ok(ImagePushRequest::Deploy { by, .. }) => Ok(by.unwrap()),
+        Ok(other) => panic!("{other:?}"),
+        Err(err) => Err(err.field),
+    }
+}
