@@ -255,9 +255,13 @@ pub struct ApiConfig {
     pub api_id: String,
     /// VPC link ID of the private integration.
     pub vpc_link_id: String,
-    /// JWT authorizer ID; none means routes without authorization.
+    /// JWT authorizer ID of every route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer_id: Option<String>,
+    /// `"NONE"`, written out, for routes without authorization (open to anyone who reaches the
+    /// API); without it an API needs its `authorizer_id`, so a route is never opened by omission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<String>,
     /// HTTP methods, one route each.
     pub methods: Vec<String>,
     /// Route path.

@@ -413,3 +413,26 @@ fn base_and_on_template_change_take_their_words_and_name_a_wrong_one() {
     let err = Config::parse(&app(r#", "on_template_change": "ignore""#), "test").unwrap_err();
     assert_eq!(paths(err), ["apps[0].on_template_change"]);
 }
+
+#[test]
+fn a_route_is_opened_only_by_an_authorization_of_none_written_out() {
+    let with_api = |api: &str| GOOD.replace(r#""authorizer_id": "au5678", "#, api);
+    let problem = |doc: String| {
+        let err = Config::parse(&doc, "t").unwrap_err();
+        let problem = err.problems.into_iter().next().unwrap();
+        (problem.path, problem.message)
+    };
+    // No authorizer and nothing said: refused, naming the way to open it on purpose.
+    let (path, message) = problem(with_api(""));
+    assert_eq!(path, "apps[0].api.authorizer_id");
+    assert!(message.contains(r#""authorization": "NONE""#), "{message}");
+    // Said outright: open routes.
+    let open = Config::parse(&with_api(r#""authorization": "NONE", "#), "t").unwrap();
+    assert_eq!(open.apps[0].api.as_ref().unwrap().authorizer_id, None);
+    // Contradictions and unknown words are named.
+    let (path, _) = problem(with_api(r#""authorizer_id": "au5678", "authorization": "NONE", "#));
+    assert_eq!(path, "apps[0].api.authorization");
+    let (path, _) = problem(with_api(r#""authorization": "IAM", "#));
+    assert_eq!(path, "apps[0].api.authorization");
+    assert!(Config::parse(&with_api(r#""authorizer_id": "au5678", "authorization": "JWT", "#), "t").is_ok());
+}

@@ -343,13 +343,24 @@ fn validate_api(api: &ApiConfig, base: &str, push: &mut impl FnMut(String, Strin
             "expected a VPC link ID of letters and digits".into(),
         );
     }
-    if let Some(authorizer) = &api.authorizer_id {
-        if !is_aws_id(authorizer) {
-            push(
-                format!("{base}.authorizer_id"),
-                "expected an authorizer ID of letters and digits".into(),
-            );
-        }
+    match (&api.authorizer_id, api.authorization.as_deref()) {
+        (Some(authorizer), None | Some("JWT")) if !is_aws_id(authorizer) => push(
+            format!("{base}.authorizer_id"),
+            "expected an authorizer ID of letters and digits".into(),
+        ),
+        (Some(_), None | Some("JWT")) | (None, Some("NONE")) => {}
+        (Some(_), Some("NONE")) => push(
+            format!("{base}.authorization"),
+            "`NONE` opens the routes: not with an `authorizer_id`".into(),
+        ),
+        (None, None | Some("JWT")) => push(
+            format!("{base}.authorizer_id"),
+            "expected the JWT authorizer of the routes; routes open to anyone need `\"authorization\": \"NONE\"` written out".into(),
+        ),
+        (_, Some(other)) => push(
+            format!("{base}.authorization"),
+            format!("expected `NONE` (open routes) or `JWT` (with `authorizer_id`), got `{other}`"),
+        ),
     }
     if api.methods.is_empty() {
         push(format!("{base}.methods"), "expected at least one method".into());
