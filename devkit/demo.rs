@@ -246,6 +246,8 @@ async fn main() {
     prod_config["name"] = "orders-prod".into();
     prod_config["role_arn"] = prod_role.into();
     prod_config["promote_from"] = "orders".into();
+    // Another account: a promotion at once is said outright (or gated by a soak or an approval).
+    prod_config["promotion"] = serde_json::json!({"policy": "auto"});
     prod_config.as_object_mut().unwrap().remove("tags");
     let promotion_config = serde_json::json!({"apps": [app.config(), prod_config]}).to_string();
     println!("    DEPLOYER_CONFIG={promotion_config}");

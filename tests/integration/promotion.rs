@@ -41,9 +41,11 @@ async fn promotion_world(promotion: Value) -> Promotion {
     prod_config["role_arn"] = json!(PROD_ROLE);
     prod_config["promote_from"] = json!("orders");
     prod_config.as_object_mut().unwrap().remove("tags");
-    if !promotion.is_null() {
-        prod_config["promotion"] = promotion;
-    }
+    // Production is in another account: a promotion at once must be written out.
+    prod_config["promotion"] = match promotion {
+        Value::Null => json!({"policy": "auto"}),
+        promotion => promotion,
+    };
     let config = json!({"apps": [staging.config(), prod_config]}).to_string();
     let settings = Settings {
         lease: Some(LeaseConfig::in_bucket(BUCKET)),
@@ -377,4 +379,76 @@ async fn a_manual_deploy_goes_around_a_promotion_gate_only_when_it_says_override
         .expect("the override's Deploy Started");
     assert_eq!(started["detail-type"], "Deploy Started");
     assert_eq!(started["detail"]["deploy"]["trigger"]["kind"], "override");
+}
+
+#[tokio::test]
+async fn an_approval_is_refused_once_the_promotion_expired_or_its_source_no_longer_stands() {
+    let w = promotion_world(json!({"approval": "manual"})).await;
+    let before = w.prod_image().await;
+    let (staging, digest) = w.push("v2").await;
+    let reports = w.ecs_says("ecs-deployment-completed.json", &staging).await;
+    assert_eq!(find(&reports, "orders-prod").unwrap().outcome, Outcome::Pending);
+    let approve = json!({"approve": {"app": "orders-prod", "digest": digest}, "by": "alice"});
+    let refusal = || async {
+        invoke_job::<ImagePush>(&w.kit.clients, &w.config, &approve, &w.settings)
+            .await
+            .unwrap_err()
+            .to_string()
+    };
+    let pending_key = "promotions/orders-prod.json";
+    let s3 = &w.kit.clients.s3;
+    let read_pending = || async {
+        let object = w
+            .kit
+            .clients
+            .s3
+            .get_object()
+            .bucket(BUCKET)
+            .key(pending_key)
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_slice::<Value>(&object.body.collect().await.unwrap().into_bytes()).unwrap()
+    };
+    let write_pending = |pending: Value| async move {
+        let body = serde_json::to_vec(&pending).unwrap();
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(pending_key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    };
+
+    // Asked 25 hours ago: expired.
+    let fresh = read_pending().await;
+    let mut stale = fresh.clone();
+    stale["asked_at"] = json!(deployer::records::format_time(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(25 * 3600)
+    ));
+    write_pending(stale).await;
+    let refused = refusal().await;
+    assert!(refused.contains("expire after 24 h"), "{refused}");
+    write_pending(fresh).await;
+
+    // Staging's deploy is rolled back since: what it completed no longer stands.
+    RecordStore::in_bucket(BUCKET)
+        .update(&w.kit.clients.s3, "orders", |index| {
+            let record = index
+                .records
+                .iter_mut()
+                .find(|r| Some(&r.id) == staging.deploy_id.as_ref())
+                .unwrap();
+            record.outcome = DeployOutcome::RolledBack;
+            vec![deployer::records::Change {
+                record: record.clone(),
+                from: Some(DeployOutcome::Completed),
+            }]
+        })
+        .await
+        .unwrap();
+    let refused = refusal().await;
+    assert!(refused.contains("rolled_back there now"), "{refused}");
+    assert_eq!(w.prod_image().await, before, "nothing moved");
 }

@@ -163,6 +163,9 @@ pub struct PendingPromotion {
     pub approved_at: Option<String>,
 }
 
+/// How long a promotion waits for its approval before an `approve` is refused.
+pub const PENDING_EXPIRES_AFTER: Duration = Duration::from_secs(24 * 3600);
+
 fn pending_key(app: &str) -> String {
     format!("promotions/{app}.json")
 }
@@ -228,7 +231,7 @@ pub async fn promote_followers(
         .apps
         .iter()
         .filter(|a| a.promote_from.as_deref() == Some(source.name.as_str()))
-        .filter(|a| a.promotion().policy == PromotionPolicy::Auto)
+        .filter(|a| a.promotion().policy() == PromotionPolicy::Auto)
         .filter(|a| !due_only || a.promotion().soak_minutes == 0)
     {
         match promote(
@@ -483,6 +486,37 @@ pub async fn approve(
                 quoted(digest)
             ),
         ));
+    }
+    // A pending promotion expires; and what it moves must still stand where it came from.
+    let now = SystemTime::now();
+    let waited = parse_time(&pending.asked_at).and_then(|at| now.duration_since(at).ok());
+    if pending.approved_by.is_none() && waited.is_none_or(|waited| waited > PENDING_EXPIRES_AFTER) {
+        return Err(InputError::new(
+            "approve.digest",
+            format!(
+                "the promotion of {digest} has waited since {}: pending promotions expire after {} h; ask again with {{\"promote\": {{\"app\": \"{app}\"}}}}",
+                pending.asked_at,
+                PENDING_EXPIRES_AFTER.as_secs() / 3600
+            ),
+        ));
+    }
+    match store.read(&clients.s3, &pending.source).await {
+        Err(err) => return Ok(Report::skipped(target, Outcome::Failed, err.to_string())),
+        Ok(index) => {
+            let source_deploy = index.get(&pending.source_deploy);
+            let stands = source_deploy
+                .is_some_and(|d| d.outcome == DeployOutcome::Completed && d.digest.as_deref() == Some(digest));
+            if !stands {
+                let now_is = source_deploy.map_or("no longer recorded", |d| d.outcome.as_str());
+                return Err(InputError::new(
+                    "approve.digest",
+                    format!(
+                        "{digest} came from `{}`'s deploy {}, which is {now_is} there now: only what its source completed is promoted",
+                        pending.source, pending.source_deploy
+                    ),
+                ));
+            }
+        }
     }
     let approved_by = by.unwrap_or("an approve payload").to_owned();
     let asked = format!("promotion from {}, approved by {approved_by}", pending.source);

@@ -137,9 +137,14 @@ pub struct AppConfig {
     /// name; another account or region is fine): staging for production.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promote_from: Option<String>,
-    /// How promotions from `promote_from` happen (default: automatic, no soak, no approval).
+    /// How promotions from `promote_from` happen (default: automatic, no soak, no approval;
+    /// a production application, or one in another account than its source, must say so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<PromotionConfig>,
+    /// Marks a production application: promoted to, it needs an approval or a soak unless
+    /// `policy: "auto"` is written out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub production: bool,
 }
 
 /// How an application is promoted from its `promote_from`.
@@ -147,9 +152,9 @@ pub struct AppConfig {
 #[serde(deny_unknown_fields)]
 pub struct PromotionConfig {
     /// `auto`: once the source's deploy completed and stayed its running deploy for
-    /// `soak_minutes`; `manual`: only by a `promote` payload.
-    #[serde(default)]
-    pub policy: PromotionPolicy,
+    /// `soak_minutes`; `manual`: only by a `promote` payload; none: `auto` (see [`Self::policy`]).
+    #[serde(default, rename = "policy", skip_serializing_if = "Option::is_none")]
+    pub policy_written: Option<PromotionPolicy>,
     /// Minutes the source's completed deploy must stay its running deploy first (0-10080).
     #[serde(default)]
     pub soak_minutes: u32,
@@ -157,6 +162,18 @@ pub struct PromotionConfig {
     /// Pending` event says so); none: it deploys at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
+}
+
+impl PromotionConfig {
+    /// The policy: as written, `auto` when none is.
+    pub fn policy(&self) -> PromotionPolicy {
+        self.policy_written.unwrap_or_default()
+    }
+
+    /// True when a promotion waits for something: an approval, a soak, or a person (`manual`).
+    pub fn is_gated(&self) -> bool {
+        self.approval.is_some() || self.soak_minutes > 0 || self.policy() == PromotionPolicy::Manual
+    }
 }
 
 /// When promotions happen.

@@ -315,7 +315,7 @@ fn promotion_chains_must_name_known_apps_of_one_repository_and_never_cycle() {
     let config = parse(vec![app("dev", None, "web"), app("staging", Some("dev"), "web"), prod]).unwrap();
     let promotion = config.app("prod").unwrap().promotion();
     assert_eq!(
-        (promotion.policy, promotion.soak_minutes, promotion.approval),
+        (promotion.policy(), promotion.soak_minutes, promotion.approval),
         (PromotionPolicy::Auto, 30, Some(Approval::Manual))
     );
 
@@ -435,4 +435,42 @@ fn a_route_is_opened_only_by_an_authorization_of_none_written_out() {
     let (path, _) = problem(with_api(r#""authorization": "IAM", "#));
     assert_eq!(path, "apps[0].api.authorization");
     assert!(Config::parse(&with_api(r#""authorizer_id": "au5678", "authorization": "JWT", "#), "t").is_ok());
+}
+
+#[test]
+fn a_promotion_into_production_or_another_account_must_be_gated_or_say_auto() {
+    let parse = |prod_extra: serde_json::Value| {
+        let mut prod = serde_json::json!({"name": "prod", "cluster": "c", "service": "prod", "container": "app",
+            "repository": "web", "promote_from": "staging"});
+        prod.as_object_mut()
+            .unwrap()
+            .extend(prod_extra.as_object().unwrap().clone());
+        let staging = serde_json::json!({"name": "staging", "cluster": "c", "service": "staging", "container": "app",
+            "repository": "web", "tags": ["latest"]});
+        Config::parse(&serde_json::json!({ "apps": [staging, prod] }).to_string(), "test")
+    };
+    let role = "arn:aws:iam::222222222222:role/deployer";
+    // Same account, not production: at once, as before.
+    assert!(parse(serde_json::json!({})).is_ok());
+    // Another account, or marked production, with nothing said: refused, naming why.
+    for extra in [
+        serde_json::json!({"role_arn": role}),
+        serde_json::json!({"production": true}),
+    ] {
+        let err = parse(extra).unwrap_err();
+        assert_eq!(err.problems[0].path, "apps[1].promotion", "{err}");
+        assert!(err.problems[0].message.contains(r#"policy: "auto""#), "{err}");
+    }
+    assert!(parse(serde_json::json!({"role_arn": role})).unwrap_err().problems[0]
+        .message
+        .contains("account 222222222222"));
+    // A gate, or auto written out, is accepted.
+    for promotion in [
+        serde_json::json!({"approval": "manual"}),
+        serde_json::json!({"soak_minutes": 30}),
+        serde_json::json!({"policy": "manual"}),
+        serde_json::json!({"policy": "auto"}),
+    ] {
+        assert!(parse(serde_json::json!({"role_arn": role, "production": true, "promotion": promotion})).is_ok());
+    }
 }

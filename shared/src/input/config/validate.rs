@@ -218,6 +218,24 @@ fn validate_promotions(config: &Config, positions: &[usize], push: &mut impl FnM
             );
             continue;
         };
+        // Into production, or across accounts, a digest moves at once only when that is said.
+        let promotion = app.promotion();
+        let crosses = app.account() != source_app.account();
+        if (app.production || crosses) && !promotion.is_gated() && promotion.policy_written.is_none() {
+            let why = match app.production {
+                true => "marked `production`".to_owned(),
+                false => format!(
+                    "in account {} and its source {} in {}",
+                    app.account().unwrap_or("of the function"),
+                    quoted(source),
+                    source_app.account().unwrap_or("the function's")
+                ),
+            };
+            push(
+                format!("apps[{i}].promotion"),
+                format!("this application is {why}: expected `approval: \"manual\"` or `soak_minutes`, or `policy: \"auto\"` written out to promote each completed digest at once"),
+            );
+        }
         if source_app.repository != app.repository {
             push(
                 at.clone(),
