@@ -22,9 +22,9 @@ setup-sam:
 demo: setup
 	@echo "demo: building the functions ($(FUNCTIONS)) and the demo: about 8 minutes on a new two-core machine, seconds after that"
 	@start=$$SECONDS; set -o pipefail; \
-	  { cargo build $(addprefix -p ,$(FUNCTIONS)) && cargo build --bin demo; } 2>&1 | $(PROGRESS) && \
+	  { cargo build --locked $(addprefix -p ,$(FUNCTIONS)) && cargo build --locked --bin demo; } 2>&1 | $(PROGRESS) && \
 	  echo "demo: built in $$((SECONDS - start)) s"
-	cargo run --quiet --bin demo
+	cargo run --locked --quiet --bin demo
 
 ## Every test: formatting, clippy, template lint, unit tests, emulator and Lambda-runtime
 ## integration tests; then the IAM check against the AWS calls those tests recorded.
@@ -32,21 +32,21 @@ test: setup lint
 	rm -rf target/aws-calls
 	@# The function binaries first: the Lambda-runtime tests run them through cargo-lambda, which
 	@# would otherwise build them itself while the other tests run.
-	cargo build $(addprefix -p ,$(FUNCTIONS))
+	cargo build --locked $(addprefix -p ,$(FUNCTIONS))
 	@# Four test threads on two cores: the integration tests mostly wait for their own emulator
 	@# (72 s with two threads, 52 s with four, no faster with six).
-	cargo test --workspace --tests -- --test-threads 4
+	cargo test --locked --workspace --tests -- --test-threads 4
 	@# --workspace as above: the same features, so nothing is built again for this last step.
-	cargo test --workspace --tests -- --ignored iam_policy::
+	cargo test --locked --workspace --tests -- --ignored iam_policy::
 
 ## The edit-test loop: the library's unit tests (planners, parsers, rules), no emulator, no setup.
 test-fast:
-	cargo test -p deployer --lib
+	cargo test --locked -p deployer --lib
 
 lint: setup
 	python3 scripts/check_imports.py
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml
 	@# AWS's serverless rules and checkov: every finding fixed or suppressed in the template
 	@# with its reason (Metadata cfn-lint ignore_checks, checkov skip comments).
@@ -55,8 +55,8 @@ lint: setup
 
 ## Figures: AWS calls per scenario, fan-out wall times, release binary size.
 bench: setup
-	cargo build --release $(addprefix -p ,$(FUNCTIONS))
-	cargo run --quiet --bin bench
+	cargo build --locked --release $(addprefix -p ,$(FUNCTIONS))
+	cargo run --locked --quiet --bin bench
 
 ## arm64 Lambda builds of the three functions, with their sizes and an architecture check.
 package: setup
@@ -64,7 +64,7 @@ package: setup
 
 ## The input fuzzers for longer (optimized build; FUZZ_CASES cases per parser and property).
 fuzz: setup
-	FUZZ_CASES=$${FUZZ_CASES:-1000000} cargo test -p deployer --profile fuzz --test fuzz_inputs
+	FUZZ_CASES=$${FUZZ_CASES:-1000000} cargo test --locked -p deployer --profile fuzz --test fuzz_inputs
 
 clean:
 	cargo clean

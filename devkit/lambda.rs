@@ -102,7 +102,7 @@ impl Drop for LambdaWatch {
 pub fn function_binary(function: &str) -> std::path::PathBuf {
     let status = cargo()
         .current_dir(repo_root())
-        .args(["build", "--quiet", "-p", function])
+        .args(["build", "--locked", "--quiet", "-p", function])
         .status()
         .expect("cargo runs");
     assert!(status.success(), "cargo build -p {function} failed");

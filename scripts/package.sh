@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 functions=$(ls functions)
-cargo lambda build --release --arm64 $(printf -- '-p %s ' $functions)
+cargo lambda build --locked --release --arm64 $(printf -- '-p %s ' $functions)
 status=0
 for function in $functions; do
   bootstrap="target/lambda/${function}/bootstrap"
