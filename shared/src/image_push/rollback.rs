@@ -33,6 +33,17 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, force: bool, obs: &
         (None, _) => match (&obs.last_good, obs.family_revisions.iter().find(|(n, _)| *n < current_revision)) {
             (Some(good), _) => {
                 let arn = good.new_task_definition.clone().unwrap_or_default();
+                // A record is read back from S3: it steers a rollback only when it names a
+                // revision of this service's own family, account and region, for this app.
+                let place = |arn: &str| arn.rsplit_once(":task-definition/").map(|(place, _)| place.to_owned());
+                let named_family = crate::aws::arn::family_and_revision(&arn).map(|(f, _)| f);
+                if good.app != app.name || named_family.as_deref() != Some(family) || place(&arn) != place(current.arn()) {
+                    return Plan::nothing(fail(format!(
+                        "the last good deploy recorded ({}) names {}, not a revision of `{family}` in this service's account and region: not rolled back; name a revision (\"revision\": N)",
+                        good.id,
+                        crate::input::quoted(&arn)
+                    )));
+                }
                 let label = crate::aws::arn::family_and_revision(&arn)
                     .map(|(f, n)| format!("{f}:{n}"))
                     .unwrap_or_else(|| arn.clone());

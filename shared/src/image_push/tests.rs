@@ -278,14 +278,27 @@ fn rollbacks_pick_the_previous_or_named_revision() {
     let mut obs = observed(&pinned(3), None);
     let current = obs.current.as_mut().unwrap();
     current.definition.revision = 3;
-    current.definition.task_definition_arn = Some("arn:td/orders:3".into());
+    current.definition.task_definition_arn =
+        Some("arn:aws:ecs:ap-northeast-1:123456789012:task-definition/orders:3".into());
     obs.family_revisions = vec![
-        (3, "arn:td/orders:3".into()),
-        (2, "arn:td/orders:2".into()),
-        (1, "arn:td/orders:1".into()),
+        (
+            3,
+            "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/orders:3".into(),
+        ),
+        (
+            2,
+            "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/orders:2".into(),
+        ),
+        (
+            1,
+            "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/orders:1".into(),
+        ),
     ];
     let plan = plan_app(&app(), &rollback(None), &obs, "r");
-    assert_eq!(plan.report.new_task_definition.as_deref(), Some("arn:td/orders:2"));
+    assert_eq!(
+        plan.report.new_task_definition.as_deref(),
+        Some("arn:aws:ecs:ap-northeast-1:123456789012:task-definition/orders:2")
+    );
     assert!(
         plan.report.actions[0].starts_with("= no completed deploy of another revision is recorded"),
         "{:?}",
@@ -314,7 +327,7 @@ fn rollbacks_pick_the_previous_or_named_revision() {
         digest: None,
         image: None,
         old_task_definition: None,
-        new_task_definition: Some("arn:aws:ecs:r:1:task-definition/orders:1".into()),
+        new_task_definition: Some("arn:aws:ecs:ap-northeast-1:123456789012:task-definition/orders:1".into()),
         ecs_deployment_id: None,
         rolls_back_on_failure: false,
         started_at: "2026-11-22T10:00:00Z".into(),
@@ -331,10 +344,45 @@ fn rollbacks_pick_the_previous_or_named_revision() {
         plan.report.actions[0],
         "= last good: orders:1, deploy push-1 completed 2026-11-22T10:05:00Z"
     );
+    // A record steers a rollback only to the service's own family, account and region, for its
+    // own application: one written by someone else to point elsewhere is refused.
+    for (field, forged) in [
+        (
+            "family",
+            "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/payments:1",
+        ),
+        (
+            "account",
+            "arn:aws:ecs:ap-northeast-1:666666666666:task-definition/orders:1",
+        ),
+        ("region", "arn:aws:ecs:us-east-1:123456789012:task-definition/orders:1"),
+        ("short name", "orders:1"),
+    ] {
+        obs.last_good = Some(crate::records::DeployRecord {
+            new_task_definition: Some(forged.into()),
+            ..good.clone()
+        });
+        let plan = plan_app(&app(), &rollback(None), &obs, "r");
+        assert_eq!(plan.report.outcome, Outcome::Failed, "{field}");
+        assert!(plan.steps.is_empty(), "{field}");
+        assert!(plan.report.reason.unwrap().contains("not rolled back"), "{field}");
+    }
+    obs.last_good = Some(crate::records::DeployRecord {
+        app: "payments".into(),
+        ..good.clone()
+    });
+    assert_eq!(
+        plan_app(&app(), &rollback(None), &obs, "r").report.outcome,
+        Outcome::Failed
+    );
+    obs.last_good = Some(good.clone());
     good.new_task_definition = None;
     obs.last_good = None;
 
-    obs.family_revisions = vec![(3, "arn:td/orders:3".into())];
+    obs.family_revisions = vec![(
+        3,
+        "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/orders:3".into(),
+    )];
     let plan = plan_app(&app(), &rollback(None), &obs, "r");
     assert_eq!(plan.report.outcome, Outcome::Failed);
 
