@@ -58,13 +58,18 @@ pub fn response(request: &Message, rcode: u8, records: &[(u16, Vec<u8>)], ttl: u
     }
     for (rtype, data) in records {
         out.extend_from_slice(&[0xc0, 12]); // pointer to the question's name
-        out.extend_from_slice(&rtype.to_be_bytes());
-        out.extend_from_slice(&1u16.to_be_bytes());
-        out.extend_from_slice(&ttl.to_be_bytes());
-        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
-        out.extend_from_slice(data);
+        push_record_data(&mut out, *rtype, ttl, data);
     }
     out
+}
+
+/// A record's type, class IN, TTL and data, after its owner name.
+fn push_record_data(out: &mut Vec<u8>, rtype: u16, ttl: u32, data: &[u8]) {
+    out.extend_from_slice(&rtype.to_be_bytes());
+    out.extend_from_slice(&1u16.to_be_bytes());
+    out.extend_from_slice(&ttl.to_be_bytes());
+    out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    out.extend_from_slice(data);
 }
 
 /// A response to `request` whose records each name their owner in full (`(owner, type, data)`):
@@ -74,11 +79,7 @@ pub fn response_named(request: &Message, records: &[(String, u16, Vec<u8>)], ttl
     out[6..8].copy_from_slice(&(records.len() as u16).to_be_bytes());
     for (owner, rtype, data) in records {
         push_name(&mut out, owner);
-        out.extend_from_slice(&rtype.to_be_bytes());
-        out.extend_from_slice(&1u16.to_be_bytes());
-        out.extend_from_slice(&ttl.to_be_bytes());
-        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
-        out.extend_from_slice(data);
+        push_record_data(&mut out, *rtype, ttl, data);
     }
     out
 }
