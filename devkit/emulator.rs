@@ -422,6 +422,17 @@ pub fn json_resource(service: &str, operation: &str, region: &str, body: &serde_
             text("registryId").unwrap_or_else(|| account.to_owned()),
             text("repositoryName")?
         )),
+        // The bus it publishes on, and the events' source (the `events:source` condition key),
+        // after `#source=`.
+        ("events", "PutEvents") => {
+            let entry = &body["Entries"][0];
+            let bus = entry["EventBusName"].as_str().unwrap_or("default");
+            let arn = match bus.starts_with("arn:") {
+                true => bus.to_owned(),
+                false => format!("arn:aws:events:{region}:{account}:event-bus/{bus}"),
+            };
+            Some(format!("{arn}#source={}", entry["Source"].as_str()?))
+        }
         ("servicediscovery", "UpdateService" | "GetService") => Some(format!(
             "arn:aws:servicediscovery:{region}:{account}:service/{}",
             text("Id")?

@@ -189,6 +189,17 @@ pub fn request_context(operation: &str, action: &str) -> BTreeMap<&'static str, 
     if action == "iam:PassRole" && operation == "RegisterTaskDefinition" {
         context.insert("iam:PassedToService", "ecs-tasks.amazonaws.com".to_owned());
     }
+    // The account of the resource (an ECR repository's registry).
+    if action.starts_with("ecr:") {
+        if let Some(account) = resource.split(':').nth(4).filter(|a| !a.is_empty()) {
+            context.insert("aws:ResourceAccount", account.to_owned());
+        }
+    }
+    if action == "events:PutEvents" {
+        if let Some((_, source)) = resource.split_once("#source=") {
+            context.insert("events:source", source.to_owned());
+        }
+    }
     context
 }
 

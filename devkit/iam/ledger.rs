@@ -37,7 +37,9 @@ pub fn resource_of(service: &str, operation: &str) -> Option<String> {
             crate::emulator::REGION,
             path.strip_prefix("/v2").unwrap_or(path)
         )),
-        // JSON protocols: the ledger wrote the ARN the body named.
-        _ => path.starts_with("arn:").then(|| path.to_owned()),
+        // JSON protocols: the ledger wrote the ARN the body named (before any `#` condition value).
+        _ => path
+            .starts_with("arn:")
+            .then(|| path.split('#').next().unwrap_or(path).to_owned()),
     }
 }

@@ -175,3 +175,36 @@ fn only_the_deployers_functions_write_the_state_bucket() {
     }
     assert!(allowed.contains("StateWriters"), "{allowed}");
 }
+
+/// Every statement that lets a function publish names the deployer's own event source, and every
+/// ECR statement the registry accounts: a function cannot publish as another source, nor read or
+/// tag images in a registry nobody listed.
+#[test]
+fn publishing_names_its_source_and_ecr_statements_name_their_registry_accounts() {
+    let doc = template();
+    let mut seen = (0, 0);
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        for policy in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                let text = serde_yaml::to_string(&statement["Action"]).unwrap();
+                let condition = &statement["Condition"]["StringEquals"];
+                if text.contains("events:PutEvents") {
+                    seen.0 += 1;
+                    assert_eq!(
+                        condition["events:source"].as_str(),
+                        Some(deployer::notify::SOURCE),
+                        "{statement:?}"
+                    );
+                }
+                if text.contains("ecr:") {
+                    seen.1 += 1;
+                    assert!(!condition["aws:ResourceAccount"].is_null(), "{statement:?}");
+                }
+            }
+        }
+    }
+    assert_eq!(seen, (4, 3), "the statements checked");
+}
