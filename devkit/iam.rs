@@ -189,7 +189,11 @@ pub fn request_context(operation: &str, action: &str) -> BTreeMap<&'static str, 
     if action == "iam:PassRole" && operation == "RegisterTaskDefinition" {
         context.insert("iam:PassedToService", "ecs-tasks.amazonaws.com".to_owned());
     }
-    // The account of the resource (an ECR repository's registry).
+    // The account of the resource: an ECR repository's registry; the emulator's buckets are all
+    // the test account's (another account's calls go through an assumed role, not checked here).
+    if action.starts_with("s3:") {
+        context.insert("aws:ResourceAccount", crate::emulator::ACCOUNT.to_owned());
+    }
     if action.starts_with("ecr:") {
         if let Some(account) = resource.split(':').nth(4).filter(|a| !a.is_empty()) {
             context.insert("aws:ResourceAccount", account.to_owned());

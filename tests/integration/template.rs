@@ -208,3 +208,29 @@ fn publishing_names_its_source_and_ecr_statements_name_their_registry_accounts()
     }
     assert_eq!(seen, (4, 3), "the statements checked");
 }
+
+/// The configuration decides what the deployer manages: the bucket the template makes lets only
+/// `ConfigWriters` change it when they are listed, and every function reads it only from a bucket
+/// of the expected account (a bucket name another account claimed is never read).
+#[test]
+fn the_configuration_is_written_by_the_listed_and_read_from_the_expected_account() {
+    let doc = template();
+    let policy = serde_yaml::to_string(&doc["Resources"]["DeployerConfigBucketPolicy"]).unwrap();
+    assert!(policy.contains("OnlyListedWritersChangeTheConfiguration"), "{policy}");
+    assert!(policy.contains("ConfigWriters"), "{policy}");
+    let mut reads = 0;
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        for policy in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                if statement["Sid"].as_str() == Some("ReadConfiguration") {
+                    reads += 1;
+                    assert!(
+                        !statement["Condition"]["StringEquals"]["aws:ResourceAccount"].is_null(),
+                        "{statement:?}"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(reads, 4, "every function reads the configuration");
+}
