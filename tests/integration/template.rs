@@ -8,6 +8,18 @@ fn template() -> Value {
     serde_yaml::from_str(&std::fs::read_to_string(repo_root().join("template.yaml")).unwrap()).unwrap()
 }
 
+/// Every statement of every function's inline policies (those under `!If` left out).
+fn function_statements(doc: &Value) -> Vec<&Value> {
+    doc["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .flat_map(|r| r["Properties"]["Policies"].as_sequence().into_iter().flatten())
+        .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
+        .collect()
+}
+
 /// The logical id a `!Ref X` names.
 fn ref_of(value: &Value) -> Option<&str> {
     match value {
@@ -183,27 +195,20 @@ fn only_the_deployers_functions_write_the_state_bucket() {
 fn publishing_names_its_source_and_ecr_statements_name_their_registry_accounts() {
     let doc = template();
     let mut seen = (0, 0);
-    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
-        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
+    for statement in function_statements(&doc) {
+        let text = serde_yaml::to_string(&statement["Action"]).unwrap();
+        let condition = &statement["Condition"]["StringEquals"];
+        if text.contains("events:PutEvents") {
+            seen.0 += 1;
+            assert_eq!(
+                condition["events:source"].as_str(),
+                Some(deployer::notify::SOURCE),
+                "{statement:?}"
+            );
         }
-        for policy in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
-            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
-                let text = serde_yaml::to_string(&statement["Action"]).unwrap();
-                let condition = &statement["Condition"]["StringEquals"];
-                if text.contains("events:PutEvents") {
-                    seen.0 += 1;
-                    assert_eq!(
-                        condition["events:source"].as_str(),
-                        Some(deployer::notify::SOURCE),
-                        "{statement:?}"
-                    );
-                }
-                if text.contains("ecr:") {
-                    seen.1 += 1;
-                    assert!(!condition["aws:ResourceAccount"].is_null(), "{statement:?}");
-                }
-            }
+        if text.contains("ecr:") {
+            seen.1 += 1;
+            assert!(!condition["aws:ResourceAccount"].is_null(), "{statement:?}");
         }
     }
     assert_eq!(seen, (4, 3), "the statements checked");
@@ -218,19 +223,15 @@ fn the_configuration_is_written_by_the_listed_and_read_from_the_expected_account
     let policy = serde_yaml::to_string(&doc["Resources"]["DeployerConfigBucketPolicy"]).unwrap();
     assert!(policy.contains("OnlyListedWritersChangeTheConfiguration"), "{policy}");
     assert!(policy.contains("ConfigWriters"), "{policy}");
-    let mut reads = 0;
-    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
-        for policy in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
-            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
-                if statement["Sid"].as_str() == Some("ReadConfiguration") {
-                    reads += 1;
-                    assert!(
-                        !statement["Condition"]["StringEquals"]["aws:ResourceAccount"].is_null(),
-                        "{statement:?}"
-                    );
-                }
-            }
-        }
+    let reads: Vec<&Value> = function_statements(&doc)
+        .into_iter()
+        .filter(|s| s["Sid"].as_str() == Some("ReadConfiguration"))
+        .collect();
+    assert_eq!(reads.len(), 4, "every function reads the configuration");
+    for statement in reads {
+        assert!(
+            !statement["Condition"]["StringEquals"]["aws:ResourceAccount"].is_null(),
+            "{statement:?}"
+        );
     }
-    assert_eq!(reads, 4, "every function reads the configuration");
 }

@@ -60,41 +60,18 @@ async fn deploy_group(
     // The services and, beside them, what the writes will start from: each application's
     // deploy index and lease (no round trip of their own).
     let observed_at = crate::lease::now_seconds();
-    // (Boxed, as the joins below: the SDK's futures are large, and deploys nest in other runs.)
-    let (services, reads) = Box::pin(async {
-        tokio::join!(
-            observe::observe_services(clients, apps, settings.concurrency),
-            prefetch::read(clients, settings, apps, dry_run)
-        )
-    })
-    .await;
+    let (services, reads) = tokio::join!(
+        observe::observe_services(clients, apps, settings.concurrency),
+        prefetch::read(clients, settings, apps, dry_run)
+    );
     // A replay the records answer needs no more reads; the others read their task definitions
     // and images, and take their leases beside those reads.
     let mut answered: Vec<Option<(Plan, prefetch::Reads)>> = Vec::new();
     let (mut open_apps, mut open_services, mut open_reads, mut open_runs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for ((app, service), reads) in apps.iter().zip(services).zip(reads) {
-        let (answer, runs) = match (&service, &reads.index) {
-            // State that cannot be trusted steers nothing: the deploy waits for it to be fixed.
-            _ if reads.unusable.is_some() => {
-                let err = reads.unusable.as_ref().expect("checked");
-                let reason = format!(
-                    "the deploy index cannot be used ({err}): nothing is deployed on it; repair or remove the object"
-                );
-                (
-                    Some(Plan::nothing(Report::skipped(app, super::Outcome::Failed, reason))),
-                    None,
-                )
-            }
-            (Ok(Some(service)), Some(read)) => (
-                prefetch::answered_by_records(app, goal, service, &read.index).map(|report| Plan {
-                    observed_task_definition: Some(service.task_definition.clone()),
-                    ..Plan::nothing(report)
-                }),
-                prefetch::recorded_digest(service, &read.index),
-            ),
-            _ => (None, None),
-        };
+        let found = service.as_ref().ok().and_then(Option::as_ref);
+        let (answer, runs) = (reads.answer(app, goal, found), reads.runs(found));
         match answer {
             Some(plan) => answered.push(Some((plan, reads))),
             None => {
@@ -106,29 +83,26 @@ async fn deploy_group(
             }
         }
     }
-    let (mut observations, prefetched) = Box::pin(async {
-        tokio::join!(
-            observe::observe_from_services(
-                clients,
-                &open_apps,
-                goal,
-                open_services,
-                &open_runs,
-                settings.concurrency
-            ),
-            prefetch::take(
-                clients,
-                settings,
-                &open_apps,
-                open_reads,
-                goal,
-                trigger,
-                observed_at,
-                dry_run
-            )
+    let (mut observations, prefetched) = tokio::join!(
+        observe::observe_from_services(
+            clients,
+            &open_apps,
+            goal,
+            open_services,
+            &open_runs,
+            settings.concurrency
+        ),
+        prefetch::take(
+            clients,
+            settings,
+            &open_apps,
+            open_reads,
+            goal,
+            trigger,
+            observed_at,
+            dry_run
         )
-    })
-    .await;
+    );
     if let (Goal::Rollback { revision: None, .. }, Some(store)) = (goal, &settings.records) {
         let indexes: Vec<_> = prefetched
             .iter()

@@ -73,13 +73,10 @@ pub async fn hear_deployment(
                     false => None,
                 }
             };
-            let (result, protection) = Box::pin(async {
-                tokio::join!(
-                    update_publishing(clients, settings, store, &app.name, Some(read), change),
-                    protection
-                )
-            })
-            .await;
+            let (result, protection) = tokio::join!(
+                update_publishing(clients, settings, store, &app.name, Some(read), change),
+                protection
+            );
             // Another run wrote the index in between: the tags follow the index as written.
             let as_predicted = result.as_ref().is_ok_and(|changes| *changes == predicted);
             (result, protection.filter(|_| as_predicted))

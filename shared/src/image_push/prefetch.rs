@@ -11,7 +11,7 @@
 use futures::stream::{self, StreamExt};
 
 use super::apply::{lease_purpose, LeaseStart};
-use super::{Clients, Goal, Outcome, Report};
+use super::{Clients, Goal, Outcome, Plan, Report};
 use crate::aws::ecs::ServiceState;
 use crate::input::config::AppConfig;
 use crate::input::events::DeployTarget;
@@ -95,6 +95,31 @@ pub(crate) struct Reads {
     pub unusable: Option<crate::aws::AwsError>,
     /// Its lease as it was.
     pub seen: Option<lease::Seen>,
+}
+
+impl Reads {
+    /// The plan these reads decide with no other read: a failure when the index cannot be
+    /// trusted (it steers nothing: the deploy waits for it to be repaired), `unchanged` when the
+    /// records answer a replay ([`answered_by_records`]); none otherwise.
+    pub(crate) fn answer(&self, app: &AppConfig, goal: &Goal, service: Option<&ServiceState>) -> Option<Plan> {
+        if let Some(err) = &self.unusable {
+            let reason = format!(
+                "the deploy index cannot be used ({err}): nothing is deployed on it; repair or remove the object"
+            );
+            return Some(Plan::nothing(Report::skipped(app, Outcome::Failed, reason)));
+        }
+        let (service, read) = (service?, self.index.as_ref()?);
+        let report = answered_by_records(app, goal, service, &read.index)?;
+        Some(Plan {
+            observed_task_definition: Some(service.task_definition.clone()),
+            ..Plan::nothing(report)
+        })
+    }
+
+    /// The digest `service` runs as the records say (see [`recorded_digest`]).
+    pub(crate) fn runs(&self, service: Option<&ServiceState>) -> Option<String> {
+        recorded_digest(service?, &self.index.as_ref()?.index)
+    }
 }
 
 /// Reads each application's deploy index and lease at once (nothing in a dry run).

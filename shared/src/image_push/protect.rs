@@ -44,19 +44,12 @@ pub(crate) async fn read(clients: &Clients, app: &AppConfig, index: &DeployIndex
     let digests: Vec<&str> = live.into_iter().chain(prev).collect();
     let queries: Vec<ImageQuery> = digests.iter().map(|d| ImageQuery::Digest((*d).to_owned())).collect();
     let registry_id = app.registry_id.as_deref();
-    let found = if digests.is_empty() {
-        Ok((Vec::new(), Vec::new()))
-    } else {
-        // Boxed, as the SDK's futures are large and this one nests in the settle run's.
-        let (images, details) = Box::pin(async {
-            tokio::join!(
-                ecr::get_images(&registry.ecr, registry_id, &app.repository, &digests),
-                ecr::describe_images(&registry.ecr, registry_id, &app.repository, &queries)
-            )
-        })
-        .await;
-        images.and_then(|images| Ok((images, details?)))
-    };
+    // Both look-ups ask nothing of ECR when there is no digest to protect.
+    let (images, details) = tokio::join!(
+        ecr::get_images(&registry.ecr, registry_id, &app.repository, &digests),
+        ecr::describe_images(&registry.ecr, registry_id, &app.repository, &queries)
+    );
+    let found = images.and_then(|images| Ok((images, details?)));
     Protection {
         live: live.map(str::to_owned),
         prev: prev.map(str::to_owned),
@@ -112,7 +105,7 @@ pub(crate) async fn protect(
     mut report: Report,
     read: Option<Protection>,
 ) -> Report {
-    let moved = Box::pin(async {
+    let moved = async {
         let read = match read {
             Some(read) => read,
             None => self::read(clients, app, &store.read(&clients.s3, &app.name).await?).await,
@@ -144,7 +137,7 @@ pub(crate) async fn protect(
             moved.extend(futures::future::try_join_all(puts).await?.into_iter().flatten());
         }
         Ok::<_, AwsError>(moved)
-    })
+    }
     .await;
     match moved {
         Ok(moved) => report.actions.extend(moved),
