@@ -97,6 +97,15 @@ pub struct FaultStats {
     /// Requests seen.
     pub requests: AtomicUsize,
     faults: [AtomicUsize; Fault::ALL.len()],
+    forwarded: Mutex<std::collections::BTreeMap<String, Reached>>,
+}
+
+/// How often one operation reached the emulator, and when first and last.
+#[derive(Debug, Clone, Copy)]
+struct Reached {
+    count: usize,
+    first: std::time::Instant,
+    last: std::time::Instant,
 }
 
 impl FaultStats {
@@ -108,6 +117,48 @@ impl FaultStats {
     /// Faulted requests in all.
     pub fn faulted(&self) -> usize {
         Fault::ALL.iter().map(|f| self.count(*f)).sum()
+    }
+
+    /// Requests that reached the emulator, per operation (`RegisterTaskDefinition`; for
+    /// S3, the method): a write whose answer was lost or faulted after counts, as it reached.
+    pub fn forwarded(&self, operation: &str) -> usize {
+        self.forwarded.lock().unwrap().get(operation).map_or(0, |r| r.count)
+    }
+
+    /// When `operation` first and last reached the emulator.
+    pub fn span(&self, operation: &str) -> Option<(std::time::Instant, std::time::Instant)> {
+        self.forwarded.lock().unwrap().get(operation).map(|r| (r.first, r.last))
+    }
+
+    /// Requests that reached the emulator, in all.
+    pub fn forwarded_total(&self) -> usize {
+        self.forwarded.lock().unwrap().values().map(|r| r.count).sum()
+    }
+
+    /// The operations that reached the emulator most, `operation=count`, for messages.
+    pub fn forwarded_summary(&self, top: usize) -> String {
+        let mut counts: Vec<(String, usize)> = self
+            .forwarded
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(op, r)| (op.clone(), r.count))
+            .collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let shown: Vec<String> = counts.iter().take(top).map(|(op, n)| format!("{op}={n}")).collect();
+        shown.join(" ")
+    }
+
+    fn reached(&self, operation: String) {
+        let now = std::time::Instant::now();
+        let mut forwarded = self.forwarded.lock().unwrap();
+        let reached = forwarded.entry(operation).or_insert(Reached {
+            count: 0,
+            first: now,
+            last: now,
+        });
+        reached.count += 1;
+        reached.last = now;
     }
 
     /// `kind=count` for each kind, for messages.
@@ -274,6 +325,13 @@ async fn serve(
         stats.faults[fault.index()].fetch_add(1, Ordering::Relaxed);
     }
     let protocol = Protocol::of(&head);
+    let reaches = matches!(
+        fault,
+        None | Some(Fault::Delay | Fault::ServerErrorAfter | Fault::ResetAfter | Fault::RefuseLastEvent)
+    );
+    if reaches {
+        stats.reached(operation_of(&head, &body));
+    }
     match fault {
         Some(Fault::Throttle) => client.write_all(&protocol.throttle()).await?,
         Some(Fault::Denied) => client.write_all(&protocol.denied()).await?,
@@ -384,6 +442,19 @@ async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<(String,
 }
 
 /// The ECS action of a request (`X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Action>`).
+/// A request's operation: the JSON target's action, a query request's `Action`, or for S3
+/// (REST) `S3 <method>`.
+fn operation_of(head: &str, body: &[u8]) -> String {
+    if let Some(target) = header(head, "x-amz-target") {
+        return target.rsplit('.').next().unwrap_or(target).to_owned();
+    }
+    let body = String::from_utf8_lossy(body);
+    if let Some(action) = body.split('&').find_map(|pair| pair.strip_prefix("Action=")) {
+        return action.to_owned();
+    }
+    format!("S3 {}", head.split(' ').next().unwrap_or_default())
+}
+
 fn ecs_operation(head: &str) -> Option<String> {
     header(head, "x-amz-target")?
         .strip_prefix("AmazonEC2ContainerServiceV20141113.")

@@ -9,6 +9,7 @@
 //! in AWS.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use deployer::AwsClients;
 use serde_json::{json, Value};
@@ -73,6 +74,17 @@ impl SqsPlayer {
         F: Fn(Value) -> Fut,
         Fut: Future<Output = Value>,
     {
+        self.drain_while_sent(max_rounds, &AtomicBool::new(false), function)
+            .await
+    }
+
+    /// As `drain`, started while messages are still being sent (as Lambda polls while a push
+    /// queues its fan-out): an empty queue ends it only once `sending` is false.
+    pub async fn drain_while_sent<F, Fut>(&self, max_rounds: usize, sending: &AtomicBool, function: F) -> Drained
+    where
+        F: Fn(Value) -> Fut,
+        Fut: Future<Output = Value>,
+    {
         let mut drained = Drained::default();
         for _ in 0..max_rounds {
             let mut batches = Vec::new();
@@ -86,7 +98,7 @@ impl SqsPlayer {
             if batches.is_empty() {
                 // Nothing to receive: done when the queue is empty; otherwise messages are hidden
                 // until their redelivery (or became visible since the receive).
-                if self.left().await == 0 {
+                if !sending.load(Ordering::SeqCst) && self.left().await == 0 {
                     return drained;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
