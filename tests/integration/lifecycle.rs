@@ -28,10 +28,13 @@ fn every_policy_the_readme_shows_keeps_the_images_in_use_and_expires_the_rest() 
         Image::new(&["release-1"], 400),
         Image::new(&[], 400),
         Image::new(&["latest"], 1),
+        // `image_tags: "per-image"`: the image's own tag, and one the deployer released.
+        Image::new(&[&format!("live-sha256-{}", "ab".repeat(32))], 400),
+        Image::new(&[&format!("retired-sha256-{}", "cd".repeat(32))], 400),
     ];
     for policy in policies {
-        // Only the ordinary old images (release-1, the untagged one) go.
-        assert_eq!(expired(&policy, &images), Ok(vec![3, 4]), "{policy}");
+        // Only the ordinary old images (release-1, the untagged one) and the retired one go.
+        assert_eq!(expired(&policy, &images), Ok(vec![3, 4, 7]), "{policy}");
     }
 }
 

@@ -13,6 +13,7 @@ mod faults;
 mod hardening;
 mod iam_policy;
 mod image_push;
+mod image_tags;
 mod lambda_runtime;
 mod lifecycle;
 mod nlb_sync;

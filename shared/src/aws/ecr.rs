@@ -243,6 +243,76 @@ pub async fn put_tag(
     }
 }
 
+/// Every tagged image of `repository` with its tags (`DescribeImages` with the `TAGGED` filter,
+/// 1,000 a page, every page).
+pub async fn tagged_images(
+    client: &aws_sdk_ecr::Client,
+    registry_id: Option<&str>,
+    repository: &str,
+) -> Result<Vec<ImageDetail>, AwsError> {
+    let mut images = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .describe_images()
+            .set_registry_id(registry_id.map(str::to_owned))
+            .repository_name(repository)
+            .filter(
+                aws_sdk_ecr::types::DescribeImagesFilter::builder()
+                    .tag_status(aws_sdk_ecr::types::TagStatus::Tagged)
+                    .build(),
+            )
+            .max_results(1000)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ECR", "DescribeImages", repository, e))?;
+        images.extend(page.image_details().iter().filter_map(|d| {
+            Some(ImageDetail {
+                registry_id: d.registry_id()?.to_owned(),
+                digest: d.image_digest()?.to_owned(),
+                tags: d.image_tags().to_vec(),
+                pushed_at: d.image_pushed_at().map(|t| t.as_nanos()),
+            })
+        }));
+        match page.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+            _ => return Ok(images),
+        }
+    }
+}
+
+/// Removes `tag` from its image (`BatchDeleteImage` by tag). ECR deletes an image whose last tag
+/// is removed: callers make sure the image keeps another tag first. `Ok(false)` when no image
+/// carries the tag any more.
+pub async fn remove_tag(
+    client: &aws_sdk_ecr::Client,
+    registry_id: Option<&str>,
+    repository: &str,
+    tag: &str,
+) -> Result<bool, AwsError> {
+    let output = client
+        .batch_delete_image()
+        .set_registry_id(registry_id.map(str::to_owned))
+        .repository_name(repository)
+        .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(tag).build())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ECR", "BatchDeleteImage", format!("{repository}:{tag}"), e))?;
+    match output.failures().first() {
+        None => Ok(true),
+        Some(f) if f.failure_code() == Some(&aws_sdk_ecr::types::ImageFailureCode::ImageNotFound) => Ok(false),
+        Some(f) => Err(AwsError {
+            service: "ECR",
+            transient: false,
+            operation: "BatchDeleteImage",
+            resource: format!("{repository}:{tag}"),
+            code: f.failure_code().map(|c| c.as_str().to_owned()),
+            message: f.failure_reason().unwrap_or("the tag was not removed").to_owned(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

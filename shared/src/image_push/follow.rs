@@ -92,7 +92,7 @@ pub async fn hear_deployment(
     });
     // A completion also starts the promotions that wait for no soak (a replay finds them done).
     if completed && !failed_to_record {
-        let mut reports = vec![protect::protect(clients, app, store, report, protection).await];
+        let mut reports = vec![protect::protect(clients, app, config.image_tags, store, report, protection).await];
         let now = SystemTime::now();
         reports.extend(promote::promote_followers(clients, config, settings, invocation, app, now, true).await);
         return answer(reports);
@@ -216,7 +216,7 @@ pub async fn settle(
             .is_ok_and(|changes| changes.iter().any(|c| c.record.outcome == DeployOutcome::Completed));
         let report = report_changes(app, result, || "nothing to settle".into());
         if completed {
-            protect::protect(clients, app, store, report, None).await
+            protect::protect(clients, app, config.image_tags, store, report, None).await
         } else {
             report
         }
@@ -225,6 +225,8 @@ pub async fn settle(
     .collect()
     .await;
     reports.extend(settled);
+    // Per-image tags no application needs any more.
+    reports.extend(super::release::release(clients, config, store, &read_indexes).await);
     // Pushes whose event was lost.
     reports.extend(super::reconcile::reconcile(clients, settings, invocation, &read_indexes).await);
     // Templates changed without a push.

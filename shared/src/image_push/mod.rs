@@ -18,6 +18,7 @@ pub mod protect;
 pub mod queue;
 pub mod reconcile;
 pub mod record;
+pub mod release;
 pub mod replica;
 mod report;
 mod rollback;

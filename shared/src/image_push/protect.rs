@@ -11,7 +11,7 @@
 use super::{Clients, Outcome, Report};
 use crate::aws::ecr::{self, ImageDetail, ImageQuery};
 use crate::aws::AwsError;
-use crate::input::config::AppConfig;
+use crate::input::config::{AppConfig, ImageTags};
 use crate::input::events::RESERVED_TAG_PREFIXES;
 use crate::records::{DeployIndex, RecordStore};
 
@@ -24,6 +24,26 @@ pub fn live_tag(app: &str) -> String {
 /// where a rollback goes.
 pub fn prev_tag(app: &str) -> String {
     format!("{}{app}", RESERVED_TAG_PREFIXES[1])
+}
+
+/// Tag that marks an image some application runs or rolls back to, in `per-image` mode
+/// (`live-sha256-<hex>`): one tag an image however many applications share it.
+pub fn image_tag(digest: &str) -> String {
+    format!("{}{}", RESERVED_TAG_PREFIXES[0], digest.replace(':', "-"))
+}
+
+/// The digest an `image_tag` names, if `tag` is one.
+pub fn digest_of_image_tag(tag: &str) -> Option<String> {
+    let hex = tag.strip_prefix(RESERVED_TAG_PREFIXES[0])?.strip_prefix("sha256-")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{hex}"))
+}
+
+/// The tags that keep `app`'s images, for messages.
+fn tag_names(tags: ImageTags, app: &str) -> String {
+    match tags {
+        ImageTags::PerApp => format!("{} and {}", live_tag(app), prev_tag(app)),
+        ImageTags::PerImage => format!("{}<digest> tags", image_tag("sha256:")),
+    }
 }
 
 /// What moving an application's tags needs, read from ECR.
@@ -60,7 +80,9 @@ pub(crate) async fn read(clients: &Clients, app: &AppConfig, index: &DeployIndex
 /// The tag moves, in waves that go one after the other (the moves of a wave at once): none for
 /// a tag already in place; `prev` before `live` when the image that gains `prev` holds no tag
 /// but `live` (moving `live` first would leave it untagged, what lifecycle rules expire first).
+/// Per image, each digest gets its own tag, always put (never moved, so one wave).
 pub(crate) fn waves(
+    tags: ImageTags,
     app: &str,
     live: Option<&str>,
     prev: Option<&str>,
@@ -73,12 +95,25 @@ pub(crate) fn waves(
             .flat_map(|d| d.tags.iter().map(String::as_str))
             .collect()
     };
-    let (live_tag, prev_tag) = (live_tag(app), prev_tag(app));
     let needed = |tag: &str, digest: Option<&str>| {
         digest
             .filter(|digest| !tags_of(digest).contains(&tag))
             .map(|digest| (tag.to_owned(), digest.to_owned()))
     };
+    // Per image, every digest is tagged again even when the tag was seen in place: the tags were
+    // read beside the index's write, and the settle run's release may have taken the tag off
+    // since (it reads the indexes again after, so a tag put after the index's write holds).
+    // ECR answers a tag already in place without a change.
+    if tags == ImageTags::PerImage {
+        let mut wave: Vec<(String, String)> = live
+            .into_iter()
+            .chain(prev)
+            .map(|digest| (image_tag(digest), digest.to_owned()))
+            .collect();
+        wave.dedup();
+        return if wave.is_empty() { Vec::new() } else { vec![wave] };
+    }
+    let (live_tag, prev_tag) = (live_tag(app), prev_tag(app));
     let (prev_move, live_move) = (needed(&prev_tag, prev), needed(&live_tag, live));
     let prev_kept_only_by_live = prev.is_some_and(|digest| tags_of(digest).iter().all(|tag| *tag == live_tag));
     match (prev_move, live_move) {
@@ -101,6 +136,7 @@ pub(crate) fn waves(
 pub(crate) async fn protect(
     clients: &Clients,
     app: &AppConfig,
+    tags: ImageTags,
     store: &RecordStore,
     mut report: Report,
     read: Option<Protection>,
@@ -113,7 +149,7 @@ pub(crate) async fn protect(
         let (images, details) = read.found?;
         let registry = clients.for_app(app).await;
         let mut moved = Vec::new();
-        for wave in waves(&app.name, read.live.as_deref(), read.prev.as_deref(), &details) {
+        for wave in waves(tags, &app.name, read.live.as_deref(), read.prev.as_deref(), &details) {
             let puts = wave.iter().map(|(tag, digest)| {
                 let image = images
                     .iter()
@@ -143,9 +179,8 @@ pub(crate) async fn protect(
         Ok(moved) => report.actions.extend(moved),
         Err(err) if err.code.as_deref() == Some("ImageTagAlreadyExistsException") => {
             let note = format!(
-                "the repository's tags are immutable, so {} and {} were not moved ({err}): make them mutable or exclude `live-*` and `prev-*` (IMMUTABLE_WITH_EXCLUSION), or the lifecycle policy cannot tell the images in use",
-                live_tag(&app.name),
-                prev_tag(&app.name)
+                "the repository's tags are immutable, so {} were not moved ({err}): make them mutable or exclude `live-*` and `prev-*` (IMMUTABLE_WITH_EXCLUSION), or the lifecycle policy cannot tell the images in use",
+                tag_names(tags, &app.name)
             );
             if let Some(id) = &report.deploy_id {
                 if let Err(err) = store
@@ -161,17 +196,15 @@ pub(crate) async fn protect(
         // one image, per-application tags run out.
         Err(err) if err.code.as_deref() == Some("LimitExceededException") => {
             report.actions.push(format!(
-                "! {} and {} not moved: {err}; ECR keeps at most 1,000 tags an image, so an image shared by this many applications cannot carry one tag per application: keep it with a lifecycle rule on its release tag instead",
-                live_tag(&app.name),
-                prev_tag(&app.name)
+                "! {} not moved: {err}; ECR keeps at most 1,000 tags an image, so an image shared by this many applications cannot carry two tags per application: set `image_tags` to \"per-image\" (one tag an image)",
+                tag_names(tags, &app.name)
             ));
         }
         Err(err) => {
             report.outcome = Outcome::Failed;
             report.reason = Some(format!(
-                "the images in use are not tagged ({}, {}): {err}; a retry of the event tags them",
-                live_tag(&app.name),
-                prev_tag(&app.name)
+                "the images in use are not tagged ({}): {err}; a retry of the event tags them",
+                tag_names(tags, &app.name)
             ));
         }
     }
@@ -199,7 +232,7 @@ mod tests {
         let (new, old) = (digest(2), digest(1));
         let details = [image(&new, &["latest"], 20), image(&old, &["live-orders"], 10)];
         assert_eq!(
-            moves(waves("orders", Some(&new), Some(&old), &details)),
+            moves(waves(ImageTags::PerApp, "orders", Some(&new), Some(&old), &details)),
             [vec!["prev-orders->01"], vec!["live-orders->02"]]
         );
     }
@@ -209,7 +242,7 @@ mod tests {
         let (new, old) = (digest(2), digest(1));
         let details = [image(&new, &[], 20), image(&old, &["live-orders", "v1"], 10)];
         assert_eq!(
-            moves(waves("orders", Some(&new), Some(&old), &details)),
+            moves(waves(ImageTags::PerApp, "orders", Some(&new), Some(&old), &details)),
             [vec!["prev-orders->01", "live-orders->02"]]
         );
     }
@@ -218,13 +251,47 @@ mod tests {
     fn tags_in_place_are_not_moved_again() {
         let (new, old) = (digest(2), digest(1));
         let details = [image(&new, &["live-orders"], 20), image(&old, &["prev-orders"], 10)];
-        assert!(waves("orders", Some(&new), Some(&old), &details).is_empty());
+        assert!(waves(ImageTags::PerApp, "orders", Some(&new), Some(&old), &details).is_empty());
         // The first deploy: only `live`.
         let details = [image(&new, &["latest"], 20)];
         assert_eq!(
-            moves(waves("orders", Some(&new), None, &details)),
+            moves(waves(ImageTags::PerApp, "orders", Some(&new), None, &details)),
             [vec!["live-orders->02"]]
         );
-        assert!(waves("orders", None, None, &[]).is_empty());
+        assert!(waves(ImageTags::PerApp, "orders", None, None, &[]).is_empty());
+    }
+
+    #[test]
+    fn per_image_each_digest_gets_its_own_tag_once() {
+        let (new, old) = (digest(2), digest(1));
+        let details = [image(&new, &["latest"], 20), image(&old, &[&image_tag(&old)], 10)];
+        let waves = waves(ImageTags::PerImage, "orders", Some(&new), Some(&old), &details);
+        // The old image's tag is put again: a release may have taken it off since the read.
+        assert_eq!(
+            waves,
+            [vec![(image_tag(&new), new.clone()), (image_tag(&old), old.clone())]]
+        );
+        // Live and previous on one digest (a rollback target that is also live): one tag.
+        assert_eq!(
+            super::waves(
+                ImageTags::PerImage,
+                "orders",
+                Some(&old),
+                Some(&old),
+                &[image(&old, &[], 1)]
+            ),
+            [vec![(image_tag(&old), old.clone())]]
+        );
+    }
+
+    #[test]
+    fn a_per_image_tag_names_its_digest_and_nothing_else_does() {
+        let d = digest(7);
+        let tag = image_tag(&d);
+        assert!(tag.starts_with("live-sha256-") && tag.len() == 76, "{tag}");
+        assert_eq!(digest_of_image_tag(&tag), Some(d));
+        for other in ["live-orders", "live-sha256-ab", "prev-sha256-00", "latest"] {
+            assert_eq!(digest_of_image_tag(other), None, "{other}");
+        }
     }
 }

@@ -53,6 +53,31 @@ pub struct Config {
     /// documented figures.
     #[serde(default, skip_serializing_if = "EcsRates::is_empty")]
     pub ecs_rates: EcsRates,
+    /// How images in use are tagged: `per-app` (default: `live-<app>`, `prev-<app>`) or
+    /// `per-image` (one `live-sha256-<hex>` an image, for any number of applications).
+    #[serde(default, skip_serializing_if = "ImageTags::is_default")]
+    pub image_tags: ImageTags,
+}
+
+/// How the images applications run and roll back to are kept from lifecycle rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImageTags {
+    /// `live-<app>` and `prev-<app>` move with each application's completed deploys: readable,
+    /// but two tags an application and ECR keeps at most 1,000 an image, so about 500
+    /// applications can share one image.
+    #[default]
+    #[serde(rename = "per-app")]
+    PerApp,
+    /// One `live-sha256-<hex>` on each image some application runs or rolls back to, released
+    /// by the settle run when none does: any number of applications.
+    #[serde(rename = "per-image")]
+    PerImage,
+}
+
+impl ImageTags {
+    fn is_default(&self) -> bool {
+        *self == ImageTags::PerApp
+    }
 }
 
 fn default_inline_max() -> u32 {
@@ -641,6 +666,7 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
         retention_on_schedule: false,
         inline_max: default_inline_max(),
         ecs_rates: EcsRates::default(),
+        image_tags: ImageTags::default(),
     };
     let mut positions = Vec::new();
     let Some(object) = value.as_object() else {
@@ -659,13 +685,14 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
             "retention_on_schedule",
             "inline_max",
             "ecs_rates",
+            "image_tags",
         ]
         .contains(&key.as_str())
         {
             problems.push(Problem {
                 path: key_in_path(key),
                 message:
-                    "unknown field, expected `apps`, `nlb`, `settle_after_minutes`, `prune`, `retention_on_schedule`, `inline_max` or `ecs_rates`"
+                    "unknown field, expected `apps`, `nlb`, `settle_after_minutes`, `prune`, `retention_on_schedule`, `inline_max`, `ecs_rates` or `image_tags`"
                         .into(),
             });
         }
@@ -701,6 +728,18 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
                 }),
             },
         }
+    }
+    match object.get("image_tags").map(|v| (v, v.as_str())) {
+        None => {}
+        Some((_, Some("per-app"))) => config.image_tags = ImageTags::PerApp,
+        Some((_, Some("per-image"))) => config.image_tags = ImageTags::PerImage,
+        Some((value, text)) => problems.push(Problem {
+            path: "image_tags".into(),
+            message: format!(
+                "expected \"per-app\" or \"per-image\", got {}",
+                text.map_or_else(|| json_kind(value).to_owned(), quoted)
+            ),
+        }),
     }
     if let Some(rates) = object.get("ecs_rates") {
         config.ecs_rates = rates::parse(rates, problems);

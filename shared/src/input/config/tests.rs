@@ -474,3 +474,22 @@ fn a_promotion_into_production_or_another_account_must_be_gated_or_say_auto() {
         assert!(parse(serde_json::json!({"role_arn": role, "production": true, "promotion": promotion})).is_ok());
     }
 }
+
+#[test]
+fn image_tags_take_per_app_or_per_image_and_name_a_wrong_word() {
+    let doc = |extra: &str| {
+        format!(
+            r#"{{"apps": [{{"name": "a", "cluster": "c", "service": "a", "container": "app", "repository": "orders",
+            "tags": ["latest"]}}]{extra}}}"#
+        )
+    };
+    assert_eq!(Config::parse(&doc(""), "test").unwrap().image_tags, ImageTags::PerApp);
+    let config = Config::parse(&doc(r#", "image_tags": "per-image""#), "test").unwrap();
+    assert_eq!(config.image_tags, ImageTags::PerImage);
+    for wrong in [r#""per-repo""#, "true"] {
+        let err = Config::parse(&doc(&format!(r#", "image_tags": {wrong}"#)), "test").unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err:?}");
+        assert_eq!(err.problems[0].path, "image_tags");
+        assert!(err.problems[0].message.contains("\"per-image\""), "{err:?}");
+    }
+}

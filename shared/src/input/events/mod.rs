@@ -101,10 +101,11 @@ pub fn is_tag(s: &str) -> bool {
     (1..=TAG_MAX_CHARS).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
-/// Tag prefixes the deployer keeps for itself: `live-<app>` and `prev-<app>` mark the images in
-/// use. Moving them is a `PutImage`, which ECR reports as a push, so a push of such a tag is
-/// never a deploy.
-pub const RESERVED_TAG_PREFIXES: [&str; 2] = ["live-", "prev-"];
+/// Tag prefixes the deployer keeps for itself: `live-<app>` and `prev-<app>` (or one
+/// `live-sha256-<hex>` an image) mark the images in use, `retired-` an image released with no
+/// other tag. Putting them is a `PutImage`, which ECR reports as a push, so a push of such a tag
+/// is never a deploy.
+pub const RESERVED_TAG_PREFIXES: [&str; 3] = ["live-", "prev-", "retired-"];
 
 /// True for a tag of the deployer's own ([`RESERVED_TAG_PREFIXES`]).
 pub fn is_reserved_tag(tag: &str) -> bool {
