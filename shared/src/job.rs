@@ -101,6 +101,9 @@ pub struct Invocation {
     pub deadline: Option<Instant>,
     /// The account the function runs in (from the invoked function's ARN); none outside Lambda.
     pub account: Option<String>,
+    /// Who signed the request, when the payload came through the function URL (`AWS_IAM`: Lambda
+    /// checked the signature); none for a plain invoke, which carries no identity.
+    pub caller: Option<String>,
 }
 
 impl Invocation {
@@ -110,6 +113,15 @@ impl Invocation {
             request_id: crate::lease::new_owner(),
             deadline: None,
             account: None,
+            caller: None,
+        }
+    }
+
+    /// This invocation, signed by `caller` through the function URL.
+    pub fn signed_by(self, caller: &str) -> Self {
+        Self {
+            caller: Some(caller.to_owned()),
+            ..self
         }
     }
 
@@ -133,6 +145,7 @@ impl Invocation {
                 .nth(4)
                 .filter(|a| crate::input::is_account_id(a))
                 .map(str::to_owned),
+            caller: None,
         }
     }
 

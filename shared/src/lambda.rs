@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::error::InvokeError;
 use crate::input::config::ConfigSource;
+use crate::input::function_url;
 use crate::job::{Invocation, Job, Settings};
 use crate::{aws, telemetry};
 
@@ -33,6 +34,9 @@ pub async fn serve<J: Job>() -> Result<(), Error> {
                         "a JSON document (an EventBridge event or a manual payload); the payload is not JSON: {reason}"
                     ),
                 )))),
+                None if function_url::is_url_request(&event.payload) => {
+                    Ok(through_url::<J>(clients, &event.payload, settings, invocation).await)
+                }
                 None => invoke::<J>(clients, &event.payload, settings, &invocation).await,
             }
         }
@@ -106,6 +110,32 @@ async fn invoke<J: Job>(
         Err(err) => Err(err.into()),
     };
     answer.and_then(J::respond).map_err(fail::<J>)
+}
+
+/// A payload through the function URL: run as signed by its caller, answered as HTTP (the
+/// invocation itself succeeds: the caller, waiting on the URL, reads the status code).
+async fn through_url<J: Job>(
+    clients: &J::Clients,
+    event: &Value,
+    settings: &Settings,
+    invocation: Invocation,
+) -> Value {
+    let answer = match function_url::parse(event) {
+        Err(err) => Err(fail::<J>(InvokeError::EventInvalid(err))),
+        Ok(request) => {
+            let invocation = invocation.signed_by(&request.caller);
+            tracing::info!(function = J::NAME, caller = %request.caller, "payload through the function URL");
+            invoke::<J>(clients, &request.payload, settings, &invocation).await
+        }
+    };
+    function_url::response(answer.map_err(|err| {
+        let status = match &err {
+            InvokeError::EventInvalid(_) => 400,
+            _ if err.error_type() == crate::error::DEFERRED => 503,
+            _ => 500,
+        };
+        (status, err.error_type(), err.to_string())
+    }))
 }
 
 /// A failed invocation, logged once.

@@ -522,6 +522,7 @@ async fn near_the_deadline_nothing_new_starts_and_it_is_deferred() {
         request_id: "near-deadline".into(),
         deadline: Some(std::time::Instant::now() + Duration::from_secs(5)),
         account: None,
+        caller: None,
     };
     emulator.start_recording();
     let answer = invoke_job_as::<ImagePush>(

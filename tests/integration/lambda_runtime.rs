@@ -62,6 +62,31 @@ async fn image_push_deploys_the_sample_push_event_through_the_lambda_runtime() {
     assert_eq!(replay["results"][0]["outcome"], "unchanged", "{replay}");
     assert_eq!(count_writes(&emulator.stop_recording()), 0);
 
+    // Through the function URL (signed: Lambda names the caller): an HTTP answer with the body.
+    let url = invoke("function-url-status.json")().expect("the URL request answers");
+    assert_eq!(url["statusCode"], 200, "{url}");
+    let body: serde_json::Value = serde_json::from_str(url["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["results"][0]["app"], "orders", "{body}");
+    assert_eq!(body["results"][0]["outcome"], "status", "{body}");
+    // Unsigned (a URL whose AuthType is NONE would send this): refused with 400, said in the body.
+    let mut unsigned: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(events.join("function-url-status.json")).unwrap()).unwrap();
+    unsigned["requestContext"].as_object_mut().unwrap().remove("authorizer");
+    let unsigned_file = std::env::temp_dir().join(format!("unsigned-url-{}.json", emulator.port));
+    std::fs::write(&unsigned_file, unsigned.to_string()).unwrap();
+    let refused = watch
+        .invoke_file("image-push", &unsigned_file)
+        .expect("answered as HTTP");
+    assert_eq!(refused["statusCode"], 400, "{refused}");
+    assert!(
+        refused["body"]
+            .as_str()
+            .unwrap()
+            .contains("requestContext.authorizer.iam.userArn"),
+        "{refused}"
+    );
+    let _ = std::fs::remove_file(unsigned_file);
+
     // A manual dry run of a rollback to orders:1, which names its image by tag (the tag now
     // names the pushed image), is refused without `force`, saying why; a delete is ignored.
     let refused = invoke("manual-rollback-revision-dry-run.json")().expect_err("refused without force");

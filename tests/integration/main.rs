@@ -7,6 +7,7 @@
 //! call ledger the other tests leave, so `make test` runs it afterwards.
 
 mod accounts;
+mod approvals;
 mod deploy_truth;
 mod dns;
 mod faults;

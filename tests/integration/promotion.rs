@@ -18,16 +18,16 @@ const PROD_ROLE: &str = "arn:aws:iam::222222222222:role/deployer";
 /// Staging (`orders`, the function's account, follows `latest`) and production (`orders-prod`,
 /// account 222222222222 through its role, promoted from staging with `promotion`), records and
 /// events on.
-struct Promotion {
+pub(crate) struct Promotion {
     _emulator: Emulator,
-    kit: World,
+    pub kit: World,
     prod: World,
     tap: EventTap,
-    settings: Settings,
-    config: String,
+    pub settings: Settings,
+    pub config: String,
 }
 
-async fn promotion_world(promotion: Value) -> Promotion {
+pub(crate) async fn promotion_world(promotion: Value) -> Promotion {
     let emulator = Emulator::start();
     let kit = World::new(&emulator).await;
     world::create_bucket(&kit.clients, BUCKET).await;
@@ -64,7 +64,7 @@ async fn promotion_world(promotion: Value) -> Promotion {
 }
 
 impl Promotion {
-    async fn run(&self, payload: &Value) -> Vec<Report> {
+    pub(crate) async fn run(&self, payload: &Value) -> Vec<Report> {
         invoke_job::<ImagePush>(&self.kit.clients, &self.config, payload, &self.settings)
             .await
             .unwrap()
@@ -72,7 +72,7 @@ impl Promotion {
     }
 
     /// Pushes `seed` as `orders:latest`; staging's deploy report and the digest.
-    async fn push(&self, seed: &str) -> (Report, String) {
+    pub(crate) async fn push(&self, seed: &str) -> (Report, String) {
         let digest = world::push_image(&self.kit.clients, "orders", "latest", seed).await;
         let mut reports = self.run(&push_event("orders", "latest", &digest)).await;
         assert_eq!(reports.len(), 1, "a push concerns staging only: {reports:?}");
@@ -80,19 +80,19 @@ impl Promotion {
     }
 
     /// ECS says staging's deployment ended (`file`): the reports of that event.
-    async fn ecs_says(&self, file: &str, staging: &Report) -> Vec<Report> {
+    pub(crate) async fn ecs_says(&self, file: &str, staging: &Report) -> Vec<Report> {
         let deployment = staging.ecs_deployment_id.clone().expect("an ECS deployment");
         self.run(&recorded_ecs_event(file, "sss", "orders", &deployment)).await
     }
 
-    async fn index(&self, app: &str) -> DeployIndex {
+    pub(crate) async fn index(&self, app: &str) -> DeployIndex {
         RecordStore::in_bucket(BUCKET)
             .read(&self.kit.clients.s3, app)
             .await
             .unwrap()
     }
 
-    async fn prod_image(&self) -> String {
+    pub(crate) async fn prod_image(&self) -> String {
         image_of(&self.prod.clients, "prod").await
     }
 }

@@ -234,7 +234,7 @@ pub async fn handle(
                 invocation,
                 target,
                 wanted,
-                by.as_deref(),
+                invocation.caller.as_deref().or(by.as_deref()),
                 *dry_run,
                 now,
             )
@@ -268,10 +268,11 @@ pub async fn handle(
                 } => TriggerKind::Override,
                 _ => TriggerKind::Manual,
             };
+            // Who signed it, when it came through the function URL; else the payload's word.
             let trigger = Trigger {
                 kind,
                 id: invocation.request_id.clone(),
-                by: by.clone(),
+                by: invocation.caller.clone().or_else(|| by.clone()),
             };
             return deploy(clients, config, request, settings, invocation, &trigger).await;
         }

@@ -17,6 +17,7 @@ use crate::aws::events::Entry;
 use crate::aws::s3::{put_json, read_object};
 use crate::input::config::{AppConfig, Approval, Config, PromotionPolicy};
 use crate::input::events::DeployTarget;
+use crate::input::function_url::{acts_as, principal_of};
 use crate::input::{quoted, InputError};
 use crate::job::{Invocation, Settings};
 use crate::notify;
@@ -155,7 +156,10 @@ pub struct PendingPromotion {
     pub asked_at: String,
     /// Who or what asked (`promotion from <source>`, or a payload's `by`).
     pub asked_by: String,
-    /// Who approved it, once approved.
+    /// Who signed the request that asked, when it came through the function URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_by_caller: Option<String>,
+    /// Who approved it, once approved (the signer's ARN when it came through the function URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_by: Option<String>,
     /// When it was approved.
@@ -205,6 +209,29 @@ async fn write_pending(
 /// The source of `target`, when it is promoted from one.
 fn source_of<'a>(config: &'a Config, target: &AppConfig) -> Option<&'a AppConfig> {
     config.app(target.promote_from.as_deref()?)
+}
+
+/// With `approvers` configured, an approval must be signed (through the function URL) by one
+/// of them: a plain invoke names nobody, so it is refused before anything is read.
+fn check_approver(config: &Config, caller: Option<&str>) -> Result<(), InputError> {
+    if config.approvers.is_empty() {
+        return Ok(());
+    }
+    match caller {
+        Some(caller) if config.approvers.iter().any(|listed| acts_as(caller, listed)) => Ok(()),
+        Some(caller) => Err(InputError::new(
+            "approve",
+            format!(
+                "an approval signed by one of `approvers`; {} acts as {}, which is not listed",
+                quoted(caller),
+                principal_of(caller)
+            ),
+        )),
+        None => Err(InputError::new(
+            "approve",
+            "an approval through image-push's function URL (AWS_IAM), which names who signs it: a plain invoke names nobody, and `approvers` is set",
+        )),
+    }
 }
 
 /// What asked for a promotion: the payload's `by`, else the rule.
@@ -327,6 +354,7 @@ pub async fn promote(
                 &digest,
                 &source_deploy,
                 &asked,
+                invocation.caller.as_deref(),
                 dry_run,
                 now,
             )
@@ -387,6 +415,7 @@ async fn ask_approval(
     digest: &str,
     source_deploy: &str,
     asked: &str,
+    caller: Option<&str>,
     dry_run: bool,
     now: SystemTime,
 ) -> Report {
@@ -397,6 +426,7 @@ async fn ask_approval(
         source_deploy: source_deploy.to_owned(),
         asked_at: format_time(now),
         asked_by: asked.to_owned(),
+        asked_by_caller: caller.map(str::to_owned),
         approved_by: None,
         approved_at: None,
     };
@@ -460,6 +490,8 @@ pub async fn approve(
     by: Option<&str>,
 ) -> Result<Report, InputError> {
     let target = config.find_app(app, "approve.app")?;
+    let caller = invocation.caller.as_deref();
+    check_approver(config, caller)?;
     let Some(store) = &settings.records else {
         return Err(InputError::new(
             "approve",
@@ -486,6 +518,19 @@ pub async fn approve(
                 quoted(digest)
             ),
         ));
+    }
+    if let (Some(caller), Some(asker), false) =
+        (caller, pending.asked_by_caller.as_deref(), config.approvers.is_empty())
+    {
+        if config.approver_not_asker && principal_of(caller) == principal_of(asker) {
+            return Err(InputError::new(
+                "approve",
+                format!(
+                    "an approver other than who asked for the promotion ({}); `approver_not_asker` is on",
+                    principal_of(asker)
+                ),
+            ));
+        }
     }
     // A pending promotion expires; and what it moves must still stand where it came from.
     let now = SystemTime::now();
@@ -518,7 +563,7 @@ pub async fn approve(
             }
         }
     }
-    let approved_by = by.unwrap_or("an approve payload").to_owned();
+    let approved_by = caller.or(by).unwrap_or("an approve payload").to_owned();
     let asked = format!("promotion from {}, approved by {approved_by}", pending.source);
     let report = deploy_promotion(
         clients,

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod env;
 pub mod events;
+pub mod function_url;
 pub mod json;
 
 /// Characters of a user's value quoted in an answer or an error; longer values are cut.

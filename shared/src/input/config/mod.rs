@@ -57,6 +57,14 @@ pub struct Config {
     /// `per-image` (one `live-sha256-<hex>` an image, for any number of applications).
     #[serde(default, skip_serializing_if = "ImageTags::is_default")]
     pub image_tags: ImageTags,
+    /// Who may approve a pending promotion: IAM role or user ARNs. When set, an approval must come
+    /// through image-push's function URL (`AWS_IAM`: Lambda names the signer) from one of them;
+    /// a plain invoke, which names nobody, is refused. Empty: any invoker may approve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    /// With `approvers`: the approver may not be who asked for the promotion (default true).
+    #[serde(default = "default_true")]
+    pub approver_not_asker: bool,
 }
 
 /// How the images applications run and roll back to are kept from lifecycle rules.
@@ -667,6 +675,8 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
         inline_max: default_inline_max(),
         ecs_rates: EcsRates::default(),
         image_tags: ImageTags::default(),
+        approvers: Vec::new(),
+        approver_not_asker: true,
     };
     let mut positions = Vec::new();
     let Some(object) = value.as_object() else {
@@ -686,13 +696,15 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
             "inline_max",
             "ecs_rates",
             "image_tags",
+            "approvers",
+            "approver_not_asker",
         ]
         .contains(&key.as_str())
         {
             problems.push(Problem {
                 path: key_in_path(key),
                 message:
-                    "unknown field, expected `apps`, `nlb`, `settle_after_minutes`, `prune`, `retention_on_schedule`, `inline_max`, `ecs_rates` or `image_tags`"
+                    "unknown field, expected `apps`, `nlb`, `settle_after_minutes`, `prune`, `retention_on_schedule`, `inline_max`, `ecs_rates`, `image_tags`, `approvers` or `approver_not_asker`"
                         .into(),
             });
         }
@@ -700,6 +712,7 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
     for (field, flag) in [
         ("prune", &mut config.prune),
         ("retention_on_schedule", &mut config.retention_on_schedule),
+        ("approver_not_asker", &mut config.approver_not_asker),
     ] {
         match object.get(field) {
             None => {}
@@ -728,6 +741,26 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
                 }),
             },
         }
+    }
+    match object.get("approvers") {
+        None => {}
+        Some(serde_json::Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                match item.as_str() {
+                    Some(arn) if is_principal_arn(arn) => config.approvers.push(arn.to_owned()),
+                    _ => problems.push(Problem {
+                        path: format!("approvers[{i}]"),
+                        message:
+                            "expected an IAM role or user ARN (arn:aws:iam::<account>:role/<name> or :user/<name>)"
+                                .into(),
+                    }),
+                }
+            }
+        }
+        Some(value) => problems.push(Problem {
+            path: "approvers".into(),
+            message: format!("expected an array of IAM role or user ARNs, got {}", json_kind(value)),
+        }),
     }
     match object.get("image_tags").map(|v| (v, v.as_str())) {
         None => {}
@@ -779,6 +812,21 @@ fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Confi
         },
     }
     (config, positions)
+}
+
+/// An IAM role or user ARN: `arn:<partition>:iam::<12 digits>:role/<path/name>` or `:user/...`.
+fn is_principal_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ["arn", partition, "iam", "", account, resource] = parts.as_slice() else {
+        return false;
+    };
+    partition.starts_with("aws")
+        && crate::input::is_account_id(account)
+        && (resource
+            .strip_prefix("role/")
+            .or_else(|| resource.strip_prefix("user/")))
+        .is_some_and(|name| !name.is_empty() && !name.ends_with('/') && name.len() <= 512)
+        && arn.chars().all(|c| c.is_ascii_graphic())
 }
 
 /// Parses one part (an application, the `nlb` block) that must be an object, whose `nested`

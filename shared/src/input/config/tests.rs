@@ -493,3 +493,30 @@ fn image_tags_take_per_app_or_per_image_and_name_a_wrong_word() {
         assert!(err.problems[0].message.contains("\"per-image\""), "{err:?}");
     }
 }
+
+#[test]
+fn approvers_are_iam_role_or_user_arns_named_by_position() {
+    let doc = |extra: &str| {
+        format!(
+            r#"{{"apps": [{{"name": "a", "cluster": "c", "service": "a", "container": "app", "repository": "orders",
+            "tags": ["latest"]}}]{extra}}}"#
+        )
+    };
+    let config = Config::parse(&doc(""), "test").unwrap();
+    assert!(config.approvers.is_empty() && config.approver_not_asker);
+    let config = Config::parse(
+        &doc(r#", "approvers": ["arn:aws:iam::123456789012:role/teams/Approver", "arn:aws:iam::123456789012:user/bob"], "approver_not_asker": false"#),
+        "test",
+    )
+    .unwrap();
+    assert_eq!(config.approvers.len(), 2);
+    assert!(!config.approver_not_asker);
+    let err = Config::parse(
+        &doc(r#", "approvers": ["arn:aws:iam::123456789012:role/Approver", "bob", "arn:aws:sts::123456789012:assumed-role/A/s", "arn:aws:iam::1:role/x"]"#),
+        "test",
+    )
+    .unwrap_err();
+    assert_eq!(paths(err), ["approvers[1]", "approvers[2]", "approvers[3]"]);
+    let err = Config::parse(&doc(r#", "approvers": "arn:aws:iam::123456789012:role/A""#), "test").unwrap_err();
+    assert_eq!(paths(err), ["approvers"]);
+}
