@@ -4,7 +4,11 @@
 //! and validated as a whole on load: a bad document fails with every problem listed by its JSON
 //! path, before anything is changed.
 
+mod nlb;
+mod parse;
+mod promotion;
 pub mod rates;
+mod routes;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -14,13 +18,15 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use nlb::{Discovery, NlbConfig, TargetGroupConfig};
+pub use promotion::{Approval, PromotionConfig, PromotionPolicy};
 pub use rates::EcsRates;
+pub use routes::{ApiConfig, CloudMapConfig};
 pub use source::{ConfigSource, LoadConfigError, ENV_INLINE, ENV_S3};
 pub use validate::{is_dns_name, HTTP_METHODS};
 
 use crate::aws::arn::short_name;
 use crate::glob;
-use crate::input::json::{deserialize_at, json_kind, key_in_path, require_objects};
 use crate::input::{quoted, InputError};
 
 /// The whole configuration document.
@@ -180,46 +186,6 @@ pub struct AppConfig {
     pub production: bool,
 }
 
-/// How an application is promoted from its `promote_from`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PromotionConfig {
-    /// `auto`: once the source's deploy completed and stayed its running deploy for
-    /// `soak_minutes`; `manual`: only by a `promote` payload; none: `auto` (see [`Self::policy`]).
-    #[serde(default, rename = "policy", skip_serializing_if = "Option::is_none")]
-    pub policy_written: Option<PromotionPolicy>,
-    /// Minutes the source's completed deploy must stay its running deploy first (0-10080).
-    #[serde(default)]
-    pub soak_minutes: u32,
-    /// `manual`: a promotion waits for an `approve` payload naming its digest (a `Promotion
-    /// Pending` event says so); none: it deploys at once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval: Option<Approval>,
-}
-
-impl PromotionConfig {
-    /// The policy: as written, `auto` when none is.
-    pub fn policy(&self) -> PromotionPolicy {
-        self.policy_written.unwrap_or_default()
-    }
-
-    /// True when a promotion waits for something: an approval, a soak, or a person (`manual`).
-    pub fn is_gated(&self) -> bool {
-        self.approval.is_some() || self.soak_minutes > 0 || self.policy() == PromotionPolicy::Manual
-    }
-}
-
-/// When promotions happen.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PromotionPolicy {
-    /// When the source's deploy completed and soaked.
-    #[default]
-    Auto,
-    /// Only when a `promote` payload asks.
-    Manual,
-}
-
 /// What a deploy copies (see [`AppConfig::base`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -243,14 +209,6 @@ pub enum OnTemplateChange {
     Deploy,
 }
 
-/// Who lets a promotion proceed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Approval {
-    /// A person or pipeline, with an `approve` payload.
-    Manual,
-}
-
 fn default_keep_revisions() -> u32 {
     10
 }
@@ -263,154 +221,8 @@ fn default_grace_days() -> u32 {
     30
 }
 
-/// Cloud Map service of an application.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CloudMapConfig {
-    /// Namespace name (a DNS name) or ID (`ns-...`).
-    pub namespace: String,
-    /// Cloud Map service name.
-    pub service: String,
-    /// DNS record type: `SRV` (default) or `A`.
-    #[serde(default = "default_record_type")]
-    pub record_type: String,
-    /// DNS record TTL in seconds.
-    #[serde(default = "default_ttl")]
-    pub ttl: i64,
-    /// Custom health check failure threshold.
-    #[serde(default = "default_failure_threshold")]
-    pub failure_threshold: i32,
-    /// Container port registered for SRV records.
-    pub port: i32,
-    /// Container registered (defaults to the application's container).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container: Option<String>,
-}
-
-fn default_record_type() -> String {
-    "SRV".into()
-}
-fn default_ttl() -> i64 {
-    300
-}
-fn default_failure_threshold() -> i32 {
-    1
-}
-
-/// API Gateway HTTP API routes of an application.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiConfig {
-    /// HTTP API ID.
-    pub api_id: String,
-    /// VPC link ID of the private integration.
-    pub vpc_link_id: String,
-    /// JWT authorizer ID of every route.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorizer_id: Option<String>,
-    /// `"NONE"`, written out, for routes without authorization (open to anyone who reaches the
-    /// API); without it an API needs its `authorizer_id`, so a route is never opened by omission.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<String>,
-    /// HTTP methods, one route each.
-    pub methods: Vec<String>,
-    /// Route path.
-    #[serde(default = "default_path")]
-    pub path: String,
-}
-
-fn default_path() -> String {
-    "/{proxy+}".into()
-}
-
-/// NLB target groups kept filled with an internal ALB's addresses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NlbConfig {
-    /// Bucket holding the per-target-group state.
-    pub state_bucket: String,
-    /// Key prefix of the state objects.
-    #[serde(default = "default_state_prefix")]
-    pub state_prefix: String,
-    /// DNS lookups per run at most.
-    #[serde(default = "default_lookups")]
-    pub lookups_per_run: u32,
-    /// Runs an address must be missing before it is deregistered.
-    #[serde(default = "default_missing_runs")]
-    pub missing_runs_before_deregister: u32,
-    /// Largest share of a group's targets one run may deregister.
-    #[serde(default = "default_share")]
-    pub max_deregister_share: f64,
-    /// Whether targets the deployer did not register may be removed.
-    #[serde(default)]
-    pub remove_untracked: bool,
-    /// DNS servers (`host:port`); empty means the ALB zone's authoritative servers. Look-ups
-    /// go round them, so a slow or failing first server does not take every look-up.
-    #[serde(default)]
-    pub dns_servers: Vec<String>,
-    /// Seconds of a run in which DNS look-ups may start (1-30, default 20): with many groups
-    /// and slow servers the run still ends well inside the function's 45 s; groups not looked
-    /// up in time are reported as skipped, and the next run takes them first.
-    #[serde(default = "default_dns_budget")]
-    pub dns_budget_seconds: u32,
-    /// The target groups.
-    pub target_groups: Vec<TargetGroupConfig>,
-}
-
-fn default_state_prefix() -> String {
-    "nlb-sync/".into()
-}
-fn default_lookups() -> u32 {
-    50
-}
-fn default_dns_budget() -> u32 {
-    20
-}
-fn default_missing_runs() -> u32 {
-    3
-}
-fn default_share() -> f64 {
-    0.5
-}
-
-/// One NLB target group and the ALB whose addresses fill it, named by ARN (`alb_arn`), by DNS
-/// name (`alb_dns_name`), or both.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetGroupConfig {
-    /// Target group ARN.
-    pub target_group_arn: String,
-    /// DNS name of the internal ALB (needed for `dns` discovery).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alb_dns_name: Option<String>,
-    /// ARN of the internal ALB (needed for `eni` discovery).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alb_arn: Option<String>,
-    /// How the ALB's addresses are found; default `eni` when `alb_arn` is given, else `dns`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discovery: Option<Discovery>,
-    /// Role to assume to describe the ALB's network interfaces (an ALB in another account).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
-    /// Target port.
-    pub port: i32,
-    /// False registers targets with AvailabilityZone `all`.
-    #[serde(default = "default_true")]
-    pub same_vpc: bool,
-}
-
 fn default_true() -> bool {
     true
-}
-
-/// Where nlb-sync learns an ALB's addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Discovery {
-    /// The ALB's network interfaces (EC2 `DescribeNetworkInterfaces`): every address, exactly.
-    Eni,
-    /// DNS look-ups of the ALB's name: for ALBs whose account cannot be described.
-    Dns,
 }
 
 /// Where an application's service is reached: through which role (with its external id) and in
@@ -472,29 +284,6 @@ impl AppConfig {
     }
 }
 
-impl TargetGroupConfig {
-    /// The discovery in force: the configured one, else `eni` when the ALB's ARN is known.
-    pub fn discovery(&self) -> Discovery {
-        self.discovery.unwrap_or(if self.alb_arn.is_some() {
-            Discovery::Eni
-        } else {
-            Discovery::Dns
-        })
-    }
-
-    /// The ALB as state keys and reports name it: its DNS name, else `<name>-<id>` from its ARN.
-    pub fn alb_label(&self) -> String {
-        match (&self.alb_dns_name, &self.alb_arn) {
-            (Some(name), _) => name.clone(),
-            (None, Some(arn)) => arn
-                .split_once(":loadbalancer/app/")
-                .map_or(arn.as_str(), |(_, rest)| rest)
-                .replace('/', "-"),
-            (None, None) => String::new(),
-        }
-    }
-}
-
 /// One problem in a configuration document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -543,7 +332,7 @@ impl Config {
             }])
         })?;
         let mut problems = Vec::new();
-        let (config, positions) = parse_parts(&value, &mut problems);
+        let (config, positions) = parse::parse_parts(&value, &mut problems);
         // Validate what did parse, so one bad application does not hide another's problems.
         validate::validate(&config, &positions, &mut problems);
         if problems.is_empty() {
@@ -661,201 +450,4 @@ impl AppConfig {
     pub fn service_label(&self) -> String {
         format!("{}/{}", short_name(&self.cluster), short_name(&self.service))
     }
-}
-
-/// Parses each part on its own, so that one bad application does not hide the others' problems.
-/// Returns what parsed and, for each parsed application, its index in the document.
-fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>) -> (Config, Vec<usize>) {
-    let mut config = Config {
-        apps: Vec::new(),
-        nlb: None,
-        settle_after_minutes: default_settle_after_minutes(),
-        prune: false,
-        retention_on_schedule: false,
-        inline_max: default_inline_max(),
-        ecs_rates: EcsRates::default(),
-        image_tags: ImageTags::default(),
-        approvers: Vec::new(),
-        approver_not_asker: true,
-    };
-    let mut positions = Vec::new();
-    let Some(object) = value.as_object() else {
-        problems.push(Problem {
-            path: "$".into(),
-            message: "expected a JSON object with `apps`".into(),
-        });
-        return (config, positions);
-    };
-    for key in object.keys() {
-        if ![
-            "apps",
-            "nlb",
-            "settle_after_minutes",
-            "prune",
-            "retention_on_schedule",
-            "inline_max",
-            "ecs_rates",
-            "image_tags",
-            "approvers",
-            "approver_not_asker",
-        ]
-        .contains(&key.as_str())
-        {
-            problems.push(Problem {
-                path: key_in_path(key),
-                message:
-                    "unknown field, expected `apps`, `nlb`, `settle_after_minutes`, `prune`, `retention_on_schedule`, `inline_max`, `ecs_rates`, `image_tags`, `approvers` or `approver_not_asker`"
-                        .into(),
-            });
-        }
-    }
-    for (field, flag) in [
-        ("prune", &mut config.prune),
-        ("retention_on_schedule", &mut config.retention_on_schedule),
-        ("approver_not_asker", &mut config.approver_not_asker),
-    ] {
-        match object.get(field) {
-            None => {}
-            Some(serde_json::Value::Bool(value)) => *flag = *value,
-            Some(value) => problems.push(Problem {
-                path: field.into(),
-                message: format!("expected true or false, got {}", json_kind(value)),
-            }),
-        }
-    }
-    for (field, number, what) in [
-        (
-            "settle_after_minutes",
-            &mut config.settle_after_minutes,
-            "minutes (0-1440)",
-        ),
-        ("inline_max", &mut config.inline_max, "applications (1-100)"),
-    ] {
-        match object.get(field) {
-            None => {}
-            Some(value) => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
-                Some(n) => *number = n,
-                None => problems.push(Problem {
-                    path: field.into(),
-                    message: format!("expected a whole number of {what}, got {}", json_kind(value)),
-                }),
-            },
-        }
-    }
-    match object.get("approvers") {
-        None => {}
-        Some(serde_json::Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                match item.as_str() {
-                    Some(arn) if is_principal_arn(arn) => config.approvers.push(arn.to_owned()),
-                    _ => problems.push(Problem {
-                        path: format!("approvers[{i}]"),
-                        message:
-                            "expected an IAM role or user ARN (arn:aws:iam::<account>:role/<name> or :user/<name>)"
-                                .into(),
-                    }),
-                }
-            }
-        }
-        Some(value) => problems.push(Problem {
-            path: "approvers".into(),
-            message: format!("expected an array of IAM role or user ARNs, got {}", json_kind(value)),
-        }),
-    }
-    match object.get("image_tags").map(|v| (v, v.as_str())) {
-        None => {}
-        Some((_, Some("per-app"))) => config.image_tags = ImageTags::PerApp,
-        Some((_, Some("per-image"))) => config.image_tags = ImageTags::PerImage,
-        Some((value, text)) => problems.push(Problem {
-            path: "image_tags".into(),
-            message: format!(
-                "expected \"per-app\" or \"per-image\", got {}",
-                text.map_or_else(|| json_kind(value).to_owned(), quoted)
-            ),
-        }),
-    }
-    if let Some(rates) = object.get("ecs_rates") {
-        config.ecs_rates = rates::parse(rates, problems);
-    }
-    match object.get("apps") {
-        Some(serde_json::Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                match parse_part::<AppConfig>(item, &format!("apps[{i}]"), &["cloud_map", "api", "promotion"]) {
-                    Ok(mut app) => {
-                        if let Err(message) = app.read_repository_uri() {
-                            problems.push(Problem {
-                                path: format!("apps[{i}].repository"),
-                                message,
-                            });
-                        }
-                        config.apps.push(app);
-                        positions.push(i);
-                    }
-                    Err(problem) => problems.push(problem),
-                }
-            }
-        }
-        Some(_) => problems.push(Problem {
-            path: "apps".into(),
-            message: "expected an array of applications".into(),
-        }),
-        None => problems.push(Problem {
-            path: "apps".into(),
-            message: "missing field, expected an array of applications".into(),
-        }),
-    }
-    match object.get("nlb") {
-        None | Some(serde_json::Value::Null) => {}
-        Some(item) => match parse_part::<NlbConfig>(item, "nlb", &[]) {
-            Ok(nlb) => config.nlb = Some(nlb),
-            Err(problem) => problems.push(problem),
-        },
-    }
-    (config, positions)
-}
-
-/// An IAM role or user ARN: `arn:<partition>:iam::<12 digits>:role/<path/name>` or `:user/...`.
-fn is_principal_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let ["arn", partition, "iam", "", account, resource] = parts.as_slice() else {
-        return false;
-    };
-    partition.starts_with("aws")
-        && crate::input::is_account_id(account)
-        && (resource
-            .strip_prefix("role/")
-            .or_else(|| resource.strip_prefix("user/")))
-        .is_some_and(|name| !name.is_empty() && !name.ends_with('/') && name.len() <= 512)
-        && arn.chars().all(|c| c.is_ascii_graphic())
-}
-
-/// Parses one part (an application, the `nlb` block) that must be an object, whose `nested`
-/// keys hold objects too, and each of whose `target_groups` is an object.
-fn parse_part<T: serde::de::DeserializeOwned>(
-    value: &serde_json::Value,
-    base: &str,
-    nested: &[&str],
-) -> Result<T, Problem> {
-    let problem = |e: InputError| Problem {
-        path: e.field,
-        message: format!("expected {}", e.expected),
-    };
-    if !value.is_object() {
-        return Err(Problem {
-            path: base.to_owned(),
-            message: format!("expected an object (got {})", json_kind(value)),
-        });
-    }
-    require_objects(value, base, nested).map_err(problem)?;
-    if let Some(serde_json::Value::Array(groups)) = value.get("target_groups") {
-        for (i, group) in groups.iter().enumerate() {
-            if !group.is_object() {
-                return Err(Problem {
-                    path: format!("{base}.target_groups[{i}]"),
-                    message: format!("expected an object (got {})", json_kind(group)),
-                });
-            }
-        }
-    }
-    deserialize_at(value, base).map_err(problem)
 }
