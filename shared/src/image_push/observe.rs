@@ -214,6 +214,15 @@ pub async fn observe_last_good(
             },
         };
         found.last_good = index.last_good_except(&running).cloned();
+        // A record is read back from S3: the revision it names is read from ECS (with its tags)
+        // so that the plan can check it is the deployer's and runs the recorded image.
+        if let Some(arn) = found.last_good.as_ref().and_then(|g| g.new_task_definition.clone()) {
+            match ecs::describe_task_definition(&clients.ecs, &arn).await {
+                Ok(revision) => found.rollback_to = Some(revision),
+                Err(e) if e.code.as_deref() == Some("ClientException") => found.rollback_to = None,
+                Err(e) => *obs = Err(e),
+            }
+        }
     }
 }
 

@@ -5,7 +5,30 @@
 use super::plan::{circuit_breaker_change, service_and_current, update_action_text};
 use super::{Observation, Outcome, Plan, Report, Step, TaskDefinitionChoice};
 use crate::aws::ecr::ImageRef;
+use crate::aws::revision::Revision;
 use crate::input::config::AppConfig;
+use crate::ownership::{is_managed, MANAGED_TAG_KEY};
+
+/// Whether the revision ECS described (`described`) backs a recorded last good deploy of `arn`
+/// running `image`: it is that revision, the deployer registered it (its managed tag), and its
+/// followed container runs the recorded image.
+fn vouches_for(described: Option<&Revision>, arn: &str, app: &AppConfig, image: Option<&str>) -> Result<(), String> {
+    let Some(revision) = described.filter(|r| r.arn() == arn) else {
+        return Err("ECS no longer describes it".into());
+    };
+    if !is_managed(&revision.tags) {
+        return Err(format!("it does not carry the deployer's `{MANAGED_TAG_KEY}` tag"));
+    }
+    let runs = revision.container_image(&app.container);
+    if image.is_some() && runs != image {
+        return Err(format!(
+            "its `{}` container runs {}, not the recorded image",
+            app.container,
+            runs.unwrap_or("nothing")
+        ));
+    }
+    Ok(())
+}
 
 /// Plans a rollback of one application (pure).
 pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, force: bool, obs: &Observation) -> Plan {
@@ -47,6 +70,14 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, force: bool, obs: &
                 let label = crate::aws::arn::family_and_revision(&arn)
                     .map(|(f, n)| format!("{f}:{n}"))
                     .unwrap_or_else(|| arn.clone());
+                // And only when ECS says that revision is the deployer's and runs the recorded
+                // image (a forged record cannot send the service to another revision).
+                if let Err(reason) = vouches_for(obs.rollback_to.as_ref(), &arn, app, good.image.as_deref()) {
+                    return Plan::nothing(fail(format!(
+                        "the last good deploy recorded ({}) names {label}, but {reason}: not rolled back; name a revision (\"revision\": N)",
+                        good.id
+                    )));
+                }
                 why = format!(
                     "= last good: {label}, deploy {} completed {}",
                     good.id,

@@ -337,6 +337,11 @@ fn rollbacks_pick_the_previous_or_named_revision() {
         template: None,
         notes: Vec::new(),
     };
+    // ECS describes the recorded revision: the deployer's, running the recorded image.
+    good.image = Some(pinned(1));
+    let mut described = full_revision("orders", 1, &pinned(1));
+    described.tags.push(crate::ownership::managed_tag());
+    obs.rollback_to = Some(described.clone());
     obs.last_good = Some(good.clone());
     let plan = plan_app(&app(), &rollback(None), &obs, "r");
     assert_eq!(plan.report.new_task_definition, good.new_task_definition);
@@ -375,6 +380,29 @@ fn rollbacks_pick_the_previous_or_named_revision() {
         plan_app(&app(), &rollback(None), &obs, "r").report.outcome,
         Outcome::Failed
     );
+    // Nor to a revision the deployer did not register, one running another image than recorded,
+    // or one ECS no longer describes.
+    obs.last_good = Some(good.clone());
+    let mut unmanaged = described.clone();
+    unmanaged.tags.clear();
+    let mut other_image = described.clone();
+    other_image.definition.container_definitions =
+        full_revision("orders", 1, &pinned(2)).definition.container_definitions;
+    for (why, revision) in [
+        ("ecs-deployer:managed", Some(unmanaged)),
+        ("not the recorded image", Some(other_image)),
+        ("no longer describes", None),
+    ] {
+        obs.rollback_to = revision;
+        let plan = plan_app(&app(), &rollback(None), &obs, "r");
+        assert_eq!(plan.report.outcome, Outcome::Failed, "{why}");
+        assert!(
+            plan.report.reason.as_deref().unwrap().contains(why),
+            "{why}: {:?}",
+            plan.report.reason
+        );
+    }
+    obs.rollback_to = None;
     obs.last_good = Some(good.clone());
     good.new_task_definition = None;
     obs.last_good = None;
