@@ -13,8 +13,25 @@ use crate::input::function_url;
 use crate::job::{Invocation, Job, Settings};
 use crate::{aws, telemetry};
 
-/// Runs the function `J` under the Lambda runtime until the runtime stops it.
+/// How payloads reach a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// Invocations (events, manual payloads). Nothing names the caller, so a payload shaped as a
+    /// function URL request is refused: anyone who may invoke could have written its signer.
+    Invoke,
+    /// Only requests through the function's URL (`AuthType: AWS_IAM`), answered as HTTP: Lambda
+    /// checked each signature and names the signer. Anything else is refused.
+    SignedUrl,
+}
+
+/// Runs the function `J` under the Lambda runtime until the runtime stops it, taking
+/// invocations ([`Door::Invoke`]).
 pub async fn serve<J: Job>() -> Result<(), Error> {
+    serve_through::<J>(Door::Invoke).await
+}
+
+/// Runs the function `J` under the Lambda runtime, taking payloads through `door`.
+pub async fn serve_through<J: Job>(door: Door) -> Result<(), Error> {
     telemetry::init();
     let clients = J::clients(&aws::sdk_config(J::NAME).await);
     let settings = Settings::from_env();
@@ -34,10 +51,14 @@ pub async fn serve<J: Job>() -> Result<(), Error> {
                         "a JSON document (an EventBridge event or a manual payload); the payload is not JSON: {reason}"
                     ),
                 )))),
-                None if function_url::is_url_request(&event.payload) => {
-                    Ok(through_url::<J>(clients, &event.payload, settings, invocation).await)
-                }
-                None => invoke::<J>(clients, &event.payload, settings, &invocation).await,
+                None => match (door, function_url::is_url_request(&event.payload)) {
+                    (Door::SignedUrl, _) => Ok(through_url::<J>(clients, &event.payload, settings, invocation).await),
+                    (Door::Invoke, true) => Err(fail::<J>(InvokeError::EventInvalid(crate::input::InputError::new(
+                        "requestContext",
+                        "an EventBridge event or a manual payload: this function has no function URL, so a request shaped as one came by a plain invoke, whose signer anyone could have written (signed payloads go to the approve function's URL)",
+                    )))),
+                    (Door::Invoke, false) => invoke::<J>(clients, &event.payload, settings, &invocation).await,
+                },
             }
         }
     });
@@ -120,7 +141,14 @@ async fn through_url<J: Job>(
     settings: &Settings,
     invocation: Invocation,
 ) -> Value {
-    let answer = match function_url::parse(event) {
+    let parsed = match function_url::is_url_request(event) {
+        true => function_url::parse(event),
+        false => Err(crate::input::InputError::new(
+            "requestContext",
+            "a request through this function's URL (AuthType AWS_IAM): it takes nothing else",
+        )),
+    };
+    let answer = match parsed {
         Err(err) => Err(fail::<J>(InvokeError::EventInvalid(err))),
         Ok(request) => {
             let invocation = invocation.signed_by(&request.caller);

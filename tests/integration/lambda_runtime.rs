@@ -62,30 +62,13 @@ async fn image_push_deploys_the_sample_push_event_through_the_lambda_runtime() {
     assert_eq!(replay["results"][0]["outcome"], "unchanged", "{replay}");
     assert_eq!(count_writes(&emulator.stop_recording()), 0);
 
-    // Through the function URL (signed: Lambda names the caller): an HTTP answer with the body.
-    let url = invoke("function-url-status.json")().expect("the URL request answers");
-    assert_eq!(url["statusCode"], 200, "{url}");
-    let body: serde_json::Value = serde_json::from_str(url["body"].as_str().unwrap()).unwrap();
-    assert_eq!(body["results"][0]["app"], "orders", "{body}");
-    assert_eq!(body["results"][0]["outcome"], "status", "{body}");
-    // Unsigned (a URL whose AuthType is NONE would send this): refused with 400, said in the body.
-    let mut unsigned: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(events.join("function-url-status.json")).unwrap()).unwrap();
-    unsigned["requestContext"].as_object_mut().unwrap().remove("authorizer");
-    let unsigned_file = std::env::temp_dir().join(format!("unsigned-url-{}.json", emulator.port));
-    std::fs::write(&unsigned_file, unsigned.to_string()).unwrap();
-    let refused = watch
-        .invoke_file("image-push", &unsigned_file)
-        .expect("answered as HTTP");
-    assert_eq!(refused["statusCode"], 400, "{refused}");
+    // A payload shaped as a function URL request reaching image-push came by a plain invoke,
+    // whose signer anyone could have written: refused (signed payloads go to `approve`).
+    let forged = invoke("function-url-status.json")().expect_err("refused");
     assert!(
-        refused["body"]
-            .as_str()
-            .unwrap()
-            .contains("requestContext.authorizer.iam.userArn"),
-        "{refused}"
+        forged.contains("EventInvalid") && forged.contains("no function URL"),
+        "{forged}"
     );
-    let _ = std::fs::remove_file(unsigned_file);
 
     // A manual dry run of a rollback to orders:1, which names its image by tag (the tag now
     // names the pushed image), is refused without `force`, saying why; a delete is ignored.
@@ -243,6 +226,55 @@ async fn a_failed_deploy_is_an_invocation_error_with_its_report() {
             format!("{}/orders@{digest}", registry())
         );
         assert_eq!(world::family_revisions(clients, "orders").await.len(), 2, "{attempt}");
+    }
+}
+
+/// The approve function through the real Runtime API: a signed function URL request is answered
+/// as HTTP with image-push's answer; anything else (a plain payload, an unsigned request) is
+/// refused with 400, as HTTP, before any AWS call.
+#[tokio::test(flavor = "multi_thread")]
+async fn approve_takes_only_signed_function_url_requests() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let (app, _) = kit.orders().await;
+    world::create_bucket(&kit.clients, "deployer-state").await;
+    let mut env = emulator.env();
+    env.push(("DEPLOYER_CONFIG".into(), world::config_for(&[&app])));
+    env.push((deployer::input::env::ENV_STATE_BUCKET.into(), "deployer-state".into()));
+    let binary = tokio::task::spawn_blocking(|| function_binary("approve"))
+        .await
+        .unwrap();
+    let signed = std::fs::read_to_string(repo_root().join("events/function-url-status.json")).unwrap();
+    let mut unsigned: serde_json::Value = serde_json::from_str(&signed).unwrap();
+    unsigned["requestContext"].as_object_mut().unwrap().remove("authorizer");
+    let plain = r#"{"status": {"app": "orders"}}"#.to_owned();
+    let mut answers = Vec::new();
+    for payload in [signed, unsigned.to_string(), plain] {
+        let (binary, env) = (binary.clone(), env.clone());
+        let answer = tokio::task::spawn_blocking(move || {
+            RuntimeRun::start(&binary, &env, Some(payload)).answer(std::time::Duration::from_secs(60))
+        })
+        .await
+        .unwrap();
+        let Some(FunctionAnswer::Response(body)) = answer else {
+            panic!("answered as HTTP, not as an invocation error: {answer:?}")
+        };
+        let response: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let inner: serde_json::Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        answers.push((response["statusCode"].clone(), inner));
+    }
+    assert_eq!(answers[0].0, 200, "{:?}", answers[0]);
+    assert_eq!(answers[0].1["results"][0]["outcome"], "status", "{:?}", answers[0]);
+    for (refused, field) in [
+        (&answers[1], "requestContext.authorizer.iam.userArn"),
+        (&answers[2], "requestContext"),
+    ] {
+        assert_eq!(refused.0, 400, "{refused:?}");
+        assert_eq!(refused.1["errorType"], "EventInvalid", "{refused:?}");
+        assert!(
+            refused.1["errorMessage"].as_str().unwrap().contains(field),
+            "{refused:?}"
+        );
     }
 }
 

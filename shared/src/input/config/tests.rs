@@ -475,19 +475,24 @@ fn a_promotion_into_production_or_another_account_must_be_gated_or_say_auto() {
     }
 }
 
+/// A document of one application, with `extra` top-level fields (`, "key": value`).
+fn one_app_and(extra: &str) -> String {
+    format!(
+        r#"{{"apps": [{{"name": "a", "cluster": "c", "service": "a", "container": "app", "repository": "orders",
+        "tags": ["latest"]}}]{extra}}}"#
+    )
+}
+
 #[test]
 fn image_tags_take_per_app_or_per_image_and_name_a_wrong_word() {
-    let doc = |extra: &str| {
-        format!(
-            r#"{{"apps": [{{"name": "a", "cluster": "c", "service": "a", "container": "app", "repository": "orders",
-            "tags": ["latest"]}}]{extra}}}"#
-        )
-    };
-    assert_eq!(Config::parse(&doc(""), "test").unwrap().image_tags, ImageTags::PerApp);
-    let config = Config::parse(&doc(r#", "image_tags": "per-image""#), "test").unwrap();
+    assert_eq!(
+        Config::parse(&one_app_and(""), "test").unwrap().image_tags,
+        ImageTags::PerApp
+    );
+    let config = Config::parse(&one_app_and(r#", "image_tags": "per-image""#), "test").unwrap();
     assert_eq!(config.image_tags, ImageTags::PerImage);
     for wrong in [r#""per-repo""#, "true"] {
-        let err = Config::parse(&doc(&format!(r#", "image_tags": {wrong}"#)), "test").unwrap_err();
+        let err = Config::parse(&one_app_and(&format!(r#", "image_tags": {wrong}"#)), "test").unwrap_err();
         assert_eq!(err.problems.len(), 1, "{err:?}");
         assert_eq!(err.problems[0].path, "image_tags");
         assert!(err.problems[0].message.contains("\"per-image\""), "{err:?}");
@@ -496,27 +501,25 @@ fn image_tags_take_per_app_or_per_image_and_name_a_wrong_word() {
 
 #[test]
 fn approvers_are_iam_role_or_user_arns_named_by_position() {
-    let doc = |extra: &str| {
-        format!(
-            r#"{{"apps": [{{"name": "a", "cluster": "c", "service": "a", "container": "app", "repository": "orders",
-            "tags": ["latest"]}}]{extra}}}"#
-        )
-    };
-    let config = Config::parse(&doc(""), "test").unwrap();
+    let config = Config::parse(&one_app_and(""), "test").unwrap();
     assert!(config.approvers.is_empty() && config.approver_not_asker);
     let config = Config::parse(
-        &doc(r#", "approvers": ["arn:aws:iam::123456789012:role/teams/Approver", "arn:aws:iam::123456789012:user/bob"], "approver_not_asker": false"#),
+        &one_app_and(r#", "approvers": ["arn:aws:iam::123456789012:role/teams/Approver", "arn:aws:iam::123456789012:user/bob"], "approver_not_asker": false"#),
         "test",
     )
     .unwrap();
     assert_eq!(config.approvers.len(), 2);
     assert!(!config.approver_not_asker);
     let err = Config::parse(
-        &doc(r#", "approvers": ["arn:aws:iam::123456789012:role/Approver", "bob", "arn:aws:sts::123456789012:assumed-role/A/s", "arn:aws:iam::1:role/x"]"#),
+        &one_app_and(r#", "approvers": ["arn:aws:iam::123456789012:role/Approver", "bob", "arn:aws:sts::123456789012:assumed-role/A/s", "arn:aws:iam::1:role/x"]"#),
         "test",
     )
     .unwrap_err();
     assert_eq!(paths(err), ["approvers[1]", "approvers[2]", "approvers[3]"]);
-    let err = Config::parse(&doc(r#", "approvers": "arn:aws:iam::123456789012:role/A""#), "test").unwrap_err();
+    let err = Config::parse(
+        &one_app_and(r#", "approvers": "arn:aws:iam::123456789012:role/A""#),
+        "test",
+    )
+    .unwrap_err();
     assert_eq!(paths(err), ["approvers"]);
 }
