@@ -283,7 +283,7 @@ async fn approve_takes_only_signed_function_url_requests() {
 /// deserializer's Rust type path as the `errorType`). Nothing is called: no emulator is needed.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payload_that_is_not_json_is_event_invalid() {
-    for function in ["image-push", "service-sync", "nlb-sync", "deploy-worker"] {
+    for function in ["image-push", "service-sync", "nlb-sync", "deploy-worker", "approve"] {
         let binary = tokio::task::spawn_blocking(move || function_binary(function))
             .await
             .unwrap();
