@@ -4,6 +4,7 @@
 //! and validated as a whole on load: a bad document fails with every problem listed by its JSON
 //! path, before anything is changed.
 
+mod names;
 mod nlb;
 mod parse;
 mod promotion;
@@ -18,12 +19,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use names::is_dns_name;
 pub use nlb::{Discovery, NlbConfig, TargetGroupConfig};
 pub use promotion::{Approval, PromotionConfig, PromotionPolicy};
 pub use rates::EcsRates;
 pub use routes::{ApiConfig, CloudMapConfig};
 pub use source::{ConfigSource, LoadConfigError, ENV_INLINE, ENV_S3};
-pub use validate::{is_dns_name, HTTP_METHODS};
+pub use validate::HTTP_METHODS;
 
 use crate::aws::arn::short_name;
 use crate::glob;

@@ -2,6 +2,7 @@
 //! problems: the top-level fields by hand (each named by its path), each application and the
 //! `nlb` block through serde.
 
+use super::names::is_principal_arn;
 use super::rates;
 use super::{
     default_inline_max, default_settle_after_minutes, AppConfig, Config, EcsRates, ImageTags, NlbConfig, Problem,
@@ -158,21 +159,6 @@ pub(super) fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>
         },
     }
     (config, positions)
-}
-
-/// An IAM role or user ARN: `arn:<partition>:iam::<12 digits>:role/<path/name>` or `:user/...`.
-fn is_principal_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let ["arn", partition, "iam", "", account, resource] = parts.as_slice() else {
-        return false;
-    };
-    partition.starts_with("aws")
-        && crate::input::is_account_id(account)
-        && (resource
-            .strip_prefix("role/")
-            .or_else(|| resource.strip_prefix("user/")))
-        .is_some_and(|name| !name.is_empty() && !name.ends_with('/') && name.len() <= 512)
-        && arn.chars().all(|c| c.is_ascii_graphic())
 }
 
 /// Parses one part (an application, the `nlb` block) that must be an object, whose `nested`

@@ -3,6 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::names::{
+    is_alb_arn, is_app_name, is_aws_id, is_bucket_name, is_dns_label, is_dns_name, is_name_or_arn, is_region,
+    is_repository_name, is_role_arn, is_tag_pattern, reserved_prefix_of,
+};
 use super::{ApiConfig, CloudMapConfig, Config, Discovery, NlbConfig, Problem};
 use crate::aws::arn::short_name;
 use crate::input::{is_account_id, quoted};
@@ -476,103 +480,4 @@ fn validate_nlb(nlb: &NlbConfig, push: &mut impl FnMut(String, String)) {
             push(format!("{base}.port"), "expected a port from 1 to 65535".into());
         }
     }
-}
-
-/// `arn:<partition>:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>`.
-fn is_alb_arn(s: &str) -> bool {
-    let parts: Vec<&str> = s.splitn(6, ':').collect();
-    parts.len() == 6
-        && parts[0] == "arn"
-        && parts[2] == "elasticloadbalancing"
-        && is_account_id(parts[4])
-        && parts[5]
-            .strip_prefix("loadbalancer/app/")
-            .is_some_and(|rest| rest.split('/').count() == 2 && rest.split('/').all(|p| !p.is_empty()))
-}
-
-/// An AWS region name such as `eu-west-1` or `us-gov-west-1`.
-fn is_region(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
-}
-
-/// `arn:<partition>:iam::<account>:role/<path/name>`.
-fn is_role_arn(s: &str) -> bool {
-    let parts: Vec<&str> = s.splitn(6, ':').collect();
-    parts.len() == 6
-        && parts[0] == "arn"
-        && parts[2] == "iam"
-        && parts[3].is_empty()
-        && is_account_id(parts[4])
-        && parts[5]
-            .strip_prefix("role/")
-            .is_some_and(|name| !name.is_empty() && name.len() <= 512)
-}
-
-fn is_app_name(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-}
-
-fn is_name_or_arn(s: &str) -> bool {
-    if s.starts_with("arn:") {
-        return s.len() <= 2048 && !s.contains(char::is_whitespace);
-    }
-    (1..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-fn is_repository_name(s: &str) -> bool {
-    (2..=256).contains(&s.len())
-        && s.split('/').all(|part| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-                && part.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && part.ends_with(|c: char| c.is_ascii_alphanumeric())
-        })
-}
-
-fn is_tag_pattern(s: &str) -> bool {
-    (1..=crate::input::events::TAG_MAX_CHARS).contains(&s.len())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-*?".contains(c))
-}
-
-/// The reserved prefix every tag a pattern matches starts with, if there is one: the pattern
-/// begins with that prefix literally (no wildcard in it), so it matches nothing but the
-/// deployer's own tags. `*` or `l*` also match reserved tags, and others: those pushes are
-/// ignored, the pattern is fine.
-fn reserved_prefix_of(pattern: &str) -> Option<&'static str> {
-    crate::input::events::RESERVED_TAG_PREFIXES
-        .into_iter()
-        .find(|prefix| pattern.starts_with(prefix))
-}
-
-/// A DNS label: letters, digits and inner hyphens, 1-63 characters.
-fn is_dns_label(s: &str) -> bool {
-    (1..=63).contains(&s.len())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// A DNS name: labels separated by dots, at most 253 characters, no underscore.
-pub fn is_dns_name(s: &str) -> bool {
-    let s = s.strip_suffix('.').unwrap_or(s);
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
-fn is_aws_id(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric())
-}
-
-fn is_bucket_name(s: &str) -> bool {
-    (3..=63).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
