@@ -7,12 +7,14 @@
 //! in [`routes`], the revision clean-up in [`cleanup`]) and [`apply`](mod@apply) carries the steps out in
 //! order.
 
+mod answer;
 pub mod apply;
 pub mod cleanup;
 pub mod observe;
 pub mod orphans;
 pub mod plan;
 pub mod retention;
+mod retention_pass;
 pub mod routes;
 pub mod select;
 #[cfg(test)]
@@ -24,17 +26,14 @@ use serde::Serialize;
 
 use crate::aws;
 use crate::aws::ecs;
-use crate::aws::events::Entry;
-use crate::aws::{apigw, AwsError};
 use crate::input::config::{grouped, AppConfig, Config, OwnPlace, ServicePlace};
 use crate::input::events::{parse_service_sync, ServiceSyncRequest};
 use crate::input::InputError;
 use crate::job::{self, Invocation, Job, Settings, APP_DEADLINE_MARGIN};
 use crate::lease::{self, LeaseConfig};
-use crate::notify;
-use crate::ownership::ApiRecordStore;
-use orphans::plan_orphans;
-use std::collections::{BTreeMap, BTreeSet};
+use answer::finish;
+use orphans::orphan_reports;
+use retention_pass::{clusters_at, retention_reports};
 use std::sync::Arc;
 
 pub use apply::apply;
@@ -377,228 +376,6 @@ async fn sync_apps(
     .await
 }
 
-/// The orphans of a full sync: one report per application no longer configured (or no longer
-/// on that API) that left routes or integrations in an API record; removed only with `prune: true` (and not in a dry
-/// run). Records with nothing orphaned cost one read and no API Gateway call.
-async fn orphan_reports(clients: &Clients, config: &Config, store: &ApiRecordStore, dry_run: bool) -> Vec<Report> {
-    let configured: BTreeSet<(&str, &str)> = config
-        .apps
-        .iter()
-        .filter_map(|a| Some((a.name.as_str(), a.api.as_ref()?.api_id.as_str())))
-        .collect();
-    let failed = |err: AwsError| {
-        vec![Report::new(
-            None,
-            Outcome::Failed,
-            Some(format!("orphans not checked: {err}")),
-        )]
-    };
-    let apis = match store.apis(&clients.s3).await {
-        Ok(apis) => apis,
-        Err(err) => return failed(err),
-    };
-    // Per orphan application: its plans, each with the place of its API.
-    let mut by_app: BTreeMap<String, Vec<(ServicePlace, Plan)>> = BTreeMap::new();
-    for api_id in apis {
-        let record = match store.read(&clients.s3, &api_id).await {
-            Ok(read) => read.record,
-            Err(err) => return failed(err),
-        };
-        let names_orphan = |app: &str| !configured.contains(&(app, api_id.as_str()));
-        if !record
-            .routes
-            .values()
-            .chain(record.integrations.values())
-            .any(|o| names_orphan(&o.app))
-        {
-            continue;
-        }
-        // The API where the applications that made it were: their account and region.
-        let at = clients.at(&record.place, "orphans").await;
-        let routes = match apigw::get_routes(&at.apigw, &api_id).await {
-            Ok(routes) => routes,
-            Err(err) if err.code.as_deref() == Some("NotFoundException") => Vec::new(),
-            Err(err) => return failed(err),
-        };
-        for (app, plan) in plan_orphans(&configured, &api_id, &record, &routes) {
-            by_app.entry(app).or_default().push((record.place.clone(), plan));
-        }
-    }
-    let mut reports = Vec::new();
-    for (app, plans) in by_app {
-        let mut report = Report::new(Some(&app), Outcome::Orphaned, None);
-        report.actions = plans.iter().flat_map(|(_, p)| p.actions.clone()).collect();
-        report.drift = plans.iter().flat_map(|(_, p)| p.drift.clone()).collect();
-        if !config.prune || dry_run {
-            report.reason = Some(if config.prune {
-                "no longer configured: a run that is not a dry run removes these".into()
-            } else {
-                "no longer configured: kept; set `prune: true` in the configuration to remove them".into()
-            });
-            reports.push(report);
-            continue;
-        }
-        report.outcome = Outcome::Pruned;
-        for (place, plan) in &plans {
-            let at = clients.at(place, "orphans").await;
-            if let Err(err) = apply(&at, Some(store), &app, plan).await {
-                report.outcome = Outcome::Failed;
-                report.reason = Some(format!("{err}; the next full sync resumes the pruning"));
-                break;
-            }
-        }
-        reports.push(report);
-    }
-    reports
-}
-
-/// A retention pass over `apps`: one report each, listing what is kept (and why) and what is
-/// removed; applied unless a dry run, holding the service's lease (a deploy registering a
-/// revision at the same moment is planned around, not raced). Removals are published as
-/// `Revisions Removed`.
-async fn retention_reports(
-    clients: &Clients,
-    config: &Config,
-    settings: &Settings,
-    invocation: &Invocation,
-    apps: &[&AppConfig],
-    dry_run: bool,
-) -> Vec<Report> {
-    let mut reports = Vec::new();
-    for (place, group) in grouped(apps.iter().copied(), AppConfig::service_place) {
-        let at = clients.at(&place, &group[0].name).await;
-        let clusters = clusters_at(config, &place);
-        reports.extend(retention_at(&at, &clusters, settings, invocation, &group, dry_run).await);
-    }
-    if let (Some(bus), false) = (&settings.event_bus, dry_run) {
-        let entries: Vec<Entry> = reports
-            .iter()
-            .filter(|r| r.outcome == Outcome::Synced)
-            .map(|r| Entry {
-                detail_type: notify::REVISIONS_REMOVED.to_owned(),
-                detail: serde_json::json!({ "app": r.app, "removed": r.actions, "kept": r.kept }),
-            })
-            .collect();
-        if let Err(err) = notify::publish(&clients.events, bus, &entries).await {
-            tracing::error!(bus = %bus, error = %err, events = entries.len(), "retention events not published");
-        }
-    }
-    reports
-}
-
-/// The retention pass of applications of one account and region, whose configured clusters are
-/// `clusters`.
-async fn retention_at(
-    clients: &Clients,
-    clusters: &[&str],
-    settings: &Settings,
-    invocation: &Invocation,
-    apps: &[&AppConfig],
-    dry_run: bool,
-) -> Vec<Report> {
-    let reads = Reads {
-        completed: true,
-        concurrency: settings.concurrency,
-        owned: settings.owned.as_ref(),
-        records: settings.records.as_ref(),
-        clusters,
-    };
-    // What the configured clusters run: read once for the whole pass.
-    let in_use = match ecs::revisions_in_use(&clients.ecs, clusters, settings.concurrency).await {
-        Ok(in_use) => in_use,
-        Err(err) => {
-            return apps
-                .iter()
-                .map(|app| {
-                    let mut report = Report::new(
-                        Some(&app.name),
-                        Outcome::Failed,
-                        Some(format!("{err}; nothing removed")),
-                    );
-                    report.pass = Some("retention");
-                    report
-                })
-                .collect();
-        }
-    };
-    let mut reports = Vec::new();
-    for app in apps {
-        let mut report = Report::new(Some(&app.name), Outcome::Unchanged, None);
-        report.pass = Some("retention");
-        let outcome = async {
-            let plan = retention_plan(clients, app, reads, &in_use)
-                .await
-                .map_err(|e| e.to_string())?;
-            let changes = !plan.deregister.is_empty() || !plan.delete.is_empty();
-            if !changes || dry_run {
-                return Ok(plan);
-            }
-            // Something to remove: under the service's lease, planned again from what exists
-            // then (a deploy may have registered or a pass removed something meanwhile).
-            let Some(leases) = &settings.lease else {
-                retention::apply_retention(clients, &plan)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                return Ok(plan);
-            };
-            let held = ServiceLease::take(clients, leases, invocation, app, "retention").await?;
-            let applied = async {
-                let plan = retention_plan(clients, app, reads, &in_use)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                held.confirm(clients).await?;
-                retention::apply_retention(clients, &plan)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok::<_, String>(plan)
-            }
-            .await;
-            held.give_back(clients, app).await;
-            applied
-        }
-        .await;
-        match outcome {
-            Ok(plan) => {
-                report.kept = plan.kept.clone();
-                report.actions = plan.actions();
-                if !report.actions.is_empty() {
-                    report.outcome = if dry_run { Outcome::Planned } else { Outcome::Synced };
-                }
-            }
-            Err(err) => {
-                report.outcome = Outcome::Failed;
-                report.reason = Some(format!("{err}; the next pass plans again from what exists"));
-            }
-        }
-        reports.push(report);
-    }
-    reports
-}
-
-/// One application's retention plan from what exists now.
-async fn retention_plan(
-    clients: &Clients,
-    app: &AppConfig,
-    reads: Reads<'_>,
-    in_use: &std::collections::BTreeSet<String>,
-) -> Result<retention::RetentionPlan, AwsError> {
-    let facts = retention::observe_retention(clients, app, reads, in_use).await?;
-    Ok(retention::plan_retention(app, &facts, std::time::SystemTime::now()))
-}
-
-/// Every configured cluster of one account and region, once: a revision any of their services
-/// runs is in use.
-fn clusters_at<'a>(config: &'a Config, place: &ServicePlace) -> Vec<&'a str> {
-    config
-        .apps
-        .iter()
-        .filter(|a| a.service_place() == *place)
-        .map(|a| a.cluster.as_str())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect()
-}
-
 /// How long service-sync holds a service's lease at most: its function's timeout (300 s in
 /// `template.yaml`), so that a lease never expires under an invocation that is still running;
 /// a crashed run's lease frees itself after that.
@@ -691,66 +468,6 @@ fn with_conflicts(mut result: Report, plan: &Plan) -> Report {
         result.reason = Some(format!("conflict: {}", plan.conflicts.join("; ")));
     }
     result
-}
-
-/// Logs one summary line per application, publishes `Sync Failed` for each failed one and
-/// shapes the answer.
-async fn finish(
-    clients: &Clients,
-    config: &Config,
-    settings: &Settings,
-    results: Vec<Report>,
-    dry_run: bool,
-) -> Answer {
-    for result in &results {
-        tracing::info!(
-            app = result.app.as_deref().unwrap_or("-"),
-            outcome = ?result.outcome,
-            actions = result.actions.len(),
-            drift = result.drift.len(),
-            reason = result.reason.as_deref().unwrap_or("-"),
-            "service-sync result"
-        );
-        if !dry_run {
-            emit_metrics(result);
-        }
-    }
-    if let Some(bus) = &settings.event_bus {
-        publish_failures(clients, config, bus, &results).await;
-    }
-    Answer { results, dry_run }
-}
-
-/// One `Sync Failed` event per application whose sync failed: the report and the service's
-/// console link. A failure to publish is logged; the answer already carries the failure.
-async fn publish_failures(clients: &Clients, config: &Config, bus: &str, results: &[Report]) {
-    let entries: Vec<Entry> = results
-        .iter()
-        .filter(|result| result.outcome == Outcome::Failed)
-        .map(|result| {
-            let app = result
-                .app
-                .as_deref()
-                .and_then(|name| config.apps.iter().find(|a| a.name == name));
-            let mut detail = serde_json::json!({ "app": result.app, "sync": result });
-            if let Some(app) = app {
-                detail["cluster"] = app.cluster.clone().into();
-                detail["service"] = app.service.clone().into();
-                detail["links"] = notify::links(
-                    app.region.as_deref().unwrap_or(&clients.region),
-                    &app.cluster,
-                    &app.service,
-                );
-            }
-            Entry {
-                detail_type: notify::SYNC_FAILED.to_owned(),
-                detail,
-            }
-        })
-        .collect();
-    if let Err(err) = notify::publish(&clients.events, bus, &entries).await {
-        tracing::error!(bus = %bus, error = %err, events = entries.len(), "sync events not published");
-    }
 }
 
 /// CloudWatch namespace of service-sync's metrics.

@@ -6,9 +6,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::{apply, Clients, Outcome, Report};
 use super::{Plan, Step};
 use crate::aws::apigw::Route;
+use crate::aws::{apigw, AwsError};
+use crate::input::config::{Config, ServicePlace};
 use crate::ownership::ApiRecord;
+use crate::ownership::ApiRecordStore;
 
 /// Plans the removal of each orphan application's routes and integrations in one API (pure):
 /// one plan per application the record names that `configured` (application, API) pairs do not
@@ -65,4 +69,84 @@ pub fn plan_orphans(
         );
     }
     plans
+}
+
+/// The orphans of a full sync: one report per application no longer configured (or no longer
+/// on that API) that left routes or integrations in an API record; removed only with `prune: true` (and not in a dry
+/// run). Records with nothing orphaned cost one read and no API Gateway call.
+pub(super) async fn orphan_reports(
+    clients: &Clients,
+    config: &Config,
+    store: &ApiRecordStore,
+    dry_run: bool,
+) -> Vec<Report> {
+    let configured: BTreeSet<(&str, &str)> = config
+        .apps
+        .iter()
+        .filter_map(|a| Some((a.name.as_str(), a.api.as_ref()?.api_id.as_str())))
+        .collect();
+    let failed = |err: AwsError| {
+        vec![Report::new(
+            None,
+            Outcome::Failed,
+            Some(format!("orphans not checked: {err}")),
+        )]
+    };
+    let apis = match store.apis(&clients.s3).await {
+        Ok(apis) => apis,
+        Err(err) => return failed(err),
+    };
+    // Per orphan application: its plans, each with the place of its API.
+    let mut by_app: BTreeMap<String, Vec<(ServicePlace, Plan)>> = BTreeMap::new();
+    for api_id in apis {
+        let record = match store.read(&clients.s3, &api_id).await {
+            Ok(read) => read.record,
+            Err(err) => return failed(err),
+        };
+        let names_orphan = |app: &str| !configured.contains(&(app, api_id.as_str()));
+        if !record
+            .routes
+            .values()
+            .chain(record.integrations.values())
+            .any(|o| names_orphan(&o.app))
+        {
+            continue;
+        }
+        // The API where the applications that made it were: their account and region.
+        let at = clients.at(&record.place, "orphans").await;
+        let routes = match apigw::get_routes(&at.apigw, &api_id).await {
+            Ok(routes) => routes,
+            Err(err) if err.code.as_deref() == Some("NotFoundException") => Vec::new(),
+            Err(err) => return failed(err),
+        };
+        for (app, plan) in plan_orphans(&configured, &api_id, &record, &routes) {
+            by_app.entry(app).or_default().push((record.place.clone(), plan));
+        }
+    }
+    let mut reports = Vec::new();
+    for (app, plans) in by_app {
+        let mut report = Report::new(Some(&app), Outcome::Orphaned, None);
+        report.actions = plans.iter().flat_map(|(_, p)| p.actions.clone()).collect();
+        report.drift = plans.iter().flat_map(|(_, p)| p.drift.clone()).collect();
+        if !config.prune || dry_run {
+            report.reason = Some(if config.prune {
+                "no longer configured: a run that is not a dry run removes these".into()
+            } else {
+                "no longer configured: kept; set `prune: true` in the configuration to remove them".into()
+            });
+            reports.push(report);
+            continue;
+        }
+        report.outcome = Outcome::Pruned;
+        for (place, plan) in &plans {
+            let at = clients.at(place, "orphans").await;
+            if let Err(err) = apply(&at, Some(store), &app, plan).await {
+                report.outcome = Outcome::Failed;
+                report.reason = Some(format!("{err}; the next full sync resumes the pruning"));
+                break;
+            }
+        }
+        reports.push(report);
+    }
+    reports
 }
