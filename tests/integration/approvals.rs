@@ -50,7 +50,7 @@ async fn only_a_signed_approval_by_a_listed_principal_other_than_the_asker_proce
 
     // Unsigned (a plain invoke, whatever its `by` says), not listed, or the asker herself: refused.
     for (caller, says) in [
-        (None, "function URL"),
+        (None, "approve function's URL"),
         (Some(CAROL), "not listed"),
         (Some(ALICE), "other than who asked"),
     ] {

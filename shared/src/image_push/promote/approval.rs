@@ -101,7 +101,7 @@ fn check_approver(config: &Config, caller: Option<&str>) -> Result<(), InputErro
         )),
         None => Err(InputError::new(
             "approve",
-            "an approval through image-push's function URL (AWS_IAM), which names who signs it: a plain invoke names nobody, and `approvers` is set",
+            "an approval through the approve function's URL (AWS_IAM), which names who signs it: a plain invoke names nobody, and `approvers` is set",
         )),
     }
 }

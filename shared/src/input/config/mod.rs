@@ -66,7 +66,7 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "ImageTags::is_default")]
     pub image_tags: ImageTags,
     /// Who may approve a pending promotion: IAM role or user ARNs. When set, an approval must come
-    /// through image-push's function URL (`AWS_IAM`: Lambda names the signer) from one of them;
+    /// through the approve function's URL (`AWS_IAM`: Lambda names the signer) from one of them;
     /// a plain invoke, which names nobody, is refused. Empty: any invoker may approve.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
