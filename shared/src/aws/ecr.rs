@@ -208,6 +208,26 @@ pub async fn get_images(
     Ok(got.images().to_vec())
 }
 
+/// The image of `digest` among `images` (from [`get_images`]); an `ImageNotFoundException`
+/// naming it when ECR no longer holds it.
+pub fn image_with_digest<'a>(
+    images: &'a [aws_sdk_ecr::types::Image],
+    digest: &str,
+    repository: &str,
+) -> Result<&'a aws_sdk_ecr::types::Image, AwsError> {
+    images
+        .iter()
+        .find(|i| i.image_id().and_then(|id| id.image_digest()) == Some(digest))
+        .ok_or_else(|| AwsError {
+            service: "ECR",
+            transient: false,
+            operation: "BatchGetImage",
+            resource: format!("{repository}@{digest}"),
+            code: Some("ImageNotFoundException".into()),
+            message: "the image is gone".into(),
+        })
+}
+
 /// Puts `tag` on `image` (from [`get_images`]) by writing its own manifest again with the tag
 /// (`PutImage`): no image is pushed, and a tag on another image moves here. `Ok(false)` when the
 /// tag already named this image.

@@ -151,21 +151,10 @@ pub(crate) async fn protect(
         let mut moved = Vec::new();
         for wave in waves(tags, &app.name, read.live.as_deref(), read.prev.as_deref(), &details) {
             let puts = wave.iter().map(|(tag, digest)| {
-                let image = images
-                    .iter()
-                    .find(|i| i.image_id().and_then(|id| id.image_digest()) == Some(digest.as_str()));
+                let image = ecr::image_with_digest(&images, digest, &app.repository);
                 let registry = &registry;
                 async move {
-                    let Some(image) = image else {
-                        return Err(AwsError {
-                            service: "ECR",
-                            transient: false,
-                            operation: "BatchGetImage",
-                            resource: format!("{}@{digest}", app.repository),
-                            code: Some("ImageNotFoundException".into()),
-                            message: "the image is gone".into(),
-                        });
-                    };
+                    let image = image?;
                     let put = ecr::put_tag(&registry.ecr, app.registry_id.as_deref(), &app.repository, image, tag);
                     Ok(put.await?.then(|| format!("~ tag {tag} -> {digest}")))
                 }

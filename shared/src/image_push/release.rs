@@ -144,7 +144,7 @@ async fn release_repository(
     let mut actions = Vec::new();
     for release in &releases {
         if !release.keeps_another_tag {
-            let image = manifest_of(&manifests, &release.digest, repository)?;
+            let image = ecr::image_with_digest(&manifests, &release.digest, repository)?;
             let retired = retired_tag(&release.digest);
             ecr::put_tag(&ecr, registry_id, repository, image, &retired).await?;
             actions.push(format!("+ tag {retired} (nothing else tags the image)"));
@@ -170,31 +170,13 @@ async fn release_repository(
             &ecr,
             registry_id,
             repository,
-            manifest_of(&manifests, digest, repository)?,
+            ecr::image_with_digest(&manifests, digest, repository)?,
             &tag,
         )
         .await?;
         actions.push(format!("+ tag {tag} (needed again: a deploy completed meanwhile)"));
     }
     Ok(actions)
-}
-
-fn manifest_of<'a>(
-    images: &'a [aws_sdk_ecr::types::Image],
-    digest: &str,
-    repository: &str,
-) -> Result<&'a aws_sdk_ecr::types::Image, AwsError> {
-    images
-        .iter()
-        .find(|i| i.image_id().and_then(|id| id.image_digest()) == Some(digest))
-        .ok_or_else(|| AwsError {
-            service: "ECR",
-            transient: false,
-            operation: "BatchGetImage",
-            resource: format!("{repository}@{digest}"),
-            code: Some("ImageNotFoundException".into()),
-            message: "the image is gone".into(),
-        })
 }
 
 #[cfg(test)]
