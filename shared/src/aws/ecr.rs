@@ -164,18 +164,17 @@ async fn describe_once(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("ECR", "DescribeImages", repository, e))?;
-    Ok(output
-        .image_details()
-        .iter()
-        .filter_map(|d| {
-            Some(ImageDetail {
-                registry_id: d.registry_id()?.to_owned(),
-                digest: d.image_digest()?.to_owned(),
-                tags: d.image_tags().to_vec(),
-                pushed_at: d.image_pushed_at().map(|t| t.as_nanos()),
-            })
-        })
-        .collect())
+    Ok(output.image_details().iter().filter_map(detail_of).collect())
+}
+
+/// An image as `DescribeImages` answers it, in the deployer's terms (none without an id).
+fn detail_of(d: &aws_sdk_ecr::types::ImageDetail) -> Option<ImageDetail> {
+    Some(ImageDetail {
+        registry_id: d.registry_id()?.to_owned(),
+        digest: d.image_digest()?.to_owned(),
+        tags: d.image_tags().to_vec(),
+        pushed_at: d.image_pushed_at().map(|t| t.as_nanos()),
+    })
 }
 
 /// The images of these digests of `repository` with their manifests (one `BatchGetImage`), to
@@ -287,14 +286,7 @@ pub async fn tagged_images(
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ECR", "DescribeImages", repository, e))?;
-        images.extend(page.image_details().iter().filter_map(|d| {
-            Some(ImageDetail {
-                registry_id: d.registry_id()?.to_owned(),
-                digest: d.image_digest()?.to_owned(),
-                tags: d.image_tags().to_vec(),
-                pushed_at: d.image_pushed_at().map(|t| t.as_nanos()),
-            })
-        }));
+        images.extend(page.image_details().iter().filter_map(detail_of));
         match page.next_token() {
             Some(next) if !next.is_empty() => token = Some(next.to_owned()),
             _ => return Ok(images),

@@ -38,53 +38,51 @@ pub async fn send_fifo(
 
 /// One SendMessageBatch of at most 10 messages, with the retries of its failed entries.
 async fn send_batch(client: &aws_sdk_sqs::Client, queue_url: &str, chunk: &[FifoMessage]) -> Result<(), AwsError> {
-    {
-        let mut pending: Vec<usize> = (0..chunk.len()).collect();
-        for attempt in 0..3 {
-            let entries = pending
-                .iter()
-                .map(|&i| {
-                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(&chunk[i].body)
-                        .message_group_id(&chunk[i].group)
-                        .message_deduplication_id(&chunk[i].dedup)
-                        .build()
-                        .expect("id and body are set")
-                })
-                .collect::<Vec<_>>();
-            let output = client
-                .send_message_batch()
-                .queue_url(queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("SQS", "SendMessageBatch", queue_url, e))?;
-            let failed: Vec<(usize, String)> = output
-                .failed()
-                .iter()
-                .filter_map(|f| {
-                    Some((
-                        f.id().parse().ok()?,
-                        format!("{}: {}", f.code(), f.message().unwrap_or_default()),
-                    ))
-                })
-                .collect();
-            if failed.is_empty() {
-                break;
-            }
-            if attempt == 2 {
-                return Err(AwsError {
-                    service: "SQS",
-                    transient: false,
-                    operation: "SendMessageBatch",
-                    resource: queue_url.to_owned(),
-                    code: Some("FailedEntries".into()),
-                    message: format!("{} messages not sent ({})", failed.len(), failed[0].1),
-                });
-            }
-            pending = failed.into_iter().map(|(i, _)| i).collect();
+    let mut pending: Vec<usize> = (0..chunk.len()).collect();
+    for attempt in 0..3 {
+        let entries = pending
+            .iter()
+            .map(|&i| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(&chunk[i].body)
+                    .message_group_id(&chunk[i].group)
+                    .message_deduplication_id(&chunk[i].dedup)
+                    .build()
+                    .expect("id and body are set")
+            })
+            .collect::<Vec<_>>();
+        let output = client
+            .send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("SQS", "SendMessageBatch", queue_url, e))?;
+        let failed: Vec<(usize, String)> = output
+            .failed()
+            .iter()
+            .filter_map(|f| {
+                Some((
+                    f.id().parse().ok()?,
+                    format!("{}: {}", f.code(), f.message().unwrap_or_default()),
+                ))
+            })
+            .collect();
+        if failed.is_empty() {
+            break;
         }
+        if attempt == 2 {
+            return Err(AwsError {
+                service: "SQS",
+                transient: false,
+                operation: "SendMessageBatch",
+                resource: queue_url.to_owned(),
+                code: Some("FailedEntries".into()),
+                message: format!("{} messages not sent ({})", failed.len(), failed[0].1),
+            });
+        }
+        pending = failed.into_iter().map(|(i, _)| i).collect();
     }
     Ok(())
 }

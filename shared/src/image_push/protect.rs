@@ -29,7 +29,12 @@ pub fn prev_tag(app: &str) -> String {
 /// Tag that marks an image some application runs or rolls back to, in `per-image` mode
 /// (`live-sha256-<hex>`): one tag an image however many applications share it.
 pub fn image_tag(digest: &str) -> String {
-    format!("{}{}", RESERVED_TAG_PREFIXES[0], digest.replace(':', "-"))
+    digest_tag(RESERVED_TAG_PREFIXES[0], digest)
+}
+
+/// `prefix` followed by `digest` as a tag may spell it (`sha256-<hex>`: a tag has no `:`).
+pub(crate) fn digest_tag(prefix: &str, digest: &str) -> String {
+    format!("{prefix}{}", digest.replace(':', "-"))
 }
 
 /// The digest an `image_tag` names, if `tag` is one.

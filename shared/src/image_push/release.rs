@@ -12,20 +12,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::stream::{self, StreamExt, TryStreamExt};
+
 use super::{protect, Clients, Outcome, Report};
 use crate::aws::ecr::{self, ImageDetail};
 use crate::aws::AwsError;
 use crate::input::config::{AppConfig, Config, ImageTags};
 use crate::records::{DeployIndex, RecordStore};
 
+/// Indexes read at once when a release reads them again.
+const READS_AT_ONCE: usize = 16;
+
 /// Tag that keeps an image the deployer released when nothing else tagged it, until the
 /// lifecycle policy expires it.
 pub fn retired_tag(digest: &str) -> String {
-    format!(
-        "{}{}",
-        crate::input::events::RESERVED_TAG_PREFIXES[2],
-        digest.replace(':', "-")
-    )
+    protect::digest_tag(crate::input::events::RESERVED_TAG_PREFIXES[2], digest)
 }
 
 /// One tag to take off: the image it names, and whether that image keeps another tag (else it
@@ -153,11 +154,13 @@ async fn release_repository(
             actions.push(format!("- tag {}", release.tag));
         }
     }
-    // A deploy that completed meanwhile found the tag still there: read again, put back.
-    let mut now_needed = BTreeSet::new();
-    for app in apps {
-        now_needed.extend(needed_by(&store.read(&clients.s3, &app.name).await?).collect::<Vec<_>>());
-    }
+    // A deploy that completed meanwhile found the tag still there: read again (the indexes at
+    // once, as the settle run reads them), put back.
+    let indexes: Vec<DeployIndex> = stream::iter(apps.iter().map(|app| store.read(&clients.s3, &app.name)))
+        .buffered(READS_AT_ONCE)
+        .try_collect()
+        .await?;
+    let now_needed: BTreeSet<String> = indexes.iter().flat_map(needed_by).collect();
     let back: Vec<&str> = releases
         .iter()
         .map(|r| r.digest.as_str())
