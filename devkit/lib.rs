@@ -4,6 +4,7 @@
 //! Nothing here is mocked: every call goes over HTTP to a real moto server started on a free
 //! loopback port and stopped when the [`Emulator`] is dropped.
 
+pub mod alb;
 pub mod dns;
 pub mod ecs_throttle;
 pub mod emulator;

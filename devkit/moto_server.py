@@ -1,4 +1,4 @@
-"""Starts the emulator (moto's server) with one change for large queues.
+"""Starts the emulator (moto's server) with two changes: large queues, and service-made interfaces.
 
 moto's SQS reads a queue's attributes for every message it adds, and those attributes count
 the queue's delayed and hidden messages, each asking the time through a datetime computation:
@@ -20,6 +20,27 @@ def _millis(dt=None):
 
 
 sqs_models.unix_time_millis = _millis
+
+# A network interface made with the tag `devkit:requester-id` is answered as one an AWS service
+# made for itself (`RequesterManaged` true, `RequesterId` the tag's value, the tag not kept), as
+# Elastic Load Balancing's interfaces for an ALB are: moto answers every interface as the
+# caller's own and offers no way to make one otherwise. The test kit plays ELB with it.
+import moto.ec2.models.elastic_network_interfaces as eni_models  # noqa: E402
+
+REQUESTER_TAG = "devkit:requester-id"
+_eni_init = eni_models.NetworkInterface.__init__
+
+
+def _eni_init_as_requester(self, *args, tags=None, **kwargs):
+    tags = dict(tags or {})
+    requester = tags.pop(REQUESTER_TAG, None)
+    _eni_init(self, *args, tags=tags, **kwargs)
+    if requester:
+        self.requester_managed = True
+        self.requester_id = requester
+
+
+eni_models.NetworkInterface.__init__ = _eni_init_as_requester
 
 from moto.server import main  # noqa: E402  (after the change, as moto's modules read it)
 

@@ -15,6 +15,7 @@ use deployer::input::config::ConfigSource;
 use deployer::job::{Answer, Invocation, Job, Settings};
 use deployer::{image_push, nlb_sync, service_sync, AwsClients, InvokeError};
 
+pub use crate::alb::AlbWorld;
 use crate::emulator::{Emulator, ACCOUNT, REGION};
 
 /// The ECR registry host of the emulator's account.
@@ -709,89 +710,6 @@ impl World {
     }
 }
 
-/// An internal application load balancer, and the network interfaces ELB would give it: the
-/// emulator makes none, so the tests add and remove them (one address each, in the subnet its
-/// address falls in) as ELB does when the ALB scales.
-pub struct AlbWorld {
-    /// The ALB's ARN.
-    pub arn: String,
-    ec2: aws_sdk_ec2::Client,
-    subnets: Vec<(String, String)>,
-    interfaces: std::collections::BTreeMap<std::net::Ipv4Addr, String>,
-}
-
-impl AlbWorld {
-    /// Creates an internal ALB `name` over every subnet of the VPC `vpc` in `clients`' account.
-    pub async fn create(clients: &AwsClients, name: &str) -> AlbWorld {
-        let ec2 = aws_sdk_ec2::Client::new(&clients.sdk_config);
-        let found = ec2.describe_subnets().send().await.expect("DescribeSubnets");
-        let subnets: Vec<(String, String)> = found
-            .subnets()
-            .iter()
-            .map(|s| {
-                (
-                    s.subnet_id().expect("subnet ID").to_owned(),
-                    s.cidr_block().expect("CIDR").to_owned(),
-                )
-            })
-            .collect();
-        let created = clients
-            .elb
-            .create_load_balancer()
-            .name(name)
-            .scheme(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::Internal)
-            .r#type(aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum::Application)
-            .set_subnets(Some(subnets.iter().map(|(id, _)| id.clone()).collect()))
-            .send()
-            .await
-            .expect("CreateLoadBalancer");
-        AlbWorld {
-            arn: created.load_balancers()[0].load_balancer_arn().expect("ARN").to_owned(),
-            ec2,
-            subnets,
-            interfaces: Default::default(),
-        }
-    }
-
-    /// Gives the ALB a network interface with `ip`, described as ELB describes its own.
-    pub async fn add(&mut self, ip: std::net::Ipv4Addr) {
-        let prefix = format!("{}.{}.{}.", ip.octets()[0], ip.octets()[1], ip.octets()[2]);
-        let subnet = self
-            .subnets
-            .iter()
-            .find(|(_, cidr)| cidr.starts_with(&prefix))
-            .unwrap_or(&self.subnets[0])
-            .0
-            .clone();
-        let description = deployer::aws::ec2::alb_interface_description(&self.arn).expect("an ALB ARN");
-        let created = self
-            .ec2
-            .create_network_interface()
-            .subnet_id(subnet)
-            .private_ip_address(ip.to_string())
-            .description(description)
-            .send()
-            .await
-            .expect("CreateNetworkInterface");
-        let id = created
-            .network_interface()
-            .and_then(|n| n.network_interface_id())
-            .expect("ENI ID");
-        self.interfaces.insert(ip, id.to_owned());
-    }
-
-    /// Removes the interface with `ip` (the ALB scaled in).
-    pub async fn remove(&mut self, ip: std::net::Ipv4Addr) {
-        let id = self.interfaces.remove(&ip).expect("an interface of the ALB");
-        self.ec2
-            .delete_network_interface()
-            .network_interface_id(id)
-            .send()
-            .await
-            .expect("DeleteNetworkInterface");
-    }
-}
-
 /// The same emulator as `clients`, acting as the role `role_arn` (of another account: the
 /// emulator puts what those clients make in that account).
 pub async fn clients_as(clients: &AwsClients, role_arn: &str) -> AwsClients {
@@ -824,13 +742,14 @@ async fn vpc_with_subnets(ec2: &aws_sdk_ec2::Client, second: u8) -> (String, Vec
         .await
         .expect("CreateVpc");
     let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("VPC ID").to_owned();
+    let region = ec2.config().region().map_or(REGION.to_owned(), |r| r.to_string());
     let mut subnets = Vec::new();
     for (zone, third) in [("a", 1), ("c", 2)] {
         let subnet = ec2
             .create_subnet()
             .vpc_id(&vpc)
             .cidr_block(format!("10.{second}.{third}.0/24"))
-            .availability_zone(format!("{REGION}{zone}"))
+            .availability_zone(format!("{region}{zone}"))
             .send()
             .await
             .expect("CreateSubnet");

@@ -508,6 +508,60 @@ mod eni {
         assert_eq!(s.targets().await, before);
     }
 
+    /// Anyone who may create a network interface can describe it as the ALB's: only the ones
+    /// ELB made for the ALB (requester-managed by `amazon-elb`, in one of its subnets) count.
+    #[tokio::test]
+    async fn interfaces_elb_did_not_make_for_the_alb_are_reported_and_never_registered() {
+        let s = setup().await;
+        let mut alb = AlbWorld::create(&s.kit.clients, "internal-api").await;
+        alb.add(Ipv4Addr::new(10, 0, 1, 10)).await;
+        let anyones = alb.forge(None, Ipv4Addr::new(10, 0, 1, 66), None).await;
+        let rds = alb.forge(None, Ipv4Addr::new(10, 0, 2, 67), Some("amazon-rds")).await;
+        // A subnet of the VPC the ALB is not in.
+        let ec2 = aws_sdk_ec2::Client::new(&s.kit.clients.sdk_config);
+        let late = ec2
+            .create_subnet()
+            .vpc_id(&s.kit.vpc)
+            .cidr_block("10.0.3.0/24")
+            .send()
+            .await
+            .unwrap();
+        let late = late.subnet().and_then(|s| s.subnet_id()).unwrap().to_owned();
+        let elsewhere = alb
+            .forge(
+                Some(&late),
+                Ipv4Addr::new(10, 0, 3, 9),
+                Some(deployer::aws::ec2::ELB_REQUESTER_ID),
+            )
+            .await;
+        let config = config(json!([{"target_group_arn": s.tg, "alb_arn": alb.arn, "port": 443}]));
+        let clients = world::job_clients::<deployer::nlb_sync::NlbSync>(&s.kit.clients);
+        let report = &run(&clients, &config).await.results[0];
+        assert_eq!(report.outcome, NlbOutcome::Synced, "{report:?}");
+        assert_eq!(report.registered, vec!["10.0.1.10"]);
+        let mut skipped: Vec<&str> = report
+            .untrusted_interfaces
+            .iter()
+            .map(|l| l.split(':').next().unwrap())
+            .collect();
+        skipped.sort();
+        let mut expected = vec![anyones.as_str(), rds.as_str(), elsewhere.as_str()];
+        expected.sort();
+        assert_eq!(skipped, expected, "{report:?}");
+        assert_eq!(s.targets().await, vec!["10.0.1.10:443"]);
+
+        // Only forged interfaces left: nothing found, nothing deregistered, the run fails.
+        alb.remove(Ipv4Addr::new(10, 0, 1, 10)).await;
+        let answer = run(&clients, &config).await;
+        let report = &answer.results[0];
+        assert_eq!(report.outcome, NlbOutcome::DiscoveryFailed, "{report:?}");
+        assert!(
+            report.reason.as_deref().unwrap().contains("3 others skipped"),
+            "{report:?}"
+        );
+        assert_eq!(s.targets().await, vec!["10.0.1.10:443"]);
+    }
+
     /// An ALB of another region (its ARN says which) is described in that region: its
     /// interfaces are not in the function's.
     #[tokio::test]

@@ -1,12 +1,17 @@
 //! EC2: the network interfaces of an application load balancer, which list its private
-//! addresses in every subnet at once (the exact source nlb-sync prefers to DNS).
+//! addresses in every subnet at once (the exact source nlb-sync prefers to DNS), and the
+//! address ranges of the ALB's subnets they must lie in.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use aws_sdk_ec2::types::Filter;
 
 use crate::aws::AwsError;
+
+/// The `RequesterId` AWS gives the network interfaces Elastic Load Balancing makes for a load
+/// balancer (they are also `RequesterManaged`): nobody else can make an interface with both.
+pub const ELB_REQUESTER_ID: &str = "amazon-elb";
 
 /// The description ELB gives an ALB's network interfaces: `ELB app/<name>/<id>`, from the ALB's
 /// ARN (`...:loadbalancer/app/<name>/<id>`); none for an ARN of another shape.
@@ -15,37 +20,108 @@ pub fn alb_interface_description(alb_arn: &str) -> Option<String> {
     rest.starts_with("app/").then(|| format!("ELB {rest}"))
 }
 
-/// Every private IPv4 address of the ALB's network interfaces, all pages, in one
-/// `DescribeNetworkInterfaces` filtered on the ELB's description.
-pub async fn alb_addresses(client: &aws_sdk_ec2::Client, alb_arn: &str) -> Result<BTreeSet<Ipv4Addr>, AwsError> {
-    let description = alb_interface_description(alb_arn).ok_or_else(|| AwsError {
-        service: "EC2",
-        transient: false,
-        operation: "DescribeNetworkInterfaces",
-        resource: alb_arn.to_owned(),
-        code: None,
-        message: "not an application load balancer ARN".into(),
-    })?;
+/// A network interface as `DescribeNetworkInterfaces` answers it: what says who made it, where
+/// it is, and its private IPv4 addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    /// `eni-...`.
+    pub id: String,
+    /// True when an AWS service made it for itself (the caller cannot make such an interface).
+    pub requester_managed: bool,
+    /// Who made it (`amazon-elb` for a load balancer's).
+    pub requester_id: String,
+    /// Its VPC.
+    pub vpc_id: String,
+    /// Its subnet.
+    pub subnet_id: String,
+    /// Its primary and secondary private IPv4 addresses.
+    pub addresses: Vec<Ipv4Addr>,
+}
+
+/// An IPv4 range (`10.0.1.0/24`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Range {
+    base: u32,
+    prefix: u32,
+}
+
+impl Ipv4Range {
+    /// Parses `a.b.c.d/n`; `None` for anything else.
+    pub fn parse(cidr: &str) -> Option<Self> {
+        let (address, prefix) = cidr.split_once('/')?;
+        let address: Ipv4Addr = address.parse().ok()?;
+        let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 32)?;
+        Some(Ipv4Range {
+            base: u32::from(address) & Self::mask(prefix),
+            prefix,
+        })
+    }
+
+    /// True when `ip` is inside the range.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & Self::mask(self.prefix) == self.base
+    }
+
+    fn mask(prefix: u32) -> u32 {
+        u32::MAX.checked_shl(32 - prefix).unwrap_or(0)
+    }
+}
+
+/// Every network interface of the VPC `vpc_id` described as `description`, all pages, in one
+/// filtered `DescribeNetworkInterfaces`.
+pub async fn interfaces_described_as(
+    client: &aws_sdk_ec2::Client,
+    description: &str,
+    vpc_id: &str,
+) -> Result<Vec<Interface>, AwsError> {
     let mut pages = client
         .describe_network_interfaces()
-        .filters(Filter::builder().name("description").values(&description).build())
+        .filters(Filter::builder().name("description").values(description).build())
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
         .into_paginator()
         .send();
-    let mut addresses = BTreeSet::new();
+    let mut interfaces = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("EC2", "DescribeNetworkInterfaces", &description, e))?;
+        let page = page.map_err(|e| AwsError::from_sdk("EC2", "DescribeNetworkInterfaces", description, e))?;
         for interface in page.network_interfaces() {
-            for private in interface.private_ip_addresses() {
-                if let Some(ip) = private.private_ip_address().and_then(|ip| ip.parse().ok()) {
-                    addresses.insert(ip);
-                }
-            }
-            if let Some(ip) = interface.private_ip_address().and_then(|ip| ip.parse().ok()) {
-                addresses.insert(ip);
-            }
+            let mut addresses: Vec<Ipv4Addr> = interface
+                .private_ip_addresses()
+                .iter()
+                .filter_map(|p| p.private_ip_address())
+                .chain(interface.private_ip_address())
+                .filter_map(|ip| ip.parse().ok())
+                .collect();
+            addresses.sort();
+            addresses.dedup();
+            interfaces.push(Interface {
+                id: interface.network_interface_id().unwrap_or_default().to_owned(),
+                requester_managed: interface.requester_managed().unwrap_or(false),
+                requester_id: interface.requester_id().unwrap_or_default().to_owned(),
+                vpc_id: interface.vpc_id().unwrap_or_default().to_owned(),
+                subnet_id: interface.subnet_id().unwrap_or_default().to_owned(),
+                addresses,
+            });
         }
     }
-    Ok(addresses)
+    Ok(interfaces)
+}
+
+/// The IPv4 range of each of `subnet_ids`, in one `DescribeSubnets`.
+pub async fn subnet_ranges(
+    client: &aws_sdk_ec2::Client,
+    subnet_ids: &[String],
+) -> Result<BTreeMap<String, Ipv4Range>, AwsError> {
+    let output = client
+        .describe_subnets()
+        .set_subnet_ids(Some(subnet_ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("EC2", "DescribeSubnets", subnet_ids.join(","), e))?;
+    Ok(output
+        .subnets()
+        .iter()
+        .filter_map(|s| Some((s.subnet_id()?.to_owned(), Ipv4Range::parse(s.cidr_block()?)?)))
+        .collect())
 }
 
 #[cfg(test)]
@@ -64,5 +140,22 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn a_range_holds_exactly_its_addresses() {
+        let range = Ipv4Range::parse("10.0.1.0/24").unwrap();
+        assert!(range.contains("10.0.1.0".parse().unwrap()));
+        assert!(range.contains("10.0.1.255".parse().unwrap()));
+        assert!(!range.contains("10.0.2.1".parse().unwrap()));
+        assert!(!range.contains("10.0.0.255".parse().unwrap()));
+        assert!(Ipv4Range::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("192.168.1.1".parse().unwrap()));
+        let host = Ipv4Range::parse("10.0.1.7/32").unwrap();
+        assert!(host.contains("10.0.1.7".parse().unwrap()) && !host.contains("10.0.1.8".parse().unwrap()));
+        for bad in ["10.0.1.0", "10.0.1.0/33", "10.0.1/24", "x/8", ""] {
+            assert_eq!(Ipv4Range::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -121,3 +121,40 @@ pub async fn deregister(
         .map_err(|e| AwsError::from_sdk("ELBv2", "DeregisterTargets", arn, e))?;
     Ok(())
 }
+
+/// Where a load balancer is: its VPC and the subnets it has interfaces in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// `vpc-...`.
+    pub vpc_id: String,
+    /// One subnet per Availability Zone it is enabled in.
+    pub subnet_ids: Vec<String>,
+}
+
+/// The VPC and subnets of the load balancer `arn`, in one `DescribeLoadBalancers`.
+pub async fn placement(client: &aws_sdk_elasticloadbalancingv2::Client, arn: &str) -> Result<Placement, AwsError> {
+    let output = client
+        .describe_load_balancers()
+        .load_balancer_arns(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ELBv2", "DescribeLoadBalancers", arn, e))?;
+    let found = output.load_balancers().first().and_then(|lb| {
+        Some(Placement {
+            vpc_id: lb.vpc_id()?.to_owned(),
+            subnet_ids: lb
+                .availability_zones()
+                .iter()
+                .filter_map(|zone| zone.subnet_id().map(str::to_owned))
+                .collect(),
+        })
+    });
+    found.ok_or_else(|| AwsError {
+        service: "ELBv2",
+        transient: false,
+        operation: "DescribeLoadBalancers",
+        resource: arn.to_owned(),
+        code: None,
+        message: "the answer names no load balancer with a VPC".into(),
+    })
+}

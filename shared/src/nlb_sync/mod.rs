@@ -6,12 +6,11 @@
 //! target it did not register (unless told to); never twice. [`run`](mod@run) observes (DNS, the group,
 //! its [`state`](mod@state)) and applies; [`plan`](mod@plan) decides (pure).
 
+pub mod interfaces;
 pub mod plan;
 pub mod run;
 pub mod state;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,10 +44,10 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// EC2: the ALBs' network interfaces (`eni` discovery) in the function's own account.
     pub ec2: aws_sdk_ec2::Client,
-    /// EC2 clients through assumed roles (`role_arn`) or in the region of an ALB of another
+    /// EC2 and ELB clients through assumed roles (`role_arn`) or in the region of an ALB of another
     /// region, one per (role, region), made on first use and kept for the cold start: the
     /// role's credentials are cached and refreshed by the provider, not asked for on every call.
-    pub assumed: Arc<aws::ClientCache<(Option<String>, String), aws_sdk_ec2::Client>>,
+    pub assumed: Arc<aws::ClientCache<(Option<String>, String), interfaces::AlbClients>>,
     /// The configuration the assumed-role clients are built from.
     pub sdk_config: SdkConfig,
     /// S3: the configuration and the per-group state.
@@ -148,6 +147,10 @@ pub struct Report {
     /// Addresses due but held back by the share limit.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub held_back: Vec<String>,
+    /// Network interfaces described as the ALB's that ELB did not make for it (`eni-...: why`):
+    /// skipped, never registered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub untrusted_interfaces: Vec<String>,
     /// Why nothing was done, or what failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -165,6 +168,7 @@ impl Report {
             registered: Vec::new(),
             deregistered: Vec::new(),
             held_back: Vec::new(),
+            untrusted_interfaces: Vec::new(),
             reason: None,
         }
     }
@@ -224,7 +228,7 @@ pub async fn handle(
             end.checked_sub(GROUP_DEADLINE_MARGIN).unwrap_or(end),
         ));
     }
-    let interfaces = describe_albs(clients, &groups, settings.concurrency).await;
+    let interfaces = interfaces::describe_albs(clients, &groups, settings.concurrency).await;
     let results = stream::iter(groups.into_iter().enumerate().map(|(i, group)| {
         let servers = group
             .alb_dns_name
@@ -245,7 +249,7 @@ pub async fn handle(
                 None => {
                     let mut report = Report::new(group);
                     let found = match group.discovery() {
-                        Discovery::Eni => run::from_interfaces(&interfaces[&alb_key(group)]),
+                        Discovery::Eni => run::from_interfaces(&interfaces[&interfaces::alb_key(group)], &mut report),
                         Discovery::Dns => run::resolve_dns(nlb, group, servers, dns_turn, &mut report).await,
                     };
                     run::sync_group(clients, nlb, group, found, request.dry_run, report).await
@@ -265,63 +269,6 @@ pub async fn handle(
         results,
         dry_run: request.dry_run,
     })
-}
-
-/// The ALB and role an `eni` group is described through.
-fn alb_key(group: &TargetGroupConfig) -> (String, Option<String>) {
-    (group.alb_arn.clone().unwrap_or_default(), group.role_arn.clone())
-}
-
-/// One `DescribeNetworkInterfaces` per ALB (and role) for every `eni` group of it: the port 80
-/// and 443 groups of one ALB cost one call together.
-async fn describe_albs(
-    clients: &Clients,
-    groups: &[&TargetGroupConfig],
-    concurrency: usize,
-) -> BTreeMap<(String, Option<String>), Result<BTreeSet<Ipv4Addr>, String>> {
-    let albs: BTreeSet<(String, Option<String>)> = groups
-        .iter()
-        .filter(|g| g.discovery() == Discovery::Eni)
-        .map(|g| alb_key(g))
-        .collect();
-    let own_region = aws::region_of(&clients.sdk_config);
-    stream::iter(albs.into_iter().map(|key| {
-        let own_region = own_region.clone();
-        async move {
-            // The ALB's interfaces are in the ALB's own region (its ARN says which), whatever the
-            // function's.
-            let region = key
-                .0
-                .split(':')
-                .nth(3)
-                .filter(|r| !r.is_empty())
-                .unwrap_or(&own_region)
-                .to_owned();
-            let answer = match (&key.1, region == own_region) {
-                (None, true) => aws::ec2::alb_addresses(&clients.ec2, &key.0).await,
-                (role, _) => aws::ec2::alb_addresses(&ec2_as(clients, role.as_deref(), &region).await, &key.0).await,
-            };
-            let answer = answer.map_err(|e| match &key.1 {
-                Some(role) => format!("{e} (as {role})"),
-                None => e.to_string(),
-            });
-            (key, answer)
-        }
-    }))
-    .buffer_unordered(concurrency.max(1))
-    .collect()
-    .await
-}
-
-/// The EC2 client acting as `role` (if any) in `region`, made on first use and kept for the
-/// cold start.
-async fn ec2_as(clients: &Clients, role: Option<&str>, region: &str) -> aws_sdk_ec2::Client {
-    clients
-        .assumed
-        .get_or_make((role.map(str::to_owned), region.to_owned()), || async {
-            aws_sdk_ec2::Client::new(&aws::reach_config(&clients.sdk_config, role, None, Some(region), NAME).await)
-        })
-        .await
 }
 
 /// One `Targets Changed` event per target group whose targets were registered or deregistered
@@ -399,6 +346,7 @@ mod tests {
             registered: Vec::new(),
             deregistered: Vec::new(),
             held_back: Vec::new(),
+            untrusted_interfaces: Vec::new(),
             reason: Some(reason.into()),
         }
     }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 
+use super::interfaces::AlbAddresses;
 use super::state::{self, Stored, WriteOutcome};
 use super::{plan_group, Clients, Outcome, Report};
 use crate::aws::dns::{self, DnsError};
@@ -86,17 +87,33 @@ pub(crate) async fn resolve_dns(
     }
 }
 
-/// An `eni` group's addresses, from the describe of its ALB made once for every group of it: an
-/// error or an empty answer is never a reason to deregister.
-pub(crate) fn from_interfaces(answer: &Result<BTreeSet<Ipv4Addr>, String>) -> Found {
-    match answer {
-        Ok(addresses) if addresses.is_empty() => Found::Nothing(
-            Outcome::DiscoveryFailed,
-            "the ALB's network interfaces list no address; nothing changed".into(),
-        ),
-        Ok(addresses) => Found::Addresses(addresses.clone()),
-        Err(err) => Found::Nothing(Outcome::DiscoveryFailed, format!("{err}; nothing changed")),
+/// An `eni` group's addresses, from the look-up made once for every group of its ALB: an error
+/// or no trusted address is never a reason to deregister. Skipped interfaces go in the report
+/// and the log.
+pub(crate) fn from_interfaces(answer: &Result<AlbAddresses, String>, report: &mut Report) -> Found {
+    let found = match answer {
+        Ok(found) => found,
+        Err(err) => return Found::Nothing(Outcome::DiscoveryFailed, format!("{err}; nothing changed")),
+    };
+    if !found.untrusted.is_empty() {
+        tracing::warn!(
+            target_group = %report.target_group,
+            untrusted = ?found.untrusted,
+            "network interfaces described as the ALB's were not made by ELB for it: skipped"
+        );
+        report.untrusted_interfaces = found.untrusted.clone();
     }
+    if found.addresses.is_empty() {
+        let skipped = match found.untrusted.len() {
+            0 => String::new(),
+            n => format!(" ELB made for it ({n} others skipped)"),
+        };
+        return Found::Nothing(
+            Outcome::DiscoveryFailed,
+            format!("the ALB's network interfaces{skipped} list no address; nothing changed"),
+        );
+    }
+    Found::Addresses(found.addresses.clone())
 }
 
 /// One target group, once its ALB's addresses are found: read, plan, apply (unless a dry run),
