@@ -45,6 +45,7 @@ test-fast:
 
 lint: setup
 	python3 scripts/check_imports.py
+	python3 scripts/check_deps.py
 	cargo fmt --all -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml

@@ -7,12 +7,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MOTO_VERSION=5.2.5
-CARGO_LAMBDA_VERSION=1.9.2
-CFN_LINT_VERSION=1.58.0
+# Every Python tool comes from a hashed lock (scripts/requirements/*.txt, made from the pins in
+# *.in by scripts/lock_requirements.sh): `--require-hashes` refuses a file whose hash is not the
+# one locked, and any package the lock does not name. pip itself is the venv's own (an upgrade
+# from the index would be the one unchecked download). The lock is for one Python minor version;
+# on another, the pins are installed without hashes, with a warning.
+LOCKED_PYTHON="$(sed -n 's/^# Locked for Python \([0-9.]*\) .*/\1/p' scripts/requirements/tools.txt)"
+PYTHON_NOW="$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+install_locked() { # venv, lock name
+  if [ "$PYTHON_NOW" = "$LOCKED_PYTHON" ]; then
+    "$1/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "scripts/requirements/$2.txt"
+  else
+    echo "setup: warning: Python ${PYTHON_NOW}, the lock is for ${LOCKED_PYTHON}: installing $2.in's pins without hashes (run scripts/lock_requirements.sh)" >&2
+    "$1/bin/pip" install --quiet --disable-pip-version-check -r "scripts/requirements/$2.in"
+  fi
+}
+lock_sum() { cat scripts/requirements/*.txt | sha256sum | cut -c1-12; }
+pins() { grep -v '^#' "scripts/requirements/$1.in" | paste -sd' '; }
+
 SAM_CLI_VERSION=1.170.0
-CHECKOV_VERSION=3.3.30
-CFN_LINT_SERVERLESS_VERSION=0.3.6
 
 if [ "${1:-}" = "sam" ]; then
   SAM_STAMP=".venv-sam/.installed-aws-sam-cli-${SAM_CLI_VERSION}"
@@ -29,28 +42,25 @@ fi
 
 # The template scanners (`make lint`) in a venv of their own: checkov pins libraries moto's
 # server needs in other versions.
-LINT_STAMP=".venv-lint/.installed-checkov-${CHECKOV_VERSION}-cfn-lint-serverless-${CFN_LINT_SERVERLESS_VERSION}-cfn-lint-${CFN_LINT_VERSION}"
+LINT_STAMP=".venv-lint/.installed-lock-$(lock_sum)"
 if [ ! -f "$LINT_STAMP" ]; then
-  echo "setup: installing checkov ${CHECKOV_VERSION} and cfn-lint-serverless ${CFN_LINT_SERVERLESS_VERSION} into .venv-lint (first time only, about 1-2 minutes)"
+  echo "setup: installing $(pins lint) into .venv-lint (first time only, about 1-2 minutes)"
   lint_start=$SECONDS
   rm -rf .venv-lint
   python3 -m venv .venv-lint
-  .venv-lint/bin/pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv-lint/bin/pip install --quiet --disable-pip-version-check \
-    "checkov==${CHECKOV_VERSION}" "cfn-lint-serverless==${CFN_LINT_SERVERLESS_VERSION}" "cfn-lint==${CFN_LINT_VERSION}"
+  install_locked .venv-lint lint
   touch "$LINT_STAMP"
   echo "setup: scanners installed in .venv-lint in $((SECONDS - lint_start)) s"
 fi
 
-STAMP=".venv/.installed-moto-${MOTO_VERSION}-cargo-lambda-${CARGO_LAMBDA_VERSION}-cfn-lint-${CFN_LINT_VERSION}"
+STAMP=".venv/.installed-lock-$(lock_sum)"
 if [ -f "$STAMP" ]; then
   exit 0
 fi
-echo "setup: installing moto ${MOTO_VERSION}, cargo-lambda ${CARGO_LAMBDA_VERSION} (with zig) and cfn-lint ${CFN_LINT_VERSION} into .venv (first time only, about 1 minute)"
+echo "setup: installing $(pins tools) into .venv (first time only, about 1 minute)"
 start=$SECONDS
+rm -rf .venv
 python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/pip install --quiet --disable-pip-version-check \
-  "moto[server]==${MOTO_VERSION}" "cargo-lambda==${CARGO_LAMBDA_VERSION}" "cfn-lint==${CFN_LINT_VERSION}"
+install_locked .venv tools
 touch "$STAMP"
 echo "setup: tools installed in .venv in $((SECONDS - start)) s"
