@@ -411,3 +411,74 @@ async fn the_settle_run_deploys_a_late_replica_and_fails_one_past_its_bound() {
         "{answer:?}"
     );
 }
+
+/// With `source_identity`, each application's role sessions carry `ecs-deployer.<app>` (what
+/// CloudTrail in the workload account names) and their own session name, even when two
+/// applications share the role; without it, they share one session.
+#[tokio::test]
+async fn with_source_identity_each_apps_sessions_name_the_app() {
+    let emulator = Emulator::start();
+    let own = World::new(&emulator).await;
+    world::create_repository(&own.clients, "orders").await;
+    let role = "arn:aws:iam::222222222222:role/deployer";
+    let prod = World::in_account(&emulator, role).await;
+    world::create_cluster(&prod.clients, "sss").await;
+    let apps = [
+        prod.create_app("sss", "orders", "orders-a").await,
+        prod.create_app("sss", "orders", "orders-b").await,
+    ];
+    let config = |source_identity: bool| {
+        let apps: Vec<serde_json::Value> = apps
+            .iter()
+            .map(|app| {
+                let mut config = app.config();
+                config["role_arn"] = json!(role);
+                config
+            })
+            .collect();
+        json!({"apps": apps, "source_identity": source_identity}).to_string()
+    };
+    let assumed = |calls: Vec<deployer_devkit::Call>| -> Vec<String> {
+        calls
+            .into_iter()
+            .filter(|c| c.operation == "AssumeRole")
+            .map(|c| c.body)
+            .collect()
+    };
+
+    for (source_identity, version) in [(false, "v2"), (true, "v3")] {
+        let digest = world::push_image(&own.clients, "orders", "latest", version).await;
+        emulator.start_recording();
+        let answer = invoke_image_push(
+            &own.clients,
+            &config(source_identity),
+            &push_event("orders", "latest", &digest),
+        )
+        .await
+        .unwrap();
+        let sessions = assumed(emulator.stop_recording());
+        assert!(
+            answer.results.iter().all(|r| r.outcome == Outcome::Deployed),
+            "{answer:?}"
+        );
+        if source_identity {
+            assert_eq!(sessions.len(), 2, "one session per application: {sessions:?}");
+            for app in ["orders-a", "orders-b"] {
+                assert!(
+                    sessions
+                        .iter()
+                        .any(|body| body.contains(&format!("SourceIdentity=ecs-deployer.{app}"))
+                            && body.contains(&format!("RoleSessionName=image-push-{app}"))),
+                    "{app}: {sessions:?}"
+                );
+            }
+        } else {
+            assert_eq!(
+                sessions.len(),
+                1,
+                "the applications share the role's session: {sessions:?}"
+            );
+            assert!(!sessions[0].contains("SourceIdentity"), "{sessions:?}");
+        }
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod apigw;
 pub mod arn;
+pub mod assume;
 pub mod cloudmap;
 pub mod dns;
 pub mod ec2;
@@ -125,30 +126,47 @@ impl<K: Ord, C: Clone> ClientCache<K, C> {
 }
 
 /// `base` acting through `role` (assumed with `external_id`, session `session`, at most 64
-/// characters kept) and in `region`, where given. The assume-role provider caches the role's
-/// credentials and refreshes them before they expire: keep the configuration (or clients made
-/// from it) for the function's life, not per call.
+/// characters kept) and in `region`, where given; with `source_identity`, the role's sessions
+/// carry it (see [`assume`]). The credentials are cached and refreshed before they expire: keep
+/// the configuration (or clients made from it) for the function's life, not per call.
 pub async fn reach_config(
     base: &SdkConfig,
     role: Option<&str>,
     external_id: Option<&str>,
     region: Option<&str>,
     session: &str,
+    source_identity: Option<&str>,
 ) -> SdkConfig {
     let mut config = base.to_builder();
     if let Some(region) = region {
         config = config.region(aws_config::Region::new(region.to_owned()));
     }
-    if let Some(role) = role {
-        let mut provider = aws_config::sts::AssumeRoleProvider::builder(role)
-            .session_name(session.chars().take(64).collect::<String>())
-            .configure(base);
-        if let Some(id) = external_id {
-            provider = provider.external_id(id);
+    let session: String = session.chars().take(64).collect();
+    let provider = match (role, source_identity) {
+        (None, _) => None,
+        (Some(role), Some(identity)) => Some(aws_sdk_ecs::config::SharedCredentialsProvider::new(
+            assume::AssumeWithSourceIdentity {
+                sts: aws_sdk_sts::Client::new(base),
+                role: role.to_owned(),
+                session,
+                external_id: external_id.map(str::to_owned),
+                source_identity: assume::source_identity(identity),
+            },
+        )),
+        (Some(role), None) => {
+            let mut provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                .session_name(session)
+                .configure(base);
+            if let Some(id) = external_id {
+                provider = provider.external_id(id);
+            }
+            Some(aws_sdk_ecs::config::SharedCredentialsProvider::new(
+                provider.build().await,
+            ))
         }
-        config = config.credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(
-            provider.build().await,
-        ));
+    };
+    if let Some(provider) = provider {
+        config = config.credentials_provider(provider);
     }
     config.build()
 }

@@ -44,6 +44,9 @@ pub struct Reach {
     pub registry_role_arn: Option<String>,
     /// Region of the registry.
     pub registry_region: Option<String>,
+    /// The source identity its roles' sessions carry (`source_identity` in the configuration):
+    /// then each application has clients of its own.
+    pub source_identity: Option<String>,
 }
 
 impl Reach {
@@ -53,6 +56,7 @@ impl Reach {
             service: app.service_place(),
             registry_role_arn: app.registry_role_arn.clone(),
             registry_region: app.registry_region.clone(),
+            source_identity: app.source_identity(),
         }
     }
 }
@@ -76,6 +80,7 @@ impl Clients {
                     reach.service.external_id.as_deref(),
                     reach.service.region.as_deref(),
                     &session,
+                    reach.source_identity.as_deref(),
                 )
                 .await;
                 let ecr = aws::reach_config(
@@ -84,6 +89,7 @@ impl Clients {
                     None,
                     reach.registry_region.as_deref(),
                     &session,
+                    reach.source_identity.as_deref(),
                 )
                 .await;
                 (

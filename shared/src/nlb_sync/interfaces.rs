@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 
 use futures::stream::{self, StreamExt};
 
-use super::{Clients, NAME};
+use super::{Clients, NAME, SOURCE_IDENTITY};
 use crate::aws::ec2::{self, Interface, Ipv4Range, ELB_REQUESTER_ID};
 use crate::aws::elb::{self, Placement};
 use crate::aws::{self, AwsError};
@@ -18,6 +18,10 @@ use crate::input::config::{Discovery, TargetGroupConfig};
 
 /// The ALB and role an `eni` group is described through.
 pub(crate) type AlbKey = (String, Option<String>);
+
+/// How an ALB is reached: the role (if any), the region, and whether the role's sessions carry
+/// a source identity.
+pub type ReachKey = (Option<String>, String, bool);
 
 /// What one ALB's interfaces gave: the trusted addresses, and a line per interface skipped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -84,6 +88,7 @@ pub(crate) async fn describe_albs(
     clients: &Clients,
     groups: &[&TargetGroupConfig],
     concurrency: usize,
+    source_identity: bool,
 ) -> BTreeMap<AlbKey, Result<AlbAddresses, String>> {
     let albs: BTreeSet<AlbKey> = groups
         .iter()
@@ -108,7 +113,7 @@ pub(crate) async fn describe_albs(
                     ec2: clients.ec2.clone(),
                     elb: clients.elb.clone(),
                 },
-                (role, _) => alb_clients_as(clients, role.as_deref(), &region).await,
+                (role, _) => alb_clients_as(clients, role.as_deref(), &region, source_identity).await,
             };
             let answer = describe_alb(&reach, &key.0).await.map_err(|e| match &key.1 {
                 Some(role) => format!("{e} (as {role})"),
@@ -138,18 +143,23 @@ async fn describe_alb(clients: &AlbClients, alb_arn: &str) -> Result<AlbAddresse
     Ok(trusted(&placement, &ranges, &interfaces))
 }
 
-/// The clients acting as `role` (if any) in `region`, made on first use and kept for the cold
+/// The clients acting as `role` (if any) in `region`, its sessions carrying the source identity
+/// `ecs-deployer.nlb-sync` when `source_identity`; made on first use and kept for the cold
 /// start.
-async fn alb_clients_as(clients: &Clients, role: Option<&str>, region: &str) -> AlbClients {
+async fn alb_clients_as(clients: &Clients, role: Option<&str>, region: &str, source_identity: bool) -> AlbClients {
     clients
         .assumed
-        .get_or_make((role.map(str::to_owned), region.to_owned()), || async {
-            let config = aws::reach_config(&clients.sdk_config, role, None, Some(region), NAME).await;
-            AlbClients {
-                ec2: aws_sdk_ec2::Client::new(&config),
-                elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
-            }
-        })
+        .get_or_make(
+            (role.map(str::to_owned), region.to_owned(), source_identity),
+            || async {
+                let identity = source_identity.then_some(SOURCE_IDENTITY);
+                let config = aws::reach_config(&clients.sdk_config, role, None, Some(region), NAME, identity).await;
+                AlbClients {
+                    ec2: aws_sdk_ec2::Client::new(&config),
+                    elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+                }
+            },
+        )
         .await
 }
 

@@ -31,6 +31,9 @@ pub use plan::{plan_group, Plan};
 /// The function's name.
 pub const NAME: &str = "nlb-sync";
 
+/// The source identity of the roles nlb-sync assumes, with `source_identity` set.
+pub const SOURCE_IDENTITY: &str = "ecs-deployer.nlb-sync";
+
 /// CloudWatch namespace of the embedded metrics.
 pub const METRICS_NAMESPACE: &str = "EcsDeployer/NlbSync";
 
@@ -44,10 +47,10 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// EC2: the ALBs' network interfaces (`eni` discovery) in the function's own account.
     pub ec2: aws_sdk_ec2::Client,
-    /// EC2 and ELB clients through assumed roles (`role_arn`) or in the region of an ALB of another
-    /// region, one per (role, region), made on first use and kept for the cold start: the
-    /// role's credentials are cached and refreshed by the provider, not asked for on every call.
-    pub assumed: Arc<aws::ClientCache<(Option<String>, String), interfaces::AlbClients>>,
+    /// EC2 and ELB clients through assumed roles (`role_arn`) or in the region of an ALB of
+    /// another region, one set per [`interfaces::ReachKey`], made on first use and kept for the
+    /// cold start: the role's credentials are cached and refreshed, not asked for on every call.
+    pub assumed: Arc<aws::ClientCache<interfaces::ReachKey, interfaces::AlbClients>>,
     /// The configuration the assumed-role clients are built from.
     pub sdk_config: SdkConfig,
     /// S3: the configuration and the per-group state.
@@ -228,7 +231,7 @@ pub async fn handle(
             end.checked_sub(GROUP_DEADLINE_MARGIN).unwrap_or(end),
         ));
     }
-    let interfaces = interfaces::describe_albs(clients, &groups, settings.concurrency).await;
+    let interfaces = interfaces::describe_albs(clients, &groups, settings.concurrency, config.source_identity).await;
     let results = stream::iter(groups.into_iter().enumerate().map(|(i, group)| {
         let servers = group
             .alb_dns_name

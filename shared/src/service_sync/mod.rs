@@ -41,6 +41,9 @@ pub use observe::{observe, Observation, Reads, RevisionInfo};
 pub use plan::{plan_app, CloudMapRef, IntegrationRef, Plan, Step};
 pub use select::{select, Selection};
 
+/// The source identity of the roles service-sync assumes, with `source_identity` set.
+pub const SOURCE_IDENTITY: &str = "ecs-deployer.service-sync";
+
 /// The function's name.
 pub const NAME: &str = "service-sync";
 
@@ -67,9 +70,9 @@ pub struct Clients {
     /// Where these clients act (the function's own account and region by default).
     pub place: ServicePlace,
     /// ECS, Cloud Map and API Gateway clients of services in another account or region, one
-    /// set per [`ServicePlace`], kept for the function's life (each role's credentials cached
+    /// set per [`ServicePlace`] (and whether its sessions carry a source identity), kept for the function's life (each role's credentials cached
     /// and refreshed by the provider).
-    pub places: Arc<aws::ClientCache<ServicePlace, PlaceClients>>,
+    pub places: Arc<aws::ClientCache<(ServicePlace, bool), PlaceClients>>,
 }
 
 /// The clients of one [`ServicePlace`].
@@ -81,21 +84,23 @@ pub type PlaceClients = (
 
 impl Clients {
     /// These clients with ECS, Cloud Map and API Gateway acting at `place` (through its role,
-    /// in its region; the role's session names `app`, the first application that needed them);
-    /// the configuration, the records and the events stay the function's own.
-    pub async fn at(&self, place: &ServicePlace, app: &str) -> Clients {
+    /// in its region; the role's session names `app`, the first application that needed them,
+    /// and carries the source identity `ecs-deployer.service-sync` when `source_identity`); the
+    /// configuration, the records and the events stay the function's own.
+    pub async fn at(&self, place: &ServicePlace, app: &str, source_identity: bool) -> Clients {
         if place.is_own() {
             return self.clone();
         }
         let (ecs, cloud_map, apigw) = self
             .places
-            .get_or_make(place.clone(), || async {
+            .get_or_make((place.clone(), source_identity), || async {
                 let config = aws::reach_config(
                     &self.sdk_config,
                     place.role_arn.as_deref(),
                     place.external_id.as_deref(),
                     place.region.as_deref(),
                     &format!("{NAME}-{app}"),
+                    source_identity.then_some(SOURCE_IDENTITY),
                 )
                 .await;
                 (
@@ -276,7 +281,9 @@ pub async fn handle(
             );
             // One read to name the failed deployment's revision and the one the service really
             // runs (after a rollback, not the failed one); nothing is written.
-            let at = clients.at(&app.service_place(), &app.name).await;
+            let at = clients
+                .at(&app.service_place(), &app.name, config.source_identity)
+                .await;
             let services = ecs::describe_services(&at.ecs, &app.cluster, std::slice::from_ref(&app.service)).await;
             if let Some(service) = services.ok().and_then(|found| found.into_iter().next()) {
                 result.task_definition = service
@@ -292,7 +299,7 @@ pub async fn handle(
     // Each account and region with its own clients, its own clusters' services in use.
     let mut results = Vec::new();
     for (place, group) in grouped(apps.iter().copied(), AppConfig::service_place) {
-        let at = clients.at(&place, &group[0].name).await;
+        let at = clients.at(&place, &group[0].name, config.source_identity).await;
         let clusters = clusters_at(config, &place);
         let reads = Reads {
             completed,

@@ -113,7 +113,7 @@ pub(super) async fn orphan_reports(
             continue;
         }
         // The API where the applications that made it were: their account and region.
-        let at = clients.at(&record.place, "orphans").await;
+        let at = clients.at(&record.place, "orphans", config.source_identity).await;
         let routes = match apigw::get_routes(&at.apigw, &api_id).await {
             Ok(routes) => routes,
             Err(err) if err.code.as_deref() == Some("NotFoundException") => Vec::new(),
@@ -139,7 +139,7 @@ pub(super) async fn orphan_reports(
         }
         report.outcome = Outcome::Pruned;
         for (place, plan) in &plans {
-            let at = clients.at(place, "orphans").await;
+            let at = clients.at(place, "orphans", config.source_identity).await;
             if let Err(err) = apply(&at, Some(store), &app, plan).await {
                 report.outcome = Outcome::Failed;
                 report.reason = Some(format!("{err}; the next full sync resumes the pruning"));

@@ -23,7 +23,7 @@ pub(super) async fn retention_reports(
 ) -> Vec<Report> {
     let mut reports = Vec::new();
     for (place, group) in grouped(apps.iter().copied(), AppConfig::service_place) {
-        let at = clients.at(&place, &group[0].name).await;
+        let at = clients.at(&place, &group[0].name, config.source_identity).await;
         let clusters = clusters_at(config, &place);
         reports.extend(retention_at(&at, &clusters, settings, invocation, &group, dry_run).await);
     }

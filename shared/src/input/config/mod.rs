@@ -73,6 +73,12 @@ pub struct Config {
     /// With `approvers`: the approver may not be who asked for the promotion (default true).
     #[serde(default = "default_true")]
     pub approver_not_asker: bool,
+    /// Every role the deployer assumes (`role_arn`, `registry_role_arn`, nlb-sync's) gets a
+    /// `SourceIdentity` naming the application (`ecs-deployer.<app>`) or the function
+    /// (`ecs-deployer.<function>`), which CloudTrail in the role's account records on every
+    /// call. Each role's trust policy must then allow `sts:SetSourceIdentity`. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub source_identity: bool,
 }
 
 /// How the images applications run and roll back to are kept from lifecycle rules.
@@ -186,6 +192,11 @@ pub struct AppConfig {
     /// `policy: "auto"` is written out.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub production: bool,
+    /// Copied from the document's top-level `source_identity` (never written per application):
+    /// the roles this application's work assumes carry `ecs-deployer.<name>` as the session's
+    /// source identity.
+    #[serde(skip)]
+    pub assume_with_source_identity: bool,
 }
 
 /// What a deploy copies (see [`AppConfig::base`]).
@@ -271,6 +282,13 @@ impl AppConfig {
         self.promotion.clone().unwrap_or_default()
     }
 
+    /// The source identity the roles this application's work assumes carry, when the document
+    /// asks for one.
+    pub fn source_identity(&self) -> Option<String> {
+        self.assume_with_source_identity
+            .then(|| format!("ecs-deployer.{}", self.name))
+    }
+
     /// Where the application's service is reached.
     pub fn service_place(&self) -> ServicePlace {
         ServicePlace {
@@ -334,7 +352,10 @@ impl Config {
             }])
         })?;
         let mut problems = Vec::new();
-        let (config, positions) = parse::parse_parts(&value, &mut problems);
+        let (mut config, positions) = parse::parse_parts(&value, &mut problems);
+        for app in &mut config.apps {
+            app.assume_with_source_identity = config.source_identity;
+        }
         // Validate what did parse, so one bad application does not hide another's problems.
         validate::validate(&config, &positions, &mut problems);
         if problems.is_empty() {

@@ -24,6 +24,7 @@ pub(super) fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>
         image_tags: ImageTags::default(),
         approvers: Vec::new(),
         approver_not_asker: true,
+        source_identity: false,
     };
     let mut positions = Vec::new();
     let Some(object) = value.as_object() else {
@@ -45,13 +46,14 @@ pub(super) fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>
             "image_tags",
             "approvers",
             "approver_not_asker",
+            "source_identity",
         ]
         .contains(&key.as_str())
         {
             problems.push(Problem {
                 path: key_in_path(key),
                 message:
-                    "unknown field, expected `apps`, `nlb`, `settle_after_minutes`, `prune`, `retention_on_schedule`, `inline_max`, `ecs_rates`, `image_tags`, `approvers` or `approver_not_asker`"
+                    "unknown field, expected `apps`, `nlb`, `settle_after_minutes`, `prune`, `retention_on_schedule`, `inline_max`, `ecs_rates`, `image_tags`, `approvers`, `approver_not_asker` or `source_identity`"
                         .into(),
             });
         }
@@ -60,6 +62,7 @@ pub(super) fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>
         ("prune", &mut config.prune),
         ("retention_on_schedule", &mut config.retention_on_schedule),
         ("approver_not_asker", &mut config.approver_not_asker),
+        ("source_identity", &mut config.source_identity),
     ] {
         match object.get(field) {
             None => {}

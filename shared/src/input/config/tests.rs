@@ -523,3 +523,18 @@ fn approvers_are_iam_role_or_user_arns_named_by_position() {
     .unwrap_err();
     assert_eq!(paths(err), ["approvers"]);
 }
+
+#[test]
+fn source_identity_is_a_document_switch_every_application_follows() {
+    let config = Config::parse(&one_app_and(""), "test").unwrap();
+    assert!(!config.source_identity && config.apps[0].source_identity().is_none());
+    let config = Config::parse(&one_app_and(r#", "source_identity": true"#), "test").unwrap();
+    let app = &config.apps[0];
+    assert_eq!(app.source_identity(), Some(format!("ecs-deployer.{}", app.name)));
+    let err = Config::parse(&one_app_and(r#", "source_identity": "yes""#), "test").unwrap_err();
+    assert_eq!(paths(err), ["source_identity"]);
+    // Not an application's field: the switch is the document's.
+    let mut document: serde_json::Value = serde_json::from_str(&one_app_and("")).unwrap();
+    document["apps"][0]["assume_with_source_identity"] = serde_json::json!(true);
+    assert!(Config::parse(&document.to_string(), "test").is_err());
+}
