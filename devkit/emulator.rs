@@ -189,6 +189,24 @@ impl Emulator {
         }
     }
 
+    /// Moves the newest service deployment of `cluster`/`service` (in the test account and
+    /// region) as ECS would: `set` holds the fields it takes (`status`, `lifecycleStage`,
+    /// `lifecycleHookDetails`, `rollback`, ...), through the stand-in's own operation
+    /// (`devkit/ecs_deployments.py`). Returns the service deployment as it is then.
+    pub fn set_service_deployment(&self, cluster: &str, service: &str, set: serde_json::Value) -> serde_json::Value {
+        let body = serde_json::json!({"cluster": cluster, "service": service, "set": set}).to_string();
+        let headers = format!(
+            "X-Amz-Target: AmazonEC2ContainerServiceV20141113.DevkitSetServiceDeployment\r\n\
+             Content-Type: application/x-amz-json-1.1\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/ecs/aws4_request, SignedHeaders=host, Signature=0\r\n"
+        );
+        let (status, answer) = self
+            .http_with("POST", "/", &headers, &body)
+            .expect("the stand-in answers");
+        assert!(status < 300, "DevkitSetServiceDeployment answered {status}: {answer}");
+        serde_json::from_str(&answer).expect("a service deployment")
+    }
+
     fn post(&self, path: &str) {
         let (status, body) = self
             .http("POST", path, "")
@@ -198,11 +216,16 @@ impl Emulator {
 
     /// A minimal HTTP/1.1 exchange with the emulator's own API.
     fn http(&self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+        self.http_with(method, path, "", body)
+    }
+
+    /// [`Emulator::http`] with more header lines (each ending in CRLF).
+    fn http_with(&self, method: &str, path: &str, headers: &str, body: &str) -> std::io::Result<(u16, String)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )?;
         let mut raw = Vec::new();
@@ -374,6 +397,10 @@ pub fn count_op(calls: &[Call], operation: &str) -> usize {
 /// conditions are another account's policy's to allow.
 pub const ASSUMED: &str = "@assumed";
 
+/// Follows `AssumeRole` in the ledger when the session was given a source identity (which IAM
+/// authorizes as `sts:SetSourceIdentity` as well).
+pub const WITH_SOURCE_IDENTITY: &str = "#source-identity";
+
 /// A recorded call's operation as the ledger keeps it: for a JSON call made with the functions'
 /// own credentials (not an assumed role's, which another account's policy authorizes), followed
 /// by the ARN IAM authorizes it on, where its body names one.
@@ -383,6 +410,9 @@ pub fn ledger_operation(call: &Call) -> String {
     }
     if call.access_key != "testing" {
         return format!("{} {ASSUMED}", call.operation);
+    }
+    if call.service == "sts" && call.operation == "AssumeRole" && call.body.contains("SourceIdentity=") {
+        return format!("AssumeRole {WITH_SOURCE_IDENTITY}");
     }
     match json_resource(&call.service, &call.operation, &call.region, &call.json_body()) {
         Some(arn) => format!("{} {arn}", call.operation),

@@ -52,6 +52,9 @@ pub enum Fault {
     /// ECR's refusal of a tag past its 1,000 tags an image (JSON `LimitExceededException`);
     /// not carried out. Never drawn by [`FaultPlan::any`].
     TagLimit,
+    /// An endpoint without the operation (JSON `UnknownOperationException`): a partition or an
+    /// endpoint without ECS's service deployments API. Never drawn by [`FaultPlan::any`].
+    UnknownOperation,
 }
 
 impl Fault {
@@ -64,7 +67,7 @@ impl Fault {
     }
 
     /// Every kind, in the order the proxy draws from.
-    pub const ALL: [Fault; 12] = [
+    pub const ALL: [Fault; 13] = [
         Fault::Throttle,
         Fault::ServerError,
         Fault::Unavailable,
@@ -77,6 +80,7 @@ impl Fault {
         Fault::ClientException,
         Fault::RefuseLastEvent,
         Fault::TagLimit,
+        Fault::UnknownOperation,
     ];
 
     /// The kinds a retry or a later run recovers from (all but [`Fault::Denied`]).
@@ -343,6 +347,12 @@ async fn serve(
         }
         Some(Fault::TagLimit) => {
             let body = r#"{"__type":"LimitExceededException","message":"The operation did not succeed because it would have exceeded a service limit for your account."}"#;
+            client
+                .write_all(&response(400, "application/x-amz-json-1.1", &[], body))
+                .await?
+        }
+        Some(Fault::UnknownOperation) => {
+            let body = r#"{"__type":"UnknownOperationException","message":"Unknown operation"}"#;
             client
                 .write_all(&response(400, "application/x-amz-json-1.1", &[], body))
                 .await?

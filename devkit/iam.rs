@@ -76,6 +76,11 @@ pub const DOCUMENTED: &[(&str, &str, &str)] = &[
         "sts:AssumeRole",
         "queued deploys of applications in other accounts act through their role_arn, as image-push's do",
     ),
+    (
+        "deploy-worker",
+        "sts:SetSourceIdentity",
+        "with `source_identity`, queued deploys' sessions carry ecs-deployer.<app>, as image-push's do",
+    ),
     // Lambda's SQS event source mapping polls the queue with the function's role: the function
     // itself makes none of these calls (the test kit's player makes them in its place).
     (
@@ -129,6 +134,10 @@ pub fn actions_of(service: &str, operation: &str) -> Vec<String> {
             .filter(|(call, _, _)| *call == named)
             .map(|(_, implied, _)| (*implied).to_owned()),
     );
+    // A session given a source identity: STS authorizes that as its own action too.
+    if named == "sts:AssumeRole" && operation.ends_with(crate::emulator::WITH_SOURCE_IDENTITY) {
+        actions.push("sts:SetSourceIdentity".to_owned());
+    }
     actions
 }
 

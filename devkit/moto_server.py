@@ -1,4 +1,5 @@
-"""Starts the emulator (moto's server) with two changes: large queues, and service-made interfaces.
+"""Starts the emulator (moto's server) with three changes: large queues, service-made interfaces,
+and a stand-in for ECS's service deployments API.
 
 moto's SQS reads a queue's attributes for every message it adds, and those attributes count
 the queue's delayed and hidden messages, each asking the time through a datetime computation:
@@ -41,6 +42,9 @@ def _eni_init_as_requester(self, *args, tags=None, **kwargs):
 
 
 eni_models.NetworkInterface.__init__ = _eni_init_as_requester
+
+# ECS's service deployments API, which moto lacks: devkit/ecs_deployments.py.
+import ecs_deployments  # noqa: E402,F401
 
 from moto.server import main  # noqa: E402  (after the change, as moto's modules read it)
 

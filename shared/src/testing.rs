@@ -135,6 +135,7 @@ pub fn deploy_record(id: &str, outcome: DeployOutcome, digest: &str, at: &str) -
         reason: None,
         template: None,
         notes: Vec::new(),
+        native: None,
     }
 }
 

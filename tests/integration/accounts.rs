@@ -228,7 +228,7 @@ async fn service_sync_makes_the_cloud_map_service_and_routes_of_another_account_
     let api = prod.api().await;
     let mut app_config = api.app_config(&app, &["GET"], "/orders/{proxy+}");
     app_config["role_arn"] = json!(role);
-    let config = json!({"apps": [app_config]}).to_string();
+    let config = json!({"apps": [app_config], "source_identity": true}).to_string();
     let settings = deployer::job::Settings {
         lease: Some(deployer::lease::LeaseConfig::in_bucket(STATE)),
         owned: Some(deployer::ownership::ApiRecordStore::in_bucket(STATE)),
@@ -256,9 +256,14 @@ async fn service_sync_makes_the_cloud_map_service_and_routes_of_another_account_
     let second = sync().await;
     let calls = emulator.stop_recording();
     assert_eq!(second.results[0].outcome, SyncOutcome::Unchanged, "{second:?}");
-    // Each run here is a cold function: one AssumeRole for its credentials, then reads only.
+    // Each run here is a cold function: one AssumeRole for its credentials (its session
+    // carrying service-sync's source identity), then reads only.
     let (assumed, rest): (Vec<_>, Vec<_>) = calls.into_iter().partition(|c| c.operation == "AssumeRole");
     assert_eq!(assumed.len(), 1, "{assumed:?}");
+    assert!(
+        assumed[0].body.contains("SourceIdentity=ecs-deployer.service-sync"),
+        "{assumed:?}"
+    );
     assert_eq!(count_writes(&rest), 0, "{rest:?}");
 
     // The application leaves the configuration: its routes are orphans in the workload

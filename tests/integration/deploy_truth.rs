@@ -10,8 +10,9 @@ use deployer::job::{Invocation, Settings};
 use deployer::lease::LeaseConfig;
 use deployer::records::{DeployIndex, DeployOutcome, RecordStore};
 use deployer::AwsClients;
-use deployer_devkit::emulator::{count_op, count_writes};
+use deployer_devkit::emulator::{count_op, count_writes, sdk_config_for};
 use deployer_devkit::events::{recorded_ecs_event, EventTap};
+use deployer_devkit::faults::{Fault, FaultPlan, FaultProxy};
 use deployer_devkit::world::{self, invoke_job, invoke_job_as, push_event, AppWorld, World};
 use deployer_devkit::Emulator;
 use serde_json::{json, Value};
@@ -315,8 +316,27 @@ async fn the_settle_run_asks_ecs_about_deploys_that_heard_nothing() {
         DeployOutcome::Completed
     );
 
-    // From DescribeServices alone: a deployment ECS no longer lists, with the service on the
-    // deploy's revision, completed.
+    // ECS's service deployments API decides where the endpoint has it: the deploy's service
+    // deployment succeeded (whatever DescribeServices lists).
+    let third = push(&kit, &config, &settings, "v4").await;
+    emulator.set_service_deployment("sss", "orders", json!({"status": "SUCCESSFUL"}));
+    let answer = run(&kit.clients, &config, &settle, &settings).await;
+    assert_eq!(answer.results[0].outcome, Outcome::Followed, "{answer:?}");
+    let record = index(&kit.clients, "orders").await.records.remove(0);
+    assert_eq!(record.id, third.deploy_id.unwrap());
+    assert_eq!(record.outcome, DeployOutcome::Completed);
+
+    // From DescribeServices alone where the endpoint has no such API: a deployment ECS no longer
+    // lists, with the service on the deploy's revision, completed.
+    let proxy = FaultProxy::start_with(
+        emulator.port,
+        FaultPlan {
+            only: Some("ListServiceDeployments".into()),
+            ..FaultPlan::always(Fault::UnknownOperation)
+        },
+    )
+    .await;
+    let without_api = AwsClients::from_sdk_config(&sdk_config_for(&proxy.endpoint()).await);
     let second = push(&kit, &config, &settings, "v3").await;
     let store = RecordStore::in_bucket(BUCKET);
     store
@@ -333,8 +353,9 @@ async fn the_settle_run_asks_ecs_about_deploys_that_heard_nothing() {
         })
         .await
         .unwrap();
-    let answer = run(&kit.clients, &config, &settle, &settings).await;
+    let answer = run(&without_api, &config, &settle, &settings).await;
     assert_eq!(answer.results[0].outcome, Outcome::Followed, "{answer:?}");
+    assert_eq!(proxy.stats.count(Fault::UnknownOperation), 1, "the API was asked, once");
     assert_eq!(
         index(&kit.clients, "orders").await.records[0].outcome,
         DeployOutcome::Completed

@@ -124,8 +124,11 @@ fn wildcard_resources_are_commented_and_no_action_is_a_wildcard() {
     let template = template();
     assert_eq!(uncommented_wildcard_resources(&template), Vec::<String>::new());
     let uncommented = template.replacen(
-        "            # DescribeTaskDefinition, RegisterTaskDefinition and ListTaskDefinitions support no\n            \
-         # resource-level permissions: AWS only accepts \"*\" for them.\n",
+        "            # DescribeTaskDefinition, RegisterTaskDefinition and ListTaskDefinitions are granted\n            \
+         # on \"*\": the deployer could not confirm from ECS's service authorization reference\n            \
+         # which resource types and condition keys (`ecs:task-definition`) these actions\n            \
+         # evaluate, and a scope AWS does not evaluate denies every deploy. The code\n            \
+         # registers revisions only of the configured services' own families.\n",
         "",
         1,
     );

@@ -17,6 +17,7 @@ mod image_push;
 mod image_tags;
 mod lambda_runtime;
 mod lifecycle;
+mod native;
 mod nlb_sync;
 mod overlap;
 mod promotion;

@@ -612,11 +612,26 @@ mod eni {
         );
         assert!(s.targets().await.is_empty());
 
-        let with_role = config(json!([{"target_group_arn": s.tg, "alb_arn": alb.arn, "port": 443,
-            "same_vpc": false, "role_arn": role}]));
+        let mut with_role: serde_json::Value = serde_json::from_str(&config(json!([{"target_group_arn": s.tg,
+            "alb_arn": alb.arn, "port": 443, "same_vpc": false, "role_arn": role}])))
+        .unwrap();
+        with_role["source_identity"] = json!(true);
+        let with_role = with_role.to_string();
+        s.emulator.start_recording();
         let report = &run(&clients, &with_role).await.results[0];
+        let sessions: Vec<String> = s
+            .emulator
+            .stop_recording()
+            .into_iter()
+            .filter(|c| c.operation == "AssumeRole")
+            .map(|c| c.body)
+            .collect();
         assert_eq!(report.outcome, NlbOutcome::Synced, "{report:?}");
         assert_eq!(report.registered, vec!["10.1.1.20", "10.1.1.21", "10.1.1.22"]);
+        assert!(
+            sessions.len() == 1 && sessions[0].contains("SourceIdentity=ecs-deployer.nlb-sync"),
+            "{sessions:?}"
+        );
         // The role's client is made once per cold start and kept.
         assert_eq!(clients.assumed.len(), 1);
         run(&clients, &with_role).await;

@@ -8,6 +8,7 @@ use futures::stream::{self, StreamExt};
 
 use super::record::update_publishing;
 use super::{promote, protect, Answer, Clients, Outcome, Report};
+use crate::aws::ecs::{self, deployments::ServiceDeployment};
 use crate::input::config::{AppConfig, Config, OwnPlace};
 use crate::input::events::{EcsDeploymentDetail, EcsServiceAction};
 use crate::input::quoted;
@@ -207,8 +208,14 @@ pub async fn settle(
             }
             Err(err) => return Report::skipped(app, Outcome::Failed, err.to_string()),
         };
+        // A failed read leaves the deploy for the next run: settling it from DescribeServices
+        // alone could call a blue/green deploy that bakes `timed_out`.
+        let native = match native_deployments(clients, app, &read.index, now, after).await {
+            Ok(native) => native,
+            Err(err) => return Report::skipped(app, Outcome::Failed, format!("{err}; settled by a later run")),
+        };
         let result = update_publishing(clients, settings, store, &app.name, Some(read), |index| {
-            index.settle(&service, now, after)
+            index.settle(&service, &native, now, after)
         })
         .await;
         let completed = result
@@ -249,6 +256,35 @@ pub async fn settle(
         )));
     }
     answer(reports)
+}
+
+/// The service deployments ECS created for `app`'s service since its oldest deploy due to
+/// settle started (ECS's service deployments API). Empty where the endpoint has no such API:
+/// the settle then reads `DescribeServices` alone.
+async fn native_deployments(
+    clients: &Clients,
+    app: &AppConfig,
+    index: &DeployIndex,
+    now: SystemTime,
+    after: Duration,
+) -> Result<Vec<ServiceDeployment>, crate::aws::AwsError> {
+    let Some(oldest) = index
+        .records
+        .iter()
+        .filter(|r| r.outcome == DeployOutcome::InProgress)
+        .filter_map(|r| crate::records::parse_time(&r.started_at))
+        .filter(|started| now.duration_since(*started).unwrap_or_default() >= after)
+        .min()
+    else {
+        return Ok(Vec::new());
+    };
+    let since = oldest.checked_sub(Duration::from_secs(300)).unwrap_or(oldest);
+    let reach = clients.for_app(app).await;
+    Ok(
+        ecs::deployments::created_since(&reach.ecs, &app.cluster, &app.service, since)
+            .await?
+            .unwrap_or_default(),
+    )
 }
 
 /// The applications an ECS event's service ARN fits (in the event's own account and region

@@ -164,6 +164,7 @@ fn new_record(attempt: &Attempt<'_>, report: &Report, id: &str, outcome: DeployO
         reason: report.reason.clone(),
         template: report.template.clone(),
         notes: Vec::new(),
+        native: None,
     }
 }
 

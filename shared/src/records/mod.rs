@@ -11,17 +11,18 @@
 //! [`DeployIndex`]'s methods decide the transitions (pure, unit-tested); [`store`] reads and
 //! writes.
 
+mod settle;
 pub mod store;
 #[cfg(test)]
 mod tests;
 mod trigger;
 
-use std::time::{Duration, SystemTime};
+pub use settle::NativeProgress;
+
+use std::time::SystemTime;
 
 use aws_sdk_s3::primitives::{DateTime, DateTimeFormat as Format};
 use serde::{Deserialize, Serialize};
-
-use crate::aws::ecs::ServiceState;
 
 pub use store::{RecordStore, VersionedIndex, INVALID_INDEX};
 pub use trigger::{deploy_id, fnv1a, Trigger, TriggerKind};
@@ -135,6 +136,10 @@ pub struct DeployRecord {
     /// (`SERVICE_TASK_START_IMPAIRED`), a protecting tag the repository would not move.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What ECS's service deployments API last said of the deploy's service deployment (its
+    /// status, lifecycle stage and hooks waiting), when the settle run asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native: Option<NativeProgress>,
 }
 
 /// Characters a stored reason or note keeps (AWS's error texts and ECS's reasons can be long).
@@ -379,105 +384,9 @@ impl DeployIndex {
             from: Some(record.outcome),
         }]
     }
-
-    /// Settles deploys in progress that started more than `after` before `now`, from what
-    /// `DescribeServices` says of the service: the deployment's rollout state when ECS still
-    /// lists it, otherwise which revision the service runs.
-    pub fn settle(&mut self, service: &ServiceState, now: SystemTime, after: Duration) -> Vec<Change> {
-        let at = format_time(now);
-        let mut changes = Vec::new();
-        for record in self
-            .records
-            .iter_mut()
-            .filter(|r| r.outcome == DeployOutcome::InProgress)
-        {
-            let started = parse_time(&record.started_at).unwrap_or(now);
-            if now.duration_since(started).unwrap_or_default() < after {
-                continue;
-            }
-            let listed = record
-                .ecs_deployment_id
-                .as_deref()
-                .and_then(|id| service.deployments.iter().find(|d| d.id == id));
-            let (outcome, reason) = match listed {
-                Some(d) if d.rollout_state == "COMPLETED" => (DeployOutcome::Completed, None),
-                Some(d) if d.rollout_state == "FAILED" => {
-                    let reason = d.rollout_state_reason.clone();
-                    if record.rolls_back_on_failure || mentions_rollback(&reason) {
-                        (DeployOutcome::RolledBack, Some(reason))
-                    } else {
-                        (DeployOutcome::Failed, Some(reason))
-                    }
-                }
-                // AWS documents `rolloutState` for rolling updates only: a blue/green, linear or
-                // canary deployment is settled from which revision runs and the task counts.
-                Some(d) if d.rollout_state.is_empty() => {
-                    let others = service.deployments.iter().filter(|o| o.id != d.id).count();
-                    let ours = record.new_task_definition.as_deref() == Some(service.task_definition.as_str());
-                    if d.status == "PRIMARY" && ours && others == 0 && d.running_count >= d.desired_count {
-                        (DeployOutcome::Completed, None)
-                    } else if d.status != "PRIMARY"
-                        && record.old_task_definition.as_deref() == Some(service.task_definition.as_str())
-                    {
-                        (
-                            DeployOutcome::RolledBack,
-                            Some("ECS lists the deployment as no longer primary and the service runs the previous revision again".into()),
-                        )
-                    } else {
-                        (
-                            DeployOutcome::TimedOut,
-                            Some(format!(
-                                "after {} minutes ECS's deployment {} ({}) runs {} of {} tasks beside {others} other deployment(s)",
-                                after.as_secs() / 60,
-                                d.id,
-                                d.status,
-                                d.running_count,
-                                d.desired_count
-                            )),
-                        )
-                    }
-                }
-                Some(d) => (
-                    DeployOutcome::TimedOut,
-                    Some(format!(
-                        "ECS still reports deployment {} {} after {} minutes",
-                        d.id,
-                        if d.rollout_state.is_empty() {
-                            "without a rollout state"
-                        } else {
-                            &d.rollout_state
-                        },
-                        after.as_secs() / 60
-                    )),
-                ),
-                None if record.new_task_definition.as_deref() == Some(service.task_definition.as_str()) => {
-                    (DeployOutcome::Completed, None)
-                }
-                None if record.old_task_definition.as_deref() == Some(service.task_definition.as_str()) => (
-                    DeployOutcome::RolledBack,
-                    Some("ECS no longer lists the deployment and the service runs the previous revision again".into()),
-                ),
-                None => (
-                    DeployOutcome::Superseded,
-                    Some(format!(
-                        "ECS no longer lists the deployment; the service runs {}, deployed by something else",
-                        service.task_definition
-                    )),
-                ),
-            };
-            record.outcome = outcome;
-            record.ended_at = Some(at.clone());
-            record.reason = reason.map(|r| if r.is_empty() { "ECS gave no reason".into() } else { r });
-            changes.push(Change {
-                record: record.clone(),
-                from: Some(DeployOutcome::InProgress),
-            });
-        }
-        changes
-    }
 }
 
-fn mentions_rollback(reason: &str) -> bool {
+pub(crate) fn mentions_rollback(reason: &str) -> bool {
     let reason = reason.to_ascii_lowercase();
     reason.contains("rolling back") || reason.contains("rolled back") || reason.contains("rollback")
 }

@@ -35,6 +35,7 @@ fn record(event: &str, deployment: Option<&str>, rolls_back: bool) -> DeployReco
         reason: None,
         template: None,
         notes: Vec::new(),
+        native: None,
     }
 }
 
@@ -159,7 +160,7 @@ fn settling_asks_what_ecs_lists_and_waits_for_the_settle_time() {
         index.start(record("ab", Some("ecs-svc/1"), rolls_back)); // new revision orders:3
         let mut svc = service(running);
         svc.deployments = deployments;
-        index.settle(&svc, at(31 * 60), Duration::from_secs(after_minutes * 60));
+        index.settle(&svc, &[], at(31 * 60), Duration::from_secs(after_minutes * 60));
         (index.records[0].outcome, index.records[0].reason.clone())
     };
     // Too young to settle.
@@ -216,7 +217,7 @@ fn a_timed_out_deploy_is_corrected_by_a_later_word_from_ecs() {
         rollout_state: "IN_PROGRESS".into(),
         ..Default::default()
     }];
-    index.settle(&svc, at(3600), Duration::from_secs(1800));
+    index.settle(&svc, &[], at(3600), Duration::from_secs(1800));
     assert_eq!(index.records[0].outcome, DeployOutcome::TimedOut);
     let changes = index.hear("ecs-svc/1", &EcsWord::Completed, "t");
     assert_eq!(changes[0].from, Some(DeployOutcome::TimedOut));
@@ -278,4 +279,103 @@ fn what_an_index_stores_has_bounded_texts() {
     }
     assert_eq!(cut("short", 10), "short");
     assert_eq!(cut("héllo wörld", 5), "héllo…");
+}
+
+/// A service deployment of `orders:3` (the revision `record("ab", ..)` deploys) created when the
+/// deploy started.
+fn native(status: &str, stage: &str) -> crate::aws::ecs::deployments::ServiceDeployment {
+    crate::aws::ecs::deployments::ServiceDeployment {
+        arn: "arn:aws:ecs:r:1:service-deployment/sss/orders/sd1".into(),
+        status: status.into(),
+        status_reason: format!("reason for {status}"),
+        lifecycle_stage: stage.into(),
+        task_definition: "orders:3".into(),
+        created_at: Some(at(5)),
+        updated_at: Some(at(60)),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_deploy_ecs_still_moves_is_never_timed_out_and_its_stage_is_recorded_once() {
+    use crate::aws::ecs::deployments::Hook;
+    let after = Duration::from_secs(30 * 60);
+    // ECS's DescribeServices view of a blue/green deployment: no rollout state, not all tasks
+    // yet; alone, it would call the deploy timed out.
+    let mut svc = service("orders:3");
+    svc.deployments = vec![Deployment {
+        id: "ecs-svc/1".into(),
+        status: "PRIMARY".into(),
+        task_definition: "orders:3".into(),
+        desired_count: 2,
+        running_count: 1,
+        ..Default::default()
+    }];
+    let mut index = DeployIndex::default();
+    index.start(record("ab", Some("ecs-svc/1"), true));
+    // Baking for 90 minutes: in progress, the stage recorded by the first run only.
+    let baking = vec![native("IN_PROGRESS", "BAKE_TIME")];
+    let changes = index.settle(&svc, &baking, at(40 * 60), after);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].from, Some(DeployOutcome::InProgress));
+    assert_eq!(index.records[0].outcome, DeployOutcome::InProgress);
+    assert_eq!(index.records[0].native.as_ref().unwrap().lifecycle_stage, "BAKE_TIME");
+    assert!(index.settle(&svc, &baking, at(90 * 60), after).is_empty());
+    assert_eq!(index.records[0].outcome, DeployOutcome::InProgress);
+    // Paused at a hook for days: still in progress, the hook named.
+    let mut paused = native("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT");
+    paused.hooks = vec![Hook {
+        id: "approve-canary".into(),
+        status: "AWAITING_ACTION".into(),
+        expires_at: Some("2027-01-01T00:00:00Z".into()),
+        timeout_action: Some("ROLLBACK".into()),
+    }];
+    assert_eq!(index.settle(&svc, &[paused.clone()], at(3 * 24 * 3600), after).len(), 1);
+    assert_eq!(index.records[0].native.as_ref().unwrap().awaiting, ["approve-canary"]);
+    assert_eq!(index.records[0].outcome, DeployOutcome::InProgress);
+    // ECS ends it: completed.
+    index.settle(&svc, &[native("SUCCESSFUL", "CLEAN_UP")], at(4 * 24 * 3600), after);
+    assert_eq!(index.records[0].outcome, DeployOutcome::Completed);
+}
+
+#[test]
+fn a_service_deployment_that_stops_moving_times_out_and_ends_are_read_from_ecs() {
+    let after = Duration::from_secs(30 * 60);
+    let settled = |deployment: crate::aws::ecs::deployments::ServiceDeployment, minutes: u64| {
+        let mut index = DeployIndex::default();
+        index.start(record("ab", Some("ecs-svc/1"), false));
+        // First seen when the settle run came; `since` then is that run.
+        index.settle(&service("orders:1"), &[deployment.clone()], at(minutes * 60), after);
+        (index.records[0].outcome, index.records[0].reason.clone())
+    };
+    // Rolling, scaling up, last changed by ECS at 1 minute: stalled at 31 minutes; changed at
+    // 10 minutes: still moving at 31, stalled at 40.
+    let (outcome, reason) = settled(native("IN_PROGRESS", "SCALE_UP"), 31);
+    assert_eq!(outcome, DeployOutcome::TimedOut);
+    assert!(reason.unwrap().contains("without moving"));
+    let mut recent = native("IN_PROGRESS", "SCALE_UP");
+    recent.updated_at = Some(at(10 * 60));
+    let mut index = DeployIndex::default();
+    index.start(record("ab", Some("ecs-svc/1"), false));
+    index.settle(&service("orders:1"), &[recent.clone()], at(31 * 60), after);
+    assert_eq!(index.records[0].outcome, DeployOutcome::InProgress);
+    index.settle(&service("orders:1"), &[recent], at(40 * 60), after);
+    assert_eq!(index.records[0].outcome, DeployOutcome::TimedOut);
+    // Ends, whatever the DescribeServices view says.
+    let mut rolled = native("ROLLBACK_SUCCESSFUL", "");
+    rolled.rollback_reason = Some("alarm fired".into());
+    assert_eq!(
+        settled(rolled, 31),
+        (DeployOutcome::RolledBack, Some("alarm fired".into()))
+    );
+    assert_eq!(settled(native("ROLLBACK_FAILED", ""), 31).0, DeployOutcome::Failed);
+    assert_eq!(settled(native("STOPPED", ""), 31).0, DeployOutcome::Failed);
+    // A service deployment of another revision, or one made before the deploy, is not its own:
+    // DescribeServices decides (the service runs the old revision: rolled back).
+    let mut other = native("SUCCESSFUL", "");
+    other.task_definition = "orders:9".into();
+    assert_eq!(settled(other, 31).0, DeployOutcome::RolledBack);
+    let mut older = native("SUCCESSFUL", "");
+    older.created_at = Some(at(0).checked_sub(Duration::from_secs(3600)).unwrap());
+    assert_eq!(settled(older, 31).0, DeployOutcome::RolledBack);
 }

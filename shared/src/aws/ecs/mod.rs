@@ -1,4 +1,6 @@
-//! ECS: services and task definition revisions.
+//! ECS: services and task definition revisions; [`deployments`]: the service deployments API.
+
+pub mod deployments;
 
 use aws_sdk_ecs::types::{DeploymentConfiguration, ServiceRegistry, SortOrder, Tag, TaskDefinitionField};
 
