@@ -345,7 +345,12 @@ fn a_service_deployment_that_stops_moving_times_out_and_ends_are_read_from_ecs()
         let mut index = DeployIndex::default();
         index.start(record("ab", Some("ecs-svc/1"), false));
         // First seen when the settle run came; `since` then is that run.
-        index.settle(&service("orders:1"), &[deployment.clone()], at(minutes * 60), after);
+        index.settle(
+            &service("orders:1"),
+            std::slice::from_ref(&deployment),
+            at(minutes * 60),
+            after,
+        );
         (index.records[0].outcome, index.records[0].reason.clone())
     };
     // Rolling, scaling up, last changed by ECS at 1 minute: stalled at 31 minutes; changed at

@@ -109,7 +109,7 @@ pub async fn created_since(
     for chunk in arns.chunks(DESCRIBE_BATCH) {
         found.extend(describe(client, chunk, &label).await?);
     }
-    found.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    found.sort_by_key(|d| std::cmp::Reverse(d.created_at));
     Ok(Some(found))
 }
 
