@@ -436,6 +436,7 @@ pub fn json_resource(service: &str, operation: &str, region: &str, body: &serde_
             Some(format!("arn:aws:ecs:{region}:{account}:service/{cluster}/{named}"))
         }
         ("ecs", "TagResource" | "ListTagsForResource" | "UntagResource") => text("resourceArn"),
+        ("ecs", "ContinueServiceDeployment" | "StopServiceDeployment") => text("serviceDeploymentArn"),
         // ListServices is authorized on "*" with the cluster as the `ecs:cluster` condition key.
         ("ecs", "ListServices") => {
             let cluster = text("cluster").unwrap_or_else(|| "default".into());

@@ -18,6 +18,10 @@ pub const DEPLOY_FAILED: &str = "Deploy Failed";
 pub const DEPLOY_ROLLED_BACK: &str = "Deploy Rolled Back";
 /// No end of a deploy was heard within the settle time.
 pub const DEPLOY_TIMED_OUT: &str = "Deploy Timed Out";
+/// Production traffic has shifted to a deploy's new revision (it may still bake or roll back).
+pub const DEPLOY_LIVE: &str = "Deploy Live";
+/// ECS waits at a pause hook of a deploy for a `continue` or `abort` payload.
+pub const DEPLOY_PAUSED: &str = "Deploy Paused";
 /// service-sync could not make an application's routing match the configuration.
 pub const SYNC_FAILED: &str = "Sync Failed";
 /// nlb-sync registered or deregistered targets.

@@ -349,6 +349,7 @@ async fn the_settle_run_asks_ecs_about_deploys_that_heard_nothing() {
             vec![deployer::records::Change {
                 record: index.records[0].clone(),
                 from: None,
+                milestone: None,
             }]
         })
         .await

@@ -444,6 +444,7 @@ async fn an_approval_is_refused_once_the_promotion_expired_or_its_source_no_long
             vec![deployer::records::Change {
                 record: record.clone(),
                 from: Some(DeployOutcome::Completed),
+                milestone: None,
             }]
         })
         .await

@@ -8,7 +8,6 @@ use futures::stream::{self, StreamExt};
 
 use super::record::update_publishing;
 use super::{promote, protect, Answer, Clients, Outcome, Report};
-use crate::aws::ecs::{self, deployments::ServiceDeployment};
 use crate::input::config::{AppConfig, Config, OwnPlace};
 use crate::input::events::{EcsDeploymentDetail, EcsServiceAction};
 use crate::input::quoted;
@@ -210,7 +209,7 @@ pub async fn settle(
         };
         // A failed read leaves the deploy for the next run: settling it from DescribeServices
         // alone could call a blue/green deploy that bakes `timed_out`.
-        let native = match native_deployments(clients, app, &read.index, now, after).await {
+        let native = match super::native::for_deploys(clients, app, &read.index, now, after).await {
             Ok(native) => native,
             Err(err) => return Report::skipped(app, Outcome::Failed, format!("{err}; settled by a later run")),
         };
@@ -258,38 +257,9 @@ pub async fn settle(
     answer(reports)
 }
 
-/// The service deployments ECS created for `app`'s service since its oldest deploy due to
-/// settle started (ECS's service deployments API). Empty where the endpoint has no such API:
-/// the settle then reads `DescribeServices` alone.
-async fn native_deployments(
-    clients: &Clients,
-    app: &AppConfig,
-    index: &DeployIndex,
-    now: SystemTime,
-    after: Duration,
-) -> Result<Vec<ServiceDeployment>, crate::aws::AwsError> {
-    let Some(oldest) = index
-        .records
-        .iter()
-        .filter(|r| r.outcome == DeployOutcome::InProgress)
-        .filter_map(|r| crate::records::parse_time(&r.started_at))
-        .filter(|started| now.duration_since(*started).unwrap_or_default() >= after)
-        .min()
-    else {
-        return Ok(Vec::new());
-    };
-    let since = oldest.checked_sub(Duration::from_secs(300)).unwrap_or(oldest);
-    let reach = clients.for_app(app).await;
-    Ok(
-        ecs::deployments::created_since(&reach.ecs, &app.cluster, &app.service, since)
-            .await?
-            .unwrap_or_default(),
-    )
-}
-
 /// The applications an ECS event's service ARN fits (in the event's own account and region
 /// only), and the record store; or the answer when there are none or nothing is recorded.
-fn apps_and_store<'a>(
+pub(super) fn apps_and_store<'a>(
     clients: &Clients,
     config: &'a Config,
     settings: &'a Settings,
@@ -341,7 +311,7 @@ async fn app_with_deployment<'a>(
 /// The report of a record update (published by [`update_publishing`]): `followed` with the
 /// record when it moved, `unchanged` (and why) when nothing did, `failed` when the records could
 /// not be read or written (Lambda's retry of the event then moves it).
-fn report_changes(
+pub(super) fn report_changes(
     app: &AppConfig,
     result: Result<Vec<Change>, crate::aws::AwsError>,
     nothing: impl FnOnce() -> String,
@@ -377,7 +347,7 @@ fn report_changes(
     }
 }
 
-fn answer(results: Vec<Report>) -> Answer {
+pub(super) fn answer(results: Vec<Report>) -> Answer {
     Answer {
         results,
         dry_run: false,

@@ -10,6 +10,7 @@ mod clients;
 mod decide;
 mod deploy;
 pub mod follow;
+pub mod native;
 pub mod observe;
 pub mod plan;
 mod prefetch;
@@ -201,6 +202,27 @@ pub async fn handle(
     settings: &Settings,
     invocation: &Invocation,
 ) -> Result<Answer, InputError> {
+    // A rollback (to no named revision) of a deploy still in flight is ECS's own
+    // (StopServiceDeployment ROLLBACK), not a second UpdateService.
+    if let ImagePushRequest::Rollback {
+        app,
+        revision: None,
+        by,
+        dry_run,
+        ..
+    } = request
+    {
+        let target = config.find_app(app, "rollback.app")?;
+        if let Some(report) =
+            native::roll_back_in_flight(clients, settings, invocation, target, by.as_deref(), *dry_run).await
+        {
+            log_report(&report);
+            return Ok(Answer {
+                results: vec![report],
+                dry_run: *dry_run,
+            });
+        }
+    }
     let answer = match request {
         ImagePushRequest::Deployment {
             service_arn,
@@ -214,6 +236,16 @@ pub async fn handle(
         } => follow::hear_service_action(clients, config, settings, invocation, service_arn, time, detail).await,
         ImagePushRequest::Settle => {
             follow::settle(clients, config, settings, invocation, std::time::SystemTime::now()).await
+        }
+        ImagePushRequest::Hook { service_arn } => {
+            native::hear_hook(clients, config, settings, invocation, service_arn).await
+        }
+        ImagePushRequest::Continue { app, by } | ImagePushRequest::Abort { app, by } => {
+            let asked = match request {
+                ImagePushRequest::Continue { .. } => native::PauseAnswer::Continue,
+                _ => native::PauseAnswer::Abort,
+            };
+            native::answer_pause(clients, config, settings, invocation, app, by.as_deref(), asked).await?
         }
         ImagePushRequest::Promote {
             app,

@@ -11,7 +11,8 @@ use crate::input::events::DeployTarget;
 use crate::job::Settings;
 use crate::notify;
 use crate::records::{
-    deploy_id, format_time, Change, DeployIndex, DeployOutcome, DeployRecord, RecordStore, Trigger, VersionedIndex,
+    deploy_id, format_time, Change, DeployIndex, DeployOutcome, DeployRecord, Milestone, RecordStore, Trigger,
+    VersionedIndex,
 };
 
 /// CloudWatch namespace of the deploy metrics.
@@ -171,6 +172,11 @@ fn new_record(attempt: &Attempt<'_>, report: &Report, id: &str, outcome: DeployO
 /// The event a record's change is published as; none for a change nobody needs to hear of
 /// (a superseded deploy: the deploy that superseded it is published).
 pub fn detail_type(change: &Change) -> Option<&'static str> {
+    match change.milestone {
+        Some(Milestone::Live) => return Some(notify::DEPLOY_LIVE),
+        Some(Milestone::Paused) => return Some(notify::DEPLOY_PAUSED),
+        None => {}
+    }
     // A note added to a deploy that kept its outcome is not a transition.
     if change.from == Some(change.record.outcome) {
         return None;
@@ -204,20 +210,31 @@ pub async fn publish_changes(clients: &Clients, settings: &Settings, changes: &[
         .filter_map(|change| {
             let detail_type = detail_type(change)?;
             let record = &change.record;
+            let mut detail = serde_json::json!({
+                "app": record.app,
+                "outcome": record.outcome,
+                "previous_outcome": change.from,
+                "duration_seconds": record.duration_seconds(now),
+                "deploy": record,
+                "links": notify::links(
+                    record.region.as_deref().unwrap_or(&clients.region),
+                    &record.cluster,
+                    &record.service
+                ),
+            });
+            if let (Some(milestone), Some(native)) = (change.milestone, &record.native) {
+                detail["milestone"] = serde_json::json!(milestone);
+                detail["lifecycle_stage"] = serde_json::json!(native.lifecycle_stage);
+                if milestone == Milestone::Paused {
+                    // What ECS waits for, and the payloads that answer it.
+                    detail["hooks"] = serde_json::json!(native.awaiting);
+                    detail["continue"] = serde_json::json!({"continue": {"app": record.app}, "by": "<who>"});
+                    detail["abort"] = serde_json::json!({"abort": {"app": record.app}, "by": "<who>"});
+                }
+            }
             Some(Entry {
                 detail_type: detail_type.to_owned(),
-                detail: serde_json::json!({
-                    "app": record.app,
-                    "outcome": record.outcome,
-                    "previous_outcome": change.from,
-                    "duration_seconds": record.duration_seconds(now),
-                    "deploy": record,
-                    "links": notify::links(
-                        record.region.as_deref().unwrap_or(&clients.region),
-                        &record.cluster,
-                        &record.service
-                    ),
-                }),
+                detail,
             })
         })
         .collect();

@@ -81,6 +81,9 @@ pub fn select<'a>(
         | ImagePushRequest::Promote { .. }
         | ImagePushRequest::Approve { .. }
         | ImagePushRequest::Settle
+        | ImagePushRequest::Hook { .. }
+        | ImagePushRequest::Continue { .. }
+        | ImagePushRequest::Abort { .. }
         | ImagePushRequest::Status { .. } => Selection::Ignored("not a deploy: nothing to deploy".into()),
     })
 }

@@ -17,7 +17,7 @@ pub mod store;
 mod tests;
 mod trigger;
 
-pub use settle::NativeProgress;
+pub use settle::{deployment_of, NativeProgress, PausedHook};
 
 use std::time::SystemTime;
 
@@ -186,6 +186,20 @@ pub struct Change {
     pub record: DeployRecord,
     /// Its outcome before; none when the record is new.
     pub from: Option<DeployOutcome>,
+    /// A step of a deploy still in progress that is published (`Deploy Live`, `Deploy Paused`);
+    /// none for an outcome's change or a change nobody needs to hear of.
+    pub milestone: Option<Milestone>,
+}
+
+/// A step of a deploy in progress worth an event of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Milestone {
+    /// Production traffic has shifted to the new revision (ECS's lifecycle stage is past
+    /// `PRODUCTION_TRAFFIC_SHIFT`); the deploy may still bake or roll back.
+    Live,
+    /// ECS waits at a pause hook for `ContinueServiceDeployment`.
+    Paused,
 }
 
 /// What ECS said of a deployment, from an event or from `DescribeServices`.
@@ -272,6 +286,7 @@ impl DeployIndex {
                 changes.push(Change {
                     record: other.clone(),
                     from: Some(from),
+                    milestone: None,
                 });
             }
         }
@@ -287,12 +302,14 @@ impl DeployIndex {
                 changes.push(Change {
                     record: existing.clone(),
                     from: Some(from),
+                    milestone: None,
                 });
             }
             None => {
                 changes.push(Change {
                     record: record.clone(),
                     from: None,
+                    milestone: None,
                 });
                 self.records.insert(0, record);
             }
@@ -310,6 +327,7 @@ impl DeployIndex {
         let change = Change {
             record: record.clone(),
             from: None,
+            milestone: None,
         };
         self.records.insert(0, record);
         self.records.truncate(KEPT_IN_INDEX);
@@ -349,6 +367,7 @@ impl DeployIndex {
         vec![Change {
             record: record.clone(),
             from: Some(from),
+            milestone: None,
         }]
     }
 
@@ -367,6 +386,7 @@ impl DeployIndex {
         vec![Change {
             record: record.clone(),
             from: Some(DeployOutcome::InProgress),
+            milestone: None,
         }]
     }
 
@@ -382,6 +402,7 @@ impl DeployIndex {
         vec![Change {
             record: record.clone(),
             from: Some(record.outcome),
+            milestone: None,
         }]
     }
 }

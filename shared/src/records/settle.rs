@@ -10,13 +10,26 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{format_time, mentions_rollback, parse_time, Change, DeployIndex, DeployOutcome, DeployRecord};
+use super::{format_time, mentions_rollback, parse_time, Change, DeployIndex, DeployOutcome, DeployRecord, Milestone};
 use crate::aws::ecs::deployments::ServiceDeployment;
 use crate::aws::ecs::ServiceState;
 
 /// Service deployments created this long before a deploy started may still be its own (clocks
 /// of the function and of ECS differ a little).
 const CLOCK_SLACK: Duration = Duration::from_secs(120);
+
+/// A lifecycle hook ECS waits at for `ContinueServiceDeployment` (a pause hook).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PausedHook {
+    /// The hook's id.
+    pub hook_id: String,
+    /// When ECS stops waiting (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// What ECS does then: `CONTINUE` or `ROLLBACK`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_action: Option<String>,
+}
 
 /// What the deployer last saw of the service deployment that rolls a deploy out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,12 +41,18 @@ pub struct NativeProgress {
     /// Its lifecycle stage (`BAKE_TIME`, ...), when ECS names one.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub lifecycle_stage: String,
-    /// Lifecycle hooks waiting for `ContinueServiceDeployment` (pause hooks), by id.
+    /// Lifecycle hooks waiting for `ContinueServiceDeployment` (pause hooks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub awaiting: Vec<String>,
+    pub awaiting: Vec<PausedHook>,
     /// When the deployer first saw this status and stage (RFC 3339).
     pub since: String,
+    /// When the deployer first saw production traffic on the new revision (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_at: Option<String>,
 }
+
+/// Stages at which production traffic has shifted to the new revision.
+const LIVE_STAGES: [&str; 3] = ["POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"];
 
 impl NativeProgress {
     fn of(deployment: &ServiceDeployment, since: String) -> Self {
@@ -45,26 +64,73 @@ impl NativeProgress {
                 .hooks
                 .iter()
                 .filter(|h| h.status == "AWAITING_ACTION")
-                .map(|h| h.id.clone())
+                .map(|h| PausedHook {
+                    hook_id: h.id.clone(),
+                    expires_at: h.expires_at.clone(),
+                    timeout_action: h.timeout_action.clone(),
+                })
                 .collect(),
+            live_at: None,
             since,
         }
     }
 
-    /// True when `other` says the same of the same deployment (the time aside).
+    /// True when `other` says the same of the same deployment (the times aside).
     fn same_as(&self, other: &NativeProgress) -> bool {
+        let hooks = |p: &NativeProgress| p.awaiting.iter().map(|h| h.hook_id.clone()).collect::<Vec<_>>();
         (
             &self.service_deployment_arn,
             &self.status,
             &self.lifecycle_stage,
-            &self.awaiting,
+            hooks(self),
         ) == (
             &other.service_deployment_arn,
             &other.status,
             &other.lifecycle_stage,
-            &other.awaiting,
+            hooks(other),
         )
     }
+}
+
+/// Records what `deployment` says of `record` (a deploy in progress) as seen at `at`: whether
+/// that changed anything, since when it has looked so, and the milestones it reached.
+fn observe(record: &mut DeployRecord, deployment: &ServiceDeployment, at: &str, now: SystemTime) -> Observed {
+    let mut seen = NativeProgress::of(deployment, at.to_owned());
+    let before = record.native.take();
+    let kept = before.as_ref().filter(|b| b.same_as(&seen));
+    let since = kept.and_then(|k| parse_time(&k.since)).unwrap_or(now);
+    let mut milestones = Vec::new();
+    seen.live_at = before.as_ref().and_then(|b| b.live_at.clone());
+    if seen.live_at.is_none()
+        && deployment.status == "IN_PROGRESS"
+        && LIVE_STAGES.contains(&deployment.lifecycle_stage.as_str())
+    {
+        seen.live_at = Some(at.to_owned());
+        milestones.push(Milestone::Live);
+    }
+    let paused_before = before
+        .as_ref()
+        .map(|b| b.awaiting.iter().map(|h| &h.hook_id).collect::<Vec<_>>());
+    if !seen.awaiting.is_empty() && paused_before != Some(seen.awaiting.iter().map(|h| &h.hook_id).collect()) {
+        milestones.push(Milestone::Paused);
+    }
+    let changed = kept.is_none() || !milestones.is_empty();
+    if let (false, Some(kept)) = (changed, kept) {
+        seen.since = kept.since.clone();
+    }
+    record.native = Some(seen);
+    Observed {
+        changed,
+        since,
+        milestones,
+    }
+}
+
+/// What one observation of a deploy's service deployment brought.
+struct Observed {
+    changed: bool,
+    since: SystemTime,
+    milestones: Vec<Milestone>,
 }
 
 /// How a deploy stands by its service deployment.
@@ -140,7 +206,7 @@ pub fn judge(deployment: &ServiceDeployment, since: SystemTime, now: SystemTime,
 
 /// The service deployment of `native` that rolls `record` out: the one it was seen in before,
 /// or the newest created since it started whose target revision is its new one.
-fn deployment_of<'a>(
+pub fn deployment_of<'a>(
     record: &DeployRecord,
     native: &'a [ServiceDeployment],
     now: SystemTime,
@@ -183,40 +249,76 @@ impl DeployIndex {
             if now.duration_since(started).unwrap_or_default() < after {
                 continue;
             }
-            let (outcome, reason) = match deployment_of(record, native, now) {
+            let ended = match deployment_of(record, native, now) {
                 Some(deployment) => {
-                    let seen = NativeProgress::of(deployment, at.clone());
-                    let kept = record.native.as_ref().filter(|before| before.same_as(&seen));
-                    let since = kept.and_then(|k| parse_time(&k.since)).unwrap_or(now);
-                    let changed = kept.is_none();
-                    if changed {
-                        record.native = Some(seen);
-                    }
-                    match judge(deployment, since, now, after) {
-                        Verdict::Ended(outcome, reason) => (outcome, reason),
-                        Verdict::Stalled(reason) => (DeployOutcome::TimedOut, Some(reason)),
+                    let observed = observe(record, deployment, &at, now);
+                    match judge(deployment, observed.since, now, after) {
+                        Verdict::Ended(outcome, reason) => Some((outcome, reason)),
+                        Verdict::Stalled(reason) => Some((DeployOutcome::TimedOut, Some(reason))),
                         Verdict::Moving => {
-                            if changed {
-                                changes.push(Change {
-                                    record: record.clone(),
-                                    from: Some(DeployOutcome::InProgress),
-                                });
-                            }
-                            continue;
+                            changes.extend(progress(record, &observed));
+                            None
                         }
                     }
                 }
-                None => by_service(record, service, after),
+                None => Some(by_service(record, service, after)),
             };
-            record.outcome = outcome;
-            record.ended_at = Some(at.clone());
-            record.reason = reason.map(|r| if r.is_empty() { "ECS gave no reason".into() } else { r });
-            changes.push(Change {
-                record: record.clone(),
-                from: Some(DeployOutcome::InProgress),
-            });
+            if let Some((outcome, reason)) = ended {
+                changes.push(end(record, outcome, reason, &at));
+            }
         }
         changes
+    }
+
+    /// Follows every deploy in progress by its service deployment in `native`, whatever its
+    /// age (an `ECS Hook State Change` event came): its stage, its hooks and its milestones
+    /// recorded. Never ends or times out a deploy: ECS's deployment event or the settle run do
+    /// (with what follows an end: the tags that protect images, promotions).
+    pub fn follow_native(&mut self, native: &[ServiceDeployment], now: SystemTime) -> Vec<Change> {
+        let at = format_time(now);
+        let mut changes = Vec::new();
+        for record in self
+            .records
+            .iter_mut()
+            .filter(|r| r.outcome == DeployOutcome::InProgress)
+        {
+            let Some(deployment) = deployment_of(record, native, now) else {
+                continue;
+            };
+            if matches!(judge(deployment, now, now, Duration::MAX), Verdict::Ended(..)) {
+                continue;
+            }
+            let observed = observe(record, deployment, &at, now);
+            changes.extend(progress(record, &observed));
+        }
+        changes
+    }
+}
+
+/// The changes of a deploy ECS still moves: one per milestone reached, or one that only
+/// records the new stage (published as nothing).
+fn progress(record: &DeployRecord, observed: &Observed) -> Vec<Change> {
+    let change = |milestone| Change {
+        record: record.clone(),
+        from: Some(DeployOutcome::InProgress),
+        milestone,
+    };
+    match (observed.changed, observed.milestones.as_slice()) {
+        (false, _) => Vec::new(),
+        (true, []) => vec![change(None)],
+        (true, milestones) => milestones.iter().map(|m| change(Some(*m))).collect(),
+    }
+}
+
+/// Ends a deploy in progress with `outcome` at `at`.
+fn end(record: &mut DeployRecord, outcome: DeployOutcome, reason: Option<String>, at: &str) -> Change {
+    record.outcome = outcome;
+    record.ended_at = Some(at.to_owned());
+    record.reason = reason.map(|r| if r.is_empty() { "ECS gave no reason".into() } else { r });
+    Change {
+        record: record.clone(),
+        from: Some(DeployOutcome::InProgress),
+        milestone: None,
     }
 }
 

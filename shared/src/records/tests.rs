@@ -318,6 +318,11 @@ fn a_deploy_ecs_still_moves_is_never_timed_out_and_its_stage_is_recorded_once() 
     let changes = index.settle(&svc, &baking, at(40 * 60), after);
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].from, Some(DeployOutcome::InProgress));
+    assert_eq!(
+        changes[0].milestone,
+        Some(Milestone::Live),
+        "baking: production traffic shifted"
+    );
     assert_eq!(index.records[0].outcome, DeployOutcome::InProgress);
     assert_eq!(index.records[0].native.as_ref().unwrap().lifecycle_stage, "BAKE_TIME");
     assert!(index.settle(&svc, &baking, at(90 * 60), after).is_empty());
@@ -330,9 +335,17 @@ fn a_deploy_ecs_still_moves_is_never_timed_out_and_its_stage_is_recorded_once() 
         expires_at: Some("2027-01-01T00:00:00Z".into()),
         timeout_action: Some("ROLLBACK".into()),
     }];
-    assert_eq!(index.settle(&svc, &[paused.clone()], at(3 * 24 * 3600), after).len(), 1);
-    assert_eq!(index.records[0].native.as_ref().unwrap().awaiting, ["approve-canary"]);
+    let changes = index.settle(&svc, std::slice::from_ref(&paused), at(3 * 24 * 3600), after);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].milestone, Some(Milestone::Paused));
+    let seen = index.records[0].native.clone().unwrap();
+    assert_eq!(seen.awaiting[0].hook_id, "approve-canary");
+    assert_eq!(seen.awaiting[0].timeout_action.as_deref(), Some("ROLLBACK"));
     assert_eq!(index.records[0].outcome, DeployOutcome::InProgress);
+    // The same pause seen again (an event, a later run): not a second milestone.
+    assert!(index
+        .follow_native(std::slice::from_ref(&paused), at(3 * 24 * 3600 + 60))
+        .is_empty());
     // ECS ends it: completed.
     index.settle(&svc, &[native("SUCCESSFUL", "CLEAN_UP")], at(4 * 24 * 3600), after);
     assert_eq!(index.records[0].outcome, DeployOutcome::Completed);
@@ -383,4 +396,39 @@ fn a_service_deployment_that_stops_moving_times_out_and_ends_are_read_from_ecs()
     let mut older = native("SUCCESSFUL", "");
     older.created_at = Some(at(0).checked_sub(Duration::from_secs(3600)).unwrap());
     assert_eq!(settled(older, 31).0, DeployOutcome::RolledBack);
+}
+
+#[test]
+fn an_event_follows_a_young_deploy_through_its_stages_without_timing_it_out() {
+    let mut index = DeployIndex::default();
+    index.start(record("ab", Some("ecs-svc/1"), true));
+    // Two minutes in: scaling up (recorded, nothing published), then the test traffic shift
+    // (recorded), then production traffic (live, once).
+    let stage = |s: &str| native("IN_PROGRESS", s);
+    let changes = index.follow_native(&[stage("SCALE_UP")], at(120));
+    assert_eq!((changes.len(), changes[0].milestone), (1, None));
+    assert!(index.follow_native(&[stage("SCALE_UP")], at(180)).is_empty());
+    assert_eq!(
+        index.follow_native(&[stage("TEST_TRAFFIC_SHIFT")], at(240))[0].milestone,
+        None
+    );
+    let live = index.follow_native(&[stage("POST_PRODUCTION_TRAFFIC_SHIFT")], at(300));
+    assert_eq!(live[0].milestone, Some(Milestone::Live));
+    assert_eq!(
+        index.follow_native(&[stage("BAKE_TIME")], at(360))[0].milestone,
+        None,
+        "live once"
+    );
+    assert_eq!(index.records[0].outcome, DeployOutcome::InProgress);
+    // A deployment stuck for days is not timed out by an event: that is the settle run's.
+    let mut stuck = stage("SCALE_UP");
+    stuck.updated_at = Some(at(0));
+    index.follow_native(&[stuck], at(5 * 24 * 3600));
+    assert_eq!(index.records[0].outcome, DeployOutcome::InProgress);
+    // ECS rolled it back: the end is its deployment event's (or the settle run's), which also
+    // do what follows an end.
+    assert!(index
+        .follow_native(&[native("ROLLBACK_SUCCESSFUL", "")], at(6 * 24 * 3600))
+        .is_empty());
+    assert_eq!(index.records[0].outcome, DeployOutcome::InProgress);
 }

@@ -182,3 +182,38 @@ pub async fn describe(client: &Ecs, arns: &[String], label: &str) -> Result<Vec<
     }
     Ok(deployments.into_iter().map(|(d, _)| d).collect())
 }
+
+/// Answers a lifecycle hook awaiting action: `CONTINUE` lets the deployment go on, `ROLLBACK`
+/// rolls it back (`ContinueServiceDeployment`).
+pub async fn continue_deployment(client: &Ecs, arn: &str, hook_id: &str, roll_back: bool) -> Result<(), AwsError> {
+    use aws_sdk_ecs::types::DeploymentLifecycleHookAction as Action;
+    client.paced(EcsBucket::ServiceWrites).await;
+    let output = client
+        .continue_service_deployment()
+        .service_deployment_arn(arn)
+        .hook_id(hook_id)
+        .action(if roll_back { Action::Rollback } else { Action::Continue })
+        .send()
+        .await;
+    client.heard(EcsBucket::ServiceWrites, &output);
+    output
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("ECS", "ContinueServiceDeployment", arn, e))
+}
+
+/// Stops a service deployment still in progress and has ECS roll the service back to the
+/// revision it ran before (`StopServiceDeployment`, `ROLLBACK`).
+pub async fn stop_with_rollback(client: &Ecs, arn: &str) -> Result<(), AwsError> {
+    use aws_sdk_ecs::types::StopServiceDeploymentStopType as StopType;
+    client.paced(EcsBucket::ServiceWrites).await;
+    let output = client
+        .stop_service_deployment()
+        .service_deployment_arn(arn)
+        .stop_type(StopType::Rollback)
+        .send()
+        .await;
+    client.heard(EcsBucket::ServiceWrites, &output);
+    output
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("ECS", "StopServiceDeployment", arn, e))
+}

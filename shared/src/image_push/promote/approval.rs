@@ -85,7 +85,7 @@ async fn write_pending(
 
 /// With `approvers` configured, an approval must be signed (through the function URL) by one
 /// of them: a plain invoke names nobody, so it is refused before anything is read.
-fn check_approver(config: &Config, caller: Option<&str>) -> Result<(), InputError> {
+pub fn check_approver(config: &Config, caller: Option<&str>) -> Result<(), InputError> {
     if config.approvers.is_empty() {
         return Ok(());
     }

@@ -20,7 +20,7 @@ use crate::job::{Invocation, Settings};
 use crate::records::{format_time, parse_time, DeployIndex, DeployOutcome, Trigger, TriggerKind};
 
 use approval::ask_approval;
-pub use approval::{approve, read_pending, PendingPromotion, PENDING_EXPIRES_AFTER};
+pub use approval::{approve, check_approver, read_pending, PendingPromotion, PENDING_EXPIRES_AFTER};
 
 /// Which of the source's digests a promotion asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

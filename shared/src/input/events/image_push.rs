@@ -1,13 +1,14 @@
-//! `image-push` input: the `ECR Image Action` event and the manual `deploy` and `rollback` payloads.
+//! `image-push` input: the events it takes (ECR pushes and replications, ECS deployment, service
+//! and hook events, the schedule) and what a request is; the manual payloads are [`super::manual`]'s.
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    check_app_name, is_digest, is_envelope, is_tag, parse_envelope, service_arn_of, EcsDeploymentDetail,
-    ECR_IMAGE_ACTION, ECR_REPLICATION_ACTION, ECS_DEPLOYMENT_STATE_CHANGE, ECS_SERVICE_ACTION, SCHEDULED_EVENT,
+    is_digest, is_envelope, manual, parse_envelope, service_arn_of, EcsDeploymentDetail, ECR_IMAGE_ACTION,
+    ECR_REPLICATION_ACTION, ECS_DEPLOYMENT_STATE_CHANGE, ECS_HOOK_STATE_CHANGE, ECS_SERVICE_ACTION, SCHEDULED_EVENT,
 };
-use crate::input::json::{deserialize_at, require_objects};
+use crate::input::json::deserialize_at;
 use crate::input::{quoted, InputError};
 
 /// `detail` of an `ECR Image Action` event.
@@ -126,8 +127,29 @@ pub enum ImagePushRequest {
         /// The event's detail.
         detail: EcsServiceAction,
     },
+    /// ECS says a lifecycle hook of a service's deployment changed state (a pause hook waits,
+    /// or was answered): the service's deploys in progress are followed through the service
+    /// deployments API. AWS documents no `detail` for it: only the service ARN is used.
+    Hook {
+        /// The service ARN (`resources[0]`).
+        service_arn: String,
+    },
     /// The settle schedule: deploys with no end after the settle time are settled from ECS.
     Settle,
+    /// A `continue` payload: the application's deploy paused at a lifecycle hook goes on.
+    Continue {
+        /// Application name.
+        app: String,
+        /// Who asked.
+        by: Option<String>,
+    },
+    /// An `abort` payload: the application's deploy paused at a lifecycle hook rolls back.
+    Abort {
+        /// Application name.
+        app: String,
+        /// Who asked.
+        by: Option<String>,
+    },
     /// A manual `promote`: the application's `promote_from` source's last completed digest (or
     /// the one named, which must have completed there) deployed to it.
     Promote {
@@ -164,6 +186,9 @@ impl ImagePushRequest {
             | ImagePushRequest::Deployment { .. }
             | ImagePushRequest::ServiceAction { .. }
             | ImagePushRequest::Settle
+            | ImagePushRequest::Hook { .. }
+            | ImagePushRequest::Continue { .. }
+            | ImagePushRequest::Abort { .. }
             | ImagePushRequest::Approve { .. }
             | ImagePushRequest::Status { .. } => false,
             ImagePushRequest::Deploy { dry_run, .. }
@@ -179,13 +204,13 @@ pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
         let envelope = parse_envelope(value)?;
         let expected_source = match envelope.detail_type.as_str() {
             ECR_IMAGE_ACTION | ECR_REPLICATION_ACTION => "aws.ecr",
-            ECS_DEPLOYMENT_STATE_CHANGE | ECS_SERVICE_ACTION => "aws.ecs",
+            ECS_DEPLOYMENT_STATE_CHANGE | ECS_SERVICE_ACTION | ECS_HOOK_STATE_CHANGE => "aws.ecs",
             SCHEDULED_EVENT => "aws.events",
             other => {
                 return Err(InputError::new(
                     "detail-type",
                     format!(
-                        "`{ECR_IMAGE_ACTION}`, `{ECR_REPLICATION_ACTION}`, `{ECS_DEPLOYMENT_STATE_CHANGE}`, `{ECS_SERVICE_ACTION}` or `{SCHEDULED_EVENT}`, got {}",
+                        "`{ECR_IMAGE_ACTION}`, `{ECR_REPLICATION_ACTION}`, `{ECS_DEPLOYMENT_STATE_CHANGE}`, `{ECS_SERVICE_ACTION}`, `{ECS_HOOK_STATE_CHANGE}` or `{SCHEDULED_EVENT}`, got {}",
                         quoted(other)
                     ),
                 ))
@@ -216,6 +241,11 @@ pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
                     time: envelope.time,
                 })
             }
+            ECS_HOOK_STATE_CHANGE => {
+                return Ok(ImagePushRequest::Hook {
+                    service_arn: service_arn_of(&envelope)?,
+                })
+            }
             SCHEDULED_EVENT => return Ok(ImagePushRequest::Settle),
             _ => {}
         }
@@ -238,220 +268,5 @@ pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
             detail,
         });
     }
-    parse_manual(value)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ManualImagePush {
-    #[serde(default)]
-    deploy: Option<ManualDeploy>,
-    #[serde(default)]
-    rollback: Option<ManualRollback>,
-    #[serde(default)]
-    status: Option<ManualStatus>,
-    #[serde(default)]
-    promote: Option<ManualPromote>,
-    #[serde(default)]
-    approve: Option<ManualApprove>,
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    by: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ManualDeploy {
-    app: String,
-    #[serde(default)]
-    tag: Option<String>,
-    #[serde(default)]
-    digest: Option<String>,
-    #[serde(default)]
-    revision: Option<i32>,
-    #[serde(default, rename = "override")]
-    override_gate: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ManualRollback {
-    app: String,
-    #[serde(default)]
-    revision: Option<i32>,
-    #[serde(default)]
-    force: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ManualStatus {
-    #[serde(default)]
-    app: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ManualPromote {
-    app: String,
-    #[serde(default)]
-    digest: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ManualApprove {
-    app: String,
-    digest: String,
-}
-
-/// Characters of `by` kept: it is free text that records, events and `status` show.
-pub const MAX_BY_CHARS: usize = 80;
-
-/// `by` as kept: printable characters only (no control characters, which would forge lines in
-/// logs and terminals), trimmed, at most [`MAX_BY_CHARS`]; refused when nothing printable is left.
-fn who_asks(by: &str) -> Result<String, InputError> {
-    let printable: String = by.chars().filter(|c| !c.is_control()).collect();
-    let kept: String = printable.trim().chars().take(MAX_BY_CHARS).collect();
-    match kept.trim_end() {
-        "" => Err(InputError::new(
-            "by",
-            "who or what asks: printable text (80 characters are kept)",
-        )),
-        kept => Ok(kept.to_owned()),
-    }
-}
-
-fn parse_manual(value: &Value) -> Result<ImagePushRequest, InputError> {
-    if !value.is_object() {
-        return Err(InputError::new(
-            "$",
-            "an EventBridge `ECR Image Action` event or a manual payload object such as {\"deploy\": {\"app\": \"orders\", \"tag\": \"v42\"}}",
-        ));
-    }
-    require_objects(value, "", &["deploy", "rollback", "status", "promote", "approve"])?;
-    let mut manual: ManualImagePush = deserialize_at(value, "")?;
-    manual.by = manual.by.as_deref().map(who_asks).transpose()?;
-    let asked = [
-        manual.deploy.is_some(),
-        manual.rollback.is_some(),
-        manual.status.is_some(),
-        manual.promote.is_some(),
-        manual.approve.is_some(),
-    ];
-    if asked.iter().filter(|a| **a).count() > 1 {
-        return Err(InputError::new(
-            "$",
-            "one of `deploy`, `rollback`, `promote`, `approve` or `status`, not several",
-        ));
-    }
-    if let Some(promote) = manual.promote {
-        check_app_name(&promote.app, "promote.app")?;
-        if promote.digest.as_deref().is_some_and(|d| !is_digest(d)) {
-            return Err(InputError::new(
-                "promote.digest",
-                "a digest `sha256:` followed by 64 hex digits",
-            ));
-        }
-        return Ok(ImagePushRequest::Promote {
-            app: promote.app,
-            digest: promote.digest,
-            by: manual.by,
-            dry_run: manual.dry_run,
-        });
-    }
-    if let Some(approve) = manual.approve {
-        check_app_name(&approve.app, "approve.app")?;
-        if !is_digest(&approve.digest) {
-            return Err(InputError::new(
-                "approve.digest",
-                "the pending promotion's digest: `sha256:` followed by 64 hex digits",
-            ));
-        }
-        if manual.dry_run {
-            return Err(InputError::new(
-                "dry_run",
-                "not with `approve`: approving is the decision",
-            ));
-        }
-        return Ok(ImagePushRequest::Approve {
-            app: approve.app,
-            digest: approve.digest,
-            by: manual.by,
-        });
-    }
-    if let Some(status) = manual.status {
-        if let Some(app) = &status.app {
-            check_app_name(app, "status.app")?;
-        }
-        return Ok(ImagePushRequest::Status { app: status.app });
-    }
-    match (manual.deploy, manual.rollback) {
-        (Some(deploy), None) => {
-            check_app_name(&deploy.app, "deploy.app")?;
-            if let Some(revision) = deploy.revision {
-                if revision < 1 {
-                    return Err(InputError::new("deploy.revision", "a revision number of at least 1"));
-                }
-                if deploy.tag.is_some() {
-                    return Err(InputError::new(
-                        "deploy.tag",
-                        "not with `revision`: a revision is deployed with a digest (`digest`, or the one the application runs)",
-                    ));
-                }
-            }
-            let target = match (deploy.tag, deploy.digest, deploy.revision) {
-                (None, digest, Some(revision)) if digest.as_deref().is_none_or(is_digest) => {
-                    DeployTarget::Revision { revision, digest }
-                }
-                (Some(tag), None, None) if is_tag(&tag) => DeployTarget::Tag(tag),
-                (Some(_), None, None) => {
-                    return Err(InputError::new(
-                        "deploy.tag",
-                        "a tag of 1-300 letters, digits, `_`, `.`, `-`",
-                    ))
-                }
-                (None, Some(digest), None) if is_digest(&digest) => DeployTarget::Digest(digest),
-                (None, Some(_), _) => {
-                    return Err(InputError::new(
-                        "deploy.digest",
-                        "a digest `sha256:` followed by 64 hex digits",
-                    ))
-                }
-                _ => {
-                    return Err(InputError::new(
-                        "deploy",
-                        "exactly one of `tag`, `digest` or `revision` (a revision may come with a `digest`)",
-                    ))
-                }
-            };
-            Ok(ImagePushRequest::Deploy {
-                app: deploy.app,
-                target,
-                override_gate: deploy.override_gate,
-                by: manual.by,
-                dry_run: manual.dry_run,
-            })
-        }
-        (None, Some(rollback)) => {
-            check_app_name(&rollback.app, "rollback.app")?;
-            if let Some(revision) = rollback.revision {
-                if revision < 1 {
-                    return Err(InputError::new("rollback.revision", "a revision number of at least 1"));
-                }
-            }
-            Ok(ImagePushRequest::Rollback {
-                app: rollback.app,
-                revision: rollback.revision,
-                force: rollback.force,
-                by: manual.by,
-                dry_run: manual.dry_run,
-            })
-        }
-        _ => Err(InputError::new(
-            "$",
-            "exactly one of `deploy`, `rollback`, `promote`, `approve` or `status` (and optionally `dry_run`, `by`)",
-        )),
-    }
+    manual::parse_manual(value)
 }

@@ -3,6 +3,7 @@
 //! input; the EventBridge envelope and the checks they share are here.
 
 mod image_push;
+mod manual;
 mod nlb_sync;
 mod service_sync;
 #[cfg(test)]
@@ -30,6 +31,9 @@ pub const ECS_DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
 pub const ECS_SERVICE_ACTION: &str = "ECS Service Action";
 /// Detail type of EventBridge schedules.
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";
+/// detail-type of ECS's lifecycle hook events (`HOOK_AWAITING_ACTION` and the others; AWS
+/// documents no `detail` for them, so only the service ARN in `resources` is read).
+pub const ECS_HOOK_STATE_CHANGE: &str = "ECS Hook State Change";
 
 /// The EventBridge envelope shared by every event.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -256,7 +256,7 @@ fn by_keeps_printable_characters_and_80_of_them() {
     assert_eq!(by("\u{1b}[2Jmallory").unwrap(), "[2Jmallory");
     assert_eq!(
         by(&"a".repeat(200)).unwrap().chars().count(),
-        super::image_push::MAX_BY_CHARS
+        super::manual::MAX_BY_CHARS
     );
     assert_eq!(by(" \n\t ").unwrap_err(), "by");
 }
