@@ -10,6 +10,7 @@ mod clients;
 mod decide;
 mod deploy;
 pub mod follow;
+mod heard;
 pub mod native;
 pub mod observe;
 pub mod plan;

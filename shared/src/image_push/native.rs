@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::follow::{answer, apps_and_store, report_changes};
+use super::heard::{answer, apps_and_store, report_changes};
 use super::record::update_publishing;
 use super::{Answer, Clients, Outcome, Report};
 use crate::aws::ecs::deployments::{self, ServiceDeployment};

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    is_digest, is_envelope, manual, parse_envelope, service_arn_of, EcsDeploymentDetail, ECR_IMAGE_ACTION,
-    ECR_REPLICATION_ACTION, ECS_DEPLOYMENT_STATE_CHANGE, ECS_HOOK_STATE_CHANGE, ECS_SERVICE_ACTION, SCHEDULED_EVENT,
+    is_digest, parse_envelope, service_arn_of, EcsDeploymentDetail, ECR_IMAGE_ACTION, ECR_REPLICATION_ACTION,
+    ECS_DEPLOYMENT_STATE_CHANGE, ECS_HOOK_STATE_CHANGE, ECS_SERVICE_ACTION, SCHEDULED_EVENT,
 };
 use crate::input::json::deserialize_at;
 use crate::input::{quoted, InputError};
@@ -198,11 +198,11 @@ impl ImagePushRequest {
     }
 }
 
-/// Parses an `image-push` invocation: an `ECR Image Action` event or a manual payload.
-pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
-    if is_envelope(value) {
-        let envelope = parse_envelope(value)?;
-        let expected_source = match envelope.detail_type.as_str() {
+/// Parses an EventBridge envelope sent to `image-push`: ECR pushes and replications, ECS
+/// deployment, service and hook events, the schedule.
+pub(super) fn parse_event(value: &Value) -> Result<ImagePushRequest, InputError> {
+    let envelope = parse_envelope(value)?;
+    let expected_source = match envelope.detail_type.as_str() {
             ECR_IMAGE_ACTION | ECR_REPLICATION_ACTION => "aws.ecr",
             ECS_DEPLOYMENT_STATE_CHANGE | ECS_SERVICE_ACTION | ECS_HOOK_STATE_CHANGE => "aws.ecs",
             SCHEDULED_EVENT => "aws.events",
@@ -216,57 +216,55 @@ pub fn parse_image_push(value: &Value) -> Result<ImagePushRequest, InputError> {
                 ))
             }
         };
-        if envelope.source != expected_source {
+    if envelope.source != expected_source {
+        return Err(InputError::new(
+            "source",
+            format!(
+                "`{expected_source}` for `{}`, got {}",
+                envelope.detail_type,
+                quoted(&envelope.source)
+            ),
+        ));
+    }
+    match envelope.detail_type.as_str() {
+        ECS_DEPLOYMENT_STATE_CHANGE => {
+            return Ok(ImagePushRequest::Deployment {
+                service_arn: service_arn_of(&envelope)?,
+                detail: deserialize_at(&envelope.detail, "detail")?,
+                time: envelope.time,
+            })
+        }
+        ECS_SERVICE_ACTION => {
+            return Ok(ImagePushRequest::ServiceAction {
+                service_arn: service_arn_of(&envelope)?,
+                detail: deserialize_at(&envelope.detail, "detail")?,
+                time: envelope.time,
+            })
+        }
+        ECS_HOOK_STATE_CHANGE => {
+            return Ok(ImagePushRequest::Hook {
+                service_arn: service_arn_of(&envelope)?,
+            })
+        }
+        SCHEDULED_EVENT => return Ok(ImagePushRequest::Settle),
+        _ => {}
+    }
+    let detail: EcrImageAction = deserialize_at(&envelope.detail, "detail")?;
+    if let Some(digest) = &detail.image_digest {
+        if !is_digest(digest) {
             return Err(InputError::new(
-                "source",
-                format!(
-                    "`{expected_source}` for `{}`, got {}",
-                    envelope.detail_type,
-                    quoted(&envelope.source)
-                ),
+                "detail.image-digest",
+                "a digest `sha256:` followed by 64 hex digits",
             ));
         }
-        match envelope.detail_type.as_str() {
-            ECS_DEPLOYMENT_STATE_CHANGE => {
-                return Ok(ImagePushRequest::Deployment {
-                    service_arn: service_arn_of(&envelope)?,
-                    detail: deserialize_at(&envelope.detail, "detail")?,
-                    time: envelope.time,
-                })
-            }
-            ECS_SERVICE_ACTION => {
-                return Ok(ImagePushRequest::ServiceAction {
-                    service_arn: service_arn_of(&envelope)?,
-                    detail: deserialize_at(&envelope.detail, "detail")?,
-                    time: envelope.time,
-                })
-            }
-            ECS_HOOK_STATE_CHANGE => {
-                return Ok(ImagePushRequest::Hook {
-                    service_arn: service_arn_of(&envelope)?,
-                })
-            }
-            SCHEDULED_EVENT => return Ok(ImagePushRequest::Settle),
-            _ => {}
-        }
-        let detail: EcrImageAction = deserialize_at(&envelope.detail, "detail")?;
-        if let Some(digest) = &detail.image_digest {
-            if !is_digest(digest) {
-                return Err(InputError::new(
-                    "detail.image-digest",
-                    "a digest `sha256:` followed by 64 hex digits",
-                ));
-            }
-        }
-        // Any tag ECR sends is taken as it is: one no application can follow (longer than
-        // Docker's 128 characters, up to ECR's 300) is ignored when applications are selected,
-        // never refused (a refusal would retry and raise the failure alarm for nothing).
-        return Ok(ImagePushRequest::Push {
-            id: envelope.id,
-            account: envelope.account,
-            time: envelope.time,
-            detail,
-        });
     }
-    manual::parse_manual(value)
+    // Any tag ECR sends is taken as it is: one no application can follow (longer than
+    // Docker's 128 characters, up to ECR's 300) is ignored when applications are selected,
+    // never refused (a refusal would retry and raise the failure alarm for nothing).
+    Ok(ImagePushRequest::Push {
+        id: envelope.id,
+        account: envelope.account,
+        time: envelope.time,
+        detail,
+    })
 }

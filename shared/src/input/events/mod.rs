@@ -12,7 +12,17 @@ mod tests;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use image_push::{parse_image_push, DeployTarget, EcrImageAction, EcsServiceAction, ImagePushRequest};
+pub use image_push::{DeployTarget, EcrImageAction, EcsServiceAction, ImagePushRequest};
+
+/// Parses an `image-push` invocation: an EventBridge event (ECR, ECS, the schedule) or a manual
+/// payload.
+pub fn parse_image_push(value: &serde_json::Value) -> Result<ImagePushRequest, InputError> {
+    if is_envelope(value) {
+        image_push::parse_event(value)
+    } else {
+        manual::parse_manual(value)
+    }
+}
 pub use nlb_sync::{parse_nlb_sync, NlbSyncRequest};
 pub use service_sync::{parse_service_sync, EcsDeploymentDetail, ServiceSyncRequest};
 
