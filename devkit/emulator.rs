@@ -318,8 +318,16 @@ impl Call {
         };
         let (service, region, access_key) = (scope(3), scope(2), scope(0));
         let target = header("X-Amz-Target");
+        let url = entry["url"].as_str().unwrap_or_default();
+        // Smithy RPC v2 (CloudWatch over CBOR): `/service/<service>/operation/<operation>`.
+        let rpc_v2 = url
+            .split_once("/service/")
+            .and_then(|(_, rest)| rest.split_once("/operation/"))
+            .map(|(_, op)| op.split('?').next().unwrap_or(op).to_owned());
         let operation = if let Some((_, op)) = target.rsplit_once('.') {
             op.to_owned()
+        } else if let Some(op) = rpc_v2 {
+            op
         } else if let Some(action) = query_action(&entry) {
             action
         } else {

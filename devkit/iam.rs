@@ -121,6 +121,8 @@ pub fn actions_of(service: &str, operation: &str) -> Vec<String> {
         }
         // A batch is authorized as its single action.
         ("sqs", _) if operation.starts_with("SendMessageBatch") => "sqs:SendMessage".to_owned(),
+        // CloudWatch signs as `monitoring`; its IAM actions are `cloudwatch:`.
+        ("monitoring", _) => format!("cloudwatch:{}", operation.split(' ').next().unwrap_or(operation)),
         // API Gateway's management API is authorized by HTTP method.
         ("apigateway", Some((method, _))) => format!("apigateway:{method}"),
         // JSON and query protocols: the signing name is the IAM prefix for these services (the

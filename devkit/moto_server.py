@@ -1,5 +1,5 @@
-"""Starts the emulator (moto's server) with three changes: large queues, service-made interfaces,
-and a stand-in for ECS's service deployments API.
+"""Starts the emulator (moto's server) with four changes: large queues, service-made interfaces,
+a stand-in for ECS's service deployments API, and CloudWatch over CBOR.
 
 moto's SQS reads a queue's attributes for every message it adds, and those attributes count
 the queue's delayed and hidden messages, each asking the time through a datetime computation:
@@ -45,6 +45,9 @@ eni_models.NetworkInterface.__init__ = _eni_init_as_requester
 
 # ECS's service deployments API, which moto lacks: devkit/ecs_deployments.py.
 import ecs_deployments  # noqa: E402,F401
+
+# CloudWatch over the CBOR protocol the Rust SDK speaks: devkit/cloudwatch_cbor.py.
+import cloudwatch_cbor  # noqa: E402,F401
 
 from moto.server import main  # noqa: E402  (after the change, as moto's modules read it)
 

@@ -22,9 +22,11 @@ CRATES_IO = {
     "registry+https://github.com/rust-lang/crates.io-index",
     "sparse+https://index.crates.io/",
 }
+# Permissive licences (and MPL-2.0, file-level copyleft: its files stay as they are). BlueOak-1.0.0
+# is minicbor's (CloudWatch's CBOR protocol), a permissive, OSI-approved licence.
 ALLOWED = {
-    "0BSD", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "BSL-1.0", "CC0-1.0", "ISC", "MIT",
-    "MPL-2.0", "Unicode-3.0", "Unicode-DFS-2016", "Unlicense", "Zlib",
+    "0BSD", "Apache-2.0", "BlueOak-1.0.0", "BSD-2-Clause", "BSD-3-Clause", "BSL-1.0", "CC0-1.0", "ISC",
+    "MIT", "MPL-2.0", "Unicode-3.0", "Unicode-DFS-2016", "Unlicense", "Zlib",
 }
 BANNED = {"openssl", "openssl-sys", "native-tls"}
 

@@ -146,3 +146,25 @@ pub fn app() -> AppConfig {
     }))
     .unwrap()
 }
+
+/// `(name, value)` of the outermost struct in a `Debug` string.
+pub fn top_level_fields(debug: &str) -> Vec<(&str, &str)> {
+    let body = &debug[debug.find('{').unwrap() + 1..debug.rfind('}').unwrap()];
+    let (mut depth, mut start, mut parts) = (0i32, 0usize, Vec::new());
+    for (i, c) in body.char_indices() {
+        match c {
+            '{' | '[' | '(' => depth += 1,
+            '}' | ']' | ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&body[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&body[start..]);
+    parts
+        .into_iter()
+        .filter_map(|p| p.split_once(": ").map(|(k, v)| (k.trim(), v.trim())))
+        .collect()
+}

@@ -115,7 +115,7 @@ pub fn same_content(a: &Revision, b: &Revision) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::full_revision;
+    use crate::testing::{full_revision, top_level_fields};
 
     fn offline_client() -> aws_sdk_ecs::Client {
         let config = aws_sdk_ecs::Config::builder()
@@ -146,28 +146,6 @@ mod tests {
         );
         assert_eq!(built.tags(), revision.tags.as_slice());
         assert_eq!(built.family(), Some("orders"));
-    }
-
-    /// `(name, value)` of the outermost struct in a `Debug` string.
-    fn top_level_fields(debug: &str) -> Vec<(&str, &str)> {
-        let body = &debug[debug.find('{').unwrap() + 1..debug.rfind('}').unwrap()];
-        let (mut depth, mut start, mut parts) = (0i32, 0usize, Vec::new());
-        for (i, c) in body.char_indices() {
-            match c {
-                '{' | '[' | '(' => depth += 1,
-                '}' | ']' | ')' => depth -= 1,
-                ',' if depth == 0 => {
-                    parts.push(&body[start..i]);
-                    start = i + 1;
-                }
-                _ => {}
-            }
-        }
-        parts.push(&body[start..]);
-        parts
-            .into_iter()
-            .filter_map(|p| p.split_once(": ").map(|(k, v)| (k.trim(), v.trim())))
-            .collect()
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     /// SQS: the deploy queue of large fan-outs.
     pub sqs: aws_sdk_sqs::Client,
+    /// CloudWatch: the alarms that hold a promotion back (the service's account and region).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// The region of the services (console links in events).
     pub region: String,
     /// The region of the registry images are read and pulled from (the host of pinned images).
@@ -31,8 +33,12 @@ pub struct Clients {
     /// ECS and ECR clients of applications in another account or region, one pair per
     /// [`Reach`], kept for the function's life: each role's credentials are cached and
     /// refreshed by the provider, not asked for per call.
-    pub reached: Arc<aws::ClientCache<Reach, (aws::ecs::Ecs, aws_sdk_ecr::Client)>>,
+    pub reached: Arc<aws::ClientCache<Reach, ReachedClients>>,
 }
+
+/// The clients of one [`Reach`]: ECS and CloudWatch at the service's place, ECR at the
+/// registry's.
+pub type ReachedClients = (aws::ecs::Ecs, aws_sdk_ecr::Client, aws_sdk_cloudwatch::Client);
 
 /// How an application's service and registry are reached when they are not the function's own
 /// account and region: the service's place, and the registry's role and region.
@@ -71,7 +77,7 @@ impl Clients {
             return self.clone();
         }
         let session = format!("{NAME}-{}", app.name);
-        let (ecs, ecr) = self
+        let (ecs, ecr, cloudwatch) = self
             .reached
             .get_or_make(reach.clone(), || async {
                 let ecs = aws::reach_config(
@@ -95,12 +101,14 @@ impl Clients {
                 (
                     aws::ecs::Ecs::new(&ecs, reach.service.role_arn.as_deref()),
                     aws_sdk_ecr::Client::new(&ecr),
+                    aws_sdk_cloudwatch::Client::new(&ecs),
                 )
             })
             .await;
         Clients {
             ecs,
             ecr,
+            cloudwatch,
             region: app.region.clone().unwrap_or_else(|| self.region.clone()),
             registry_region: app
                 .registry_region

@@ -9,6 +9,8 @@ mod attempt;
 mod clients;
 mod decide;
 mod deploy;
+#[cfg(test)]
+mod fidelity;
 pub mod follow;
 mod heard;
 pub mod native;
@@ -121,6 +123,7 @@ impl Job for ImagePush {
             s3: aws::s3::client(config),
             events: aws_sdk_eventbridge::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             region: aws::region_of(config),
             registry_region: aws::region_of(config),
             sdk_config: config.clone(),

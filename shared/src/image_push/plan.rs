@@ -377,7 +377,17 @@ pub fn circuit_breaker_change(app: &AppConfig, service: &ServiceState) -> Option
     if on {
         return None;
     }
+    // Only `enable` and `rollback` change: the breaker's other members (its threshold, its
+    // reset on a healthy task) are the service's own.
     let mut wanted = current;
-    wanted.deployment_circuit_breaker = Some(DeploymentCircuitBreaker::builder().enable(true).rollback(true).build());
+    let mut breaker = wanted.deployment_circuit_breaker.take().unwrap_or_else(|| {
+        DeploymentCircuitBreaker::builder()
+            .enable(false)
+            .rollback(false)
+            .build()
+    });
+    breaker.enable = true;
+    breaker.rollback = true;
+    wanted.deployment_circuit_breaker = Some(breaker);
     Some(wanted)
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::deploy_promotion;
+use super::{deploy_promotion, weigh_evidence};
 use crate::aws::events::Entry;
 use crate::aws::s3::{put_json, read_object};
 use crate::image_push::{Clients, Outcome, Report};
@@ -248,13 +248,15 @@ pub async fn approve(
             ),
         ));
     }
-    match store.read(&clients.s3, &pending.source).await {
+    let completed_at = match store.read(&clients.s3, &pending.source).await {
         Err(err) => return Ok(Report::skipped(target, Outcome::Failed, err.to_string())),
         Ok(index) => {
             let source_deploy = index.get(&pending.source_deploy);
             let stands = source_deploy
                 .is_some_and(|d| d.outcome == DeployOutcome::Completed && d.digest.as_deref() == Some(digest));
-            if !stands {
+            if let (true, Some(deploy)) = (stands, source_deploy) {
+                deploy.ended_at.clone().unwrap_or_else(|| deploy.started_at.clone())
+            } else {
                 let now_is = source_deploy.map_or("no longer recorded", |d| d.outcome.as_str());
                 return Err(InputError::new(
                     "approve.digest",
@@ -265,7 +267,15 @@ pub async fn approve(
                 ));
             }
         }
-    }
+    };
+    // The alarms are asked again: approving never promotes past an alarm.
+    let checked = match config.app(&pending.source) {
+        Some(source) => match weigh_evidence(clients, source, target, digest, &completed_at, now).await {
+            Ok(checked) => checked,
+            Err(report) => return Ok(report),
+        },
+        None => Vec::new(),
+    };
     let approved_by = caller.or(by).unwrap_or("an approve payload").to_owned();
     let asked = format!("promotion from {}, approved by {approved_by}", pending.source);
     let report = deploy_promotion(
@@ -276,6 +286,7 @@ pub async fn approve(
         digest,
         pending.source_deploy.clone(),
         asked,
+        &checked,
         false,
     )
     .await;

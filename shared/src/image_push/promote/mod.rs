@@ -9,6 +9,7 @@
 //! deploy like any other: digest-pinned, recorded with trigger `promotion`, followed to its end.
 
 mod approval;
+pub mod evidence;
 
 use std::time::{Duration, SystemTime};
 
@@ -239,7 +240,7 @@ pub async fn promote(
     };
     let decision = decide(&source.name, &source_index, &target_index, wanted, soak, now)
         .map_err(|refusal| InputError::new(field, refusal))?;
-    let (digest, source_deploy) = match decision {
+    let (digest, source_deploy, completed_at) = match decision {
         Decision::Nothing(reason) if wanted == Wanted::Auto => {
             tracing::debug!(app = %target.name, reason = %reason, "nothing to promote");
             return Ok(None);
@@ -250,8 +251,14 @@ pub async fn promote(
             return Ok(None);
         }
         Decision::Promote {
-            digest, source_deploy, ..
-        } => (digest, source_deploy),
+            digest,
+            source_deploy,
+            completed_at,
+        } => (digest, source_deploy, completed_at),
+    };
+    let checked = match weigh_evidence(clients, source, target, &digest, &completed_at, now).await {
+        Ok(checked) => checked,
+        Err(report) => return Ok(Some(report)),
     };
     let asked = asked_by(&source.name, by);
     if policy.approval == Some(Approval::Manual) {
@@ -280,10 +287,40 @@ pub async fn promote(
     };
     Ok(Some(
         deploy_promotion(
-            clients, settings, invocation, target, &digest, trigger_id, asked, dry_run,
+            clients, settings, invocation, target, &digest, trigger_id, asked, &checked, dry_run,
         )
         .await,
     ))
+}
+
+/// What the alarms watching `source` say of promoting `digest` to `target`, its soak having
+/// begun when the source's deploy completed (`completed_at`): the alarms checked, or the report
+/// that holds the promotion back (or says the alarms could not be read).
+async fn weigh_evidence(
+    clients: &Clients,
+    source: &AppConfig,
+    target: &AppConfig,
+    digest: &str,
+    completed_at: &str,
+    now: SystemTime,
+) -> Result<Vec<String>, Report> {
+    let soak_from = parse_time(completed_at).unwrap_or(now);
+    match evidence::gather(clients, source, target, soak_from).await {
+        Ok(evidence::Evidence::Quiet(checked)) => Ok(checked),
+        Ok(evidence::Evidence::Held(why)) => {
+            tracing::warn!(app = %target.name, digest = %digest, why = %why, "promotion held back");
+            Err(Report::skipped(
+                target,
+                Outcome::Unchanged,
+                format!("{digest} from `{}` is held back: {why}", source.name),
+            ))
+        }
+        Err(err) => Err(Report::skipped(
+            target,
+            Outcome::Failed,
+            format!("{err}: the alarms that hold promotions back could not be read; a later run tries again"),
+        )),
+    }
 }
 
 /// Deploys `digest` to `target` as a promotion.
@@ -296,6 +333,7 @@ async fn deploy_promotion(
     digest: &str,
     trigger_id: String,
     asked: String,
+    checked: &[String],
     dry_run: bool,
 ) -> Report {
     let trigger = Trigger {
@@ -310,6 +348,20 @@ async fn deploy_promotion(
         .unwrap_or_else(|| Report::skipped(target, Outcome::Failed, "no answer"));
     if report.reason.is_none() {
         report.reason = trigger.by;
+    }
+    // The promotion's record says what evidence let it go.
+    if let (Some(id), Some(store), false) = (report.deploy_id.clone(), &settings.records, dry_run) {
+        let note = match checked {
+            [] => "evidence: no alarm watches the source".to_owned(),
+            lines => format!("evidence: alarms quiet through the soak: {}", lines.join("; ")),
+        };
+        let noted = super::record::update_publishing(clients, settings, store, &target.name, None, |index| {
+            index.note(&id, &note)
+        })
+        .await;
+        if let Err(err) = noted {
+            tracing::warn!(app = %target.name, error = %err, "the promotion's evidence was not noted on its record");
+        }
     }
     report
 }

@@ -17,6 +17,12 @@ pub struct PromotionConfig {
     /// Pending` event says so); none: it deploys at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
+    /// CloudWatch alarms (names, in the source's account and region) that must stay quiet
+    /// through the source's soak, beside the alarms the source service's deployment watches: one
+    /// in `ALARM`, or whose state changed after the source's deploy completed, holds the
+    /// promotion back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<String>,
 }
 
 impl PromotionConfig {

@@ -100,6 +100,21 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
                 "expected 0 to 10080 minutes (a week)".into(),
             );
         }
+        let alarms = app.promotion.as_ref().map_or(&[][..], |p| p.alarms.as_slice());
+        for (a, alarm) in alarms.iter().enumerate() {
+            if alarm.is_empty() || alarm.chars().count() > 255 || alarm.chars().any(char::is_control) {
+                push(
+                    format!("apps[{i}].promotion.alarms[{a}]"),
+                    "expected a CloudWatch alarm name (1-255 printable characters)".into(),
+                );
+            }
+        }
+        if alarms.len() > 100 {
+            push(
+                at("promotion.alarms"),
+                "expected at most 100 alarms (one DescribeAlarms call)".into(),
+            );
+        }
         for (t, tag) in app.tags.iter().enumerate() {
             if !is_tag_pattern(tag) {
                 push(
