@@ -370,11 +370,15 @@ async fn status_shows_what_runs_the_recent_deploys_and_drift() {
     let (app, _) = kit.orders().await;
     let config = world::config_for(&[&app]);
     let deployed = push(&kit, &config, &settings, "v2").await;
-    let completed = recorded_ecs_event(
-        "ecs-deployment-completed.json",
-        "sss",
-        "orders",
-        deployed.ecs_deployment_id.as_deref().unwrap(),
+    // ECS says so a second later (a recorded event keeps the day it was recorded).
+    let completed = deployer_devkit::events::happening_at(
+        recorded_ecs_event(
+            "ecs-deployment-completed.json",
+            "sss",
+            "orders",
+            deployed.ecs_deployment_id.as_deref().unwrap(),
+        ),
+        std::time::SystemTime::now() + Duration::from_secs(1),
     );
     run(&kit.clients, &config, &completed, &settings).await;
     let payload: Value = serde_json::from_str(
@@ -395,6 +399,10 @@ async fn status_shows_what_runs_the_recent_deploys_and_drift() {
     assert_eq!(status["running_tag"], "latest");
     assert_eq!(status["recent"][0]["outcome"], "completed");
     assert!(status["recent"][0]["duration_seconds"].is_u64());
+    // The DORA figures of the deploys kept: one completed, no failure.
+    assert_eq!(status["dora"]["deploys"], 1, "{status}");
+    assert_eq!(status["dora"]["change_failure_rate"], 0.0, "{status}");
+    assert!(status["dora"]["lead_time_seconds"].is_u64(), "{status}");
     assert!(status.get("drift").is_none(), "{status}");
     assert!(status.get("in_progress").is_none());
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use futures::stream::{self, StreamExt};
 
 use super::heard::{answer, apps_and_store, report_changes};
-use super::record::update_publishing;
+use super::record::{self, update_publishing};
 use super::{promote, protect, Answer, Clients, Outcome, Report};
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::{EcsDeploymentDetail, EcsServiceAction};
@@ -232,6 +232,10 @@ pub async fn settle(
     .collect()
     .await;
     reports.extend(settled);
+    // The DORA figures of every application, as metrics, once a settle run.
+    for (app, index) in &read_indexes {
+        record::emit_dora(&app.name, &crate::records::dora::dora(&index.records, now));
+    }
     // Per-image tags no application needs any more.
     reports.extend(super::release::release(clients, config, store, &read_indexes).await);
     // Pushes whose event was lost.

@@ -259,3 +259,71 @@ fn emit_metrics(record: &DeployRecord, now: SystemTime) {
         }),
     );
 }
+
+/// One embedded-metric line of an application's DORA figures (`DeploysPerDay`,
+/// `ChangeFailureRate`, `LeadTime`, `TimeToRestore`, by `App`): the settle run writes one per
+/// application, so each figure is a time series a dashboard or an alarm can use. A figure with
+/// no value yet (no completed deploy, no failure) is left out.
+pub fn emit_dora(app: &str, figures: &crate::records::dora::Dora) {
+    println!("{}", dora_metrics_line(app, figures));
+}
+
+/// The line [`emit_dora`] writes.
+pub fn dora_metrics_line(app: &str, figures: &crate::records::dora::Dora) -> serde_json::Value {
+    let mut fields = serde_json::json!({"App": app, "DoraWindowDays": figures.window_days});
+    let mut metrics = vec![("DeploysPerDay", "Count")];
+    fields["DeploysPerDay"] = serde_json::json!(figures.deploys_per_day);
+    for (name, unit, value) in [
+        (
+            "ChangeFailureRate",
+            "None",
+            figures.change_failure_rate.map(|v| serde_json::json!(v)),
+        ),
+        (
+            "LeadTime",
+            "Seconds",
+            figures.lead_time_seconds.map(|v| serde_json::json!(v)),
+        ),
+        (
+            "TimeToRestore",
+            "Seconds",
+            figures.time_to_restore_seconds.map(|v| serde_json::json!(v)),
+        ),
+    ] {
+        if let Some(value) = value {
+            metrics.push((name, unit));
+            fields[name] = value;
+        }
+    }
+    crate::telemetry::metrics_line(METRICS_NAMESPACE, &[&["App"]], &metrics, fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dora_line_carries_the_figures_that_have_a_value() {
+        let figures = crate::records::dora::Dora {
+            window_days: 3.0,
+            deploys: 5,
+            deploys_per_day: 1.0,
+            lead_time_seconds: Some(1200),
+            change_failure_rate: Some(0.4),
+            time_to_restore_seconds: None,
+        };
+        let line = dora_metrics_line("orders", &figures);
+        let names: Vec<&str> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["DeploysPerDay", "ChangeFailureRate", "LeadTime"]);
+        assert_eq!(
+            (line["App"].as_str(), line["ChangeFailureRate"].as_f64()),
+            (Some("orders"), Some(0.4))
+        );
+        assert!(line.get("TimeToRestore").is_none(), "{line}");
+    }
+}

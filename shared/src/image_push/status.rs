@@ -16,13 +16,14 @@ use crate::aws::AwsError;
 use crate::input::config::{AppConfig, Base, Config};
 use crate::input::InputError;
 use crate::job::Settings;
+use crate::records::dora::{dora, Dora};
 use crate::records::{parse_time, DeployIndex, DeployOutcome, DeployRecord, TriggerKind};
 
 /// Recent deploys shown per application.
 pub const RECENT_SHOWN: usize = 10;
 
 /// One application's status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AppStatus {
     /// The revision the service runs.
     pub running_task_definition: String,
@@ -71,6 +72,9 @@ pub struct AppStatus {
     /// template the running revision was built from: the next deploy takes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template_change: Option<String>,
+    /// The DORA figures over the deploys the index keeps (none without records).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dora: Option<Dora>,
 }
 
 /// A deploy as `status` shows it: its record and how long it took (or has taken so far).
@@ -260,6 +264,7 @@ pub fn describe(
             .and_then(|r| r.new_task_definition.clone()),
         drift,
         tag_drift: None,
+        dora: records_note.is_none().then(|| dora(&index.records, now)),
         records: records_note,
         template_change: None,
     }

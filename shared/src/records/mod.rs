@@ -11,6 +11,7 @@
 //! [`DeployIndex`]'s methods decide the transitions (pure, unit-tested); [`store`] reads and
 //! writes.
 
+pub mod dora;
 mod settle;
 pub mod store;
 #[cfg(test)]
