@@ -77,8 +77,19 @@ async fn overlapping_pushes_end_on_the_newest_image() {
             invoke_image_push_with(&slow, &config, a, &options),
             invoke_image_push_with(&slow, &config, b, &options)
         );
+        let (mut first, mut second) = (first.unwrap().results.remove(0), second.unwrap().results.remove(0));
+        // A push whose lease another took over while it waited answers `deferred` (nothing
+        // written) and Lambda retries it; the retry is played here, as Lambda would.
+        for (report, event) in [(&mut first, a), (&mut second, b)] {
+            if report.outcome == Outcome::Deferred {
+                *report = invoke_image_push_with(&slow, &config, event, &options)
+                    .await
+                    .unwrap()
+                    .results
+                    .remove(0);
+            }
+        }
         let calls = emulator.stop_recording();
-        let (first, second) = (first.unwrap().results.remove(0), second.unwrap().results.remove(0));
         let outcomes = [first.outcome, second.outcome];
         let reasons = [first.reason, second.reason];
 
@@ -92,7 +103,9 @@ async fn overlapping_pushes_end_on_the_newest_image() {
             "round {round}: {calls:?}"
         );
         assert!(
-            outcomes.iter().all(|o| matches!(o, Outcome::Deployed | Outcome::Stale)),
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Outcome::Deployed | Outcome::Stale | Outcome::Unchanged)),
             "round {round}: {outcomes:?} {reasons:?}"
         );
     }
