@@ -278,7 +278,8 @@ async fn the_settle_run_asks_ecs_about_deploys_that_heard_nothing() {
         "account": "123456789012", "time": "2026-11-22T10:40:00Z", "region": "ap-northeast-1",
         "resources": [], "detail": {}
     });
-    // With the default 30 minutes, a fresh deploy is left alone, and ECS is not asked.
+    // With the default 30 minutes, a fresh deploy is left alone: DescribeServices is not asked
+    // (its service deployments are read, for a pause no event told of; none here).
     let config = world::config_for(&[&app]);
     let first = push(&kit, &config, &settings, "v2").await;
     emulator.start_recording();

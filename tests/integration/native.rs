@@ -287,3 +287,21 @@ async fn rollback_of_a_deploy_in_flight_is_ecs_own_stop_and_ends_rolled_back() {
     let (types, _) = tap.detail_types().await;
     assert_eq!(types, vec!["Deploy Started", "Deploy Rolled Back"]);
 }
+
+#[tokio::test]
+async fn the_settle_run_finds_a_pause_no_event_told_of() {
+    let emulator = Emulator::start();
+    let (kit, tap, settings, config) = deployed(&emulator).await;
+    // A young deploy, no pause yet: the settle run (30 minutes by default) writes nothing.
+    emulator.start_recording();
+    run(&kit.clients, &config, &settle_event(), &settings).await;
+    assert_eq!(count_writes(&emulator.stop_recording()), 0);
+    // ECS pauses it; the hook event is lost. The next settle run finds the pause, once.
+    pause(&emulator, "approve-prod");
+    run(&kit.clients, &config, &settle_event(), &settings).await;
+    run(&kit.clients, &config, &settle_event(), &settings).await;
+    let (types, details) = tap.detail_types().await;
+    assert_eq!(types, vec!["Deploy Started", "Deploy Paused"]);
+    assert_eq!(details[1]["detail"]["hooks"][0]["hook_id"], "approve-prod");
+    assert_eq!(index(&kit.clients).await.records[0].outcome, DeployOutcome::InProgress);
+}

@@ -173,6 +173,7 @@ pub async fn settle(
     .await;
     let mut reports = Vec::new();
     let mut due: Vec<(&AppConfig, VersionedIndex)> = Vec::new();
+    let mut young: Vec<(&AppConfig, VersionedIndex)> = Vec::new();
     let mut read_indexes: Vec<(&AppConfig, DeployIndex)> = Vec::new();
     for (app, read) in indexes {
         match read {
@@ -184,8 +185,15 @@ pub async fn settle(
                         && crate::records::parse_time(&r.started_at)
                             .is_none_or(|started| now.duration_since(started).unwrap_or_default() >= after)
                 });
+                let in_progress = read
+                    .index
+                    .records
+                    .iter()
+                    .any(|r| r.outcome == DeployOutcome::InProgress);
                 if old_enough {
                     due.push((app, read));
+                } else if in_progress {
+                    young.push((app, read));
                 }
             }
         }
@@ -232,6 +240,9 @@ pub async fn settle(
     .collect()
     .await;
     reports.extend(settled);
+    // Deploys too young to settle: ECS's service deployments only, for a pause or a production
+    // shift no event told of (`Deploy Paused`, `Deploy Live`); nothing ends or times out here.
+    reports.extend(super::native::watch_young(clients, settings, store, young, now).await);
     // The DORA figures of every application, as metrics, once a settle run.
     for (app, index) in &read_indexes {
         record::emit_dora(&app.name, &crate::records::dora::dora(&index.records, now));

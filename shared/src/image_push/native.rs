@@ -5,6 +5,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use futures::stream::{self, StreamExt};
+
 use super::heard::{answer, apps_and_store, report_changes};
 use super::record::update_publishing;
 use super::{Answer, Clients, Outcome, Report};
@@ -13,7 +15,9 @@ use crate::aws::AwsError;
 use crate::input::config::{AppConfig, Config};
 use crate::input::InputError;
 use crate::job::{Invocation, Settings};
-use crate::records::{deployment_of, format_time, parse_time, DeployIndex, DeployOutcome, DeployRecord};
+use crate::records::{
+    deployment_of, format_time, parse_time, DeployIndex, DeployOutcome, DeployRecord, RecordStore, VersionedIndex,
+};
 
 /// Service deployments created this long before the oldest deploy looked at started are read
 /// too (the deployer's and ECS's clocks differ a little).
@@ -105,6 +109,48 @@ pub async fn hear_hook(
         }));
     }
     answer(reports)
+}
+
+/// The settle run's look at deploys in progress too young to settle: their service
+/// deployments are read and followed ([`DeployIndex::follow_native`]), so a pause or a
+/// production shift is published when no event told of it. Reports only what moved; a read
+/// that fails is logged and left to the next run (nothing is due yet).
+pub(super) async fn watch_young(
+    clients: &Clients,
+    settings: &Settings,
+    store: &RecordStore,
+    young: Vec<(&AppConfig, VersionedIndex)>,
+    now: SystemTime,
+) -> Vec<Report> {
+    let looks = young.into_iter().map(|(app, read)| async move {
+        let native = match for_deploys(clients, app, &read.index, now, Duration::ZERO).await {
+            Ok(native) if !native.is_empty() => native,
+            Ok(_) => return None,
+            Err(err) => {
+                tracing::warn!(app = %app.name, error = %err, "service deployments not read; the next settle run looks again");
+                return None;
+            }
+        };
+        // Only a milestone is worth a write here: the stage itself is recorded once the deploy
+        // is due (or when a hook event comes).
+        let result = update_publishing(clients, settings, store, &app.name, Some(read), |index| {
+            let changes = index.follow_native(&native, now);
+            match changes.iter().any(|c| c.milestone.is_some()) {
+                true => changes,
+                false => Vec::new(),
+            }
+        })
+        .await;
+        match &result {
+            Ok(changes) if changes.is_empty() => None,
+            _ => Some(report_changes(app, result, String::new)),
+        }
+    });
+    stream::iter(looks)
+        .buffered(settings.concurrency.max(1))
+        .filter_map(|report| async move { report })
+        .collect()
+        .await
 }
 
 /// What a `continue` or an `abort` asks of a paused deploy.
