@@ -58,26 +58,7 @@ async fn age_newest_deploy(clients: &AwsClients, minutes: u64) {
 #[tokio::test]
 async fn a_blue_green_deploy_baking_90_minutes_is_never_timed_out() {
     let emulator = Emulator::start();
-    let kit = World::new(&emulator).await;
-    world::create_bucket(&kit.clients, BUCKET).await;
-    let tap = EventTap::new(&kit.clients, "deploys").await;
-    let settings = Settings {
-        lease: Some(LeaseConfig::in_bucket(BUCKET)),
-        records: Some(RecordStore::in_bucket(BUCKET)),
-        event_bus: Some("deploys".into()),
-        ..Settings::default()
-    };
-    let (app, _) = kit.orders().await;
-    let config = world::config_for(&[&app]);
-    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
-    let pushed = run(
-        &kit.clients,
-        &config,
-        &push_event("orders", "latest", &digest),
-        &settings,
-    )
-    .await;
-    assert_eq!(pushed.results[0].outcome, Outcome::Deployed, "{pushed:?}");
+    let (kit, tap, settings, config) = deployed(&emulator).await;
 
     // 95 minutes after the push, ECS has baked the new revision for 90 (its bake time is 120):
     // DescribeServices alone shows a deployment IN_PROGRESS for ever (the emulator never rolls

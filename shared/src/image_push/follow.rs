@@ -95,7 +95,12 @@ pub async fn hear_deployment(
     if completed && !failed_to_record {
         let mut reports = vec![protect::protect(clients, app, config.image_tags, store, report, protection).await];
         let now = SystemTime::now();
-        reports.extend(promote::promote_followers(clients, config, settings, invocation, app, now, true).await);
+        reports.extend(
+            Box::pin(promote::promote_followers(
+                clients, config, settings, invocation, app, now, true,
+            ))
+            .await,
+        );
         return answer(reports);
     }
     answer(vec![report])
@@ -218,7 +223,7 @@ pub async fn settle(
         };
         // A failed read leaves the deploy for the next run: settling it from DescribeServices
         // alone could call a blue/green deploy that bakes `timed_out`.
-        let native = match super::native::for_deploys(clients, app, &read.index, now, after).await {
+        let native = match Box::pin(super::native::for_deploys(clients, app, &read.index, now, after)).await {
             Ok(native) => native,
             Err(err) => return Report::skipped(app, Outcome::Failed, format!("{err}; settled by a later run")),
         };
@@ -242,19 +247,40 @@ pub async fn settle(
     reports.extend(settled);
     // Deploys too young to settle: ECS's service deployments only, for a pause or a production
     // shift no event told of (`Deploy Paused`, `Deploy Live`); nothing ends or times out here.
-    reports.extend(super::native::watch_young(clients, settings, store, young, now).await);
+    reports.extend(Box::pin(super::native::watch_young(clients, settings, store, young, now)).await);
     // The DORA figures of every application, as metrics, once a settle run.
     for (app, index) in &read_indexes {
         record::emit_dora(&app.name, &crate::records::dora::dora(&index.records, now));
     }
     // Per-image tags no application needs any more.
-    reports.extend(super::release::release(clients, config, store, &read_indexes).await);
+    reports.extend(Box::pin(super::release::release(clients, config, store, &read_indexes)).await);
     // Pushes whose event was lost.
-    reports.extend(super::reconcile::reconcile(clients, settings, invocation, &read_indexes).await);
+    reports.extend(
+        Box::pin(super::reconcile::reconcile(
+            clients,
+            settings,
+            invocation,
+            &read_indexes,
+        ))
+        .await,
+    );
     // Templates changed without a push.
-    reports.extend(super::template_watch::watch_templates(clients, settings, invocation, &read_indexes).await);
+    reports.extend(
+        Box::pin(super::template_watch::watch_templates(
+            clients,
+            settings,
+            invocation,
+            &read_indexes,
+        ))
+        .await,
+    );
     // Pushes waiting for their replica.
-    reports.extend(super::replica::settle_waiting(clients, config, settings, invocation, now).await);
+    reports.extend(
+        Box::pin(super::replica::settle_waiting(
+            clients, config, settings, invocation, now,
+        ))
+        .await,
+    );
     // Promotions whose soak is over (or that a lost completion event never started).
     for source in config.apps.iter().filter(|s| {
         config
@@ -262,7 +288,12 @@ pub async fn settle(
             .iter()
             .any(|a| a.promote_from.as_deref() == Some(s.name.as_str()))
     }) {
-        reports.extend(promote::promote_followers(clients, config, settings, invocation, source, now, false).await);
+        reports.extend(
+            Box::pin(promote::promote_followers(
+                clients, config, settings, invocation, source, now, false,
+            ))
+            .await,
+        );
     }
     if reports.is_empty() {
         reports.push(Report::ignored(format!(

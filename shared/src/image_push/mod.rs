@@ -27,6 +27,8 @@ pub mod replica;
 mod report;
 mod rollback;
 pub mod select;
+#[cfg(test)]
+mod stack;
 pub mod status;
 pub mod template;
 pub mod template_watch;

@@ -305,7 +305,7 @@ async fn weigh_evidence(
     now: SystemTime,
 ) -> Result<Vec<String>, Report> {
     let soak_from = parse_time(completed_at).unwrap_or(now);
-    match evidence::gather(clients, source, target, soak_from).await {
+    match Box::pin(evidence::gather(clients, source, target, soak_from)).await {
         Ok(evidence::Evidence::Quiet(checked)) => Ok(checked),
         Ok(evidence::Evidence::Held(why)) => {
             tracing::warn!(app = %target.name, digest = %digest, why = %why, "promotion held back");
