@@ -78,19 +78,13 @@ pub async fn hear_hook(
     let now = SystemTime::now();
     let mut reports = Vec::new();
     for app in apps {
-        let read = match store.read_versioned(&clients.s3, &app.name).await {
-            Ok(read) => read,
-            Err(err) => {
-                reports.push(Report::skipped(
-                    app,
-                    Outcome::Failed,
-                    format!("{err}; a retry of the event moves it"),
-                ));
-                continue;
-            }
+        let looked = async {
+            let read = store.read_versioned(&clients.s3, &app.name).await?;
+            let native = for_deploys(clients, app, &read.index, now, Duration::ZERO).await?;
+            Ok::<_, AwsError>((read, native))
         };
-        let native = match for_deploys(clients, app, &read.index, now, Duration::ZERO).await {
-            Ok(native) => native,
+        let (read, native) = match looked.await {
+            Ok(looked) => looked,
             Err(err) => {
                 reports.push(Report::skipped(
                     app,
