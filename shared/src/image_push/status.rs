@@ -72,6 +72,10 @@ pub struct AppStatus {
     /// template the running revision was built from: the next deploy takes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template_change: Option<String>,
+    /// Set while ECS waits at a pause hook of the deploy in progress: where, until when, and
+    /// the payloads that answer it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
     /// The DORA figures over the deploys the index keeps (none without records).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dora: Option<Dora>,
@@ -264,10 +268,33 @@ pub fn describe(
             .and_then(|r| r.new_task_definition.clone()),
         drift,
         tag_drift: None,
+        paused: index.in_progress().and_then(paused_line),
         dora: records_note.is_none().then(|| dora(&index.records, now)),
         records: records_note,
         template_change: None,
     }
+}
+
+/// One line for a deploy ECS holds at a pause hook: `push-… paused at POST_TEST_TRAFFIC_SHIFT
+/// (hook approve, ECS rolls back at 2027-01-01T00:00:00Z unless answered): send {"continue": ...}
+/// or {"abort": ...}`.
+fn paused_line(record: &DeployRecord) -> Option<String> {
+    let native = record.native.as_ref().filter(|n| !n.awaiting.is_empty())?;
+    let hooks: Vec<String> = native
+        .awaiting
+        .iter()
+        .map(|h| match (&h.timeout_action, &h.expires_at) {
+            (Some(action), Some(at)) => format!("hook {}, ECS does {action} at {at} unless answered", h.hook_id),
+            _ => format!("hook {}", h.hook_id),
+        })
+        .collect();
+    Some(format!(
+        "{} paused at {} ({}): send {{\"continue\": {{\"app\": \"{app}\"}}}} or {{\"abort\": {{\"app\": \"{app}\"}}}}",
+        record.id,
+        native.lifecycle_stage,
+        hooks.join("; "),
+        app = record.app
+    ))
 }
 
 #[cfg(test)]
@@ -315,5 +342,31 @@ mod tests {
         let status = describe(&running, image, &promoted, None, now);
         assert_eq!(status.summary, Some(format!("{short}… promoted from staging 90 s ago")));
         assert_eq!(status.running_via.as_deref(), Some("promotion from staging"));
+        assert_eq!(status.paused, None);
+    }
+
+    #[test]
+    fn a_deploy_held_at_a_pause_hook_says_where_and_how_to_answer() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(2_000_000_000);
+        let mut deploying = deploy_record("d-2", DeployOutcome::InProgress, &digest(8), &format_time(now));
+        deploying.native = Some(crate::records::NativeProgress {
+            service_deployment_arn: "arn:aws:ecs:r:1:service-deployment/sss/orders/x".into(),
+            status: "IN_PROGRESS".into(),
+            lifecycle_stage: "POST_TEST_TRAFFIC_SHIFT".into(),
+            awaiting: vec![crate::records::PausedHook {
+                hook_id: "approve".into(),
+                expires_at: Some("2027-01-01T00:00:00Z".into()),
+                timeout_action: Some("ROLLBACK".into()),
+            }],
+            since: format_time(now),
+            live_at: None,
+        });
+        let index = DeployIndex {
+            records: vec![deploying],
+        };
+        let status = describe(&service("orders:1"), None, &index, None, now);
+        let paused = status.paused.expect("paused");
+        assert!(paused.starts_with("d-2 paused at POST_TEST_TRAFFIC_SHIFT (hook approve, ECS does ROLLBACK at 2027-01-01T00:00:00Z unless answered)"), "{paused}");
+        assert!(paused.contains(r#"{"continue": {"app": "orders"}}"#), "{paused}");
     }
 }
