@@ -298,13 +298,28 @@ async fn alb_type_groups_are_skipped_and_bad_input_makes_no_call() {
         (s.config(json!({"max_deregister_share": 0})), "nlb.max_deregister_share"),
         (s.config(json!({"dns_servers": ["localhost"]})), "nlb.dns_servers[0]"),
         (s.config(json!({"lookups_per_run": "many"})), "nlb.lookups_per_run"),
-        (json!({"apps": []}).to_string(), "`nlb`"),
     ] {
         let err = invoke_nlb_sync(&s.kit.clients, &bad, &json!({"sync": {}}))
             .await
             .unwrap_err();
         assert!(err.to_string().contains(path), "{err}");
     }
+    // No `nlb` section (a stack that does not use nlb-sync): the every-minute run is `ignored`,
+    // not a failure (no alarm, nothing in the failure queue), and calls nothing; a payload
+    // naming target groups is still refused.
+    let none = json!({"apps": []}).to_string();
+    let answer = invoke_nlb_sync(&s.kit.clients, &none, &json!({"sync": {}}))
+        .await
+        .unwrap();
+    assert_eq!(answer.results[0].outcome, NlbOutcome::Ignored, "{answer:?}");
+    let err = invoke_nlb_sync(
+        &s.kit.clients,
+        &none,
+        &json!({"sync": {"target_groups": ["arn:aws:elasticloadbalancing:r:1:targetgroup/x/y"]}}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("`nlb`"), "{err}");
     for (payload, field) in [
         (json!({"sync": {"target_groups": ["tg"]}}), "sync.target_groups[0]"),
         (

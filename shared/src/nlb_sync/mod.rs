@@ -124,6 +124,9 @@ pub enum Outcome {
     DiscoveryFailed,
     /// An `alb`-type target group: AWS keeps it in step itself.
     Skipped,
+    /// The configuration has no `nlb` section: nothing to sync (the schedule still runs; not a
+    /// failure, so no alarm fires every minute for a stack that does not use nlb-sync).
+    Ignored,
     /// An AWS call failed; `reason` says which.
     Failed,
 }
@@ -160,6 +163,22 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of a run with nothing to sync, and why (no target group).
+    pub fn ignored(reason: &str) -> Self {
+        Report {
+            target_group: String::new(),
+            discovery: Discovery::Dns,
+            outcome: Outcome::Ignored,
+            addresses_found: 0,
+            dns_queries: 0,
+            registered: Vec::new(),
+            deregistered: Vec::new(),
+            held_back: Vec::new(),
+            untrusted_interfaces: Vec::new(),
+            reason: Some(reason.to_owned()),
+        }
+    }
+
     /// A report for `group` with nothing done yet.
     pub fn new(group: &TargetGroupConfig) -> Self {
         Report {
@@ -214,10 +233,21 @@ pub async fn handle(
     settings: &Settings,
     invocation: &Invocation,
 ) -> Result<Answer, InputError> {
-    let nlb = config
-        .nlb
-        .as_ref()
-        .ok_or_else(|| InputError::new("nlb", "an `nlb` section in the configuration (nothing to sync)"))?;
+    let Some(nlb) = config.nlb.as_ref() else {
+        // Target groups named by a payload are a question the configuration cannot answer.
+        if request.target_groups.is_some() {
+            return Err(InputError::new(
+                "nlb",
+                "an `nlb` section in the configuration listing the target groups to sync",
+            ));
+        }
+        return Ok(Answer {
+            results: vec![Report::ignored(
+                "the configuration has no `nlb` section: nothing to sync",
+            )],
+            dry_run: request.dry_run,
+        });
+    };
     let mut groups = select(nlb, request)?;
     let servers = run::dns_servers(nlb, &groups).await;
     // Fair turns: each run (a minute apart) starts with another group and another server, so
