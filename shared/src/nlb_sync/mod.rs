@@ -166,24 +166,21 @@ impl Report {
     /// The report of a run with nothing to sync, and why (no target group).
     pub fn ignored(reason: &str) -> Self {
         Report {
-            target_group: String::new(),
-            discovery: Discovery::Dns,
             outcome: Outcome::Ignored,
-            addresses_found: 0,
-            dns_queries: 0,
-            registered: Vec::new(),
-            deregistered: Vec::new(),
-            held_back: Vec::new(),
-            untrusted_interfaces: Vec::new(),
             reason: Some(reason.to_owned()),
+            ..Report::blank(String::new(), Discovery::Dns)
         }
     }
 
     /// A report for `group` with nothing done yet.
     pub fn new(group: &TargetGroupConfig) -> Self {
+        Report::blank(group.target_group_arn.clone(), group.discovery())
+    }
+
+    fn blank(target_group: String, discovery: Discovery) -> Self {
         Report {
-            target_group: group.target_group_arn.clone(),
-            discovery: group.discovery(),
+            target_group,
+            discovery,
             outcome: Outcome::Unchanged,
             addresses_found: 0,
             dns_queries: 0,

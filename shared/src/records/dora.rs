@@ -41,7 +41,6 @@ fn median(mut values: Vec<u64>) -> Option<u64> {
 
 /// The figures of `records` (any order) at `now`.
 pub fn dora(records: &[DeployRecord], now: SystemTime) -> Dora {
-    let time = |text: &str| parse_time(text);
     let mut ended: Vec<(&DeployRecord, SystemTime)> = records
         .iter()
         .filter(|r| {
@@ -50,10 +49,14 @@ pub fn dora(records: &[DeployRecord], now: SystemTime) -> Dora {
                 DeployOutcome::Completed | DeployOutcome::Failed | DeployOutcome::RolledBack | DeployOutcome::TimedOut
             )
         })
-        .filter_map(|r| Some((r, time(r.ended_at.as_deref()?)?)))
+        .filter_map(|r| Some((r, parse_time(r.ended_at.as_deref()?)?)))
         .collect();
     ended.sort_by_key(|(_, at)| *at);
-    let oldest = records.iter().filter_map(|r| time(&r.started_at)).min().unwrap_or(now);
+    let oldest = records
+        .iter()
+        .filter_map(|r| parse_time(&r.started_at))
+        .min()
+        .unwrap_or(now);
     let window = now
         .duration_since(oldest)
         .unwrap_or_default()
@@ -66,7 +69,7 @@ pub fn dora(records: &[DeployRecord], now: SystemTime) -> Dora {
     let lead_time_seconds = median(
         completed
             .iter()
-            .filter_map(|(r, at)| Some(at.duration_since(time(&r.started_at)?).ok()?.as_secs()))
+            .filter_map(|(r, at)| Some(at.duration_since(parse_time(&r.started_at)?).ok()?.as_secs()))
             .collect(),
     );
     let failures = ended.len() - completed.len();

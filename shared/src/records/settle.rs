@@ -144,9 +144,8 @@ pub enum Verdict {
     Stalled(String),
 }
 
-/// Judges a deploy by its service deployment, which has looked the same to the deployer since
-/// `since`.
-pub fn judge(deployment: &ServiceDeployment, since: SystemTime, now: SystemTime, after: Duration) -> Verdict {
+/// How ECS ended `deployment`, if it did: the outcome and its reason.
+fn end_of(deployment: &ServiceDeployment) -> Option<(DeployOutcome, Option<String>)> {
     let reason = || {
         let text = deployment
             .rollback_reason
@@ -159,22 +158,26 @@ pub fn judge(deployment: &ServiceDeployment, since: SystemTime, now: SystemTime,
             text
         })
     };
-    match deployment.status.as_str() {
-        "SUCCESSFUL" => return Verdict::Ended(DeployOutcome::Completed, None),
-        "ROLLBACK_SUCCESSFUL" => return Verdict::Ended(DeployOutcome::RolledBack, reason()),
-        "ROLLBACK_FAILED" => {
-            return Verdict::Ended(
-                DeployOutcome::Failed,
-                reason().map(|r| format!("ECS could not roll the deployment back: {r}")),
-            )
-        }
-        "STOPPED" => {
-            return Verdict::Ended(
-                DeployOutcome::Failed,
-                reason().map(|r| format!("ECS stopped the deployment: {r}")),
-            )
-        }
-        _ => {}
+    Some(match deployment.status.as_str() {
+        "SUCCESSFUL" => (DeployOutcome::Completed, None),
+        "ROLLBACK_SUCCESSFUL" => (DeployOutcome::RolledBack, reason()),
+        "ROLLBACK_FAILED" => (
+            DeployOutcome::Failed,
+            reason().map(|r| format!("ECS could not roll the deployment back: {r}")),
+        ),
+        "STOPPED" => (
+            DeployOutcome::Failed,
+            reason().map(|r| format!("ECS stopped the deployment: {r}")),
+        ),
+        _ => return None,
+    })
+}
+
+/// Judges a deploy by its service deployment, which has looked the same to the deployer since
+/// `since`.
+pub fn judge(deployment: &ServiceDeployment, since: SystemTime, now: SystemTime, after: Duration) -> Verdict {
+    if let Some((outcome, reason)) = end_of(deployment) {
+        return Verdict::Ended(outcome, reason);
     }
     // Waiting for what it was told to wait for: ECS ends those itself (bake time, hook timeouts).
     let waits = deployment.lifecycle_stage == "BAKE_TIME"
@@ -285,7 +288,7 @@ impl DeployIndex {
             let Some(deployment) = deployment_of(record, native, now) else {
                 continue;
             };
-            if matches!(judge(deployment, now, now, Duration::MAX), Verdict::Ended(..)) {
+            if end_of(deployment).is_some() {
                 continue;
             }
             let observed = observe(record, deployment, &at, now);

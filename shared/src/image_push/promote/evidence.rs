@@ -61,11 +61,10 @@ pub fn weigh(wanted: &BTreeSet<String>, seen: &[AlarmSeen], soak_from: SystemTim
     Evidence::Quiet(checked)
 }
 
-/// The alarms that watch `source`'s deploys: its service's deployment alarms and `target`'s
-/// `promotion.alarms`.
-async fn alarm_names(clients: &Clients, source: &AppConfig, target: &AppConfig) -> Result<BTreeSet<String>, AwsError> {
+/// The alarms that watch `source`'s deploys: its service's deployment alarms (read through
+/// `reach`, the source's clients) and `target`'s `promotion.alarms`.
+async fn alarm_names(reach: &Clients, source: &AppConfig, target: &AppConfig) -> Result<BTreeSet<String>, AwsError> {
     let mut names: BTreeSet<String> = target.promotion().alarms.into_iter().collect();
-    let reach = clients.for_app(source).await;
     let services = ecs::describe_services(&reach.ecs, &source.cluster, std::slice::from_ref(&source.service)).await?;
     if let Some(alarms) = services
         .first()
@@ -86,11 +85,11 @@ pub async fn gather(
     target: &AppConfig,
     soak_from: SystemTime,
 ) -> Result<Evidence, AwsError> {
-    let wanted = alarm_names(clients, source, target).await?;
+    let reach = clients.for_app(source).await;
+    let wanted = alarm_names(&reach, source, target).await?;
     if wanted.is_empty() {
         return Ok(Evidence::Quiet(Vec::new()));
     }
-    let reach = clients.for_app(source).await;
     let output = reach
         .cloudwatch
         .describe_alarms()
