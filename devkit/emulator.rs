@@ -337,8 +337,23 @@ impl Call {
                 .nth(1)
                 .and_then(|u| u.find('/').map(|i| &u[i..]))
                 .unwrap_or(url);
+            // A schedule's group is in the query (GetSchedule) or the body (UpdateSchedule):
+            // IAM authorizes the schedule it names.
+            let group = match service.as_str() {
+                "scheduler" => path
+                    .split_once('?')
+                    .and_then(|(_, query)| query.split('&').find_map(|kv| kv.strip_prefix("groupName=")))
+                    .map(str::to_owned)
+                    .or_else(|| {
+                        let body: serde_json::Value = serde_json::from_str(&body_of(&entry)?).ok()?;
+                        body["GroupName"].as_str().map(str::to_owned)
+                    })
+                    .map(|group| format!("?groupName={group}"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
             format!(
-                "{} {}",
+                "{} {}{group}",
                 entry["method"].as_str().unwrap_or("?"),
                 path.split('?').next().unwrap_or(path)
             )
@@ -474,6 +489,14 @@ pub fn json_resource(service: &str, operation: &str, region: &str, body: &serde_
                 false => format!("arn:aws:events:{region}:{account}:event-bus/{bus}"),
             };
             Some(format!("{arn}#source={}", entry["Source"].as_str()?))
+        }
+        // A rule on the default bus has no bus in its ARN.
+        ("events", "ListTargetsByRule" | "PutTargets") => {
+            let rule = text("Rule")?;
+            Some(match body["EventBusName"].as_str().unwrap_or("default") {
+                "default" => format!("arn:aws:events:{region}:{account}:rule/{rule}"),
+                bus => format!("arn:aws:events:{region}:{account}:rule/{bus}/{rule}"),
+            })
         }
         ("servicediscovery", "UpdateService" | "GetService") => Some(format!(
             "arn:aws:servicediscovery:{region}:{account}:service/{}",

@@ -23,6 +23,16 @@ const IMPLIED: &[(&str, &str, &str)] = &[
         "iam:PassRole",
         "a revision with a task or execution role passes that role to ECS",
     ),
+    (
+        "events:PutTargets",
+        "iam:PassRole",
+        "a target with a RoleArn passes that role to EventBridge",
+    ),
+    (
+        "scheduler:UpdateSchedule",
+        "iam:PassRole",
+        "a schedule's target passes its RoleArn to EventBridge Scheduler",
+    ),
 ];
 
 /// Grants no call names but a documented path needs, per function.
@@ -123,6 +133,17 @@ pub fn actions_of(service: &str, operation: &str) -> Vec<String> {
         ("sqs", _) if operation.starts_with("SendMessageBatch") => "sqs:SendMessage".to_owned(),
         // CloudWatch signs as `monitoring`; its IAM actions are `cloudwatch:`.
         ("monitoring", _) => format!("cloudwatch:{}", operation.split(' ').next().unwrap_or(operation)),
+        // EventBridge Scheduler's REST API: the schedules' read and update.
+        ("scheduler", Some((method, path))) if path.starts_with("/schedules/") => {
+            format!(
+                "scheduler:{}",
+                if method == "PUT" {
+                    "UpdateSchedule"
+                } else {
+                    "GetSchedule"
+                }
+            )
+        }
         // API Gateway's management API is authorized by HTTP method.
         ("apigateway", Some((method, _))) => format!("apigateway:{method}"),
         // JSON and query protocols: the signing name is the IAM prefix for these services (the
@@ -199,6 +220,12 @@ pub fn request_context(operation: &str, action: &str) -> BTreeMap<&'static str, 
     }
     if action == "iam:PassRole" && operation == "RegisterTaskDefinition" {
         context.insert("iam:PassedToService", "ecs-tasks.amazonaws.com".to_owned());
+    }
+    if action == "iam:PassRole" && operation == "PutTargets" {
+        context.insert("iam:PassedToService", "events.amazonaws.com".to_owned());
+    }
+    if action == "iam:PassRole" && operation.starts_with("PUT") {
+        context.insert("iam:PassedToService", "scheduler.amazonaws.com".to_owned());
     }
     // The account of the resource: an ECR repository's registry; the emulator's buckets are all
     // the test account's (another account's calls go through an assumed role, not checked here).

@@ -37,6 +37,15 @@ pub fn resource_of(service: &str, operation: &str) -> Option<String> {
             crate::emulator::REGION,
             path.strip_prefix("/v2").unwrap_or(path)
         )),
+        // `/schedules/<name>?groupName=<group>` (the emulator's ledger keeps the group).
+        "scheduler" => {
+            let (name, group) = path.strip_prefix("/schedules/")?.split_once("?groupName=")?;
+            Some(format!(
+                "arn:aws:scheduler:{}:{}:schedule/{group}/{name}",
+                crate::emulator::REGION,
+                crate::emulator::ACCOUNT
+            ))
+        }
         // JSON protocols: the ledger wrote the ARN the body named (before any `#` condition value).
         _ => path
             .starts_with("arn:")

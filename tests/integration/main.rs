@@ -23,6 +23,7 @@ mod overlap;
 mod promotion;
 mod queue;
 mod retention;
+mod schedules;
 mod service_sync;
 mod template;
 mod terraform;

@@ -19,6 +19,7 @@ pub mod events;
 pub mod pace;
 pub mod revision;
 pub mod s3;
+pub mod schedules;
 pub mod sqs;
 
 pub use error::AwsError;

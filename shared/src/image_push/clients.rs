@@ -24,6 +24,9 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     /// CloudWatch: the alarms that hold a promotion back (the service's account and region).
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// EventBridge rules and Scheduler schedules: the scheduled tasks that follow a deploy (the
+    /// service's account and region; not `events`, which publishes on the deployer's bus).
+    pub schedulers: aws::schedules::Schedulers,
     /// The region of the services (console links in events).
     pub region: String,
     /// The region of the registry images are read and pulled from (the host of pinned images).
@@ -36,9 +39,14 @@ pub struct Clients {
     pub reached: Arc<aws::ClientCache<Reach, ReachedClients>>,
 }
 
-/// The clients of one [`Reach`]: ECS and CloudWatch at the service's place, ECR at the
-/// registry's.
-pub type ReachedClients = (aws::ecs::Ecs, aws_sdk_ecr::Client, aws_sdk_cloudwatch::Client);
+/// The clients of one [`Reach`]: ECS, CloudWatch and the scheduled tasks' at the service's
+/// place, ECR at the registry's.
+pub type ReachedClients = (
+    aws::ecs::Ecs,
+    aws_sdk_ecr::Client,
+    aws_sdk_cloudwatch::Client,
+    aws::schedules::Schedulers,
+);
 
 /// How an application's service and registry are reached when they are not the function's own
 /// account and region: the service's place, and the registry's role and region.
@@ -77,7 +85,7 @@ impl Clients {
             return self.clone();
         }
         let session = format!("{NAME}-{}", app.name);
-        let (ecs, ecr, cloudwatch) = self
+        let (ecs, ecr, cloudwatch, schedulers) = self
             .reached
             .get_or_make(reach.clone(), || async {
                 let ecs = aws::reach_config(
@@ -102,6 +110,7 @@ impl Clients {
                     aws::ecs::Ecs::new(&ecs, reach.service.role_arn.as_deref()),
                     aws_sdk_ecr::Client::new(&ecr),
                     aws_sdk_cloudwatch::Client::new(&ecs),
+                    aws::schedules::Schedulers::new(&ecs),
                 )
             })
             .await;
@@ -109,6 +118,7 @@ impl Clients {
             ecs,
             ecr,
             cloudwatch,
+            schedulers,
             region: app.region.clone().unwrap_or_else(|| self.region.clone()),
             registry_region: app
                 .registry_region

@@ -8,7 +8,7 @@ use futures::stream::{self, StreamExt};
 
 use super::heard::{answer, apps_and_store, report_changes};
 use super::record::{self, update_publishing};
-use super::{promote, protect, Answer, Clients, Outcome, Report};
+use super::{promote, protect, schedules, Answer, Clients, Outcome, Report};
 use crate::input::config::{AppConfig, Config};
 use crate::input::events::{EcsDeploymentDetail, EcsServiceAction};
 use crate::input::quoted;
@@ -93,7 +93,8 @@ pub async fn hear_deployment(
     });
     // A completion also starts the promotions that wait for no soak (a replay finds them done).
     if completed && !failed_to_record {
-        let mut reports = vec![protect::protect(clients, app, config.image_tags, store, report, protection).await];
+        let report = protect::protect(clients, app, config.image_tags, store, report, protection).await;
+        let mut reports = vec![schedules::follow(clients, app, store, report).await];
         let now = SystemTime::now();
         reports.extend(
             Box::pin(promote::promote_followers(
@@ -236,7 +237,8 @@ pub async fn settle(
             .is_ok_and(|changes| changes.iter().any(|c| c.record.outcome == DeployOutcome::Completed));
         let report = report_changes(app, result, || "nothing to settle".into());
         if completed {
-            protect::protect(clients, app, config.image_tags, store, report, None).await
+            let report = protect::protect(clients, app, config.image_tags, store, report, None).await;
+            schedules::follow(clients, app, store, report).await
         } else {
             report
         }
@@ -245,6 +247,23 @@ pub async fn settle(
     .collect()
     .await;
     reports.extend(settled);
+    // Scheduled tasks of the other applications: a move that failed after a completion, or a
+    // target someone pointed elsewhere since (said, left alone).
+    let settled_apps: Vec<&str> = due_apps.iter().map(|app| app.name.as_str()).collect();
+    for app in config
+        .apps
+        .iter()
+        .filter(|app| !app.schedules.is_empty() && !settled_apps.contains(&app.name.as_str()))
+    {
+        let report = Report::skipped(app, Outcome::Unchanged, "scheduled tasks checked".to_owned());
+        let mut report = schedules::follow(clients, app, store, report).await;
+        if report.outcome == Outcome::Unchanged && report.actions.iter().any(|a| a.starts_with('~')) {
+            report.outcome = Outcome::Followed;
+        }
+        if report.outcome == Outcome::Failed || !report.actions.is_empty() {
+            reports.push(report);
+        }
+    }
     // Deploys too young to settle: ECS's service deployments only, for a pause or a production
     // shift no event told of (`Deploy Paused`, `Deploy Live`); nothing ends or times out here.
     reports.extend(Box::pin(super::native::watch_young(clients, settings, store, young, now)).await);

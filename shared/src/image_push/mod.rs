@@ -26,6 +26,7 @@ pub mod release;
 pub mod replica;
 mod report;
 mod rollback;
+pub mod schedules;
 pub mod select;
 #[cfg(test)]
 mod stack;
@@ -126,6 +127,7 @@ impl Job for ImagePush {
             events: aws_sdk_eventbridge::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            schedulers: aws::schedules::Schedulers::new(config),
             region: aws::region_of(config),
             registry_region: aws::region_of(config),
             sdk_config: config.clone(),

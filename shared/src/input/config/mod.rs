@@ -10,6 +10,7 @@ mod parse;
 mod promotion;
 pub mod rates;
 mod routes;
+pub mod schedules;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -24,6 +25,7 @@ pub use nlb::{Discovery, NlbConfig, TargetGroupConfig};
 pub use promotion::{Approval, PromotionConfig, PromotionPolicy};
 pub use rates::EcsRates;
 pub use routes::{ApiConfig, CloudMapConfig};
+pub use schedules::ScheduleRef;
 pub use source::{ConfigSource, LoadConfigError, ENV_INLINE, ENV_S3};
 pub use validate::HTTP_METHODS;
 
@@ -188,6 +190,11 @@ pub struct AppConfig {
     /// a production application, or one in another account than its source, must say so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<PromotionConfig>,
+    /// Scheduled tasks that run the application's family (EventBridge rules `"nightly"`,
+    /// `"rule/<bus>/<name>"`, Scheduler schedules `"schedule/<group>/<name>"`, in the service's
+    /// account and region): when a deploy completes, their ECS targets move to its revision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<String>,
     /// Marks a production application: promoted to, it needs an approval or a soak unless
     /// `policy: "auto"` is written out.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -296,6 +303,12 @@ impl AppConfig {
             external_id: self.external_id.clone(),
             region: self.region.clone(),
         }
+    }
+
+    /// The scheduled tasks the application names (entries that do not read are left out: the
+    /// document's validation refused them).
+    pub fn schedule_refs(&self) -> Vec<ScheduleRef> {
+        self.schedules.iter().filter_map(|s| schedules::parse(s).ok()).collect()
     }
 
     /// The account of the application's service when it names a role in another account.

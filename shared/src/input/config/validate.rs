@@ -74,6 +74,17 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
                 &app.name,
             );
         }
+        for (n, entry) in app.schedules.iter().enumerate() {
+            match super::schedules::parse(entry) {
+                Err(message) => push(format!("apps[{i}].schedules[{n}]"), message),
+                Ok(schedule) => claims.claim(
+                    "scheduled task",
+                    format!("`{schedule}`{place}"),
+                    format!("apps[{i}].schedules[{n}]"),
+                    &app.name,
+                ),
+            }
+        }
         if app.container.is_empty() || app.container.len() > 255 {
             push(at("container"), "expected a container name of 1-255 characters".into());
         }

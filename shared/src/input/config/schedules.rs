@@ -1,0 +1,90 @@
+//! `schedules`: the scheduled tasks that run an application's family and follow its deploys,
+//! as EventBridge rules (`"nightly"`, `"rule/<bus>/<name>"`) or EventBridge Scheduler
+//! schedules (`"schedule/<group>/<name>"`).
+
+pub use crate::aws::schedules::ScheduleRef;
+use crate::input::quoted;
+
+/// What a `schedules` entry may be, for messages.
+pub const EXPECTED: &str = "expected a rule name, \"rule/<bus>/<name>\" or \"schedule/<group>/<name>\" (names of 1-64 letters, digits, `.`, `-` or `_`)";
+
+/// A rule, bus, schedule or group name: 1-64 of `[A-Za-z0-9._-]` (what EventBridge and
+/// EventBridge Scheduler accept for each).
+fn is_schedule_name(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// Reads one `schedules` entry; the error says what was expected.
+pub fn parse(entry: &str) -> Result<ScheduleRef, String> {
+    let parts: Vec<&str> = entry.split('/').collect();
+    let parsed = match parts.as_slice() {
+        [name] => ScheduleRef::Rule {
+            bus: "default".into(),
+            name: (*name).to_owned(),
+        },
+        ["rule", bus, name] => ScheduleRef::Rule {
+            bus: (*bus).to_owned(),
+            name: (*name).to_owned(),
+        },
+        ["schedule", group, name] => ScheduleRef::Schedule {
+            group: (*group).to_owned(),
+            name: (*name).to_owned(),
+        },
+        _ => return Err(format!("{EXPECTED}, got {}", quoted(entry))),
+    };
+    let (outer, name) = parsed.parts();
+    match is_schedule_name(outer) && is_schedule_name(name) {
+        true => Ok(parsed),
+        false => Err(format!("{EXPECTED}, got {}", quoted(entry))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_read_as_rules_and_schedules() {
+        let rule = |bus: &str, name: &str| ScheduleRef::Rule {
+            bus: bus.into(),
+            name: name.into(),
+        };
+        assert_eq!(parse("nightly"), Ok(rule("default", "nightly")));
+        assert_eq!(parse("rule/orders/nightly"), Ok(rule("orders", "nightly")));
+        assert_eq!(
+            parse("schedule/default/report.daily"),
+            Ok(ScheduleRef::Schedule {
+                group: "default".into(),
+                name: "report.daily".into()
+            })
+        );
+        assert_eq!(parse("nightly").unwrap().to_string(), "rule/default/nightly");
+        assert_eq!(
+            parse("nightly").unwrap().arn("aws", "eu-west-1", "111122223333"),
+            "arn:aws:events:eu-west-1:111122223333:rule/nightly"
+        );
+        assert_eq!(
+            parse("rule/orders/nightly")
+                .unwrap()
+                .arn("aws", "eu-west-1", "111122223333"),
+            "arn:aws:events:eu-west-1:111122223333:rule/orders/nightly"
+        );
+    }
+
+    #[test]
+    fn malformed_entries_say_what_was_expected() {
+        for bad in [
+            "",
+            "rule/nightly",
+            "schedule/g",
+            "task/a/b",
+            "rule//x",
+            "night ly",
+            "rule/a/b/c",
+            &"x".repeat(65),
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.starts_with("expected a rule name"), "{bad}: {err}");
+        }
+    }
+}
