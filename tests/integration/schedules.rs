@@ -91,6 +91,37 @@ async fn put_rule(schedulers: &Schedulers, name: &str, subnet: &str, task_defini
         .expect("PutTargets");
 }
 
+async fn create_schedule(schedulers: &Schedulers, name: &str, task_definition: &str) {
+    schedulers
+        .schedules
+        .create_schedule()
+        .name(name)
+        .schedule_expression("rate(1 day)")
+        .description("the daily report")
+        .flexible_time_window(
+            FlexibleTimeWindow::builder()
+                .mode(FlexibleTimeWindowMode::Off)
+                .build()
+                .unwrap(),
+        )
+        .target(
+            ScheduleTarget::builder()
+                .arn("arn:aws:ecs:ap-northeast-1:123456789012:cluster/sss")
+                .role_arn(ROLE)
+                .ecs_parameters(
+                    ScheduleEcs::builder()
+                        .task_definition_arn(task_definition)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("CreateSchedule");
+}
+
 #[tokio::test]
 async fn a_schedule_moves_to_the_completed_revision_not_before_and_one_pointed_elsewhere_stays() {
     let emulator = Emulator::start();
@@ -107,34 +138,7 @@ async fn a_schedule_moves_to_the_completed_revision_not_before_and_one_pointed_e
     .await;
     put_rule(&schedulers, "nightly", &kit.subnets[0], &app.task_definition).await;
     put_rule(&schedulers, "cleanup", &kit.subnets[0], &theirs).await;
-    schedulers
-        .schedules
-        .create_schedule()
-        .name("report")
-        .schedule_expression("rate(1 day)")
-        .description("the daily report")
-        .flexible_time_window(
-            FlexibleTimeWindow::builder()
-                .mode(FlexibleTimeWindowMode::Off)
-                .build()
-                .unwrap(),
-        )
-        .target(
-            ScheduleTarget::builder()
-                .arn("arn:aws:ecs:ap-northeast-1:123456789012:cluster/sss")
-                .role_arn(ROLE)
-                .ecs_parameters(
-                    ScheduleEcs::builder()
-                        .task_definition_arn(&app.task_definition)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("CreateSchedule");
+    create_schedule(&schedulers, "report", &app.task_definition).await;
     let mut entry = app.config();
     // `theirs` is newer than the running revision: the deploy copies what runs, not it.
     entry["base"] = json!("running");
@@ -237,4 +241,80 @@ async fn a_schedule_moves_to_the_completed_revision_not_before_and_one_pointed_e
         .find(|r| r.app.as_deref() == Some("orders"))
         .unwrap();
     assert_eq!(entry.outcome, Outcome::Followed, "{settled:?}");
+}
+
+/// Retention keeps what a scheduled task runs, and removes nothing when a named rule cannot be
+/// read.
+#[tokio::test]
+async fn retention_keeps_the_revision_a_scheduled_task_runs() {
+    use deployer::service_sync::{Outcome as SyncOutcome, ServiceSync};
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_bucket(&kit.clients, BUCKET).await;
+    let (app, _) = kit.orders().await;
+    let schedulers = Schedulers::new(&kit.clients.sdk_config);
+    // The deployer registers orders:2..=5 (the service runs orders:5).
+    let plain = world::config_for(&[&app]);
+    for n in 2..=5 {
+        let digest = world::push_image(&kit.clients, "orders", "latest", &format!("r{n}")).await;
+        world::invoke_image_push(&kit.clients, &plain, &push_event("orders", "latest", &digest))
+            .await
+            .unwrap();
+    }
+    let revisions = world::family_revisions(&kit.clients, "orders").await;
+    let three = revisions.iter().find(|(n, _)| *n == 3).unwrap().1.clone();
+    put_rule(&schedulers, "nightly", &kit.subnets[0], &three).await;
+    let four = revisions.iter().find(|(n, _)| *n == 4).unwrap().1.clone();
+    create_schedule(&schedulers, "report", &four).await;
+    let with = |schedules: serde_json::Value| {
+        let mut entry = app.config();
+        entry["keep_revisions"] = json!(1);
+        entry["schedules"] = schedules;
+        json!({"apps": [entry]}).to_string()
+    };
+    let settings = Settings {
+        records: Some(RecordStore::in_bucket(BUCKET)),
+        ..Settings::default()
+    };
+    let retention = json!({"retention": {"app": "orders"}, "dry_run": true});
+
+    let planned = invoke_job::<ServiceSync>(
+        &kit.clients,
+        &with(json!(["nightly", "schedule/default/report"])),
+        &retention,
+        &settings,
+    )
+    .await
+    .unwrap();
+    let report = &planned.results[0];
+    assert_eq!(report.outcome, SyncOutcome::Planned, "{report:?}");
+    assert!(
+        report
+            .kept
+            .iter()
+            .any(|k| k.starts_with("orders:3 (runs or is deploying")),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .kept
+            .iter()
+            .any(|k| k.starts_with("orders:4 (runs or is deploying")),
+        "{report:?}"
+    );
+    assert!(
+        report.actions.iter().any(|a| a.starts_with("- deregister orders:2")),
+        "{report:?}"
+    );
+    // Without the rule's word, nothing is removed.
+    let failed = invoke_job::<ServiceSync>(&kit.clients, &with(json!(["missing"])), &retention, &settings)
+        .await
+        .unwrap();
+    let report = &failed.results[0];
+    assert_eq!(report.outcome, SyncOutcome::Failed, "{report:?}");
+    let reason = report.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("ListTargetsByRule on rule/default/missing") && reason.ends_with("nothing removed"),
+        "{reason}"
+    );
 }

@@ -9,6 +9,7 @@ use crate::aws::apigw::{self, Integration, Route};
 use crate::aws::arn::family_and_revision;
 use crate::aws::cloudmap::{self, CloudMapService, Namespace};
 use crate::aws::ecs::{self, ServiceState};
+use crate::aws::schedules;
 use crate::aws::AwsError;
 use crate::input::config::AppConfig;
 use crate::ownership::{is_managed, ApiRecord, ApiRecordStore};
@@ -212,7 +213,7 @@ async fn observe_protected(
     if wanted.is_empty() {
         return;
     }
-    let in_use = ecs::revisions_in_use(&clients.ecs, reads.clusters, reads.concurrency).await;
+    let in_use = revisions_in_use(clients, reads.clusters, apps, reads.concurrency).await;
     for i in wanted {
         let Ok(obs) = &mut observations[i] else { continue };
         let running = obs
@@ -241,6 +242,23 @@ async fn observe_protected(
             (_, Err(err)) => observations[i] = Err(err),
         }
     }
+}
+
+/// Every revision in use at one place: what the services of `clusters` run or deploy, and what
+/// the ECS targets of `apps`' scheduled tasks run (a rule or schedule that cannot be read is an
+/// error: nothing is removed without knowing).
+pub(super) async fn revisions_in_use(
+    clients: &Clients,
+    clusters: &[&str],
+    apps: &[&AppConfig],
+    concurrency: usize,
+) -> Result<BTreeSet<String>, AwsError> {
+    let mut in_use = ecs::revisions_in_use(&clients.ecs, clusters, concurrency).await?;
+    for schedule in apps.iter().flat_map(|app| app.schedule_refs()) {
+        let targets = schedules::read_targets(&clients.schedulers, &schedule).await?;
+        in_use.extend(targets.into_iter().map(|t| t.task_definition));
+    }
+    Ok(in_use)
 }
 
 /// ACTIVE revisions of the running family older than the running one, with their managed tag.

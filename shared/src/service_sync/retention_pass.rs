@@ -4,7 +4,7 @@
 
 use super::{retention, Clients, Outcome, Reads, Report, ServiceLease};
 use crate::aws::events::Entry;
-use crate::aws::{ecs, AwsError};
+use crate::aws::AwsError;
 use crate::input::config::{grouped, AppConfig, Config, ServicePlace};
 use crate::job::{Invocation, Settings};
 use crate::notify;
@@ -60,8 +60,9 @@ async fn retention_at(
         records: settings.records.as_ref(),
         clusters,
     };
-    // What the configured clusters run: read once for the whole pass.
-    let in_use = match ecs::revisions_in_use(&clients.ecs, clusters, settings.concurrency).await {
+    // What the configured clusters and the applications' scheduled tasks run: read once for the
+    // whole pass.
+    let in_use = match super::observe::revisions_in_use(clients, clusters, apps, settings.concurrency).await {
         Ok(in_use) => in_use,
         Err(err) => {
             return apps
