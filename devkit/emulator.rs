@@ -474,6 +474,27 @@ pub fn json_resource(service: &str, operation: &str, region: &str, body: &serde_
             "arn:aws:ecs:{region}:{account}:task-definition/{}:1",
             text("family")?
         )),
+        // RunTask authorizes the revision run, with its cluster as `ecs:cluster` (after
+        // `#cluster=`); the tasks' reads and stops authorize the task.
+        ("ecs", "RunTask") => {
+            let revision = text("taskDefinition")?;
+            let revision = match revision.starts_with("arn:") {
+                true => revision,
+                false => format!("arn:aws:ecs:{region}:{account}:task-definition/{revision}"),
+            };
+            let cluster = last(&text("cluster").unwrap_or_else(|| "default".into()));
+            Some(format!(
+                "{revision}#cluster=arn:aws:ecs:{region}:{account}:cluster/{cluster}"
+            ))
+        }
+        ("ecs", "DescribeTasks" | "StopTask") => {
+            let task = text("task").or_else(|| body["tasks"][0].as_str().map(str::to_owned))?;
+            if task.starts_with("arn:") {
+                return Some(task);
+            }
+            let cluster = last(&text("cluster").unwrap_or_else(|| "default".into()));
+            Some(format!("arn:aws:ecs:{region}:{account}:task/{cluster}/{task}"))
+        }
         ("ecr", _) => Some(format!(
             "arn:aws:ecr:{region}:{}:repository/{}",
             text("registryId").unwrap_or_else(|| account.to_owned()),

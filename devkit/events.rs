@@ -123,6 +123,34 @@ pub fn recorded_ecs_event(file: &str, cluster: &str, service: &str, deployment_i
     event
 }
 
+/// The recorded stop of a task (`events/ecs-task-stopped.json`) pointed at `task_arn` of
+/// `cluster`, its `container` having exited `exit_code` (none: it never ran, and the task
+/// stopped with `TaskFailedToStart`).
+pub fn recorded_task_stop(cluster: &str, task_arn: &str, container: &str, exit_code: Option<i32>) -> Value {
+    let path = repo_root().join("events").join("ecs-task-stopped.json");
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("the recorded event")).expect("JSON");
+    event["resources"] = serde_json::json!([task_arn]);
+    let detail = &mut event["detail"];
+    detail["taskArn"] = Value::String(task_arn.to_owned());
+    detail["clusterArn"] = Value::String(format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}"));
+    detail["containers"][0]["taskArn"] = Value::String(task_arn.to_owned());
+    detail["containers"][0]["name"] = Value::String(container.to_owned());
+    match exit_code {
+        Some(code) => detail["containers"][0]["exitCode"] = serde_json::json!(code),
+        None => {
+            detail["containers"][0]
+                .as_object_mut()
+                .expect("a container")
+                .remove("exitCode");
+            detail["stopCode"] = Value::String("TaskFailedToStart".to_owned());
+            detail["stoppedReason"] =
+                Value::String("CannotPullContainerError: pull image manifest has been retried 5 time(s)".to_owned());
+        }
+    }
+    event
+}
+
 /// `event` as ECS would send it at `at`: its `time` and the detail's `updatedAt` or `createdAt`
 /// moved there (a recorded event keeps the day it was recorded; the demo's deploys are now).
 pub fn happening_at(mut event: Value, at: std::time::SystemTime) -> Value {

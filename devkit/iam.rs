@@ -24,6 +24,11 @@ const IMPLIED: &[(&str, &str, &str)] = &[
         "a revision with a task or execution role passes that role to ECS",
     ),
     (
+        "ecs:RunTask",
+        "iam:PassRole",
+        "a task run of a revision with a task or execution role passes that role to ECS",
+    ),
+    (
         "events:PutTargets",
         "iam:PassRole",
         "a target with a RoleArn passes that role to EventBridge",
@@ -218,7 +223,12 @@ pub fn request_context(operation: &str, action: &str) -> BTreeMap<&'static str, 
     if action == "ecs:TagResource" && operation != "TagResource" {
         context.insert("ecs:CreateAction", operation.to_owned());
     }
-    if action == "iam:PassRole" && operation == "RegisterTaskDefinition" {
+    if action == "ecs:RunTask" {
+        if let Some((_, cluster)) = resource.split_once("#cluster=") {
+            context.insert("ecs:cluster", cluster.to_owned());
+        }
+    }
+    if action == "iam:PassRole" && matches!(operation, "RegisterTaskDefinition" | "RunTask") {
         context.insert("iam:PassedToService", "ecs-tasks.amazonaws.com".to_owned());
     }
     if action == "iam:PassRole" && operation == "PutTargets" {

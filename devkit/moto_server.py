@@ -1,4 +1,5 @@
-"""Starts the emulator (moto's server) with four changes: large queues, service-made interfaces,
+"""Starts the emulator (moto's server) with four changes: large queues, service-made interfaces
+(each with a private DNS name, which moto's RunTask reads),
 a stand-in for ECS's service deployments API, and CloudWatch over CBOR.
 
 moto's SQS reads a queue's attributes for every message it adds, and those attributes count
@@ -39,6 +40,10 @@ def _eni_init_as_requester(self, *args, tags=None, **kwargs):
     if requester:
         self.requester_managed = True
         self.requester_id = requester
+    # moto names an interface's private DNS only in a VPC with DNS hostnames on, and its ECS
+    # RunTask then fails reading the name; AWS gives every interface one.
+    if not hasattr(self, "private_dns_name"):
+        self.private_dns_name = eni_models.generate_dns_from_ip(self.private_ip_address)
 
 
 eni_models.NetworkInterface.__init__ = _eni_init_as_requester

@@ -57,13 +57,18 @@ pub fn links(region: &str, cluster: &str, service: &str) -> serde_json::Value {
         std::env::var("AWS_LAMBDA_LOG_GROUP_NAME"),
         std::env::var("AWS_LAMBDA_LOG_STREAM_NAME"),
     ) {
-        links["logs"] = serde_json::Value::String(format!(
-            "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}/log-events/{}",
-            console_escape(&group),
-            console_escape(&stream)
-        ));
+        links["logs"] = serde_json::Value::String(log_events_link(region, &group, &stream));
     }
     links
+}
+
+/// The CloudWatch console's page of one log stream.
+pub fn log_events_link(region: &str, group: &str, stream: &str) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}/log-events/{}",
+        console_escape(group),
+        console_escape(stream)
+    )
 }
 
 /// The CloudWatch console's escaping of a name inside its `#logsV2:` fragment: URL-encoded, with

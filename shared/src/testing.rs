@@ -95,6 +95,7 @@ pub fn service(task_definition: &str) -> ServiceState {
         registries: Vec::new(),
         deployments: Vec::new(),
         controller: None,
+        placement: Default::default(),
     }
 }
 
@@ -136,6 +137,7 @@ pub fn deploy_record(id: &str, outcome: DeployOutcome, digest: &str, at: &str) -
         template: None,
         notes: Vec::new(),
         native: None,
+        gate: None,
     }
 }
 

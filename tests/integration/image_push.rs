@@ -227,7 +227,7 @@ async fn malformed_input_and_bad_configuration_make_no_call() {
     let mut bad_digest = push_event("orders", "latest", &digest);
     bad_digest["detail"]["image-digest"] = json!("sha256:xyz");
     let mut other_type = push_event("orders", "latest", &digest);
-    other_type["detail-type"] = json!("ECS Task State Change");
+    other_type["detail-type"] = json!("EC2 Instance State-change Notification");
     // An ECS detail type image-push takes, from the wrong source.
     let mut wrong_source = push_event("orders", "latest", &digest);
     wrong_source["detail-type"] = json!("ECS Deployment State Change");

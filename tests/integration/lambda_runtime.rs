@@ -79,6 +79,9 @@ async fn image_push_deploys_the_sample_push_event_through_the_lambda_runtime() {
     );
     let delete = invoke("ecr-delete.json")().expect("the delete answers");
     assert_eq!(delete["results"][0]["outcome"], "ignored");
+    // A gate task's stop, where no application has a gate: ignored.
+    let stop = invoke("ecs-task-stopped.json")().expect("the task's stop answers");
+    assert_eq!(stop["results"][0]["outcome"], "ignored", "{stop}");
     assert_eq!(world::service_task_definition(clients, "sss", "orders").await, running);
 
     // A malformed payload is an invocation error that names the field.

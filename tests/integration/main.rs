@@ -11,6 +11,7 @@ mod approvals;
 mod deploy_truth;
 mod dns;
 mod faults;
+mod gate;
 mod hardening;
 mod iam_policy;
 mod image_push;

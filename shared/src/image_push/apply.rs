@@ -7,8 +7,8 @@ use crate::input::config::AppConfig;
 use crate::input::events::DeployTarget;
 use crate::lease::{self, LeaseConfig};
 
-/// Carries out one application's plan and reports how it ended.
-pub async fn apply(clients: &Clients, plan: Plan) -> Report {
+/// Carries out one application's plan (of deploy `deploy_id`) and reports how it ended.
+pub async fn apply(clients: &Clients, plan: Plan, deploy_id: &str) -> Report {
     let mut report = plan.report;
     if plan.steps.is_empty() {
         return report;
@@ -38,6 +38,29 @@ pub async fn apply(clients: &Clients, plan: Plan) -> Report {
                     TaskDefinitionChoice::JustRegistered => registered.clone().unwrap_or_default(),
                 };
                 report.new_task_definition = Some(arn.clone());
+                // A gate first: the service is updated when its task exits 0 (see `gate`).
+                if let Some(gate) = &plan.gate {
+                    // Boxed: RunTask's future would grow every deploy's, which callers nest.
+                    match Box::pin(super::gate::start(clients, gate, &arn, deploy_id)).await {
+                        Ok(progress) => {
+                            report.outcome = Outcome::Gated;
+                            report.reason = Some(format!(
+                                "gate task {} runs; the service is updated when it exits 0",
+                                crate::aws::arn::short_name(&progress.task_arn)
+                            ));
+                            report.gate = Some(Box::new(progress));
+                            return report;
+                        }
+                        Err(err) => {
+                            report.outcome = outcome_of(&err);
+                            report.reason = Some(format!(
+                                "the gate task did not start ({err}); the service still runs its previous revision{}",
+                                later(&report)
+                            ));
+                            return report;
+                        }
+                    }
+                }
                 match ecs::update_service(&clients.ecs, &cluster, &service, &arn, deployment_configuration).await {
                     Ok(deployment) => report.ecs_deployment_id = deployment,
                     Err(err) => {
@@ -152,7 +175,7 @@ pub async fn apply_under_lease(
     } {
         Report::skipped(app, lease_outcome(&err), err.to_string())
     } else {
-        apply(clients, plan).await
+        apply(clients, plan, owner).await
     };
     (report, Some(lease))
 }

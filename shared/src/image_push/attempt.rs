@@ -52,7 +52,7 @@ pub(crate) async fn attempt(
             },
             start.taken.and_then(Result::ok),
         ),
-        None => (apply::apply(clients, plan).await, None),
+        None => (apply::apply(clients, plan, &owner).await, None),
         Some(leases) => apply::apply_under_lease(clients, leases, &owner, app, goal, plan, start).await,
     };
     // Nothing comes after the last attempt: what would be put off has failed.

@@ -9,7 +9,7 @@ use super::clients::by_reach;
 use super::{apply, attempt, observe, plan_app, prefetch, Clients, Goal, Plan, Report};
 use crate::input::config::AppConfig;
 use crate::job::{Invocation, Settings};
-use crate::records::Trigger;
+use crate::records::{deploy_id, Trigger};
 
 /// Deploys `apps` toward `goal`: applications of one account and region share their reads;
 /// each group runs with its own clients (an assumed role, another region), up to
@@ -71,7 +71,10 @@ async fn deploy_group(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for ((app, service), reads) in apps.iter().zip(services).zip(reads) {
         let found = service.as_ref().ok().and_then(Option::as_ref);
-        let (answer, runs) = (reads.answer(app, goal, found), reads.runs(found));
+        let (answer, runs) = (
+            reads.answer(app, goal, found, &deploy_id(trigger, &app.name)),
+            reads.runs(found),
+        );
         match answer {
             Some(plan) => answered.push(Some((plan, reads))),
             None => {

@@ -186,16 +186,19 @@ pub async fn settle(
             Err(err) => reports.push(Report::skipped(app, Outcome::Failed, err.to_string())),
             Ok(read) => {
                 read_indexes.push((app, read.index.clone()));
-                let old_enough = read.index.records.iter().any(|r| {
-                    r.outcome == DeployOutcome::InProgress
-                        && crate::records::parse_time(&r.started_at)
-                            .is_none_or(|started| now.duration_since(started).unwrap_or_default() >= after)
+                // A deploy whose gate task still runs has no service deployment yet: the
+                // gate's own part below follows it.
+                let rolling = || {
+                    read.index
+                        .records
+                        .iter()
+                        .filter(|r| r.outcome == DeployOutcome::InProgress && !r.gate_pending())
+                };
+                let old_enough = rolling().any(|r| {
+                    crate::records::parse_time(&r.started_at)
+                        .is_none_or(|started| now.duration_since(started).unwrap_or_default() >= after)
                 });
-                let in_progress = read
-                    .index
-                    .records
-                    .iter()
-                    .any(|r| r.outcome == DeployOutcome::InProgress);
+                let in_progress = rolling().next().is_some();
                 if old_enough {
                     due.push((app, read));
                 } else if in_progress {
@@ -264,6 +267,17 @@ pub async fn settle(
             reports.push(report);
         }
     }
+    // Gate tasks no event told the end of, or past their deadline.
+    reports.extend(
+        Box::pin(super::gate::follow::settle_gates(
+            clients,
+            settings,
+            store,
+            &read_indexes,
+            now,
+        ))
+        .await,
+    );
     // Deploys too young to settle: ECS's service deployments only, for a pause or a production
     // shift no event told of (`Deploy Paused`, `Deploy Live`); nothing ends or times out here.
     reports.extend(Box::pin(super::native::watch_young(clients, settings, store, young, now)).await);

@@ -12,6 +12,7 @@ mod deploy;
 #[cfg(test)]
 mod fidelity;
 pub mod follow;
+pub mod gate;
 mod heard;
 pub mod native;
 pub mod observe;
@@ -242,8 +243,20 @@ pub async fn handle(
             time,
             detail,
         } => follow::hear_service_action(clients, config, settings, invocation, service_arn, time, detail).await,
+        // Boxed, the two largest: an arm's future would otherwise sit in this function's own
+        // stack frame (a debug build lays them side by side), which nested callers outgrow.
         ImagePushRequest::Settle => {
-            follow::settle(clients, config, settings, invocation, std::time::SystemTime::now()).await
+            Box::pin(follow::settle(
+                clients,
+                config,
+                settings,
+                invocation,
+                std::time::SystemTime::now(),
+            ))
+            .await
+        }
+        ImagePushRequest::Task { detail } => {
+            Box::pin(gate::follow::hear_task(clients, config, settings, invocation, detail)).await
         }
         ImagePushRequest::Hook { service_arn } => {
             native::hear_hook(clients, config, settings, invocation, service_arn).await

@@ -55,6 +55,8 @@ pub struct Plan {
     /// True when ECS rolls this service back by itself if the deploy fails (see
     /// [`rolls_back_on_failure`]).
     pub rolls_back_on_failure: bool,
+    /// The gate task run instead of the service update (`before_deploy`; see [`super::gate`]).
+    pub gate: Option<Box<super::gate::GatePlan>>,
 }
 
 /// True when ECS rolls the service back by itself if a deploy fails: a blue/green, linear or
@@ -91,6 +93,7 @@ impl Plan {
             observed_task_definition: None,
             observed_deployment: None,
             rolls_back_on_failure: false,
+            gate: None,
         }
     }
 }
@@ -292,6 +295,7 @@ pub(super) fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, regio
         observed_task_definition: None,
         observed_deployment: None,
         rolls_back_on_failure: false,
+        gate: None,
     }
 }
 

@@ -100,15 +100,26 @@ pub(crate) struct Reads {
 impl Reads {
     /// The plan these reads decide with no other read: a failure when the index cannot be
     /// trusted (it steers nothing: the deploy waits for it to be repaired), `unchanged` when the
-    /// records answer a replay ([`answered_by_records`]); none otherwise.
-    pub(crate) fn answer(&self, app: &AppConfig, goal: &Goal, service: Option<&ServiceState>) -> Option<Plan> {
+    /// records answer a replay ([`answered_by_records`], or deploy `deploy_id` already ran its
+    /// gate task: [`super::gate::recorded`]); none otherwise.
+    pub(crate) fn answer(
+        &self,
+        app: &AppConfig,
+        goal: &Goal,
+        service: Option<&ServiceState>,
+        deploy_id: &str,
+    ) -> Option<Plan> {
         if let Some(err) = &self.unusable {
             let reason = format!(
                 "the deploy index cannot be used ({err}): nothing is deployed on it; repair or remove the object"
             );
             return Some(Plan::nothing(Report::skipped(app, Outcome::Failed, reason)));
         }
-        let (service, read) = (service?, self.index.as_ref()?);
+        let read = self.index.as_ref()?;
+        if let Some(report) = super::gate::recorded(app, &read.index, deploy_id) {
+            return Some(Plan::nothing(report));
+        }
+        let service = service?;
         let report = answered_by_records(app, goal, service, &read.index)?;
         Some(Plan {
             observed_task_definition: Some(service.task_definition.clone()),

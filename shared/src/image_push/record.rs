@@ -54,7 +54,7 @@ pub async fn record_attempt(
     let app = &attempt.app.name;
     let id = deploy_id(attempt.trigger, app);
     let write = match report.outcome {
-        Outcome::Deployed => Write::Start(new_record(attempt, report, &id, DeployOutcome::InProgress)),
+        Outcome::Deployed | Outcome::Gated => Write::Start(new_record(attempt, report, &id, DeployOutcome::InProgress)),
         Outcome::Failed => Write::FailToStart(new_record(attempt, report, &id, DeployOutcome::Failed)),
         Outcome::Unchanged if !matches!(attempt.goal, Goal::Rollback { .. }) => {
             let mut record = new_record(attempt, report, &id, DeployOutcome::InProgress);
@@ -87,7 +87,7 @@ pub async fn record_attempt(
                 report.deploy_id = Some(id);
             }
         }
-        Err(err) if report.outcome == Outcome::Deployed => {
+        Err(err) if matches!(report.outcome, Outcome::Deployed | Outcome::Gated) => {
             // Put off, not failed, when S3 may take it later: the retry adopts the deploy.
             report.outcome = super::apply::outcome_of(&err);
             report.reason = Some(format!(
@@ -166,6 +166,7 @@ fn new_record(attempt: &Attempt<'_>, report: &Report, id: &str, outcome: DeployO
         template: report.template.clone(),
         notes: Vec::new(),
         native: None,
+        gate: report.gate.as_deref().cloned(),
     }
 }
 

@@ -34,6 +34,10 @@ pub enum Outcome {
     /// nothing failed and nothing is recorded as failed; the invocation ends `Deferred`, so
     /// Lambda's retry of the event does it.
     Deferred,
+    /// The new revision is registered and its gate task (`before_deploy`) runs: the service is
+    /// updated when the task's container exits 0 (its `ECS Task State Change` event, or the
+    /// settle run), and the deploy fails, the service untouched, otherwise.
+    Gated,
     /// Sent to the deploy queue (a push to more than `inline_max` applications): the deploy
     /// worker deploys it.
     Queued,
@@ -71,6 +75,9 @@ pub struct Report {
     /// The deploy record this attempt wrote (see [`crate::records`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy_id: Option<String>,
+    /// The gate task started before the rollout (see [`Outcome::Gated`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Box<crate::records::GateProgress>>,
     /// The ECS deployment rolling the new revision out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ecs_deployment_id: Option<String>,
@@ -99,6 +106,7 @@ impl Report {
             actions: Vec::new(),
             deploy_id: None,
             ecs_deployment_id: None,
+            gate: None,
             status: None,
             account: app.account().map(str::to_owned),
             region: app.region.clone(),
@@ -118,6 +126,7 @@ impl Report {
             actions: Vec::new(),
             deploy_id: None,
             ecs_deployment_id: None,
+            gate: None,
             status: None,
             account: None,
             region: None,

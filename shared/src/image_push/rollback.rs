@@ -156,5 +156,6 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, force: bool, obs: &
         observed_task_definition: None,
         observed_deployment: None,
         rolls_back_on_failure: false,
+        gate: None,
     }
 }

@@ -82,6 +82,7 @@ pub fn select<'a>(
         | ImagePushRequest::Approve { .. }
         | ImagePushRequest::Settle
         | ImagePushRequest::Hook { .. }
+        | ImagePushRequest::Task { .. }
         | ImagePushRequest::Continue { .. }
         | ImagePushRequest::Abort { .. }
         | ImagePushRequest::Status { .. } => Selection::Ignored("not a deploy: nothing to deploy".into()),

@@ -72,8 +72,8 @@ pub struct AppStatus {
     /// template the running revision was built from: the next deploy takes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template_change: Option<String>,
-    /// Set while ECS waits at a pause hook of the deploy in progress: where, until when, and
-    /// the payloads that answer it.
+    /// Set while ECS waits at a pause hook of the deploy in progress (where, until when, and
+    /// the payloads that answer it), or while its gate task runs (which, until when, its logs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paused: Option<String>,
     /// The DORA figures over the deploys the index keeps (none without records).
@@ -268,7 +268,9 @@ pub fn describe(
             .and_then(|r| r.new_task_definition.clone()),
         drift,
         tag_drift: None,
-        paused: index.in_progress().and_then(paused_line),
+        paused: index
+            .in_progress()
+            .and_then(|r| paused_line(r).or_else(|| gate_line(r))),
         dora: records_note.is_none().then(|| dora(&index.records, now)),
         records: records_note,
         template_change: None,
@@ -294,6 +296,19 @@ fn paused_line(record: &DeployRecord) -> Option<String> {
         native.lifecycle_stage,
         hooks.join("; "),
         app = record.app
+    ))
+}
+
+/// One line for a deploy whose gate task runs: `push-… waits for its gate task 0f6f… (until
+/// 2027-01-01T00:30:00Z; logs: https://…): the service is updated when it exits 0`.
+fn gate_line(record: &DeployRecord) -> Option<String> {
+    let gate = record.gate.as_ref().filter(|_| record.gate_pending())?;
+    Some(format!(
+        "{} waits for its gate task {} (until {}{}): the service is updated when it exits 0",
+        record.id,
+        crate::aws::arn::short_name(&gate.task_arn),
+        gate.deadline,
+        gate.logs.as_deref().map(|l| format!("; logs: {l}")).unwrap_or_default()
     ))
 }
 

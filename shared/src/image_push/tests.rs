@@ -337,6 +337,7 @@ fn rollbacks_pick_the_previous_or_named_revision() {
         template: None,
         notes: Vec::new(),
         native: None,
+        gate: None,
     };
     // ECS describes the recorded revision: the deployer's, running the recorded image.
     good.image = Some(pinned(1));

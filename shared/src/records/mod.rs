@@ -12,12 +12,14 @@
 //! writes.
 
 pub mod dora;
+mod gate;
 mod settle;
 pub mod store;
 #[cfg(test)]
 mod tests;
 mod trigger;
 
+pub use gate::GateProgress;
 pub use settle::{deployment_of, NativeProgress, PausedHook};
 
 use std::time::SystemTime;
@@ -141,6 +143,9 @@ pub struct DeployRecord {
     /// status, lifecycle stage and hooks waiting), when the settle run asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub native: Option<NativeProgress>,
+    /// Its gate task (`before_deploy`), when the application has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateProgress>,
 }
 
 /// Characters a stored reason or note keeps (AWS's error texts and ECS's reasons can be long).

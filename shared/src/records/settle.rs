@@ -246,7 +246,7 @@ impl DeployIndex {
         for record in self
             .records
             .iter_mut()
-            .filter(|r| r.outcome == DeployOutcome::InProgress)
+            .filter(|r| r.outcome == DeployOutcome::InProgress && !r.gate_pending())
         {
             let started = parse_time(&record.started_at).unwrap_or(now);
             if now.duration_since(started).unwrap_or_default() < after {

@@ -36,6 +36,7 @@ fn record(event: &str, deployment: Option<&str>, rolls_back: bool) -> DeployReco
         template: None,
         notes: Vec::new(),
         native: None,
+        gate: None,
     }
 }
 

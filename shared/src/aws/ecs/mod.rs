@@ -1,6 +1,7 @@
 //! ECS: services and task definition revisions; [`deployments`]: the service deployments API.
 
 pub mod deployments;
+pub mod tasks;
 
 use aws_sdk_ecs::types::{DeploymentConfiguration, ServiceRegistry, SortOrder, Tag, TaskDefinitionField};
 
@@ -36,6 +37,8 @@ pub struct ServiceState {
     pub deployments: Vec<Deployment>,
     /// The deployment controller: `ECS`, `CODE_DEPLOY` or `EXTERNAL` (none: ECS's default).
     pub controller: Option<String>,
+    /// Where its tasks run (network configuration, launch type or capacity providers).
+    pub placement: tasks::TaskPlacement,
 }
 
 /// One deployment of a service, as `DescribeServices` lists it.
@@ -146,6 +149,7 @@ pub async fn describe_services(
                 registries: service.service_registries().to_vec(),
                 deployments: service.deployments().iter().map(Deployment::from_sdk).collect(),
                 controller: service.deployment_controller().map(|c| c.r#type().as_str().to_owned()),
+                placement: tasks::TaskPlacement::of(service),
             });
         }
     }

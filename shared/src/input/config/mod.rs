@@ -4,6 +4,7 @@
 //! and validated as a whole on load: a bad document fails with every problem listed by its JSON
 //! path, before anything is changed.
 
+mod gate;
 mod names;
 mod nlb;
 mod parse;
@@ -20,6 +21,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use gate::GateConfig;
 pub use names::is_dns_name;
 pub use nlb::{Discovery, NlbConfig, TargetGroupConfig};
 pub use promotion::{Approval, PromotionConfig, PromotionPolicy};
@@ -190,6 +192,10 @@ pub struct AppConfig {
     /// a production application, or one in another account than its source, must say so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<PromotionConfig>,
+    /// A task run from the new revision before the service is touched (a migration): the
+    /// deploy goes on only when its container exits 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_deploy: Option<GateConfig>,
     /// Scheduled tasks that run the application's family (EventBridge rules `"nightly"`,
     /// `"rule/<bus>/<name>"`, Scheduler schedules `"schedule/<group>/<name>"`, in the service's
     /// account and region): when a deploy completes, their ECS targets move to its revision.

@@ -130,7 +130,11 @@ pub(super) fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>
     match object.get("apps") {
         Some(serde_json::Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                match parse_part::<AppConfig>(item, &format!("apps[{i}]"), &["cloud_map", "api", "promotion"]) {
+                match parse_part::<AppConfig>(
+                    item,
+                    &format!("apps[{i}]"),
+                    &["cloud_map", "api", "promotion", "before_deploy"],
+                ) {
                     Ok(mut app) => {
                         if let Err(message) = app.read_repository_uri() {
                             problems.push(Problem {

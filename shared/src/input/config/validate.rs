@@ -74,6 +74,11 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
                 &app.name,
             );
         }
+        if let Some(gate) = &app.before_deploy {
+            for (field, message) in super::gate::problems(gate) {
+                push(format!("apps[{i}].before_deploy.{field}"), message);
+            }
+        }
         for (n, entry) in app.schedules.iter().enumerate() {
             match super::schedules::parse(entry) {
                 Err(message) => push(format!("apps[{i}].schedules[{n}]"), message),

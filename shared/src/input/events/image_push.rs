@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::{
     is_digest, parse_envelope, service_arn_of, EcsDeploymentDetail, ECR_IMAGE_ACTION, ECR_REPLICATION_ACTION,
-    ECS_DEPLOYMENT_STATE_CHANGE, ECS_HOOK_STATE_CHANGE, ECS_SERVICE_ACTION, SCHEDULED_EVENT,
+    ECS_DEPLOYMENT_STATE_CHANGE, ECS_HOOK_STATE_CHANGE, ECS_SERVICE_ACTION, ECS_TASK_STATE_CHANGE, SCHEDULED_EVENT,
 };
 use crate::input::json::deserialize_at;
 use crate::input::{quoted, InputError};
@@ -48,6 +48,44 @@ pub struct EcsServiceAction {
     /// When ECS noticed it.
     #[serde(default)]
     pub created_at: Option<String>,
+}
+
+/// `detail` of an `ECS Task State Change` event (the fields a gate task's end needs).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsTaskDetail {
+    /// The task's cluster.
+    pub cluster_arn: String,
+    /// The task.
+    pub task_arn: String,
+    /// `PROVISIONING` ... `RUNNING` ... `STOPPED`.
+    pub last_status: String,
+    /// Why it stopped.
+    #[serde(default)]
+    pub stopped_reason: Option<String>,
+    /// ECS's stop code.
+    #[serde(default)]
+    pub stop_code: Option<String>,
+    /// Who started it (`ecs-deployer/gate` for a gate task).
+    #[serde(default)]
+    pub started_by: Option<String>,
+    /// Its containers.
+    #[serde(default)]
+    pub containers: Vec<EcsTaskContainer>,
+}
+
+/// One container of an [`EcsTaskDetail`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsTaskContainer {
+    /// Its name in the task definition.
+    pub name: String,
+    /// Its exit code, once it exited.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// Why it stopped, when ECS says.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// What to deploy in a manual `deploy` payload.
@@ -134,6 +172,11 @@ pub enum ImagePushRequest {
         /// The service ARN (`resources[0]`).
         service_arn: String,
     },
+    /// ECS says a task changed state: a gate task's stop decides its deploy.
+    Task {
+        /// The event's detail.
+        detail: EcsTaskDetail,
+    },
     /// The settle schedule: deploys with no end after the settle time are settled from ECS.
     Settle,
     /// A `continue` payload: the application's deploy paused at a lifecycle hook goes on.
@@ -187,6 +230,7 @@ impl ImagePushRequest {
             | ImagePushRequest::ServiceAction { .. }
             | ImagePushRequest::Settle
             | ImagePushRequest::Hook { .. }
+            | ImagePushRequest::Task { .. }
             | ImagePushRequest::Continue { .. }
             | ImagePushRequest::Abort { .. }
             | ImagePushRequest::Approve { .. }
@@ -204,13 +248,13 @@ pub(super) fn parse_event(value: &Value) -> Result<ImagePushRequest, InputError>
     let envelope = parse_envelope(value)?;
     let expected_source = match envelope.detail_type.as_str() {
             ECR_IMAGE_ACTION | ECR_REPLICATION_ACTION => "aws.ecr",
-            ECS_DEPLOYMENT_STATE_CHANGE | ECS_SERVICE_ACTION | ECS_HOOK_STATE_CHANGE => "aws.ecs",
+            ECS_DEPLOYMENT_STATE_CHANGE | ECS_SERVICE_ACTION | ECS_HOOK_STATE_CHANGE | ECS_TASK_STATE_CHANGE => "aws.ecs",
             SCHEDULED_EVENT => "aws.events",
             other => {
                 return Err(InputError::new(
                     "detail-type",
                     format!(
-                        "`{ECR_IMAGE_ACTION}`, `{ECR_REPLICATION_ACTION}`, `{ECS_DEPLOYMENT_STATE_CHANGE}`, `{ECS_SERVICE_ACTION}`, `{ECS_HOOK_STATE_CHANGE}` or `{SCHEDULED_EVENT}`, got {}",
+                        "`{ECR_IMAGE_ACTION}`, `{ECR_REPLICATION_ACTION}`, `{ECS_DEPLOYMENT_STATE_CHANGE}`, `{ECS_SERVICE_ACTION}`, `{ECS_HOOK_STATE_CHANGE}`, `{ECS_TASK_STATE_CHANGE}` or `{SCHEDULED_EVENT}`, got {}",
                         quoted(other)
                     ),
                 ))
@@ -244,6 +288,11 @@ pub(super) fn parse_event(value: &Value) -> Result<ImagePushRequest, InputError>
         ECS_HOOK_STATE_CHANGE => {
             return Ok(ImagePushRequest::Hook {
                 service_arn: service_arn_of(&envelope)?,
+            })
+        }
+        ECS_TASK_STATE_CHANGE => {
+            return Ok(ImagePushRequest::Task {
+                detail: deserialize_at(&envelope.detail, "detail")?,
             })
         }
         SCHEDULED_EVENT => return Ok(ImagePushRequest::Settle),

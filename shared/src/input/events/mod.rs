@@ -12,7 +12,9 @@ mod tests;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use image_push::{DeployTarget, EcrImageAction, EcsServiceAction, ImagePushRequest};
+pub use image_push::{
+    DeployTarget, EcrImageAction, EcsServiceAction, EcsTaskContainer, EcsTaskDetail, ImagePushRequest,
+};
 
 /// Parses an `image-push` invocation: an EventBridge event (ECR, ECS, the schedule) or a manual
 /// payload.
@@ -44,6 +46,9 @@ pub const SCHEDULED_EVENT: &str = "Scheduled Event";
 /// detail-type of ECS's lifecycle hook events (`HOOK_AWAITING_ACTION` and the others; AWS
 /// documents no `detail` for them, so only the service ARN in `resources` is read).
 pub const ECS_HOOK_STATE_CHANGE: &str = "ECS Hook State Change";
+/// detail-type of ECS's task events: a gate task's stop (`lastStatus` `STOPPED`) decides its
+/// deploy.
+pub const ECS_TASK_STATE_CHANGE: &str = "ECS Task State Change";
 
 /// The EventBridge envelope shared by every event.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

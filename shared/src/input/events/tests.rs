@@ -80,6 +80,29 @@ fn the_sample_events_parse() {
 }
 
 #[test]
+fn a_gate_task_stop_parses_with_its_containers_exit_codes() {
+    let ImagePushRequest::Task { detail } = parse_image_push(&sample("ecs-task-stopped.json")).unwrap() else {
+        panic!("not a task state change")
+    };
+    assert_eq!(
+        (
+            detail.last_status.as_str(),
+            detail.started_by.as_deref(),
+            detail.stop_code.as_deref()
+        ),
+        ("STOPPED", Some("ecs-deployer/gate"), Some("EssentialContainerExited"))
+    );
+    assert_eq!(
+        (detail.containers[0].name.as_str(), detail.containers[0].exit_code),
+        ("app", Some(1))
+    );
+    // A task event without its task names the field.
+    let mut event = sample("ecs-task-stopped.json");
+    event["detail"].as_object_mut().unwrap().remove("taskArn");
+    assert!(field_of(event).contains("taskArn"));
+}
+
+#[test]
 fn a_deploy_of_a_revision_takes_a_digest_never_a_tag() {
     let parse = |deploy: serde_json::Value| parse_image_push(&json!({ "deploy": deploy }));
     let digest = format!("sha256:{}", "a".repeat(64));
