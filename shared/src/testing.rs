@@ -138,6 +138,7 @@ pub fn deploy_record(id: &str, outcome: DeployOutcome, digest: &str, at: &str) -
         notes: Vec::new(),
         native: None,
         gate: None,
+        images: Default::default(),
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod approvals;
+mod containers;
 mod deploy_truth;
 mod dns;
 mod faults;

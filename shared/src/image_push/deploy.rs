@@ -73,7 +73,7 @@ async fn deploy_group(
         let found = service.as_ref().ok().and_then(Option::as_ref);
         let (answer, runs) = (
             reads.answer(app, goal, found, &deploy_id(trigger, &app.name)),
-            reads.runs(found),
+            reads.runs(app, found),
         );
         match answer {
             Some(plan) => answered.push(Some((plan, reads))),

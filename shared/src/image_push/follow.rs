@@ -287,16 +287,13 @@ pub async fn settle(
     }
     // Per-image tags no application needs any more.
     reports.extend(Box::pin(super::release::release(clients, config, store, &read_indexes)).await);
-    // Pushes whose event was lost.
-    reports.extend(
-        Box::pin(super::reconcile::reconcile(
-            clients,
-            settings,
-            invocation,
-            &read_indexes,
-        ))
-        .await,
-    );
+    // Pushes whose event was lost (of every repository an application's containers follow).
+    let facets = config.facets.iter().filter_map(|facet| {
+        let (_, index) = read_indexes.iter().find(|(app, _)| app.name == facet.name)?;
+        Some((facet, index.clone()))
+    });
+    let with_facets: Vec<(&AppConfig, DeployIndex)> = read_indexes.iter().cloned().chain(facets).collect();
+    reports.extend(Box::pin(super::reconcile::reconcile(clients, settings, invocation, &with_facets)).await);
     // Templates changed without a push.
     reports.extend(
         Box::pin(super::template_watch::watch_templates(

@@ -7,6 +7,8 @@
 pub mod apply;
 mod attempt;
 mod clients;
+#[cfg(test)]
+mod containers_tests;
 mod decide;
 mod deploy;
 #[cfg(test)]
@@ -222,8 +224,15 @@ pub async fn handle(
     } = request
     {
         let target = config.find_app(app, "rollback.app")?;
-        if let Some(report) =
-            native::roll_back_in_flight(clients, settings, invocation, target, by.as_deref(), *dry_run).await
+        if let Some(report) = Box::pin(native::roll_back_in_flight(
+            clients,
+            settings,
+            invocation,
+            target,
+            by.as_deref(),
+            *dry_run,
+        ))
+        .await
         {
             log_report(&report);
             return Ok(Answer {
@@ -232,19 +241,41 @@ pub async fn handle(
             });
         }
     }
+    // Every arm boxed: an arm's future would otherwise sit in this function's own stack frame
+    // (a debug build lays them side by side), which the callers' stacks outgrow.
     let answer = match request {
         ImagePushRequest::Deployment {
             service_arn,
             time,
             detail,
-        } => follow::hear_deployment(clients, config, settings, invocation, service_arn, time, detail).await,
+        } => {
+            Box::pin(follow::hear_deployment(
+                clients,
+                config,
+                settings,
+                invocation,
+                service_arn,
+                time,
+                detail,
+            ))
+            .await
+        }
         ImagePushRequest::ServiceAction {
             service_arn,
             time,
             detail,
-        } => follow::hear_service_action(clients, config, settings, invocation, service_arn, time, detail).await,
-        // Boxed, the two largest: an arm's future would otherwise sit in this function's own
-        // stack frame (a debug build lays them side by side), which nested callers outgrow.
+        } => {
+            Box::pin(follow::hear_service_action(
+                clients,
+                config,
+                settings,
+                invocation,
+                service_arn,
+                time,
+                detail,
+            ))
+            .await
+        }
         ImagePushRequest::Settle => {
             Box::pin(follow::settle(
                 clients,
@@ -259,14 +290,23 @@ pub async fn handle(
             Box::pin(gate::follow::hear_task(clients, config, settings, invocation, detail)).await
         }
         ImagePushRequest::Hook { service_arn } => {
-            native::hear_hook(clients, config, settings, invocation, service_arn).await
+            Box::pin(native::hear_hook(clients, config, settings, invocation, service_arn)).await
         }
         ImagePushRequest::Continue { app, by } | ImagePushRequest::Abort { app, by } => {
             let asked = match request {
                 ImagePushRequest::Continue { .. } => native::PauseAnswer::Continue,
                 _ => native::PauseAnswer::Abort,
             };
-            native::answer_pause(clients, config, settings, invocation, app, by.as_deref(), asked).await?
+            Box::pin(native::answer_pause(
+                clients,
+                config,
+                settings,
+                invocation,
+                app,
+                by.as_deref(),
+                asked,
+            ))
+            .await?
         }
         ImagePushRequest::Promote {
             app,
@@ -280,7 +320,7 @@ pub async fn handle(
                 None => promote::Wanted::LastCompleted,
             };
             let now = std::time::SystemTime::now();
-            let report = promote::promote(
+            let report = Box::pin(promote::promote(
                 clients,
                 config,
                 settings,
@@ -290,7 +330,7 @@ pub async fn handle(
                 invocation.caller.as_deref().or(by.as_deref()),
                 *dry_run,
                 now,
-            )
+            ))
             .await?
             .unwrap_or_else(|| Report::skipped(target, Outcome::Unchanged, "nothing to promote"));
             Answer {
@@ -299,10 +339,21 @@ pub async fn handle(
             }
         }
         ImagePushRequest::Approve { app, digest, by } => Answer {
-            results: vec![promote::approve(clients, config, settings, invocation, app, digest, by.as_deref()).await?],
+            results: vec![
+                Box::pin(promote::approve(
+                    clients,
+                    config,
+                    settings,
+                    invocation,
+                    app,
+                    digest,
+                    by.as_deref(),
+                ))
+                .await?,
+            ],
             dry_run: false,
         },
-        ImagePushRequest::Status { app } => status::status(clients, config, app.as_deref(), settings).await?,
+        ImagePushRequest::Status { app } => Box::pin(status::status(clients, config, app.as_deref(), settings)).await?,
         // What started the deploy, kept in its record: the push event's id, or the Lambda request
         // id of a manual invocation (Lambda's retries keep both), and who or what asked.
         ImagePushRequest::Push { id, .. } => {
@@ -311,7 +362,7 @@ pub async fn handle(
                 id: id.clone(),
                 by: Some("aws.ecr".into()),
             };
-            return deploy(clients, config, request, settings, invocation, &trigger).await;
+            return Box::pin(deploy(clients, config, request, settings, invocation, &trigger)).await;
         }
         ImagePushRequest::Deploy { by, .. } | ImagePushRequest::Rollback { by, .. } => {
             let kind = match request {
@@ -327,7 +378,7 @@ pub async fn handle(
                 id: invocation.request_id.clone(),
                 by: invocation.caller.clone().or_else(|| by.clone()),
             };
-            return deploy(clients, config, request, settings, invocation, &trigger).await;
+            return Box::pin(deploy(clients, config, request, settings, invocation, &trigger)).await;
         }
     };
     answer.results.iter().for_each(log_report);

@@ -98,6 +98,35 @@ impl Plan {
     }
 }
 
+/// The revision a deploy registers: `source` with every container that follows the pushed
+/// repository on `image`, and those that follow another one on what `current` runs (a newer
+/// template names them by tag, or by another digest: the deploy of one repository moves no
+/// other).
+fn desired_revision(app: &AppConfig, source: &Revision, current: &Revision, image: &str) -> Revision {
+    let mut desired = source.clone();
+    for name in app.deployed_containers() {
+        desired = copy_with_image(&desired, name, image);
+    }
+    for name in app.kept_containers() {
+        if let Some(running) = current.container_image(name) {
+            desired = copy_with_image(&desired, name, running);
+        }
+    }
+    desired
+}
+
+/// Each listed container's image in `revision`, for an application with `containers` (empty
+/// otherwise: its one image is the report's `image`).
+pub(super) fn images_of(app: &AppConfig, revision: &Revision) -> std::collections::BTreeMap<String, String> {
+    if app.containers.is_empty() {
+        return Default::default();
+    }
+    app.listed_containers()
+        .into_iter()
+        .filter_map(|name| Some((name.to_owned(), revision.container_image(name)?.to_owned())))
+        .collect()
+}
+
 pub(super) fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) -> Plan {
     let (service, current) = match service_and_current(app, obs) {
         Ok(found) => found,
@@ -113,18 +142,20 @@ pub(super) fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, regio
         Ok(found) => found,
         Err(reason) => return Plan::nothing(with_old(Outcome::Failed, reason)),
     };
-    let Some(running) = current.container_image(&app.container) else {
+    if let Some(missing) = app
+        .listed_containers()
+        .into_iter()
+        .find(|name| current.container_image(name).is_none())
+    {
         return Plan::nothing(with_old(
             Outcome::Failed,
             format!(
-                "container `{}` is not in {} (containers: {})",
-                app.container,
+                "container `{missing}` is not in {} (containers: {})",
                 current.label(),
                 current.container_names().join(", ")
             ),
         ));
-    };
-    let running = ImageRef::parse(running);
+    }
     let target = match (&obs.target_image, goal) {
         (Some(image), _) => image,
         // A replica in another region may not hold the pushed image yet (ECR says most
@@ -213,7 +244,12 @@ pub(super) fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, regio
     // A deploy of a named revision is unchanged only when the service runs a copy of it.
     let named = matches!(goal, Goal::Manual(DeployTarget::Revision { .. }));
     let same_shape = !named || template::built_from(current).as_deref() == Some(source.arn());
-    if running.is_digest_of(&app.repository, &target.digest) && same_shape {
+    let runs_target = app.deployed_containers().into_iter().all(|name| {
+        current
+            .container_image(name)
+            .is_some_and(|running| ImageRef::parse(running).is_digest_of(&app.repository, &target.digest))
+    });
+    if runs_target && same_shape {
         let mut reason = format!("{} already runs {}", current.label(), target.digest);
         if let Some(template) = obs.template.as_ref().filter(|_| !named) {
             reason.push_str(&format!(
@@ -227,8 +263,9 @@ pub(super) fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, regio
             ..with_old(Outcome::Unchanged, reason)
         });
     }
-    let desired = copy_with_image(source, &app.container, &image);
+    let desired = desired_revision(app, source, current, &image);
     let template = template::built_from(&desired);
+    let images = images_of(app, &desired);
     let deployment_configuration = circuit_breaker_change(app, service);
     let mut actions = shape_actions;
     let mut steps = Vec::new();
@@ -251,13 +288,22 @@ pub(super) fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, regio
             ))
         }
         None => {
+            let moves: Vec<String> = app
+                .deployed_containers()
+                .into_iter()
+                .map(|name| format!("{name} {} -> {image}", current.container_image(name).unwrap_or_default()))
+                .collect();
             actions.push(format!(
-                "+ register {} revision: {} {} -> {}",
+                "+ register {} revision: {}",
                 desired.definition.family().unwrap_or_default(),
-                app.container,
-                current.container_image(&app.container).unwrap_or_default(),
-                image
+                moves.join(", ")
             ));
+            actions.extend(app.kept_containers().into_iter().map(|name| {
+                format!(
+                    "= {name} keeps {} (it follows another repository)",
+                    current.container_image(name).unwrap_or_default()
+                )
+            }));
             steps.push(Step::Register(desired));
             TaskDefinitionChoice::JustRegistered
         }
@@ -285,6 +331,7 @@ pub(super) fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, regio
             outcome: Outcome::Planned,
             old_task_definition: old,
             new_task_definition,
+            images,
             image: Some(image),
             template,
             reason: None,

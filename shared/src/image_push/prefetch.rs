@@ -75,14 +75,18 @@ pub(crate) fn answered_by_records(
     })
 }
 
-/// The digest `service` runs as the records say: that of the recorded deploy that registered
-/// the revision it runs (none: no deploy recorded it).
-pub(crate) fn recorded_digest(service: &ServiceState, index: &DeployIndex) -> Option<String> {
-    index
+/// The digest of `app`'s repository `service` runs as the records say: that of the recorded
+/// deploy that registered the revision it runs (none: no deploy recorded it, or that deploy
+/// was of another repository the application's `containers` follow).
+pub(crate) fn recorded_digest(app: &AppConfig, service: &ServiceState, index: &DeployIndex) -> Option<String> {
+    let record = index
         .records
         .iter()
-        .find(|r| r.new_task_definition.as_deref() == Some(service.task_definition.as_str()))
-        .and_then(|r| r.digest.clone())
+        .find(|r| r.new_task_definition.as_deref() == Some(service.task_definition.as_str()))?;
+    let image = crate::aws::ecr::ImageRef::parse(record.image.as_deref()?);
+    (image.repository == app.repository)
+        .then(|| record.digest.clone())
+        .flatten()
 }
 
 /// What [`read`] found for one application.
@@ -128,8 +132,8 @@ impl Reads {
     }
 
     /// The digest `service` runs as the records say (see [`recorded_digest`]).
-    pub(crate) fn runs(&self, service: Option<&ServiceState>) -> Option<String> {
-        recorded_digest(service?, &self.index.as_ref()?.index)
+    pub(crate) fn runs(&self, app: &AppConfig, service: Option<&ServiceState>) -> Option<String> {
+        recorded_digest(app, service?, &self.index.as_ref()?.index)
     }
 }
 

@@ -65,7 +65,7 @@ pub(crate) struct Protection {
 /// tags of both images, the two calls at once.
 pub(crate) async fn read(clients: &Clients, app: &AppConfig, index: &DeployIndex) -> Protection {
     let registry = clients.for_app(app).await;
-    let (live, prev) = index.protected_digests();
+    let (live, prev) = index.protected_digests(&app.repository);
     let digests: Vec<&str> = live.into_iter().chain(prev).collect();
     let queries: Vec<ImageQuery> = digests.iter().map(|d| ImageQuery::Digest((*d).to_owned())).collect();
     let registry_id = app.registry_id.as_deref();

@@ -167,6 +167,7 @@ fn new_record(attempt: &Attempt<'_>, report: &Report, id: &str, outcome: DeployO
         notes: Vec::new(),
         native: None,
         gate: report.gate.as_deref().cloned(),
+        images: report.images.clone(),
     }
 }
 

@@ -57,8 +57,8 @@ pub(crate) fn plan_release(needed: &BTreeSet<String>, images: &[ImageDetail]) ->
 }
 
 /// The digests `index` keeps: the application's live and previous images.
-fn needed_by(index: &DeployIndex) -> impl Iterator<Item = String> + '_ {
-    let (live, prev) = index.protected_digests();
+fn needed_by<'a>(index: &'a DeployIndex, repository: &str) -> impl Iterator<Item = String> + 'a {
+    let (live, prev) = index.protected_digests(repository);
     live.into_iter().chain(prev).map(str::to_owned)
 }
 
@@ -100,7 +100,10 @@ pub(crate) async fn release(
         if read.len() < apps.len() {
             continue;
         }
-        let needed: BTreeSet<String> = read.into_iter().flat_map(needed_by).collect();
+        let needed: BTreeSet<String> = read
+            .into_iter()
+            .flat_map(|index| needed_by(index, &repository))
+            .collect();
         let outcome = release_repository(clients, store, &apps, registry_id.as_deref(), &repository, &needed).await;
         let (outcome, reason, actions) = match outcome {
             Ok(actions) if actions.is_empty() => continue,
@@ -160,7 +163,7 @@ async fn release_repository(
         .buffered(READS_AT_ONCE)
         .try_collect()
         .await?;
-    let now_needed: BTreeSet<String> = indexes.iter().flat_map(needed_by).collect();
+    let now_needed: BTreeSet<String> = indexes.iter().flat_map(|index| needed_by(index, repository)).collect();
     let back: Vec<&str> = releases
         .iter()
         .map(|r| r.digest.as_str())

@@ -63,6 +63,9 @@ pub struct Report {
     /// The image deployed (digest-pinned).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Each container's image in the new revision, for an application with `containers`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub images: std::collections::BTreeMap<String, String>,
     /// The template the new revision was built from (see [`super::template`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
@@ -101,6 +104,7 @@ impl Report {
             old_task_definition: None,
             new_task_definition: None,
             image: None,
+            images: Default::default(),
             template: None,
             reason: Some(reason.into()),
             actions: Vec::new(),
@@ -121,6 +125,7 @@ impl Report {
             old_task_definition: None,
             new_task_definition: None,
             image: None,
+            images: Default::default(),
             template: None,
             reason: Some(reason.into()),
             actions: Vec::new(),

@@ -146,9 +146,12 @@ pub fn select_for_push<'a>(
             quoted(&tag)
         ));
     }
+    // An application whose `containers` follow another repository too is seen, for a push
+    // there, as its facet of that repository.
     let following_repo: Vec<&AppConfig> = config
         .apps
         .iter()
+        .chain(&config.facets)
         .filter(|app| app.repository == detail.repository_name && registry.holds(app))
         .collect();
     if following_repo.is_empty() {

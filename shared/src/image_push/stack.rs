@@ -1,5 +1,6 @@
 //! The jobs' top futures stay small: an async function's state holds every future it awaits
-//! inline, and they run on 2 MiB threads (tokio's workers in Lambda, the test threads). The
+//! inline, and they run on 2 MiB threads (tokio's workers in Lambda; the test threads get 4 MiB,
+//! `.cargo/config.toml`, for a debug build's deeper frames). The
 //! settle run awaits a dozen passes, each boxed (a debug build's settle run that templates,
 //! deploys and promotes overflowed a test thread before); this test prints the sizes and fails
 //! when one grows past a tenth of such a thread.

@@ -79,10 +79,13 @@ pub(crate) fn source_of<'a>(
         (None, None) => return Ok((current, Vec::new())),
         (Some(source), _) => source,
     };
-    if source.container_image(&app.container).is_none() {
+    if let Some(missing) = app
+        .listed_containers()
+        .into_iter()
+        .find(|name| source.container_image(name).is_none())
+    {
         return Err(format!(
-            "container `{}` is not in the {} {} (containers: {}): name the followed container in the task definition registered outside the deployer{}",
-            app.container,
+            "container `{missing}` is not in the {} {} (containers: {}): name the followed container in the task definition registered outside the deployer{}",
             if named.is_some() { "named revision" } else { "template" },
             source.label(),
             source.container_names().join(", "),
@@ -101,7 +104,7 @@ pub(crate) fn source_of<'a>(
         }
     };
     let mut lines = vec![first];
-    lines.extend(shape_changes(current, source, &app.container));
+    lines.extend(shape_changes(current, source, &app.listed_containers()));
     Ok((source, lines))
 }
 
@@ -127,7 +130,7 @@ pub fn copy_with_image(current: &Revision, container: &str, image: &str) -> Revi
 /// What changes from `running` to `template` beyond the followed container's image, one line
 /// each (`~ cpu 256 -> 512`, `+ env NEW_FLAG (app)`, `+ container xray`); values of environment
 /// variables and secrets are not shown, only their names.
-pub fn shape_changes(running: &Revision, template: &Revision, followed: &str) -> Vec<String> {
+pub fn shape_changes(running: &Revision, template: &Revision, followed: &[&str]) -> Vec<String> {
     let (old, new) = (&running.definition, &template.definition);
     let mut changes = Vec::new();
     let mut scalar = |what: &str, old: Option<&str>, new: Option<&str>| {
@@ -189,10 +192,10 @@ pub fn shape_changes(running: &Revision, template: &Revision, followed: &str) ->
 }
 
 /// The changes of one container that both revisions have.
-fn container_changes(old: &ContainerDefinition, new: &ContainerDefinition, followed: &str) -> Vec<String> {
+fn container_changes(old: &ContainerDefinition, new: &ContainerDefinition, followed: &[&str]) -> Vec<String> {
     let name = new.name().unwrap_or_default();
     let mut changes = Vec::new();
-    if name != followed && old.image() != new.image() {
+    if !followed.contains(&name) && old.image() != new.image() {
         changes.push(format!(
             "~ image {} -> {} ({name})",
             old.image().unwrap_or("none"),
@@ -336,7 +339,7 @@ mod tests {
     fn shape_changes_name_what_terraform_changed_beyond_the_followed_image() {
         let running = revision(1, None);
         let mut template = revision(3, None);
-        assert!(shape_changes(&running, &template, "app").is_empty());
+        assert!(shape_changes(&running, &template, &["app"]).is_empty());
         template.definition.cpu = Some("2048".into());
         let containers = template.definition.container_definitions.as_mut().unwrap();
         let app = containers.iter_mut().find(|c| c.name() == Some("app")).unwrap();
@@ -344,7 +347,7 @@ mod tests {
         app.environment
             .get_or_insert_with(Vec::new)
             .push(KeyValuePair::builder().name("NEW_FLAG").value("on").build());
-        let changes = shape_changes(&running, &template, "app");
+        let changes = shape_changes(&running, &template, &["app"]);
         assert!(changes.contains(&"+ env NEW_FLAG (app)".to_string()), "{changes:?}");
         assert!(
             changes
@@ -357,7 +360,7 @@ mod tests {
             "the followed image is the deployer's: {changes:?}"
         );
         template.definition.container_definitions.as_mut().unwrap().pop();
-        let changes = shape_changes(&running, &template, "app");
+        let changes = shape_changes(&running, &template, &["app"]);
         assert!(changes.iter().any(|c| c.starts_with("- container ")), "{changes:?}");
     }
 }

@@ -85,7 +85,7 @@ async fn announce(
     template: crate::aws::revision::Revision,
 ) -> Report {
     let changes = match ecs::describe_task_definition(&reach.ecs, running).await {
-        Ok(current) => shape_changes(&current, &template, &app.container),
+        Ok(current) => shape_changes(&current, &template, &app.listed_containers()),
         Err(err) => vec![format!("(the running revision could not be read: {err})")],
     };
     let first_time = match &settings.records {

@@ -338,6 +338,7 @@ fn rollbacks_pick_the_previous_or_named_revision() {
         notes: Vec::new(),
         native: None,
         gate: None,
+        images: Default::default(),
     };
     // ECS describes the recorded revision: the deployer's, running the recorded image.
     good.image = Some(pinned(1));

@@ -108,6 +108,9 @@ pub struct DeployRecord {
     /// The image deployed (digest-pinned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Each container's image in the new revision, for an application with `containers`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub images: std::collections::BTreeMap<String, String>,
     /// The revision the service ran before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_task_definition: Option<String>,
@@ -243,13 +246,21 @@ impl DeployIndex {
         self.records.iter().find(|r| r.id == id)
     }
 
-    /// The digests in use to protect in ECR: the newest completed deploy's (`live`) and the
-    /// newest completed one before it with another digest (`prev`, where a rollback goes).
-    pub fn protected_digests(&self) -> (Option<&str>, Option<&str>) {
+    /// The digests of `repository` in use to protect in ECR: the newest completed deploy's
+    /// (`live`) and the newest completed one before it with another digest (`prev`, where a
+    /// rollback goes). Deploys of another repository (an application's `containers` may follow
+    /// several) are not its.
+    pub fn protected_digests(&self, repository: &str) -> (Option<&str>, Option<&str>) {
+        let of_repository = |r: &&DeployRecord| {
+            r.image
+                .as_deref()
+                .is_none_or(|image| crate::aws::ecr::ImageRef::parse(image).repository == repository)
+        };
         let mut completed = self
             .records
             .iter()
             .filter(|r| r.outcome == DeployOutcome::Completed)
+            .filter(of_repository)
             .filter_map(|r| r.digest.as_deref());
         let live = completed.next();
         let prev = completed.find(|d| Some(*d) != live);

@@ -37,6 +37,7 @@ fn record(event: &str, deployment: Option<&str>, rolls_back: bool) -> DeployReco
         notes: Vec::new(),
         native: None,
         gate: None,
+        images: Default::default(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! and validated as a whole on load: a bad document fails with every problem listed by its JSON
 //! path, before anything is changed.
 
+mod containers;
 mod gate;
 mod names;
 mod nlb;
@@ -21,6 +22,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use containers::ContainerConfig;
 pub use gate::GateConfig;
 pub use names::is_dns_name;
 pub use nlb::{Discovery, NlbConfig, TargetGroupConfig};
@@ -83,6 +85,10 @@ pub struct Config {
     /// call. Each role's trust policy must then allow `sts:SetSourceIdentity`. Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub source_identity: bool,
+    /// The applications as pushes of the other repositories their `containers` follow see
+    /// them (see [`AppConfig::facets`]): read from `apps`, never written.
+    #[serde(skip)]
+    pub facets: Vec<AppConfig>,
 }
 
 /// How the images applications run and roll back to are kept from lifecycle rules.
@@ -124,8 +130,13 @@ pub struct AppConfig {
     pub cluster: String,
     /// ECS service name or ARN.
     pub service: String,
-    /// The container in the task definition whose image is deployed.
+    /// The container in the task definition whose image is deployed (with `containers`: the
+    /// first that follows `repository`).
+    #[serde(default)]
     pub container: String,
+    /// Several containers to deploy, instead of `container` (see [`containers`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<ContainerConfig>,
     /// The ECR repository the application follows: its name, or its full URI
     /// (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`), which is read on load into `name`,
     /// `registry_id` and `registry_region`.
@@ -378,6 +389,7 @@ impl Config {
         // Validate what did parse, so one bad application does not hide another's problems.
         validate::validate(&config, &positions, &mut problems);
         if problems.is_empty() {
+            config.facets = config.apps.iter().flat_map(AppConfig::facets).collect();
             Ok(config)
         } else {
             Err(fail(problems))

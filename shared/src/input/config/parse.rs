@@ -25,6 +25,7 @@ pub(super) fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>
         approvers: Vec::new(),
         approver_not_asker: true,
         source_identity: false,
+        facets: Vec::new(),
     };
     let mut positions = Vec::new();
     let Some(object) = value.as_object() else {
@@ -142,6 +143,14 @@ pub(super) fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>
                                 message,
                             });
                         }
+                        let given_container = !app.container.is_empty();
+                        for (field, message) in super::containers::problems(&app, given_container) {
+                            problems.push(Problem {
+                                path: format!("apps[{i}].{field}"),
+                                message,
+                            });
+                        }
+                        app.read_containers();
                         config.apps.push(app);
                         positions.push(i);
                     }

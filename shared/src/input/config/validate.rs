@@ -90,7 +90,9 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
                 ),
             }
         }
-        if app.container.is_empty() || app.container.len() > 255 {
+        // An empty one is said by `containers::problems` (missing, or no entry follows the
+        // repository).
+        if app.container.len() > 255 {
             push(at("container"), "expected a container name of 1-255 characters".into());
         }
         if !is_repository_name(&app.repository) {
@@ -253,6 +255,15 @@ fn validate_promotions(config: &Config, positions: &[usize], push: &mut impl FnM
             );
             continue;
         };
+        if source_app.follows_several_repositories() {
+            push(
+                at.clone(),
+                format!(
+                    "{} has containers following several repositories, and a promotion moves one digest: promote from an application of one repository",
+                    quoted(source)
+                ),
+            );
+        }
         // Into production, or across accounts, a digest moves at once only when that is said.
         let promotion = app.promotion();
         let crosses = app.account() != source_app.account();
