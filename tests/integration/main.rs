@@ -13,6 +13,7 @@ mod deploy_truth;
 mod dns;
 mod faults;
 mod gate;
+mod groups;
 mod hardening;
 mod iam_policy;
 mod image_push;

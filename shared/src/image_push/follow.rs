@@ -104,7 +104,21 @@ pub async fn hear_deployment(
         );
         return answer(reports);
     }
-    answer(vec![report])
+    // A failure (or a rollback, a stop) of a release group's member rolls the others back.
+    let mut reports = vec![report];
+    if !failed_to_record && app.group.is_some() {
+        reports.extend(
+            Box::pin(super::group::sweep_groups_of(
+                clients,
+                config,
+                settings,
+                invocation,
+                &[app],
+            ))
+            .await,
+        );
+    }
+    answer(reports)
 }
 
 /// Applies an `ECS Service Action` event: `SERVICE_TASK_START_IMPAIRED` is noted on the deploy in
@@ -275,6 +289,15 @@ pub async fn settle(
             store,
             &read_indexes,
             now,
+        ))
+        .await,
+    );
+    // Release groups whose release a member's failure ended: the others roll back (what an
+    // event did not get to, or a failure the settle run itself found).
+    let grouped: Vec<&AppConfig> = config.apps.iter().filter(|a| a.group.is_some()).collect();
+    reports.extend(
+        Box::pin(super::group::sweep_groups_of(
+            clients, config, settings, invocation, &grouped,
         ))
         .await,
     );

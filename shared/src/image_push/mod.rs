@@ -15,6 +15,7 @@ mod deploy;
 mod fidelity;
 pub mod follow;
 pub mod gate;
+pub mod group;
 mod heard;
 pub mod native;
 pub mod observe;
@@ -415,9 +416,14 @@ async fn deploy(
             return Ok(Answer { results, dry_run });
         }
     }
-    let results = deploy_apps(clients, &apps, &goal, settings, invocation, trigger, dry_run).await;
+    let mut results = deploy_apps(clients, &apps, &goal, settings, invocation, trigger, dry_run).await;
     if !dry_run {
         replica::remember(clients, settings, &results, &goal, trigger).await;
+        // A member of a release group that failed at once rolls back the others of its release.
+        if results.iter().any(|r| r.outcome == Outcome::Failed) {
+            let grouped: Vec<&AppConfig> = apps.iter().copied().filter(|a| a.group.is_some()).collect();
+            results.extend(Box::pin(group::sweep_groups_of(clients, config, settings, invocation, &grouped)).await);
+        }
     }
     results.iter().for_each(log_report);
     Ok(Answer { results, dry_run })

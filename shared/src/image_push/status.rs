@@ -76,6 +76,9 @@ pub struct AppStatus {
     /// the payloads that answer it), or while its gate task runs (which, until when, its logs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paused: Option<String>,
+    /// The application's release group in one line (see [`super::group::group_line`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// The DORA figures over the deploys the index keeps (none without records).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dora: Option<Dora>,
@@ -106,7 +109,8 @@ pub async fn status(
     let concurrency = settings.concurrency.max(1);
     let services = super::describe_app_services(clients, &apps, concurrency).await;
     let now = SystemTime::now();
-    let results = stream::iter(apps.into_iter().zip(services).map(|(app, service)| async move {
+    let groups: Vec<&str> = apps.iter().filter_map(|a| a.group.as_deref()).collect();
+    let mut results: Vec<Report> = stream::iter(apps.into_iter().zip(services).map(|(app, service)| async move {
         match app_status(clients, settings, app, service, now).await {
             Ok(status) => Report {
                 reason: None,
@@ -121,10 +125,48 @@ pub async fn status(
     .buffered(concurrency)
     .collect()
     .await;
+    if let Some(store) = &settings.records {
+        add_group_lines(clients, config, store, &groups, &mut results).await;
+    }
     Ok(Answer {
         results,
         dry_run: false,
     })
+}
+
+/// Puts each group's one line on its members' status (one index read per member; a member
+/// whose index cannot be read is left out of the line).
+async fn add_group_lines(
+    clients: &Clients,
+    config: &Config,
+    store: &crate::records::RecordStore,
+    groups: &[&str],
+    results: &mut [Report],
+) {
+    let mut done: Vec<&str> = Vec::new();
+    for group in groups {
+        if done.contains(group) {
+            continue;
+        }
+        done.push(group);
+        let mut read = Vec::new();
+        for member in super::group::members(config, group) {
+            if let Ok(index) = store.read(&clients.s3, &member.name).await {
+                read.push((member.name.as_str(), index));
+            }
+        }
+        let members: Vec<(&str, &DeployIndex)> = read.iter().map(|(name, index)| (*name, index)).collect();
+        let line = super::group::group_line(group, &members);
+        for report in results.iter_mut() {
+            let member = report.app.as_deref().and_then(|name| config.app(name));
+            if let (Some(status), true) = (
+                report.status.as_mut(),
+                member.is_some_and(|m| m.group.as_deref() == Some(*group)),
+            ) {
+                status.group = Some(line.clone());
+            }
+        }
+    }
 }
 
 async fn app_status(
@@ -271,6 +313,7 @@ pub fn describe(
         paused: index
             .in_progress()
             .and_then(|r| paused_line(r).or_else(|| gate_line(r))),
+        group: None,
         dora: records_note.is_none().then(|| dora(&index.records, now)),
         records: records_note,
         template_change: None,

@@ -89,7 +89,21 @@ pub async fn hear_task(
         }
         let gate = record.gate.clone().expect("a pending gate");
         let verdict = judge(&gate, Some(&state), SystemTime::now());
-        return answer(vec![conclude(clients, settings, store, app, record, verdict).await]);
+        let mut reports = vec![conclude(clients, settings, store, app, record, verdict).await];
+        // A gate that failed a release group's member rolls the others of its release back.
+        if app.group.is_some() {
+            reports.extend(
+                Box::pin(crate::image_push::group::sweep_groups_of(
+                    clients,
+                    config,
+                    settings,
+                    invocation,
+                    &[app],
+                ))
+                .await,
+            );
+        }
+        return answer(reports);
     }
     answer(vec![Report::ignored(format!(
         "task {} is no deploy's gate task",

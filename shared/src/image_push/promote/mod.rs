@@ -10,6 +10,7 @@
 
 mod approval;
 pub mod evidence;
+pub mod group;
 
 use std::time::{Duration, SystemTime};
 
@@ -111,7 +112,7 @@ pub fn decide(
     // deployment) is tried again; one that started is not.
     if let Some(done) = target.records.iter().find(|r| {
         r.trigger.kind == TriggerKind::Promotion
-            && r.trigger.id == chosen.id
+            && group::promoted_by(&r.trigger.id, &chosen.id)
             && wanted == Wanted::Auto
             && !(r.outcome == DeployOutcome::Failed && r.ecs_deployment_id.is_none())
     }) {
@@ -166,6 +167,7 @@ pub async fn promote_followers(
     due_only: bool,
 ) -> Vec<Report> {
     let mut reports = Vec::new();
+    let mut groups: Vec<&str> = Vec::new();
     for target in config
         .apps
         .iter()
@@ -173,6 +175,19 @@ pub async fn promote_followers(
         .filter(|a| a.promotion().policy() == PromotionPolicy::Auto)
         .filter(|a| !due_only || a.promotion().soak_minutes == 0)
     {
+        // A release group's members move together.
+        if let Some(group) = target.group.as_deref() {
+            if !groups.contains(&group) {
+                groups.push(group);
+                reports.extend(
+                    Box::pin(group::promote_group(
+                        clients, config, settings, invocation, group, now, due_only,
+                    ))
+                    .await,
+                );
+            }
+            continue;
+        }
         match promote(
             clients,
             config,

@@ -207,6 +207,10 @@ pub struct AppConfig {
     /// deploy goes on only when its container exits 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_deploy: Option<GateConfig>,
+    /// The release group: members released together (one push, one group promotion) roll
+    /// back together when one of them fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// Scheduled tasks that run the application's family (EventBridge rules `"nightly"`,
     /// `"rule/<bus>/<name>"`, Scheduler schedules `"schedule/<group>/<name>"`, in the service's
     /// account and region): when a deploy completes, their ECS targets move to its revision.

@@ -30,6 +30,12 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
     let mut claims = Claims::default();
     for (&i, app) in positions.iter().zip(&config.apps) {
         let at = |field: &str| format!("apps[{i}].{field}");
+        if app.group.as_deref().is_some_and(|g| !is_app_name(g)) {
+            push(
+                at("group"),
+                "expected a group name of 1-64 letters, digits, `-`, `_` or `.`".into(),
+            );
+        }
         if !is_app_name(&app.name) {
             push(at("name"), "expected 1-64 letters, digits, `-`, `_` or `.`".into());
         } else if !names.insert(app.name.as_str()) {
