@@ -460,6 +460,7 @@ pub fn json_resource(service: &str, operation: &str, region: &str, body: &serde_
         }
         ("ecs", "TagResource" | "ListTagsForResource" | "UntagResource") => text("resourceArn"),
         ("ecs", "ContinueServiceDeployment" | "StopServiceDeployment") => text("serviceDeploymentArn"),
+        ("ecs", "DescribeExpressGatewayService" | "UpdateExpressGatewayService") => text("serviceArn"),
         // ListServices is authorized on "*" with the cluster as the `ecs:cluster` condition key.
         ("ecs", "ListServices") => {
             let cluster = text("cluster").unwrap_or_else(|| "default".into());

@@ -57,6 +57,18 @@ pub const DOCUMENTED: &[(&str, &str, &str)] = &[
         "s3:ListBucket",
         "without it S3 answers AccessDenied instead of NoSuchKey for a lease or record not written yet",
     ),
+    // A fan-out through the deploy queue may hold an Express Mode service (`express`); the
+    // tests deploy those from image-push only.
+    (
+        "deploy-worker",
+        "ecs:DescribeExpressGatewayService",
+        "a queued deploy of an Express Mode service reads it (tested through image-push)",
+    ),
+    (
+        "deploy-worker",
+        "ecs:UpdateExpressGatewayService",
+        "a queued deploy of an Express Mode service updates it (tested through image-push)",
+    ),
     // S3 decrypts an SSE-KMS configuration object with the caller's kms:Decrypt (the call the
     // function makes is GetObject; the emulator does not encrypt, so no test sees it).
     (

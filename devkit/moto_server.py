@@ -1,6 +1,6 @@
-"""Starts the emulator (moto's server) with four changes: large queues, service-made interfaces
+"""Starts the emulator (moto's server) with five changes: large queues, service-made interfaces
 (each with a private DNS name, which moto's RunTask reads),
-a stand-in for ECS's service deployments API, and CloudWatch over CBOR.
+stand-ins for ECS's service deployments API and Express Mode services, and CloudWatch over CBOR.
 
 moto's SQS reads a queue's attributes for every message it adds, and those attributes count
 the queue's delayed and hidden messages, each asking the time through a datetime computation:
@@ -50,6 +50,9 @@ eni_models.NetworkInterface.__init__ = _eni_init_as_requester
 
 # ECS's service deployments API, which moto lacks: devkit/ecs_deployments.py.
 import ecs_deployments  # noqa: E402,F401
+
+# ECS Express Mode services, which moto lacks: devkit/ecs_express.py.
+import ecs_express  # noqa: E402,F401
 
 # CloudWatch over the CBOR protocol the Rust SDK speaks: devkit/cloudwatch_cbor.py.
 import cloudwatch_cbor  # noqa: E402,F401

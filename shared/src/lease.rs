@@ -293,6 +293,30 @@ pub async fn confirm(s3: &aws_sdk_s3::Client, config: &LeaseConfig, lease: &Leas
     }
 }
 
+/// Runs `work` holding `app`'s lease when leases are kept (`config`; none: without one) and
+/// gives it back after; a lease that cannot be taken is the error, and `work` does not run. A
+/// lease not given back expires by itself.
+pub async fn holding<T>(
+    s3: &aws_sdk_s3::Client,
+    config: Option<&LeaseConfig>,
+    app: &AppConfig,
+    owner: &str,
+    purpose: &str,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, LeaseError> {
+    let held = match config {
+        None => None,
+        Some(config) => Some((config, acquire(s3, config, &config.key_of(app), owner, purpose).await?)),
+    };
+    let done = work.await;
+    if let Some((config, lease)) = held {
+        if let Err(err) = release(s3, config, &lease).await {
+            tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
+        }
+    }
+    Ok(done)
+}
+
 /// Gives the lease back (marks it expired), unless someone took it over after it expired.
 pub async fn release(s3: &aws_sdk_s3::Client, config: &LeaseConfig, lease: &Lease) -> Result<(), AwsError> {
     let released = LeaseDocument {

@@ -11,6 +11,7 @@ mod approvals;
 mod containers;
 mod deploy_truth;
 mod dns;
+mod express;
 mod faults;
 mod gate;
 mod groups;

@@ -23,7 +23,13 @@ pub(crate) async fn deploy_apps(
     trigger: &Trigger,
     dry_run: bool,
 ) -> Vec<Report> {
-    let groups = by_reach(clients, apps).await;
+    // Express Mode services deploy through their own API, one by one.
+    let (express, apps): (Vec<&AppConfig>, Vec<&AppConfig>) = apps.iter().partition(|app| app.express);
+    let mut reports = Vec::new();
+    for app in express {
+        reports.push(Box::pin(super::express::deploy(clients, settings, trigger, goal, app, dry_run)).await);
+    }
+    let groups = by_reach(clients, &apps).await;
     stream::iter(
         // Boxed: a deploy's future is large, and callers nest it (the settle run's template
         // deploys, promotions) on a thread's stack.
@@ -44,7 +50,8 @@ pub(crate) async fn deploy_apps(
     .await
     .into_iter()
     .flatten()
-    .collect()
+    .for_each(|report| reports.push(report));
+    reports
 }
 
 /// Observes, plans and applies the deploy of applications that share one account and region.

@@ -105,20 +105,11 @@ pub async fn hear_deployment(
         return answer(reports);
     }
     // A failure (or a rollback, a stop) of a release group's member rolls the others back.
-    let mut reports = vec![report];
-    if !failed_to_record && app.group.is_some() {
-        reports.extend(
-            Box::pin(super::group::sweep_groups_of(
-                clients,
-                config,
-                settings,
-                invocation,
-                &[app],
-            ))
-            .await,
-        );
+    if failed_to_record {
+        return answer(vec![report]);
     }
-    answer(reports)
+    let and = super::group::and_rollbacks(clients, config, settings, invocation, app, report);
+    answer(Box::pin(and).await)
 }
 
 /// Applies an `ECS Service Action` event: `SERVICE_TASK_START_IMPAIRED` is noted on the deploy in

@@ -141,6 +141,23 @@ pub(crate) async fn sweep(
     reports
 }
 
+/// `report` of what may have ended `app`'s deploy, followed by the rollbacks its release group
+/// needs because of it (none for an application in no group).
+pub(crate) async fn and_rollbacks(
+    clients: &Clients,
+    config: &Config,
+    settings: &Settings,
+    invocation: &Invocation,
+    app: &AppConfig,
+    report: Report,
+) -> Vec<Report> {
+    let mut reports = vec![report];
+    if app.group.is_some() {
+        reports.extend(Box::pin(sweep_groups_of(clients, config, settings, invocation, &[app])).await);
+    }
+    reports
+}
+
 /// [`sweep`] of every group one of `apps` is in.
 pub(crate) async fn sweep_groups_of(
     clients: &Clients,

@@ -11,6 +11,7 @@ mod clients;
 mod containers_tests;
 mod decide;
 mod deploy;
+mod express;
 #[cfg(test)]
 mod fidelity;
 pub mod follow;

@@ -52,7 +52,8 @@ pub async fn watch_templates(
 ) -> Vec<Report> {
     let watched = indexes
         .iter()
-        .filter(|(app, _)| app.base == Base::Template)
+        // An Express Mode service's revisions are ECS's own: it has no template to watch.
+        .filter(|(app, _)| app.base == Base::Template && !app.express)
         .filter_map(|(app, index)| running_of(index).map(|running| (*app, running)));
     let found: Vec<Option<Report>> = stream::iter(watched.map(|(app, (running, template))| async move {
         let family = family_and_revision(&running)?.0;

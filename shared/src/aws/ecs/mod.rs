@@ -1,6 +1,7 @@
 //! ECS: services and task definition revisions; [`deployments`]: the service deployments API.
 
 pub mod deployments;
+pub mod express;
 pub mod tasks;
 
 use aws_sdk_ecs::types::{DeploymentConfiguration, ServiceRegistry, SortOrder, Tag, TaskDefinitionField};

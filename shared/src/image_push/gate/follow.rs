@@ -89,21 +89,10 @@ pub async fn hear_task(
         }
         let gate = record.gate.clone().expect("a pending gate");
         let verdict = judge(&gate, Some(&state), SystemTime::now());
-        let mut reports = vec![conclude(clients, settings, store, app, record, verdict).await];
+        let report = conclude(clients, settings, store, app, record, verdict).await;
         // A gate that failed a release group's member rolls the others of its release back.
-        if app.group.is_some() {
-            reports.extend(
-                Box::pin(crate::image_push::group::sweep_groups_of(
-                    clients,
-                    config,
-                    settings,
-                    invocation,
-                    &[app],
-                ))
-                .await,
-            );
-        }
-        return answer(reports);
+        let and = crate::image_push::group::and_rollbacks(clients, config, settings, invocation, app, report);
+        return answer(Box::pin(and).await);
     }
     answer(vec![Report::ignored(format!(
         "task {} is no deploy's gate task",
@@ -205,29 +194,17 @@ async fn go_on(
     app: &AppConfig,
     record: &DeployRecord,
 ) -> Report {
-    let held = match &settings.lease {
-        None => None,
-        Some(leases) => {
-            let purpose = format!("{} gate passed: update the service", app.name);
-            match lease::acquire(&clients.s3, leases, &leases.key_of(app), &record.id, &purpose).await {
-                Ok(lease) => Some((leases, lease)),
-                Err(err) => {
-                    return Report::skipped(
-                        app,
-                        Outcome::Deferred,
-                        format!("{err}; the gate passed, and a retry updates the service"),
-                    )
-                }
-            }
-        }
-    };
-    let report = update_after_gate(clients, settings, store, app, record).await;
-    if let Some((leases, lease)) = held {
-        if let Err(err) = lease::release(&clients.s3, leases, &lease).await {
-            tracing::warn!(app = %app.name, error = %err, "lease not given back; it expires by itself");
-        }
-    }
-    report
+    let purpose = format!("{} gate passed: update the service", app.name);
+    let work = update_after_gate(clients, settings, store, app, record);
+    lease::holding(&clients.s3, settings.lease.as_ref(), app, &record.id, &purpose, work)
+        .await
+        .unwrap_or_else(|err| {
+            Report::skipped(
+                app,
+                Outcome::Deferred,
+                format!("{err}; the gate passed, and a retry updates the service"),
+            )
+        })
 }
 
 async fn update_after_gate(

@@ -189,7 +189,8 @@ pub(super) fn problems(app: &AppConfig, given_container: bool) -> Vec<(String, S
     let mut problems = Vec::new();
     let mut push = |field: String, message: &str| problems.push((field, message.to_owned()));
     if app.containers.is_empty() {
-        if !given_container {
+        // An Express Mode service has one primary container, which ECS names.
+        if !given_container && !app.express {
             push(
                 "container".into(),
                 "missing field, expected `container` (or `containers`)",

@@ -43,3 +43,29 @@ pub(super) fn problems(gate: &GateConfig) -> Vec<(&'static str, String)> {
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::paths;
+    use super::super::*;
+
+    #[test]
+    fn a_gate_task_needs_a_command_and_a_bounded_timeout() {
+        let with = |gate: &str| {
+            format!(
+                r#"{{"apps": [{{"name": "a", "cluster": "c", "service": "a", "container": "app", "repository": "orders",
+                "tags": ["latest"], "before_deploy": {gate}}}]}}"#
+            )
+        };
+        let config = Config::parse(&with(r#"{"command": ["./migrate", "up"]}"#), "test").unwrap();
+        let gate = config.apps[0].before_deploy.as_ref().unwrap();
+        assert_eq!((gate.timeout_minutes, gate.container.as_deref()), (30, None));
+        let err = Config::parse(&with(r#"{"command": [], "timeout_minutes": 0}"#), "test").unwrap_err();
+        assert_eq!(
+            paths(err),
+            ["apps[0].before_deploy.command", "apps[0].before_deploy.timeout_minutes"]
+        );
+        let err = Config::parse(&with(r#"{"command": ["x"], "image": "y"}"#), "test").unwrap_err();
+        assert!(err.problems[0].path.starts_with("apps[0].before_deploy"), "{err:?}");
+    }
+}

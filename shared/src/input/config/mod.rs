@@ -9,6 +9,7 @@ mod gate;
 mod names;
 mod nlb;
 mod parse;
+mod place;
 mod promotion;
 pub mod rates;
 mod routes;
@@ -26,6 +27,7 @@ pub use containers::ContainerConfig;
 pub use gate::GateConfig;
 pub use names::is_dns_name;
 pub use nlb::{Discovery, NlbConfig, TargetGroupConfig};
+pub use place::{grouped, OwnPlace, ServicePlace};
 pub use promotion::{Approval, PromotionConfig, PromotionPolicy};
 pub use rates::EcsRates;
 pub use routes::{ApiConfig, CloudMapConfig};
@@ -211,6 +213,10 @@ pub struct AppConfig {
     /// back together when one of them fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// `service` is an ECS Express Mode service (its ARN): deploys move its primary container
+    /// with `UpdateExpressGatewayService` instead of registering a revision.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub express: bool,
     /// Scheduled tasks that run the application's family (EventBridge rules `"nightly"`,
     /// `"rule/<bus>/<name>"`, Scheduler schedules `"schedule/<group>/<name>"`, in the service's
     /// account and region): when a deploy completes, their ECS targets move to its revision.
@@ -264,44 +270,6 @@ fn default_grace_days() -> u32 {
 
 fn default_true() -> bool {
     true
-}
-
-/// Where an application's service is reached: through which role (with its external id) and in
-/// which region; all none for the function's own account and region.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ServicePlace {
-    /// Role assumed for the service's calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
-    /// External id that role's trust policy asks for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
-    /// Region of the service.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-}
-
-impl ServicePlace {
-    /// True for the function's own account and region.
-    pub fn is_own(&self) -> bool {
-        *self == ServicePlace::default()
-    }
-}
-
-/// `apps` grouped by `key`, groups in first-seen order, each keeping the applications' order.
-pub fn grouped<'a, K: PartialEq>(
-    apps: impl IntoIterator<Item = &'a AppConfig>,
-    key: impl Fn(&AppConfig) -> K,
-) -> Vec<(K, Vec<&'a AppConfig>)> {
-    let mut groups: Vec<(K, Vec<&AppConfig>)> = Vec::new();
-    for app in apps {
-        let k = key(app);
-        match groups.iter_mut().find(|(g, _)| *g == k) {
-            Some((_, group)) => group.push(app),
-            None => groups.push((k, vec![app])),
-        }
-    }
-    groups
 }
 
 impl AppConfig {
@@ -420,54 +388,6 @@ impl Config {
             )
         })
     }
-
-    /// The applications an ECS service ARN can name: `arn:...:<region>:<account>:service/<cluster>/<name>`,
-    /// or the short form of services created before 2021, `...:service/<name>`, which names no
-    /// cluster (every application of that service name in that place is a candidate). The ARN's
-    /// account and region must equal the application's exactly: its role's account (else the
-    /// function's own, when known) and its region (else the function's own). An event of
-    /// another account or region never reaches an application of this one.
-    pub fn apps_for_service_arn(&self, service_arn: &str, own: OwnPlace<'_>) -> Vec<&AppConfig> {
-        let fields: Vec<&str> = service_arn.splitn(6, ':').collect();
-        let (Some(region), Some(account), Some(resource)) = (fields.get(3), fields.get(4), fields.get(5)) else {
-            return Vec::new();
-        };
-        let Some(path) = resource.strip_prefix("service/") else {
-            return Vec::new();
-        };
-        let (cluster, service) = match path.split_once('/') {
-            Some((cluster, service)) => (Some(cluster), service),
-            None => (None, path),
-        };
-        self.apps
-            .iter()
-            .filter(|app| {
-                short_name(&app.service) == service
-                    && cluster.is_none_or(|cluster| short_name(&app.cluster) == cluster)
-                    && app.region.as_deref().unwrap_or(own.region) == *region
-                    && app.account().or(own.account).is_none_or(|a| a == *account)
-            })
-            .collect()
-    }
-
-    /// The one application an ECS service ARN names (see [`Config::apps_for_service_arn`]); none
-    /// when no application, or several (a short ARN whose service name two clusters share), fit.
-    pub fn app_for_service_arn(&self, service_arn: &str, own: OwnPlace<'_>) -> Option<&AppConfig> {
-        match self.apps_for_service_arn(service_arn, own).as_slice() {
-            [app] => Some(app),
-            _ => None,
-        }
-    }
-}
-
-/// Where the function itself runs: what an application without `role_arn` or `region` means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OwnPlace<'a> {
-    /// The function's account (from the invoked function's ARN); none outside Lambda, where an
-    /// application without a role matches any account.
-    pub account: Option<&'a str>,
-    /// The function's region.
-    pub region: &'a str,
 }
 
 impl AppConfig {

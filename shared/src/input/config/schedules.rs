@@ -88,3 +88,41 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod in_documents {
+    use super::super::tests::paths;
+    use super::super::*;
+
+    #[test]
+    fn schedules_are_rules_or_scheduler_schedules_and_one_app_claims_each() {
+        let two = |first: &str, second: &str| {
+            format!(
+                r#"{{"apps": [
+                {{"name": "a", "cluster": "c", "service": "a", "container": "app", "repository": "orders", "tags": ["latest"], "schedules": {first}}},
+                {{"name": "b", "cluster": "c", "service": "b", "container": "app", "repository": "orders", "tags": ["latest"], "schedules": {second}}}]}}"#
+            )
+        };
+        let config = Config::parse(&two(r#"["nightly", "schedule/reports/daily"]"#, "[]"), "test").unwrap();
+        assert_eq!(
+            config.apps[0].schedule_refs(),
+            [
+                ScheduleRef::Rule {
+                    bus: "default".into(),
+                    name: "nightly".into()
+                },
+                ScheduleRef::Schedule {
+                    group: "reports".into(),
+                    name: "daily".into()
+                }
+            ]
+        );
+        let err = Config::parse(&two(r#"["rule/x", "ok"]"#, r#"["schedule/g/n y"]"#), "test").unwrap_err();
+        assert_eq!(paths(err), ["apps[0].schedules[0]", "apps[1].schedules[0]"]);
+        // `nightly` is the default bus's rule, however it is written.
+        let err = Config::parse(&two(r#"["nightly"]"#, r#"["rule/default/nightly"]"#), "test").unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err:?}");
+        assert_eq!(err.problems[0].path, "apps[1].schedules[0]");
+        assert!(err.problems[0].message.contains("claimed twice"), "{err:?}");
+    }
+}

@@ -14,7 +14,7 @@ const GOOD: &str = r#"{
     "alb_dns_name": "internal-api-123.ap-northeast-1.elb.amazonaws.com", "port": 443}]}
 }"#;
 
-fn paths(err: ConfigError) -> Vec<String> {
+pub(super) fn paths(err: ConfigError) -> Vec<String> {
     err.problems.into_iter().map(|p| p.path).collect()
 }
 
@@ -184,81 +184,6 @@ fn two_entries_may_not_claim_one_resource_and_both_are_named() {
         find("apps[1].cloud_map.failure_threshold")[0].contains("expected 1, got 3"),
         "{err}"
     );
-}
-
-#[test]
-fn ecs_events_find_the_application_of_their_account_and_region() {
-    let config = Config::parse(
-        r#"{"apps": [
-            {"name": "own", "cluster": "c", "service": "web", "container": "app", "repository": "web", "tags": ["latest"]},
-            {"name": "prod", "cluster": "c", "service": "web", "container": "app", "repository": "web", "tags": ["latest"],
-             "role_arn": "arn:aws:iam::222222222222:role/deployer"},
-            {"name": "eu", "cluster": "c", "service": "web", "container": "app", "repository": "web", "tags": ["latest"],
-             "role_arn": "arn:aws:iam::222222222222:role/deployer", "region": "eu-west-1"}
-        ]}"#,
-        "test",
-    )
-    .unwrap();
-    let own = OwnPlace {
-        account: Some("111111111111"),
-        region: "us-east-1",
-    };
-    let name = |arn: &str| config.app_for_service_arn(arn, own).map(|a| a.name.as_str());
-    assert_eq!(name("arn:aws:ecs:us-east-1:111111111111:service/c/web"), Some("own"));
-    assert_eq!(name("arn:aws:ecs:us-east-1:222222222222:service/c/web"), Some("prod"));
-    assert_eq!(name("arn:aws:ecs:eu-west-1:222222222222:service/c/web"), Some("eu"));
-    assert_eq!(name("arn:aws:ecs:us-east-1:222222222222:service/c/other"), None);
-    // Exactly: a listed workload account no app names, or a region no app names, is nobody's
-    // (the app without a role is the function's own account and region, not "any").
-    assert_eq!(name("arn:aws:ecs:us-east-1:333333333333:service/c/web"), None);
-    assert_eq!(name("arn:aws:ecs:ap-northeast-1:111111111111:service/c/web"), None);
-    assert_eq!(name("arn:aws:ecs:eu-west-1:111111111111:service/c/web"), None);
-    // Short ARNs (services created before 2021) name no cluster: matched by name and place.
-    assert_eq!(name("arn:aws:ecs:us-east-1:222222222222:service/web"), Some("prod"));
-    // Outside Lambda the function's account is unknown: an app without a role fits any.
-    let local = OwnPlace {
-        account: None,
-        region: "us-east-1",
-    };
-    assert_eq!(
-        config
-            .app_for_service_arn("arn:aws:ecs:us-east-1:333333333333:service/c/web", local)
-            .map(|a| a.name.as_str()),
-        Some("own")
-    );
-}
-
-#[test]
-fn a_short_service_arn_fits_every_app_of_that_name_in_its_place() {
-    let config = Config::parse(
-        r#"{"apps": [
-            {"name": "a", "cluster": "one", "service": "web", "container": "app", "repository": "web", "tags": ["latest"]},
-            {"name": "b", "cluster": "two", "service": "web", "container": "app", "repository": "web", "tags": ["latest"]},
-            {"name": "c", "cluster": "two", "service": "arn:aws:ecs:us-east-1:111111111111:service/api", "container": "app", "repository": "web", "tags": ["latest"]}
-        ]}"#,
-        "test",
-    )
-    .unwrap();
-    let own = OwnPlace {
-        account: Some("111111111111"),
-        region: "us-east-1",
-    };
-    let names = |arn: &str| -> Vec<&str> {
-        config
-            .apps_for_service_arn(arn, own)
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect()
-    };
-    assert_eq!(names("arn:aws:ecs:us-east-1:111111111111:service/web"), ["a", "b"]);
-    assert_eq!(
-        config.app_for_service_arn("arn:aws:ecs:us-east-1:111111111111:service/web", own),
-        None
-    );
-    assert_eq!(names("arn:aws:ecs:us-east-1:111111111111:service/two/web"), ["b"]);
-    // A service the configuration names by its short ARN.
-    assert_eq!(names("arn:aws:ecs:us-east-1:111111111111:service/api"), ["c"]);
-    assert_eq!(names("arn:aws:ecs:us-east-1:111111111111:service/two/api"), ["c"]);
 }
 
 #[test]
@@ -537,56 +462,4 @@ fn source_identity_is_a_document_switch_every_application_follows() {
     let mut document: serde_json::Value = serde_json::from_str(&one_app_and("")).unwrap();
     document["apps"][0]["assume_with_source_identity"] = serde_json::json!(true);
     assert!(Config::parse(&document.to_string(), "test").is_err());
-}
-
-#[test]
-fn schedules_are_rules_or_scheduler_schedules_and_one_app_claims_each() {
-    let two = |first: &str, second: &str| {
-        format!(
-            r#"{{"apps": [
-            {{"name": "a", "cluster": "c", "service": "a", "container": "app", "repository": "orders", "tags": ["latest"], "schedules": {first}}},
-            {{"name": "b", "cluster": "c", "service": "b", "container": "app", "repository": "orders", "tags": ["latest"], "schedules": {second}}}]}}"#
-        )
-    };
-    let config = Config::parse(&two(r#"["nightly", "schedule/reports/daily"]"#, "[]"), "test").unwrap();
-    assert_eq!(
-        config.apps[0].schedule_refs(),
-        [
-            ScheduleRef::Rule {
-                bus: "default".into(),
-                name: "nightly".into()
-            },
-            ScheduleRef::Schedule {
-                group: "reports".into(),
-                name: "daily".into()
-            }
-        ]
-    );
-    let err = Config::parse(&two(r#"["rule/x", "ok"]"#, r#"["schedule/g/n y"]"#), "test").unwrap_err();
-    assert_eq!(paths(err), ["apps[0].schedules[0]", "apps[1].schedules[0]"]);
-    // `nightly` is the default bus's rule, however it is written.
-    let err = Config::parse(&two(r#"["nightly"]"#, r#"["rule/default/nightly"]"#), "test").unwrap_err();
-    assert_eq!(err.problems.len(), 1, "{err:?}");
-    assert_eq!(err.problems[0].path, "apps[1].schedules[0]");
-    assert!(err.problems[0].message.contains("claimed twice"), "{err:?}");
-}
-
-#[test]
-fn a_gate_task_needs_a_command_and_a_bounded_timeout() {
-    let with = |gate: &str| {
-        format!(
-            r#"{{"apps": [{{"name": "a", "cluster": "c", "service": "a", "container": "app", "repository": "orders",
-            "tags": ["latest"], "before_deploy": {gate}}}]}}"#
-        )
-    };
-    let config = Config::parse(&with(r#"{"command": ["./migrate", "up"]}"#), "test").unwrap();
-    let gate = config.apps[0].before_deploy.as_ref().unwrap();
-    assert_eq!((gate.timeout_minutes, gate.container.as_deref()), (30, None));
-    let err = Config::parse(&with(r#"{"command": [], "timeout_minutes": 0}"#), "test").unwrap_err();
-    assert_eq!(
-        paths(err),
-        ["apps[0].before_deploy.command", "apps[0].before_deploy.timeout_minutes"]
-    );
-    let err = Config::parse(&with(r#"{"command": ["x"], "image": "y"}"#), "test").unwrap_err();
-    assert!(err.problems[0].path.starts_with("apps[0].before_deploy"), "{err:?}");
 }

@@ -30,6 +30,24 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
     let mut claims = Claims::default();
     for (&i, app) in positions.iter().zip(&config.apps) {
         let at = |field: &str| format!("apps[{i}].{field}");
+        if app.express {
+            if !(app.service.starts_with("arn:") && app.service.contains(":service/")) {
+                push(
+                    at("service"),
+                    "expected the Express Mode service's ARN (arn:aws:ecs:<region>:<account>:service/<cluster>/<name>)"
+                        .into(),
+                );
+            }
+            for (field, given) in [
+                ("containers", !app.containers.is_empty()),
+                ("before_deploy", app.before_deploy.is_some()),
+                ("schedules", !app.schedules.is_empty()),
+            ] {
+                if given {
+                    push(at(field), "expected none with `express`: an Express Mode service has one primary container and no task definition of the deployer's".into());
+                }
+            }
+        }
         if app.group.as_deref().is_some_and(|g| !is_app_name(g)) {
             push(
                 at("group"),
@@ -228,7 +246,7 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
             );
         }
     }
-    validate_promotions(config, positions, &mut push);
+    super::promotion::validate_promotions(config, positions, &mut push);
     if let Some(nlb) = &config.nlb {
         validate_nlb(nlb, &mut push);
         for (t, tg) in nlb.target_groups.iter().enumerate() {
@@ -237,92 +255,6 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
         }
     }
     problems.extend(claims.conflicts);
-}
-
-/// Each `promote_from` names another known application following the same repository, and
-/// no chain comes back to where it started (dev -> staging -> prod is fine; a -> b -> a is not).
-fn validate_promotions(config: &Config, positions: &[usize], push: &mut impl FnMut(String, String)) {
-    let by_name: HashMap<&str, &super::AppConfig> = config.apps.iter().map(|a| (a.name.as_str(), a)).collect();
-    let mut reported_cycles: HashSet<Vec<&str>> = HashSet::new();
-    for (&i, app) in positions.iter().zip(&config.apps) {
-        let Some(source) = app.promote_from.as_deref() else {
-            continue;
-        };
-        let at = format!("apps[{i}].promote_from");
-        let Some(source_app) = by_name.get(source) else {
-            let names: Vec<&str> = config.apps.iter().map(|a| a.name.as_str()).collect();
-            push(
-                at,
-                format!(
-                    "expected one of the configured applications ({}), got {}",
-                    names.join(", "),
-                    quoted(source)
-                ),
-            );
-            continue;
-        };
-        if source_app.follows_several_repositories() {
-            push(
-                at.clone(),
-                format!(
-                    "{} has containers following several repositories, and a promotion moves one digest: promote from an application of one repository",
-                    quoted(source)
-                ),
-            );
-        }
-        // Into production, or across accounts, a digest moves at once only when that is said.
-        let promotion = app.promotion();
-        let crosses = app.account() != source_app.account();
-        if (app.production || crosses) && !promotion.is_gated() && promotion.policy_written.is_none() {
-            let why = match app.production {
-                true => "marked `production`".to_owned(),
-                false => format!(
-                    "in account {} and its source {} in {}",
-                    app.account().unwrap_or("of the function"),
-                    quoted(source),
-                    source_app.account().unwrap_or("the function's")
-                ),
-            };
-            push(
-                format!("apps[{i}].promotion"),
-                format!("this application is {why}: expected `approval: \"manual\"` or `soak_minutes`, or `policy: \"auto\"` written out to promote each completed digest at once"),
-            );
-        }
-        if source_app.repository != app.repository {
-            push(
-                at.clone(),
-                format!(
-                    "expected an application of the same repository: {} follows {}, this one {}",
-                    quoted(source),
-                    quoted(&source_app.repository),
-                    quoted(&app.repository)
-                ),
-            );
-        }
-        // Walk the chain up from this application; a name seen twice is a cycle.
-        let mut chain = vec![app.name.as_str()];
-        let mut next = Some(source);
-        while let Some(name) = next {
-            if let Some(start) = chain.iter().position(|n| *n == name) {
-                let mut cycle: Vec<&str> = chain[start..].to_vec();
-                let mut key = cycle.clone();
-                key.sort_unstable();
-                if reported_cycles.insert(key) {
-                    cycle.push(name);
-                    push(
-                        at.clone(),
-                        format!(
-                            "expected no promotion cycle, got {} (each promoted from the next)",
-                            cycle.join(" <- ")
-                        ),
-                    );
-                }
-                break;
-            }
-            chain.push(name);
-            next = by_name.get(name).and_then(|a| a.promote_from.as_deref());
-        }
-    }
 }
 
 /// What the applications claim: each resource by one entry only. A second claim is a problem
