@@ -427,4 +427,30 @@ mod tests {
         assert!(paused.starts_with("d-2 paused at POST_TEST_TRAFFIC_SHIFT (hook approve, ECS does ROLLBACK at 2027-01-01T00:00:00Z unless answered)"), "{paused}");
         assert!(paused.contains(r#"{"continue": {"app": "orders"}}"#), "{paused}");
     }
+
+    #[test]
+    fn a_deploy_waiting_for_its_gate_task_says_which_until_when_and_its_logs() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(2_000_000_000);
+        let mut gated = deploy_record("d-3", DeployOutcome::InProgress, &digest(9), &format_time(now));
+        gated.gate = Some(crate::records::GateProgress {
+            task_arn: "arn:aws:ecs:r:1:task/sss/0f6f9b4a".into(),
+            container: "app".into(),
+            started_at: format_time(now),
+            deadline: "2033-05-18T04:03:20Z".into(),
+            exit_code: None,
+            passed: false,
+            logs: Some("https://console/logs".into()),
+        });
+        let mut index = DeployIndex { records: vec![gated] };
+        let line = describe(&service("orders:1"), None, &index, None, now)
+            .paused
+            .expect("a line");
+        assert_eq!(
+            line,
+            "d-3 waits for its gate task 0f6f9b4a (until 2033-05-18T04:03:20Z; logs: https://console/logs): the service is updated when it exits 0"
+        );
+        // Once passed, ECS rolls it out: no gate line.
+        index.records[0].gate.as_mut().unwrap().passed = true;
+        assert_eq!(describe(&service("orders:1"), None, &index, None, now).paused, None);
+    }
 }
