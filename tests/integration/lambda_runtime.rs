@@ -148,11 +148,13 @@ async fn nlb_sync_runs_the_scheduled_event_through_the_lambda_runtime() {
         world::ALB_DNS_NAME,
         Answer::Addresses(vec!["10.0.1.10".parse().unwrap(), "10.0.1.20".parse().unwrap()]),
     );
+    // No `state_bucket`: the stack's, as the template sets it.
     let config = serde_json::json!({"apps": [], "nlb": {
-        "state_bucket": "deployer-state", "dns_servers": [dns.addr.to_string()],
+        "dns_servers": [dns.addr.to_string()],
         "target_groups": [{"target_group_arn": tg, "alb_dns_name": world::ALB_DNS_NAME, "port": 443}]}});
     let mut env = emulator.env();
     env.push(world::config_in_s3(&kit.clients, "deployer-config", &config.to_string()).await);
+    env.push((deployer::input::env::ENV_STATE_BUCKET.into(), "deployer-state".into()));
     let watch = tokio::task::spawn_blocking(move || LambdaWatch::start("nlb-sync", &env))
         .await
         .unwrap();
@@ -164,6 +166,20 @@ async fn nlb_sync_runs_the_scheduled_event_through_the_lambda_runtime() {
     assert_eq!(
         world::target_ips(&kit.clients, &tg).await,
         vec!["10.0.1.10:443", "10.0.1.20:443"]
+    );
+    let state = kit
+        .clients
+        .s3
+        .list_objects_v2()
+        .bucket("deployer-state")
+        .prefix("nlb-sync/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        state.key_count(),
+        Some(1),
+        "the group's state in the stack's bucket: {state:?}"
     );
     emulator.start_recording();
     let second = watch

@@ -717,3 +717,20 @@ async fn a_name_server_whose_address_failed_does_not_keep_the_others_from_being_
     assert_eq!(again, servers);
     assert_eq!(server.queries(), cold, "warm: remembered, nothing asked");
 }
+
+/// No `state_bucket` and no stack state bucket (`DEPLOYER_STATE_BUCKET`): refused, naming the
+/// field, before any call.
+#[tokio::test]
+async fn an_nlb_without_a_state_bucket_needs_the_stacks() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    let config = json!({"apps": [], "nlb": {"target_groups": [{
+        "target_group_arn": "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/nlb-443/abc",
+        "alb_dns_name": ALB_DNS_NAME, "port": 443}]}});
+    emulator.start_recording();
+    let err = invoke_nlb_sync(&kit.clients, &config.to_string(), &json!({"sync": {}}))
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("nlb.state_bucket"), "{err}");
+    assert_eq!(emulator.stop_recording(), vec![], "no call");
+}

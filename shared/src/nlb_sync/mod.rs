@@ -245,6 +245,24 @@ pub async fn handle(
             dry_run: request.dry_run,
         });
     };
+    // No `state_bucket`: the stack's state bucket, where the deploy records are.
+    let with_stack_bucket;
+    let nlb = match (nlb.state_bucket.is_empty(), &settings.records) {
+        (false, _) => nlb,
+        (true, Some(records)) => {
+            with_stack_bucket = NlbConfig {
+                state_bucket: records.bucket.clone(),
+                ..nlb.clone()
+            };
+            &with_stack_bucket
+        }
+        (true, None) => {
+            return Err(InputError::new(
+                "nlb.state_bucket",
+                "a bucket for the target groups' state: none is named, and the function has no state bucket (DEPLOYER_STATE_BUCKET, which the template sets)",
+            ))
+        }
+    };
     let mut groups = select(nlb, request)?;
     let servers = run::dns_servers(nlb, &groups).await;
     // Fair turns: each run (a minute apart) starts with another group and another server, so

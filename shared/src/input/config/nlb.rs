@@ -8,7 +8,9 @@ use super::default_true;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NlbConfig {
-    /// Bucket holding the per-target-group state.
+    /// Bucket holding the per-target-group state (empty: the stack's state bucket,
+    /// `DEPLOYER_STATE_BUCKET`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub state_bucket: String,
     /// Key prefix of the state objects.
     #[serde(default = "default_state_prefix")]

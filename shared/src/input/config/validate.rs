@@ -387,7 +387,7 @@ fn validate_api(api: &ApiConfig, base: &str, push: &mut impl FnMut(String, Strin
 }
 
 fn validate_nlb(nlb: &NlbConfig, push: &mut impl FnMut(String, String)) {
-    if !is_bucket_name(&nlb.state_bucket) {
+    if !nlb.state_bucket.is_empty() && !is_bucket_name(&nlb.state_bucket) {
         push("nlb.state_bucket".into(), "expected an S3 bucket name".into());
     }
     if !(1..=30).contains(&nlb.dns_budget_seconds) {
