@@ -30,7 +30,7 @@ pub(crate) async fn deploy_apps(
         reports.push(Box::pin(super::express::deploy(clients, settings, trigger, goal, app, dry_run)).await);
     }
     let groups = by_reach(clients, &apps).await;
-    stream::iter(
+    let deployed = stream::iter(
         // Boxed: a deploy's future is large, and callers nest it (the settle run's template
         // deploys, promotions) on a thread's stack.
         groups.iter().map(|(group_clients, group)| {
@@ -47,10 +47,8 @@ pub(crate) async fn deploy_apps(
     )
     .buffered(settings.concurrency.max(1))
     .collect::<Vec<Vec<Report>>>()
-    .await
-    .into_iter()
-    .flatten()
-    .for_each(|report| reports.push(report));
+    .await;
+    reports.extend(deployed.into_iter().flatten());
     reports
 }
 

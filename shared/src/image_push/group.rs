@@ -24,9 +24,17 @@ fn same_release(a: &Trigger, b: &Trigger) -> bool {
     a.kind == b.kind && a.id == b.id
 }
 
-/// The newest record of `index` that a release started (rollbacks start none).
+/// The newest record of `index` (a release's deploy, or a rollback).
 fn newest(index: &DeployIndex) -> Option<&DeployRecord> {
     index.records.first()
+}
+
+/// The groups `apps` are in, each once.
+pub(crate) fn groups_of<'a>(apps: impl IntoIterator<Item = &'a AppConfig>) -> Vec<&'a str> {
+    let mut groups: Vec<&str> = apps.into_iter().filter_map(|a| a.group.as_deref()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
 }
 
 /// The members to roll back (pure): for each member whose newest deploy, of a release, ended
@@ -166,11 +174,8 @@ pub(crate) async fn sweep_groups_of(
     invocation: &Invocation,
     apps: &[&AppConfig],
 ) -> Vec<Report> {
-    let mut groups: Vec<&str> = apps.iter().filter_map(|a| a.group.as_deref()).collect();
-    groups.sort_unstable();
-    groups.dedup();
     let mut reports = Vec::new();
-    for group in groups {
+    for group in groups_of(apps.iter().copied()) {
         reports.extend(Box::pin(sweep(clients, config, settings, invocation, group)).await);
     }
     reports

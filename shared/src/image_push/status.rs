@@ -109,7 +109,7 @@ pub async fn status(
     let concurrency = settings.concurrency.max(1);
     let services = super::describe_app_services(clients, &apps, concurrency).await;
     let now = SystemTime::now();
-    let groups: Vec<&str> = apps.iter().filter_map(|a| a.group.as_deref()).collect();
+    let groups = super::group::groups_of(apps.iter().copied());
     let mut results: Vec<Report> = stream::iter(apps.into_iter().zip(services).map(|(app, service)| async move {
         match app_status(clients, settings, app, service, now).await {
             Ok(status) => Report {
@@ -143,12 +143,7 @@ async fn add_group_lines(
     groups: &[&str],
     results: &mut [Report],
 ) {
-    let mut done: Vec<&str> = Vec::new();
     for group in groups {
-        if done.contains(group) {
-            continue;
-        }
-        done.push(group);
         let mut read = Vec::new();
         for member in super::group::members(config, group) {
             if let Ok(index) = store.read(&clients.s3, &member.name).await {

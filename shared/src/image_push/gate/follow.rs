@@ -177,12 +177,7 @@ async fn conclude(
             )
         }
     };
-    let at = format_time(SystemTime::now());
-    let result = update_publishing(clients, settings, store, &app.name, None, |index| {
-        index.gate_failed(&record.id, code, &reason, &at)
-    })
-    .await;
-    report_changes(app, result, || "the gate was decided meanwhile: nothing to move".into())
+    fail(clients, settings, store, app, record, code, reason).await
 }
 
 /// The gate passed: under the service's lease, the service moves from the revision the deploy
@@ -232,15 +227,8 @@ async fn update_after_gate(
         Err(err) => return Report::skipped(app, super::super::apply::outcome_of(&err), err.to_string()),
     };
     let (Some(service), Some(new)) = (service, record.new_task_definition.as_deref()) else {
-        return fail(
-            clients,
-            settings,
-            store,
-            app,
-            record,
-            "the service or the new revision is gone".into(),
-        )
-        .await;
+        let why = "the service or the new revision is gone".to_owned();
+        return fail(clients, settings, store, app, record, Some(0), why).await;
     };
     if Some(service.task_definition.as_str()) != record.old_task_definition.as_deref() {
         let why = format!(
@@ -248,7 +236,7 @@ async fn update_after_gate(
             short_name(&service.task_definition),
             record.old_task_definition.as_deref().map_or("the replaced revision", short_name)
         );
-        return fail(clients, settings, store, app, record, why).await;
+        return fail(clients, settings, store, app, record, Some(0), why).await;
     }
     let configuration = circuit_breaker_change(app, &service);
     let deployment = match ecs::update_service(&reached.ecs, &app.cluster, &app.service, new, configuration).await {
@@ -277,18 +265,21 @@ async fn update_after_gate(
     report
 }
 
+/// Fails the deploy of `record` with its gate's exit `code` (none: it never exited) and why;
+/// the service is not touched.
 async fn fail(
     clients: &Clients,
     settings: &Settings,
     store: &RecordStore,
     app: &AppConfig,
     record: &DeployRecord,
+    code: Option<i32>,
     reason: String,
 ) -> Report {
     let at = format_time(SystemTime::now());
     let result = update_publishing(clients, settings, store, &app.name, None, |index| {
-        index.gate_failed(&record.id, Some(0), &reason, &at)
+        index.gate_failed(&record.id, code, &reason, &at)
     })
     .await;
-    report_changes(app, result, || "the gate was decided meanwhile".into())
+    report_changes(app, result, || "the gate was decided meanwhile: nothing to move".into())
 }
