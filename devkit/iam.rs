@@ -69,6 +69,28 @@ pub const DOCUMENTED: &[(&str, &str, &str)] = &[
         "ecs:UpdateExpressGatewayService",
         "a queued deploy of an Express Mode service updates it (tested through image-push)",
     ),
+    // A fan-out through the deploy queue may hold an application that is only scheduled tasks
+    // (no `service`); the tests deploy those from image-push only.
+    (
+        "deploy-worker",
+        "events:ListTargetsByRule",
+        "a queued deploy of scheduled tasks alone reads their rules (tested through image-push)",
+    ),
+    (
+        "deploy-worker",
+        "events:PutTargets",
+        "a queued deploy of scheduled tasks alone moves their rules' targets (tested through image-push)",
+    ),
+    (
+        "deploy-worker",
+        "scheduler:GetSchedule",
+        "a queued deploy of scheduled tasks alone reads their schedules (tested through image-push)",
+    ),
+    (
+        "deploy-worker",
+        "scheduler:UpdateSchedule",
+        "a queued deploy of scheduled tasks alone moves their schedules (tested through image-push)",
+    ),
     // S3 decrypts an SSE-KMS configuration object with the caller's kms:Decrypt (the call the
     // function makes is GetObject; the emulator does not encrypt, so no test sees it).
     (

@@ -58,7 +58,7 @@ impl LeaseConfig {
     /// region the application names when it lives elsewhere (two services of one name in two
     /// accounts are two leases).
     pub fn key_of(&self, app: &AppConfig) -> String {
-        let key = self.key(&app.cluster, &app.service);
+        let key = self.key(&app.cluster, &app.lease_subject());
         match (app.account(), app.region.as_deref()) {
             (None, None) => key,
             (account, region) => {

@@ -11,7 +11,7 @@ use aws_sdk_scheduler::types::{
 use deployer::aws::schedules::Schedulers;
 use deployer::image_push::{ImagePush, Outcome};
 use deployer::job::Settings;
-use deployer::records::RecordStore;
+use deployer::records::{DeployOutcome, RecordStore};
 use deployer_devkit::emulator::count_op;
 use deployer_devkit::events::recorded_ecs_event;
 use deployer_devkit::world::{self, invoke_job, push_event, World};
@@ -316,5 +316,99 @@ async fn retention_keeps_the_revision_a_scheduled_task_runs() {
     assert!(
         reason.contains("ListTargetsByRule on rule/default/missing") && reason.ends_with("nothing removed"),
         "{reason}"
+    );
+}
+
+/// An application that is only scheduled tasks (`family` and `schedules`, no service): a push
+/// registers the revision and moves every target at once, recorded completed (nothing rolls
+/// out); the service that follows the same repository is left rolling out; a replay changes
+/// nothing.
+#[tokio::test]
+async fn an_application_without_a_service_moves_its_schedules_at_once() {
+    let emulator = Emulator::start();
+    let kit = World::new(&emulator).await;
+    world::create_bucket(&kit.clients, BUCKET).await;
+    let (app, _) = kit.orders().await;
+    let schedulers = Schedulers::new(&kit.clients.sdk_config);
+    let image = format!("{}/orders:latest", world::registry());
+    let first =
+        world::register_rich_task_definition(&kit.clients, "report", vec![world::app_container("app", &image)]).await;
+    put_rule(&schedulers, "report-nightly", &kit.subnets[0], &first).await;
+    create_schedule(&schedulers, "report-daily", &first).await;
+    let report_app = json!({
+        "name": "report", "cluster": "sss", "family": "report", "container": "app",
+        "repository": "orders", "tags": ["latest"],
+        "schedules": ["report-nightly", "schedule/default/report-daily"]
+    });
+    let config = json!({"apps": [app.config(), report_app]}).to_string();
+    let settings = Settings {
+        records: Some(RecordStore::in_bucket(BUCKET)),
+        ..Settings::default()
+    };
+
+    let digest = world::push_image(&kit.clients, "orders", "latest", "v2").await;
+    let push = push_event("orders", "latest", &digest);
+    let pushed = invoke_job::<ImagePush>(&kit.clients, &config, &push, &settings)
+        .await
+        .unwrap();
+    let of = |name: &str| pushed.results.iter().find(|r| r.app.as_deref() == Some(name)).unwrap();
+    let report = of("report");
+    assert_eq!(report.outcome, Outcome::Deployed, "{pushed:?}");
+    let new = report.new_task_definition.clone().unwrap();
+    assert_ne!(new, first);
+    assert!(
+        world::container_image(&kit.clients, &new, "app")
+            .await
+            .ends_with(&digest),
+        "{report:?}"
+    );
+    assert_eq!(runs(&rule_target(&schedulers, "report-nightly").await), new);
+    assert_eq!(schedule_runs(&schedulers, "report-daily").await.0, new);
+    assert!(
+        report
+            .actions
+            .iter()
+            .any(|a| a.starts_with("~ scheduled tasks report-nightly")),
+        "{report:?}"
+    );
+    let index = RecordStore::in_bucket(BUCKET)
+        .read(&kit.clients.s3, "report")
+        .await
+        .unwrap();
+    let record = &index.records[0];
+    assert_eq!(
+        (
+            record.outcome,
+            record.old_task_definition.as_deref(),
+            record.ended_at.is_some()
+        ),
+        (DeployOutcome::Completed, Some(first.as_str()), true),
+        "{record:?}"
+    );
+    // The service of the same repository deploys as ever: it is rolling out, not completed.
+    assert_eq!(of("orders").outcome, Outcome::Deployed, "{pushed:?}");
+    let orders = RecordStore::in_bucket(BUCKET)
+        .read(&kit.clients.s3, "orders")
+        .await
+        .unwrap();
+    assert_eq!(orders.records[0].outcome, DeployOutcome::InProgress);
+
+    // A replay registers and moves nothing.
+    emulator.start_recording();
+    let replayed = invoke_job::<ImagePush>(&kit.clients, &config, &push, &settings)
+        .await
+        .unwrap();
+    let calls = emulator.stop_recording();
+    let again = replayed
+        .results
+        .iter()
+        .find(|r| r.app.as_deref() == Some("report"))
+        .unwrap();
+    assert_eq!(again.outcome, Outcome::Unchanged, "{replayed:?}");
+    assert_eq!(count_op(&calls, "RegisterTaskDefinition"), 0);
+    assert_eq!(count_op(&calls, "PutTargets"), 0);
+    assert!(
+        calls.iter().all(|c| !c.operation.starts_with("PUT /schedules")),
+        "{calls:?}"
     );
 }

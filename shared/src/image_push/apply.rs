@@ -27,6 +27,13 @@ pub async fn apply(clients: &Clients, plan: Plan, deploy_id: &str) -> Report {
                     return report;
                 }
             },
+            // No call: the scheduled tasks follow once the deploy is recorded completed.
+            Step::PointSchedules(choice) => {
+                report.new_task_definition = match choice {
+                    TaskDefinitionChoice::Existing(arn) => Some(arn),
+                    TaskDefinitionChoice::JustRegistered => registered.clone(),
+                };
+            }
             Step::UpdateService {
                 cluster,
                 service,
@@ -196,12 +203,10 @@ pub(crate) fn lease_purpose(app: &AppConfig, goal: &Goal) -> String {
 /// from, observes and plans the application again.
 async fn replan_if_changed(clients: &Clients, app: &AppConfig, goal: &Goal, plan: Plan) -> Plan {
     let planned_from = plan.observed_task_definition.clone();
-    let now = match ecs::describe_services(&clients.ecs, &app.cluster, std::slice::from_ref(&app.service)).await {
-        Ok(found) => found
-            .into_iter()
-            .find(|s| s.is(&app.service))
-            .map(|s| s.task_definition),
-        Err(err) => Some(format!("unknown ({err})")),
+    let now = match super::observe::observe_services(clients, &[app], 1).await.pop() {
+        Some(Ok(found)) => found.map(|s| s.task_definition),
+        Some(Err(err)) => Some(format!("unknown ({err})")),
+        None => unreachable!("one application observed"),
     };
     if now == planned_from {
         return plan;

@@ -43,6 +43,15 @@ pub(crate) async fn attempt(
     let (mut report, held) = match &settings.lease {
         _ if dry_run => return plan.report,
         _ if plan.steps.is_empty() => (plan.report, start.taken.and_then(Result::ok)),
+        // Scheduled tasks follow the recorded deploy: without records nothing would move them.
+        _ if app.is_schedule_only() && settings.records.is_none() => (
+            Report {
+                outcome: Outcome::Failed,
+                reason: Some("an application without a service needs the deploy records (DEPLOYER_STATE_BUCKET): its scheduled tasks follow the recorded deploy; nothing was changed".into()),
+                ..plan.report
+            },
+            start.taken.and_then(Result::ok),
+        ),
         // Out of time is not a failure: Lambda's retry of the event does it.
         _ if late.is_some() => (
             Report {
@@ -75,5 +84,12 @@ pub(crate) async fn attempt(
         record::record_attempt(clients, settings, &attempt, &mut report, state.index),
         release
     );
-    report
+    // Scheduled tasks alone: their deploy completed as recorded, and the targets follow it now
+    // (a replay, `unchanged`, moves any a failed attempt left behind).
+    match &settings.records {
+        Some(store) if app.is_schedule_only() && matches!(report.outcome, Outcome::Deployed | Outcome::Unchanged) => {
+            Box::pin(super::schedules::follow(clients, app, store, report)).await
+        }
+        _ => report,
+    }
 }

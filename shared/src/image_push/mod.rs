@@ -31,6 +31,7 @@ pub mod release;
 pub mod replica;
 mod report;
 mod rollback;
+mod schedule_only;
 pub mod schedules;
 pub mod select;
 #[cfg(test)]
@@ -70,8 +71,9 @@ pub use report::{Outcome, Report};
 /// The function's answer.
 pub type Answer = job::Answer<Report>;
 
-/// Each application's service, as `DescribeServices` says through the application's own reach
-/// (10 services a call per account, region and cluster), in the order of `apps`: none when it
+/// Each application's service, as [`observe::observe_services`] reads it through the
+/// application's own reach (10 services a call per account, region and cluster; an application
+/// without a service, its scheduled tasks), in the order of `apps`: none when it
 /// does not exist.
 pub(crate) async fn describe_app_services(
     clients: &Clients,
@@ -80,19 +82,8 @@ pub(crate) async fn describe_app_services(
 ) -> Vec<Result<Option<aws::ecs::ServiceState>, aws::AwsError>> {
     let mut found: Vec<(&AppConfig, Result<Option<aws::ecs::ServiceState>, aws::AwsError>)> = Vec::new();
     for (group_clients, group) in by_reach(clients, apps).await {
-        let services = aws::ecs::describe_services_in_clusters(
-            &group_clients.ecs,
-            group.iter().map(|app| (app.cluster.as_str(), app.service.as_str())),
-            concurrency,
-        )
-        .await;
-        for app in group {
-            let service = services[app.cluster.as_str()]
-                .as_ref()
-                .map(|all| all.iter().find(|s| s.is(&app.service)).cloned())
-                .map_err(Clone::clone);
-            found.push((app, service));
-        }
+        let services = observe::observe_services(&group_clients, &group, concurrency).await;
+        found.extend(group.into_iter().zip(services));
     }
     apps.iter()
         .map(|app| {

@@ -55,22 +55,31 @@ pub async fn observe(
 }
 
 /// The first of [`observe`]'s reads: each application's service (none: it does not exist), 10
-/// a `DescribeServices` call, the calls at once (within the bound), in the order of `apps`.
+/// a `DescribeServices` call, the calls at once (within the bound), in the order of `apps`. An
+/// application without a service has its scheduled tasks read as one (see
+/// [`super::schedule_only`]), beside those calls.
 pub async fn observe_services(
     clients: &Clients,
     apps: &[&AppConfig],
     concurrency: usize,
 ) -> Vec<Result<Option<ServiceState>, AwsError>> {
-    let services = ecs::describe_services_in_clusters(
-        &clients.ecs,
-        apps.iter().map(|app| (app.cluster.as_str(), app.service.as_str())),
-        concurrency,
-    )
-    .await;
+    let with_service = apps.iter().filter(|app| !app.is_schedule_only());
+    let scheduled = apps.iter().filter(|app| app.is_schedule_only());
+    let (services, mut scheduled) = tokio::join!(
+        ecs::describe_services_in_clusters(
+            &clients.ecs,
+            with_service.map(|app| (app.cluster.as_str(), app.service.as_str())),
+            concurrency,
+        ),
+        futures::future::join_all(scheduled.map(|app| super::schedule_only::observe_as_service(clients, app)))
+    );
+    scheduled.reverse();
     apps.iter()
-        .map(|app| match &services[app.cluster.as_str()] {
-            Ok(found) => Ok(found.iter().find(|s| s.is(&app.service)).cloned()),
-            Err(e) => Err(e.clone()),
+        .map(|app| match &services.get(app.cluster.as_str()) {
+            _ if app.is_schedule_only() => scheduled.pop().expect("one read per application without a service"),
+            Some(Ok(found)) => Ok(found.iter().find(|s| s.is(&app.service)).cloned()),
+            Some(Err(e)) => Err(e.clone()),
+            None => unreachable!("every cluster of a service is described"),
         })
         .collect()
 }

@@ -29,6 +29,9 @@ pub enum Step {
         /// Deployment configuration to set (circuit breaker), if it must change.
         deployment_configuration: Option<DeploymentConfiguration>,
     },
+    /// An application without a service: its scheduled tasks move to this task definition
+    /// (see [`super::schedule_only`]).
+    PointSchedules(TaskDefinitionChoice),
 }
 
 /// The task definition an [`Step::UpdateService`] points at.

@@ -53,11 +53,16 @@ pub async fn record_attempt(
     };
     let app = &attempt.app.name;
     let id = deploy_id(attempt.trigger, app);
+    // Scheduled tasks alone have no rollout: their deploy is over once its revision is named.
+    let started = match attempt.app.is_schedule_only() {
+        true => DeployOutcome::Completed,
+        false => DeployOutcome::InProgress,
+    };
     let write = match report.outcome {
-        Outcome::Deployed | Outcome::Gated => Write::Start(new_record(attempt, report, &id, DeployOutcome::InProgress)),
+        Outcome::Deployed | Outcome::Gated => Write::Start(new_record(attempt, report, &id, started)),
         Outcome::Failed => Write::FailToStart(new_record(attempt, report, &id, DeployOutcome::Failed)),
         Outcome::Unchanged if !matches!(attempt.goal, Goal::Rollback { .. }) => {
-            let mut record = new_record(attempt, report, &id, DeployOutcome::InProgress);
+            let mut record = new_record(attempt, report, &id, started);
             record.ecs_deployment_id = attempt.observed_deployment.clone();
             Write::Adopt(record)
         }

@@ -26,7 +26,7 @@ pub(crate) enum Step {
 }
 
 /// The family of a task definition ARN or `family:revision`.
-fn family_of(task_definition: &str) -> &str {
+pub(crate) fn family_of(task_definition: &str) -> &str {
     let name = short_name(task_definition);
     name.split(':').next().unwrap_or(name)
 }

@@ -47,7 +47,7 @@ async fn publish_failures(clients: &Clients, config: &Config, bus: &str, results
                 .as_deref()
                 .and_then(|name| config.apps.iter().find(|a| a.name == name));
             let mut detail = serde_json::json!({ "app": result.app, "sync": result });
-            if let Some(app) = app {
+            if let Some(app) = app.filter(|app| !app.is_schedule_only()) {
                 detail["cluster"] = app.cluster.clone().into();
                 detail["service"] = app.service.clone().into();
                 detail["links"] = notify::links(

@@ -116,7 +116,7 @@ pub async fn observe(clients: &Clients, apps: &[&AppConfig], reads: Reads<'_>) -
     let services = ecs::describe_services_in_clusters(
         &clients.ecs,
         apps.iter()
-            .filter(|a| a.cloud_map.is_some() || completed)
+            .filter(|a| !a.is_schedule_only() && (a.cloud_map.is_some() || completed))
             .map(|a| (a.cluster.as_str(), a.service.as_str())),
         concurrency,
     )

@@ -14,7 +14,7 @@ use crate::aws::arn::{family_and_revision, short_name};
 use crate::aws::{ecs, AwsError};
 use crate::input::config::AppConfig;
 use crate::ownership::is_managed;
-use crate::records::RecordStore;
+use crate::records::DeployIndex;
 
 /// One revision of the family as retention sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,26 +156,46 @@ pub async fn observe_retention(
     reads: Reads<'_>,
     in_use: &BTreeSet<String>,
 ) -> Result<RetentionFacts, AwsError> {
-    let service = ecs::describe_services(&clients.ecs, &app.cluster, std::slice::from_ref(&app.service))
-        .await?
-        .into_iter()
-        .find(|s| s.is(&app.service));
-    let Some(service) = service else {
-        return Err(AwsError {
-            service: "ECS",
-            transient: false,
-            operation: "DescribeServices",
-            resource: app.service_label(),
-            code: Some("ServiceNotFoundException".into()),
-            message: "the service does not exist: nothing to keep revisions for".into(),
-        });
+    let index = match reads.records {
+        Some(store) => Some(store.read(&clients.s3, &app.name).await?),
+        None => None,
+    };
+    let (running, family) = match &app.family {
+        // Scheduled tasks alone: what runs is what the newest completed deploy put in place
+        // (the revisions their targets run are `in_use`).
+        Some(family) if app.is_schedule_only() => {
+            let completed = index
+                .as_ref()
+                .and_then(|index| index.completed_revisions().into_iter().next());
+            (completed, family.clone())
+        }
+        _ => {
+            let service = ecs::describe_services(&clients.ecs, &app.cluster, std::slice::from_ref(&app.service))
+                .await?
+                .into_iter()
+                .find(|s| s.is(&app.service));
+            let Some(service) = service else {
+                return Err(AwsError {
+                    service: "ECS",
+                    transient: false,
+                    operation: "DescribeServices",
+                    resource: app.service_label(),
+                    code: Some("ServiceNotFoundException".into()),
+                    message: "the service does not exist: nothing to keep revisions for".into(),
+                });
+            };
+            let Some((family, _)) = family_and_revision(&service.task_definition) else {
+                return Ok(RetentionFacts {
+                    running: Some(service.task_definition),
+                    ..RetentionFacts::default()
+                });
+            };
+            (Some(service.task_definition), family)
+        }
     };
     let mut facts = RetentionFacts {
-        running: Some(service.task_definition.clone()),
+        running,
         ..RetentionFacts::default()
-    };
-    let Some((family, _)) = family_and_revision(&service.task_definition) else {
-        return Ok(facts);
     };
     for (revision, arn) in ecs::list_revisions(&clients.ecs, &family).await? {
         let managed = is_managed(&ecs::list_tags(&clients.ecs, &arn).await?);
@@ -210,8 +230,8 @@ pub async fn observe_retention(
         });
     }
     facts.in_use = in_use.clone();
-    if let Some(store) = reads.records {
-        read_records(clients, store, app, &mut facts).await?;
+    if let Some(index) = index {
+        read_records(&index, &mut facts);
     }
     Ok(facts)
 }
@@ -224,13 +244,8 @@ fn is_refusal(err: &AwsError) -> bool {
     )
 }
 
-async fn read_records(
-    clients: &Clients,
-    store: &RecordStore,
-    app: &AppConfig,
-    facts: &mut RetentionFacts,
-) -> Result<(), AwsError> {
-    let index = store.read(&clients.s3, &app.name).await?;
+/// What the deploy records add to the facts: the last good revision and those that completed.
+fn read_records(index: &DeployIndex, facts: &mut RetentionFacts) {
     let running = facts.running.clone().unwrap_or_default();
     facts.last_good = index
         .last_good_except(&running)
@@ -238,7 +253,6 @@ async fn read_records(
     facts.completed = index.completed_revisions();
     // No completed deploy recorded yet (records newer than the revisions): count by number.
     facts.recorded = !facts.completed.is_empty();
-    Ok(())
 }
 
 /// Carries out a retention plan: deregister, then delete. A retry after a failure plans again

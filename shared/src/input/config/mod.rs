@@ -130,8 +130,14 @@ pub struct AppConfig {
     pub name: String,
     /// ECS cluster name or ARN.
     pub cluster: String,
-    /// ECS service name or ARN.
+    /// ECS service name or ARN; empty for an application that is only scheduled tasks
+    /// (`family` and `schedules` instead).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub service: String,
+    /// The task definition family of an application without a service: its `schedules` run
+    /// it, and a deploy moves them at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
     /// The container in the task definition whose image is deployed (with `containers`: the
     /// first that follows `repository`).
     #[serde(default)]
@@ -424,8 +430,29 @@ impl AppConfig {
         self.tags.iter().any(|pattern| glob::matches(pattern, tag))
     }
 
-    /// `cluster/service` with short names, for messages.
+    /// `cluster/service` with short names, for messages (`cluster/<family> (scheduled tasks)`
+    /// for an application without a service).
     pub fn service_label(&self) -> String {
-        format!("{}/{}", short_name(&self.cluster), short_name(&self.service))
+        match &self.family {
+            Some(family) if self.is_schedule_only() => {
+                format!("{}/{family} (scheduled tasks)", short_name(&self.cluster))
+            }
+            _ => format!("{}/{}", short_name(&self.cluster), short_name(&self.service)),
+        }
+    }
+
+    /// True for an application that is only scheduled tasks: no service, a `family` whose
+    /// revisions its `schedules` run.
+    pub fn is_schedule_only(&self) -> bool {
+        self.service.is_empty()
+    }
+
+    /// What the application's deploys hold a lease on: its service, or (an application
+    /// without one) its family's scheduled tasks.
+    pub fn lease_subject(&self) -> String {
+        match &self.family {
+            Some(family) if self.is_schedule_only() => format!("scheduled@{family}"),
+            _ => self.service.clone(),
+        }
     }
 }

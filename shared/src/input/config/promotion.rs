@@ -83,6 +83,15 @@ pub(super) fn validate_promotions(config: &Config, positions: &[usize], push: &m
             );
             continue;
         };
+        if source_app.is_schedule_only() {
+            push(
+                at.clone(),
+                format!(
+                    "{} is only scheduled tasks: a promotion follows a service's completed rollout; promote from an application with a service",
+                    quoted(source)
+                ),
+            );
+        }
         if source_app.follows_several_repositories() {
             push(
                 at.clone(),

@@ -2,6 +2,7 @@
 //! as EventBridge rules (`"nightly"`, `"rule/<bus>/<name>"`) or EventBridge Scheduler
 //! schedules (`"schedule/<group>/<name>"`).
 
+use super::AppConfig;
 pub use crate::aws::schedules::ScheduleRef;
 use crate::input::quoted;
 
@@ -37,6 +38,61 @@ pub fn parse(entry: &str) -> Result<ScheduleRef, String> {
         true => Ok(parsed),
         false => Err(format!("{EXPECTED}, got {}", quoted(entry))),
     }
+}
+
+/// A task definition family: 1-255 letters, digits, `-` or `_` (what ECS accepts).
+fn is_family(s: &str) -> bool {
+    (1..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// What is wrong with how `app` names its service or, without one, its `family` (field,
+/// message): an application is a service, or only scheduled tasks (`family` and `schedules`),
+/// and the latter has no rollout, so nothing that needs one.
+pub(super) fn service_or_family_problems(app: &AppConfig) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    if !app.is_schedule_only() {
+        if app.family.is_some() {
+            problems.push((
+                "family",
+                "expected only without `service`: an application with a service deploys the family its service runs"
+                    .into(),
+            ));
+        }
+        return problems;
+    }
+    match app.family.as_deref() {
+        None => problems.push((
+            "service",
+            "expected the ECS service's name or ARN (or, for an application that is only scheduled tasks, `family` and `schedules` instead)".into(),
+        )),
+        Some(family) if !is_family(family) => problems.push((
+            "family",
+            format!("expected a task definition family (1-255 letters, digits, `-` or `_`), got {}", quoted(family)),
+        )),
+        Some(_) => {}
+    }
+    if app.schedules.is_empty() {
+        problems.push((
+            "schedules",
+            "expected at least one scheduled task: an application without a service is its schedules".into(),
+        ));
+    }
+    let without = [
+        ("express", app.express),
+        ("before_deploy", app.before_deploy.is_some()),
+        ("cloud_map", app.cloud_map.is_some()),
+        ("api", app.api.is_some()),
+        ("circuit_breaker", app.circuit_breaker),
+    ];
+    for (field, given) in without {
+        if given {
+            problems.push((
+                field,
+                "expected none without a service: an application that is only scheduled tasks has no rollout, no service to gate, register or reach".into(),
+            ));
+        }
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -124,5 +180,45 @@ mod in_documents {
         assert_eq!(err.problems.len(), 1, "{err:?}");
         assert_eq!(err.problems[0].path, "apps[1].schedules[0]");
         assert!(err.problems[0].message.contains("claimed twice"), "{err:?}");
+    }
+}
+
+#[cfg(test)]
+mod without_a_service {
+    use super::super::tests::paths;
+    use super::super::*;
+
+    fn one(fields: &str) -> String {
+        format!(
+            r#"{{"apps": [{{"name": "report", "cluster": "c", "container": "app", "repository": "orders", "tags": ["latest"]{fields}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn an_application_of_scheduled_tasks_names_a_family_and_schedules_and_nothing_that_needs_a_service() {
+        let config = Config::parse(&one(r#", "family": "report", "schedules": ["nightly"]"#), "test").unwrap();
+        assert!(config.apps[0].is_schedule_only());
+        assert_eq!(config.apps[0].service_label(), "c/report (scheduled tasks)");
+        let err = Config::parse(&one(""), "test").unwrap_err();
+        assert_eq!(paths(err), ["apps[0].service", "apps[0].schedules"]);
+        let err = Config::parse(&one(r#", "service": "s", "family": "report""#), "test").unwrap_err();
+        assert_eq!(paths(err), ["apps[0].family"]);
+        let err = Config::parse(&one(r#", "family": "re port", "schedules": ["nightly"]"#), "test").unwrap_err();
+        assert_eq!(paths(err), ["apps[0].family"]);
+        let needs_service = r#", "family": "report", "schedules": ["nightly"], "circuit_breaker": true, "before_deploy": {"command": ["migrate"]}"#;
+        let err = Config::parse(&one(needs_service), "test").unwrap_err();
+        assert_eq!(paths(err), ["apps[0].before_deploy", "apps[0].circuit_breaker"]);
+    }
+
+    #[test]
+    fn one_family_of_scheduled_tasks_is_one_applications_and_none_is_promoted_from() {
+        let two = r#"{"apps": [
+            {"name": "a", "cluster": "c", "family": "report", "container": "app", "repository": "orders", "tags": ["latest"], "schedules": ["one"]},
+            {"name": "b", "cluster": "c", "family": "report", "container": "app", "repository": "orders", "tags": ["latest"], "schedules": ["two"]},
+            {"name": "p", "cluster": "c", "service": "p", "container": "app", "repository": "orders", "promote_from": "a"}]}"#;
+        let err = Config::parse(two, "test").unwrap_err();
+        assert_eq!(paths(err.clone()), ["apps[2].promote_from", "apps[1].family"]);
+        assert!(err.problems[0].message.contains("only scheduled tasks"), "{err:?}");
+        assert!(err.problems[1].message.contains("claimed twice"), "{err:?}");
     }
 }

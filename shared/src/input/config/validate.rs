@@ -59,7 +59,11 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
         } else if !names.insert(app.name.as_str()) {
             push(at("name"), format!("duplicate application name {}", quoted(&app.name)));
         }
-        for (field, value) in [("cluster", &app.cluster), ("service", &app.service)] {
+        for (field, message) in super::schedules::service_or_family_problems(app) {
+            push(at(field), message);
+        }
+        let service = (!app.is_schedule_only()).then_some(("service", &app.service));
+        for (field, value) in std::iter::once(("cluster", &app.cluster)).chain(service) {
             if !is_name_or_arn(value) {
                 push(
                     at(field),
@@ -76,16 +80,24 @@ pub(super) fn validate(config: &Config, positions: &[usize], problems: &mut Vec<
                 region.unwrap_or("(own)")
             ),
         };
-        claims.claim(
-            "ECS service",
-            format!(
-                "`{}` of cluster `{}`{place}",
-                short_name(&app.service),
-                short_name(&app.cluster)
+        match &app.family {
+            Some(family) if app.is_schedule_only() => claims.claim(
+                "task definition family",
+                format!("`{family}` of scheduled tasks{place}"),
+                at("family"),
+                &app.name,
             ),
-            at("service"),
-            &app.name,
-        );
+            _ => claims.claim(
+                "ECS service",
+                format!(
+                    "`{}` of cluster `{}`{place}",
+                    short_name(&app.service),
+                    short_name(&app.cluster)
+                ),
+                at("service"),
+                &app.name,
+            ),
+        }
         if let Some(cm) = &app.cloud_map {
             claims.claim(
                 "Cloud Map service",
