@@ -9,7 +9,7 @@ PROGRESS := awk '/^ *Compiling/ { n++; if (n % 25 == 0) { print "  ... " n " cra
 # The Lambda functions: every folder under functions/ (a new one needs no line here).
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: setup setup-sam demo test test-fast lint bench package fuzz clean
+.PHONY: setup setup-sam demo test test-fast lint bench package fuzz clean schema
 
 setup:
 	@bash scripts/setup.sh
@@ -30,9 +30,9 @@ demo: setup
 ## integration tests; then the IAM check against the AWS calls those tests recorded.
 test: setup lint
 	rm -rf target/aws-calls
-	@# The function binaries first: the Lambda-runtime tests run them through cargo-lambda, which
-	@# would otherwise build them itself while the other tests run.
-	cargo build --locked $(addprefix -p ,$(FUNCTIONS))
+	@# The function binaries and the CLI first: the Lambda-runtime tests run them through
+	@# cargo-lambda, which would otherwise build them itself while the other tests run.
+	cargo build --locked $(addprefix -p ,$(FUNCTIONS)) -p ecs-deployer
 	@# Four test threads on two cores: the integration tests mostly wait for their own emulator
 	@# (72 s with two threads, 52 s with four, no faster with six).
 	cargo test --locked --workspace --tests -- --test-threads 4
@@ -46,6 +46,7 @@ test-fast:
 lint: setup
 	python3 scripts/check_imports.py
 	python3 scripts/check_deps.py
+	python3 scripts/check_schema.py
 	cargo fmt --all -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml
@@ -66,6 +67,11 @@ package: setup
 ## The input fuzzers for longer (optimized build; FUZZ_CASES cases per parser and property).
 fuzz: setup
 	FUZZ_CASES=$${FUZZ_CASES:-1000000} cargo test --locked -p deployer --profile fuzz --test fuzz_inputs
+
+## The configuration's JSON Schema, written again from the Rust types (a unit test fails until
+## the committed one matches them).
+schema:
+	cargo run --locked --quiet -p ecs-deployer -- config schema > schema/config.schema.json
 
 clean:
 	cargo clean

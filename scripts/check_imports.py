@@ -30,6 +30,7 @@ LIBRARY_LAYERS = {
     "job": 4,
     "testing": 4,
     "lambda": 6,
+    "cli": 6,
     "lib": 7,
 }
 # Jobs are found, not listed: a top-level module that implements `Job` (adding a function needs no

@@ -2,7 +2,8 @@
 //!
 //! Laid out by what things are, imports going one way (down this list; `make lint` checks it):
 //!
-//! - [`lambda`]: the runtime glue every binary calls.
+//! - [`lambda`]: the runtime glue every function calls; [`cli`]: what the `ecs-deployer`
+//!   command line reads, sends and prints.
 //! - one module per function (job): [`image_push`], [`service_sync`], [`nlb_sync`], each with
 //!   the same steps and names: `select` → `observe` → `plan` (pure) → `apply`, reporting
 //!   `Report`s with an `Outcome` in an `Answer`. Jobs never import each other.
@@ -14,6 +15,7 @@
 //! - [`glob`], [`telemetry`]: small helpers.
 
 pub mod aws;
+pub mod cli;
 pub mod error;
 pub mod glob;
 pub mod image_push;

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod approvals;
+mod cli;
 mod containers;
 mod deploy_truth;
 mod dns;

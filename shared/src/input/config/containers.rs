@@ -24,6 +24,33 @@ pub struct ContainerConfig {
     pub tags: Option<Vec<String>>,
 }
 
+/// A name, or an object naming the repository and tags it follows (what [`ContainerConfig`]'s
+/// reading accepts).
+impl schemars::JsonSchema for ContainerConfig {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ContainerConfig".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A container that follows the application's repository (its name), or one that follows another repository of the same registry.",
+            "oneOf": [
+                {"type": "string", "minLength": 1, "maxLength": 255},
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "The container's name in the task definition."},
+                        "repository": {"type": "string", "description": "The repository it follows (default: the application's)."},
+                        "tags": {"type": "array", "items": {"type": "string"}, "description": "The tags it follows there (default: the application's)."}
+                    }
+                }
+            ]
+        })
+    }
+}
+
 const EXPECTED: &str =
     "expected a container name, or {\"name\": ..., \"repository\": ..., \"tags\": [...]} for one that follows another repository";
 

@@ -1,10 +1,11 @@
 //! `before_deploy`: a task run from the new revision before the service is touched (a database
 //! migration, say); the deploy goes on only when its container exits 0.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The gate task of an application's deploys.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateConfig {
     /// The command the container runs instead of its own (at least one word).

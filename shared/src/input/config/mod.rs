@@ -14,6 +14,7 @@ mod promotion;
 pub mod rates;
 mod routes;
 pub mod schedules;
+mod schema;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,7 @@ mod validate;
 
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use containers::ContainerConfig;
@@ -32,6 +34,7 @@ pub use promotion::{Approval, PromotionConfig, PromotionPolicy};
 pub use rates::EcsRates;
 pub use routes::{ApiConfig, CloudMapConfig};
 pub use schedules::ScheduleRef;
+pub use schema::{config_schema, config_schema_text};
 pub use source::{ConfigSource, LoadConfigError, ENV_INLINE, ENV_S3};
 pub use validate::HTTP_METHODS;
 
@@ -40,7 +43,7 @@ use crate::glob;
 use crate::input::{quoted, InputError};
 
 /// The whole configuration document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The applications, each one ECS service following one ECR repository.
@@ -94,7 +97,7 @@ pub struct Config {
 }
 
 /// How the images applications run and roll back to are kept from lifecycle rules.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum ImageTags {
     /// `live-<app>` and `prev-<app>` move with each application's completed deploys: readable,
     /// but two tags an application and ECR keeps at most 1,000 an image, so about 500
@@ -123,7 +126,7 @@ fn default_settle_after_minutes() -> u32 {
 }
 
 /// One application: an ECS service, the image it follows and how it is reached.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// Unique name, used in manual payloads and results.
@@ -240,7 +243,7 @@ pub struct AppConfig {
 }
 
 /// What a deploy copies (see [`AppConfig::base`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Base {
     /// The newest revision registered outside the deployer (Terraform's) when it is newer than
@@ -252,7 +255,7 @@ pub enum Base {
 }
 
 /// What the scheduled run does when an application's template changes without a push.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnTemplateChange {
     /// Publish `Template Changed` and show it in `status`; the next push deploys it.

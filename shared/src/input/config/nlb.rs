@@ -1,11 +1,12 @@
 //! The `nlb` block: NLB target groups kept filled with an internal ALB's addresses.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::default_true;
 
 /// NLB target groups kept filled with an internal ALB's addresses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NlbConfig {
     /// Bucket holding the per-target-group state (empty: the stack's state bucket,
@@ -58,7 +59,7 @@ fn default_share() -> f64 {
 
 /// One NLB target group and the ALB whose addresses fill it, named by ARN (`alb_arn`), by DNS
 /// name (`alb_dns_name`), or both.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetGroupConfig {
     /// Target group ARN.
@@ -83,7 +84,7 @@ pub struct TargetGroupConfig {
 }
 
 /// Where nlb-sync learns an ALB's addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Discovery {
     /// The ALB's network interfaces (EC2 `DescribeNetworkInterfaces`): every address, exactly.

@@ -37,6 +37,8 @@ pub(super) fn parse_parts(value: &serde_json::Value, problems: &mut Vec<Problem>
     };
     for key in object.keys() {
         if ![
+            // An editor's pointer to the JSON Schema (see `schema`): not the deployer's.
+            "$schema",
             "apps",
             "nlb",
             "settle_after_minutes",

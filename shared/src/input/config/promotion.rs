@@ -2,13 +2,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Config;
 use crate::input::quoted;
 
 /// How an application is promoted from its `promote_from`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromotionConfig {
     /// `auto`: once the source's deploy completed and stayed its running deploy for
@@ -43,7 +44,7 @@ impl PromotionConfig {
 }
 
 /// When promotions happen.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PromotionPolicy {
     /// When the source's deploy completed and soaked.
@@ -54,7 +55,7 @@ pub enum PromotionPolicy {
 }
 
 /// Who lets a promotion proceed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Approval {
     /// A person or pipeline, with an `approve` payload.

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Problem;
@@ -11,7 +12,7 @@ use crate::aws::pace::{EcsBucket, Rate};
 use crate::input::json::deserialize_at;
 
 /// One bucket's raised quota.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateConfig {
     /// Requests in one burst (the bucket's size).
@@ -21,7 +22,7 @@ pub struct RateConfig {
 }
 
 /// The raised quotas, by bucket name (`task_definition_writes`, `service_writes`, ...).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EcsRates(pub BTreeMap<String, RateConfig>);
 
 impl EcsRates {

@@ -1,9 +1,10 @@
 //! How an application is reached: its Cloud Map service and its HTTP API routes.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Cloud Map service of an application.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloudMapConfig {
     /// Namespace name (a DNS name) or ID (`ns-...`).
@@ -37,7 +38,7 @@ fn default_failure_threshold() -> i32 {
 }
 
 /// API Gateway HTTP API routes of an application.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
     /// HTTP API ID.
