@@ -9,7 +9,7 @@ PROGRESS := awk '/^ *Compiling/ { n++; if (n % 25 == 0) { print "  ... " n " cra
 # The Lambda functions: every folder under functions/ (a new one needs no line here).
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: setup setup-sam demo test test-fast lint bench package fuzz clean schema
+.PHONY: setup setup-sam demo test test-fast lint bench package fuzz clean schema params
 
 setup:
 	@bash scripts/setup.sh
@@ -18,13 +18,14 @@ setup:
 setup-sam:
 	@bash scripts/setup.sh sam
 
-## Runs image-push against the local AWS emulator and shows what it did.
+## Runs image-push against the local AWS emulator and shows what it did (KEEP=1: leaves the
+## emulator and image-push running and prints the commands to try against them).
 demo: setup
 	@echo "demo: building the functions ($(FUNCTIONS)) and the demo: about 8 minutes on a new two-core machine, seconds after that"
 	@start=$$SECONDS; set -o pipefail; \
-	  { cargo build --locked $(addprefix -p ,$(FUNCTIONS)) && cargo build --locked --bin demo; } 2>&1 | $(PROGRESS) && \
+	  { cargo build --locked $(addprefix -p ,$(FUNCTIONS)) -p ecs-deployer && cargo build --locked --bin demo; } 2>&1 | $(PROGRESS) && \
 	  echo "demo: built in $$((SECONDS - start)) s"
-	cargo run --locked --quiet --bin demo
+	KEEP=$(KEEP) cargo run --locked --quiet --bin demo
 
 ## Every test: formatting, clippy, template lint, unit tests, emulator and Lambda-runtime
 ## integration tests; then the IAM check against the AWS calls those tests recorded.
@@ -72,6 +73,11 @@ fuzz: setup
 ## the committed one matches them).
 schema:
 	cargo run --locked --quiet -p ecs-deployer -- config schema > schema/config.schema.json
+
+## The stack parameters a configuration needs: make params CONFIG=config.json
+params:
+	@test -n "$(CONFIG)" || { echo "usage: make params CONFIG=config.json"; exit 2; }
+	@cargo run --locked --quiet -p ecs-deployer -- config params $(CONFIG)
 
 clean:
 	cargo clean

@@ -132,23 +132,9 @@ async fn main() {
         fail("expected Deploy Succeeded and Deploy Failed from the bus");
     }
 
-    step("status (events/manual-status.json)");
-    let status = watch
-        .invoke_file("image-push", &repo_root().join("events/manual-status.json"))
-        .unwrap_or_else(|e| fail(&e));
-    let status = &status["results"][0]["status"];
-    println!("    running {}", status["running_task_definition"]);
-    for deploy in status["recent"].as_array().into_iter().flatten() {
-        println!(
-            "    {:<24} {:<12} {} {}s {}",
-            deploy["id"].as_str().unwrap_or_default(),
-            deploy["outcome"].as_str().unwrap_or_default(),
-            short(deploy["digest"].as_str().unwrap_or_default()),
-            deploy["duration_seconds"],
-            deploy["reason"].as_str().unwrap_or_default()
-        );
-    }
-    println!("    last good: {}", status["last_good"]);
+    step("status through the command line (ecs-deployer, invoking the local image-push)");
+    cli(&emulator, &watch, &["status", "orders"]);
+    cli(&emulator, &watch, &["history", "orders"]);
 
     step("service-sync gets the first deploy's completed event (events/ecs-deployment-completed.json)");
     let sync = LambdaWatch::start("service-sync", &env);
@@ -291,7 +277,7 @@ async fn main() {
         fail("expected staging's completed digest promoted to production");
     }
     // Production's own ECS (account 222222222222) says its deployment completed; a rule there
-    // forwards it to the deployer's bus (README, "Accounts and regions").
+    // forwards it to the deployer's bus (docs/accounts-and-regions.md).
     let prod_deployment = completed["results"]
         .as_array()
         .into_iter()
@@ -315,24 +301,68 @@ async fn main() {
         "    production's ECS (account 222222222222) says completed: {} {}",
         heard["results"][0]["app"], heard["results"][0]["outcome"]
     );
-    let status_file = write_event("status-all.json", &serde_json::json!({"status": {}}));
-    let status = watch
-        .invoke_file("image-push", &status_file)
-        .unwrap_or_else(|e| fail(&e));
-    for result in status["results"].as_array().into_iter().flatten() {
-        println!(
-            "    status {:<12} {}",
-            result["app"].as_str().unwrap_or_default(),
-            result["status"]["summary"].as_str().unwrap_or_default()
-        );
-    }
+    cli(&emulator, &watch, &["status"]);
 
     step("fan-out: one push followed by 30 services, through the deploy queue and deploy-worker, paced to ECS's own rate limits");
     if let Err(err) = fan_out::run().await {
         fail(&format!("fan-out: {err}"));
     }
 
+    if std::env::var("KEEP").is_ok_and(|keep| !keep.is_empty() && keep != "0") {
+        keep_running(&emulator, &watch);
+    }
     step("done: deployed by digest, discoverable in Cloud Map, routed by the API, NLB in step, promoted to production, a fleet deployed at ECS's pace; everything stopped");
+}
+
+/// `make demo KEEP=1`: the emulator and image-push stay up until Enter, with the commands that
+/// try the payloads of `events/` against them.
+fn keep_running(emulator: &Emulator, watch: &LambdaWatch) {
+    step("KEEP=1: the emulator and image-push keep running; try, from the repository's root:");
+    let exports: Vec<String> = emulator.env().iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let url = format!("http://127.0.0.1:{}", watch.port);
+    println!("    export {}", exports.join(" "));
+    println!("    ./target/debug/ecs-deployer --endpoint-url {url} --function image-push status");
+    println!("    ./target/debug/ecs-deployer --endpoint-url {url} --function image-push history orders-prod");
+    println!("    ./target/debug/ecs-deployer --endpoint-url {url} --function image-push deploy orders-staging --tag latest --dry-run");
+    println!(
+        "    cargo lambda invoke image-push -A 127.0.0.1 -P {} --data-file events/manual-promote-dry-run.json",
+        watch.port
+    );
+    println!("    (the other payloads of events/ name `orders`: this image-push knows orders-staging and orders-prod)");
+    println!(
+        "    aws --endpoint-url {} ecs list-services --cluster sss",
+        emulator.endpoint()
+    );
+    println!("\n    press Enter to stop everything");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+}
+
+/// Runs the command line (`ecs-deployer`, built by `make demo`) against the local image-push
+/// with the emulator's credentials, and prints what it printed.
+fn cli(emulator: &Emulator, watch: &LambdaWatch, args: &[&str]) {
+    let binary = deployer_devkit::lambda::function_binary("ecs-deployer");
+    let output = std::process::Command::new(&binary)
+        .args([
+            "--endpoint-url",
+            &format!("http://127.0.0.1:{}", watch.port),
+            "--function",
+            "image-push",
+        ])
+        .args(args)
+        .envs(emulator.env())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| fail(&format!("{}: {e}", binary.display())));
+    println!("    $ ecs-deployer {}", args.join(" "));
+    println!("{}", indent(&String::from_utf8_lossy(&output.stdout)));
+    if !output.status.success() {
+        fail(&format!(
+            "ecs-deployer {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
 }
 
 /// Writes an event for the function to read (cargo-lambda invokes with a file).

@@ -516,14 +516,22 @@ pub async fn create_bucket(clients: &AwsClients, name: &str) {
     let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
         .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
         .build();
-    clients
+    let created = clients
         .s3
         .create_bucket()
         .bucket(name)
         .create_bucket_configuration(location)
         .send()
-        .await
-        .expect("CreateBucket");
+        .await;
+    // A retry of a call whose first answer was lost (a busy emulator) finds the bucket made.
+    match created {
+        Ok(_) => {}
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
+        Err(err) => panic!("CreateBucket: {err:?}"),
+    }
 }
 
 /// Stores a configuration document in a new bucket, as the template's `DEPLOYER_CONFIG_S3`

@@ -40,11 +40,27 @@ def main():
     for path in examples:
         for problem in problems_of(validator, json.loads(path.read_text())):
             failed.append(f"{path.relative_to(ROOT)}: {problem}")
+    # The configurations the README and the docs show (an application alone, in a document).
+    shown = 0
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for i, block in enumerate(path.read_text().split("```json")[1:]):
+            try:
+                document = json.loads(block.split("```")[0])
+            except ValueError:
+                continue  # the docs test names a block that is not JSON
+            if not isinstance(document, dict):
+                continue
+            if "name" in document and "repository" in document:
+                document = {"apps": [document]}
+            if "apps" in document:
+                shown += 1
+                for problem in problems_of(validator, document):
+                    failed.append(f"{path.relative_to(ROOT)} block {i}: {problem}")
     for line in failed:
         print(line)
     if failed:
         return 1
-    print(f"schema: {len(examples)} examples valid, {len(refused)} bad documents refused")
+    print(f"schema: {len(examples)} examples and {shown} configurations of the docs valid, {len(refused)} bad documents refused")
     return 0
 
 

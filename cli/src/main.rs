@@ -42,13 +42,15 @@ async fn main() -> ExitCode {
             print!("{}", deployer::input::config::config_schema_text());
             ExitCode::SUCCESS
         }
-        Command::ValidateConfig(file) => validate(file),
+        Command::ValidateConfig(file) => validate(file, false),
+        Command::Params(file) => validate(file, true),
         _ => remote(&command, &options).await,
     }
 }
 
-/// `config validate FILE`: the very validation the functions run, with its path-precise messages.
-fn validate(file: &str) -> ExitCode {
+/// `config validate FILE`: the very validation the functions run, with its path-precise
+/// messages; `config params FILE` (`params`): then the stack parameters it needs.
+fn validate(file: &str, params: bool) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(err) => {
@@ -57,6 +59,10 @@ fn validate(file: &str) -> ExitCode {
         }
     };
     match deployer::Config::parse(&text, file) {
+        Ok(config) if params => {
+            print!("{}", cli::parameters_text(file, &cli::stack_parameters(&config)));
+            ExitCode::SUCCESS
+        }
         Ok(config) => {
             println!("{file}: valid ({} application(s))", config.apps.len());
             ExitCode::SUCCESS
@@ -192,8 +198,21 @@ async fn remote(command: &Command, options: &Options) -> ExitCode {
     if code != 0 || !options.wait || options.dry_run {
         return ExitCode::from(code);
     }
-    let started = invoked.answer.as_ref().map(wait::started_deploys).unwrap_or_default();
-    ExitCode::from(follow(&client, options, started).await)
+    let Some(answer) = &invoked.answer else {
+        return ExitCode::from(code);
+    };
+    let mut waiting = wait::started_deploys(answer);
+    // Already running or deploying the image: the deploy that brings it (a push's) is followed.
+    for (app, image) in wait::unchanged_images(answer) {
+        let status = serde_json::json!({"status": {"app": app}});
+        if let Ok(Invoked {
+            answer: Some(status), ..
+        }) = invoke(&client, options, &status).await
+        {
+            waiting.extend(wait::in_progress_with(&status, &image).map(|id| (app, id)));
+        }
+    }
+    ExitCode::from(follow(&client, options, waiting).await)
 }
 
 /// `--wait`: asks `status` of each started deploy's application every `--interval` until each

@@ -1,6 +1,6 @@
 //! How an invocation fails: one variant per failure class, each with a stable `errorType` that
 //! Lambda reports, CloudWatch and the failure queue keep, and alarms and users can filter on.
-//! The types are part of the contract (README, "Errors"): renaming one breaks users' filters.
+//! The types are part of the contract (docs/events-and-payloads.md, "Errors"): renaming one breaks users' filters.
 
 use lambda_runtime::Diagnostic;
 

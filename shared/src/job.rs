@@ -1,6 +1,6 @@
 //! What every function shares: the answer's shape, the settings read at cold start, and the
 //! [`Job`] trait a function's module implements so that `lambda::serve` can run it. A new
-//! function is a module implementing [`Job`] plus a three-line binary (README, "Developing").
+//! function is a module implementing [`Job`] plus a three-line binary (docs/developing.md).
 
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -56,6 +56,31 @@ pub struct Settings {
     /// True on the last attempt there will be (a message's last delivery): a deploy that would
     /// be put off fails instead, with its record and `Deploy Failed`, so the truth is told.
     pub last_attempt: bool,
+    /// What the stack grants (its `WatchedRepositories` and `ClusterNames`, as the template
+    /// passes them); none: not known (the scheduled sync does not check the configuration
+    /// against it).
+    pub stack_grants: Option<StackGrants>,
+}
+
+/// The repositories the stack's push rules watch and the clusters its IAM grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackGrants {
+    /// `WatchedRepositories`.
+    pub repositories: Vec<String>,
+    /// `ClusterNames`.
+    pub clusters: Vec<String>,
+}
+
+impl StackGrants {
+    /// The grants the environment names (`DEPLOYER_WATCHED_REPOSITORIES`,
+    /// `DEPLOYER_GRANTED_CLUSTERS`); none unless both are set.
+    pub fn from_env() -> Option<Self> {
+        use crate::input::env::{list_from_env, ENV_GRANTED_CLUSTERS, ENV_WATCHED_REPOSITORIES};
+        Some(Self {
+            repositories: list_from_env(ENV_WATCHED_REPOSITORIES)?,
+            clusters: list_from_env(ENV_GRANTED_CLUSTERS)?,
+        })
+    }
 }
 
 impl Default for Settings {
@@ -70,6 +95,7 @@ impl Default for Settings {
             redelivery_seconds: crate::input::env::DEFAULT_REDELIVERY_SECONDS,
             deploy_max_receives: crate::input::env::DEFAULT_DEPLOY_MAX_RECEIVES,
             last_attempt: false,
+            stack_grants: None,
         }
     }
 }
@@ -87,6 +113,7 @@ impl Settings {
             redelivery_seconds: crate::input::env::redelivery_seconds_from_env(),
             deploy_max_receives: crate::input::env::deploy_max_receives_from_env(),
             last_attempt: false,
+            stack_grants: StackGrants::from_env(),
         }
     }
 }

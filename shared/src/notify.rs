@@ -1,6 +1,6 @@
 //! Telling people what happened: deploy, sync and target outcomes as EventBridge events with
 //! one documented `source` ([`SOURCE`]), so an ordinary rule routes them to chat or mail
-//! (README, "Knowing what happened"), and links a person can click.
+//! (docs/knowing-what-happened.md), and links a person can click.
 
 use crate::aws::events::{put_events, Entry};
 use crate::aws::AwsError;

@@ -37,6 +37,33 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Waits until a deploy of `orders` is recorded in progress with its ECS deployment, then plays
+/// ECS's completion event of it through image-push.
+async fn complete_rolling(clients: &deployer::AwsClients, config: &str) {
+    let store = RecordStore::in_bucket(BUCKET);
+    let start = Instant::now();
+    let deployment = loop {
+        let index = store.read(&clients.s3, "orders").await.unwrap_or_default();
+        let rolling = index.in_progress().and_then(|r| r.ecs_deployment_id.clone());
+        if let Some(id) = rolling {
+            break id;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the deploy was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let settings = Settings {
+        records: Some(store),
+        ..Settings::default()
+    };
+    let completed = recorded_ecs_event("ecs-deployment-completed.json", "sss", "orders", &deployment);
+    invoke_job::<ImagePush>(clients, config, &completed, &settings)
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_command_line_deploys_waits_for_the_outcome_and_shows_status() {
     let emulator = Emulator::start();
@@ -103,27 +130,7 @@ async fn the_command_line_deploys_waits_for_the_outcome_and_shows_status() {
     .stderr(Stdio::piped())
     .spawn()
     .expect("the CLI starts");
-    let store = RecordStore::in_bucket(BUCKET);
-    let start = Instant::now();
-    let deployment = loop {
-        let index = store.read(&clients.s3, "orders").await.unwrap_or_default();
-        if let Some(id) = index.records.first().and_then(|r| r.ecs_deployment_id.clone()) {
-            break id;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "the deploy was never recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let settings = Settings {
-        records: Some(store.clone()),
-        ..Settings::default()
-    };
-    let completed = recorded_ecs_event("ecs-deployment-completed.json", "sss", "orders", &deployment);
-    invoke_job::<ImagePush>(clients, &config, &completed, &settings)
-        .await
-        .unwrap();
+    complete_rolling(clients, &config).await;
     let waited = tokio::task::spawn_blocking(move || waiting.wait_with_output())
         .await
         .unwrap()
@@ -132,6 +139,7 @@ async fn the_command_line_deploys_waits_for_the_outcome_and_shows_status() {
     assert_eq!(waited.status.code(), Some(0), "{out}{err}");
     assert!(out.starts_with("orders  deployed  orders:"), "{out}");
     assert!(out.lines().last().unwrap().ends_with("completed"), "{out}");
+    let store = RecordStore::in_bucket(BUCKET);
     let index = store.read(&clients.s3, "orders").await.unwrap();
     assert_eq!(index.records[0].outcome, DeployOutcome::Completed);
     assert_eq!(index.records[0].trigger.by.as_deref(), Some("ci"));
@@ -177,4 +185,48 @@ async fn the_command_line_deploys_waits_for_the_outcome_and_shows_status() {
     );
     let usage = run(&["deploy", "orders"]);
     assert_eq!(usage.status.code(), Some(2));
+
+    // CI's recipe: the push deploys v3; `deploy --digest <v3> --wait` answers `unchanged` and
+    // follows the push's deploy until it completes.
+    let v3 = world::push_image(clients, "orders", "latest", "v3").await;
+    let settings = Settings {
+        records: Some(store.clone()),
+        ..Settings::default()
+    };
+    let push = world::push_event("orders", "latest", &v3);
+    let pushed = invoke_job::<ImagePush>(clients, &config, &push, &settings)
+        .await
+        .unwrap();
+    assert_eq!(pushed.results[0].outcome, deployer::image_push::Outcome::Deployed);
+    let args = [
+        "deploy",
+        "orders",
+        "--digest",
+        &v3,
+        "--wait",
+        "--interval",
+        "1",
+        "--timeout",
+        "2",
+    ];
+    let following = cli(port, &emulator.env(), &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the CLI starts");
+    // The CLI answers `unchanged` and looks at `status` before the completion is played.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    complete_rolling(clients, &config).await;
+    let followed = tokio::task::spawn_blocking(move || following.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let (out, err) = (text(&followed.stdout), text(&followed.stderr));
+    assert_eq!(followed.status.code(), Some(0), "{out}{err}");
+    assert!(out.starts_with("orders  unchanged"), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("orders: deploy push-") && last.ends_with("completed"),
+        "{out}{err}"
+    );
 }

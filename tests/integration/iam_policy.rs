@@ -189,7 +189,7 @@ fn every_region_an_app_may_name_is_granted() {
 
 /// Conditions are evaluated, and JSON calls are checked on the ARN they name, in whatever region:
 /// tag-on-create holds only under `ecs:CreateAction: RegisterTaskDefinition`; a revision or a
-/// service in another region is covered; a short-ARN service is not (the README says what to add).
+/// service in another region is covered; a short-ARN service is not (docs/accounts-and-regions.md says what to add).
 #[test]
 fn conditions_and_the_arns_of_json_calls_are_checked() {
     let template = template();

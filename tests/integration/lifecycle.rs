@@ -1,26 +1,22 @@
-//! The ECR lifecycle policies the README shows keep what runs, by the test kit's evaluator of
+//! The ECR lifecycle policies the docs show keep what runs, by the test kit's evaluator of
 //! ECR's documented rules (the emulator runs no lifecycle policy).
 
-use deployer_devkit::emulator::repo_root;
 use deployer_devkit::lifecycle::{expired, Image};
 use serde_json::Value;
 
-/// Every lifecycle policy in the README (a JSON block holding `rules`).
-fn readme_policies() -> Vec<Value> {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    readme
-        .split("```json")
-        .skip(1)
-        .filter_map(|block| block.split("```").next())
-        .filter_map(|block| serde_json::from_str::<Value>(block).ok())
+/// Every lifecycle policy the README and the docs show (a JSON block holding `rules`).
+fn shown_policies() -> Vec<Value> {
+    super::docs::json_blocks()
+        .into_iter()
+        .filter_map(|(_, _, block)| serde_json::from_str::<Value>(&block).ok())
         .filter(|doc| doc.get("rules").is_some())
         .collect()
 }
 
 #[test]
 fn every_policy_the_readme_shows_keeps_the_images_in_use_and_expires_the_rest() {
-    let policies = readme_policies();
-    assert!(!policies.is_empty(), "the README shows a lifecycle policy");
+    let policies = shown_policies();
+    assert!(!policies.is_empty(), "the docs show a lifecycle policy");
     let images = [
         Image::new(&["live-orders"], 400),
         Image::new(&["prev-orders"], 400),
@@ -50,7 +46,7 @@ fn the_evaluator_follows_ecrs_documented_rules() {
         Image::new(&["release-1"], 400),
     ];
     // Several prefixes in one rule select only images carrying all of them: the running image,
-    // tagged only live-orders, is expired by the 30-day rule (the README's policy before).
+    // tagged only live-orders, is expired by the 30-day rule (the docs' policy before).
     let one_rule = serde_json::json!({"rules": [rule(1, keep(&["live-", "prev-"])), rule(2, old.clone())]});
     assert_eq!(expired(&one_rule, &images), Ok(vec![0, 1, 3]));
     // One rule per prefix keeps them.

@@ -239,3 +239,46 @@ fn the_configuration_is_written_by_the_listed_and_read_from_the_expected_account
         );
     }
 }
+
+/// Only what is asked for runs: nlb-sync (its function, schedule, log group and alarm) exists
+/// only with `EnableNlbSync`, service-sync's API permissions only with `EnableApiSync`, both off
+/// by default; service-sync is told what the stack grants, so its scheduled run can say what
+/// the configuration needs beyond it.
+#[test]
+fn nlb_sync_and_api_sync_run_only_when_enabled_and_service_sync_knows_the_grants() {
+    let doc = template();
+    for (parameter, condition) in [("EnableNlbSync", "NlbSyncEnabled"), ("EnableApiSync", "ApiSyncEnabled")] {
+        assert_eq!(doc["Parameters"][parameter]["Default"].as_str(), Some("false"));
+        let text = serde_yaml::to_string(&doc["Conditions"][condition]).unwrap();
+        assert!(text.contains(parameter), "{condition}: {text}");
+    }
+    for id in ["NlbSyncFunction", "NlbSyncLogGroup", "NlbSyncErrorsAlarm"] {
+        assert_eq!(
+            doc["Resources"][id]["Condition"].as_str(),
+            Some("NlbSyncEnabled"),
+            "{id}"
+        );
+    }
+    for output in ["NlbSyncFunctionArn", "NlbSyncFunctionName", "NlbSyncRoleArn"] {
+        assert_eq!(
+            doc["Outputs"][output]["Condition"].as_str(),
+            Some("NlbSyncEnabled"),
+            "{output}"
+        );
+    }
+    // The API statement is the one under `!If ApiSyncEnabled`; no unconditioned one grants it.
+    assert!(function_statements(&doc).iter().all(|s| {
+        let actions = serde_yaml::to_string(&s["Action"]).unwrap();
+        !actions.contains("apigateway:")
+    }));
+    let service_sync = serde_yaml::to_string(&doc["Resources"]["ServiceSyncFunction"]["Properties"]).unwrap();
+    assert!(service_sync.contains("ApiSyncEnabled") && service_sync.contains("apigateway:POST"));
+    let variables = &doc["Resources"]["ServiceSyncFunction"]["Properties"]["Environment"]["Variables"];
+    for (variable, parameter) in [
+        (deployer::input::env::ENV_WATCHED_REPOSITORIES, "WatchedRepositories"),
+        (deployer::input::env::ENV_GRANTED_CLUSTERS, "ClusterNames"),
+    ] {
+        let value = serde_yaml::to_string(&variables[variable]).unwrap();
+        assert!(value.contains(parameter), "{variable}: {value}");
+    }
+}

@@ -50,6 +50,8 @@ pub enum Command {
     Abort(String),
     /// `config validate FILE`: offline, the functions' own validation.
     ValidateConfig(String),
+    /// `config params FILE`: offline, the stack parameters the configuration needs.
+    Params(String),
     /// `config schema`: the configuration's JSON Schema.
     Schema,
     /// `help`, `--help`, `-h`.
@@ -201,13 +203,14 @@ pub fn parse_args(args: &[String]) -> Result<(Command, Options), String> {
         ["continue", ..] => Command::Continue(app(1)?),
         ["abort", ..] => Command::Abort(app(1)?),
         ["config", "validate", file, ..] => Command::ValidateConfig((*file).to_owned()),
+        ["config", "params", file, ..] => Command::Params((*file).to_owned()),
         ["config", "schema", ..] => Command::Schema,
-        ["config", ..] => return Err("`config` expects `validate FILE` or `schema`".into()),
+        ["config", ..] => return Err("`config` expects `validate FILE`, `params FILE` or `schema`".into()),
         [other, ..] => return Err(format!("unknown command `{other}` (see `ecs-deployer help`)")),
     };
     let most_words = match &command {
         Command::Status(None) | Command::Help | Command::Version => 1,
-        Command::Approve { .. } | Command::ValidateConfig(_) => 3,
+        Command::Approve { .. } | Command::ValidateConfig(_) | Command::Params(_) => 3,
         Command::Schema => 2,
         _ => 2,
     };
@@ -280,7 +283,9 @@ impl Command {
             Command::Approve { app, digest } => ("approve", json!({"app": app, "digest": digest})),
             Command::Continue(app) => ("continue", json!({"app": app})),
             Command::Abort(app) => ("abort", json!({"app": app})),
-            Command::ValidateConfig(_) | Command::Schema | Command::Help | Command::Version => return Ok(None),
+            Command::ValidateConfig(_) | Command::Params(_) | Command::Schema | Command::Help | Command::Version => {
+                return Ok(None)
+            }
         };
         if body.is_null() {
             body = json!({});

@@ -3,12 +3,14 @@
 //! function and reads files).
 
 mod args;
+mod params;
 mod render;
 #[cfg(test)]
 mod tests;
 pub mod wait;
 
 pub use args::{parse_args, Command, Options, Output};
+pub use params::{parameters_text, stack_parameters, Parameter};
 pub use render::{ago, answer_in_failure, exit_code, history_table, render, results_lines, status_table};
 
 /// `ecs-deployer help`.
@@ -26,6 +28,7 @@ Commands:
   approve APP DIGEST
   continue APP | abort APP           answer a deploy paused at a lifecycle hook
   config validate FILE               offline: the functions' own validation of a configuration
+  config params FILE                 offline: the stack parameters the configuration needs
   config schema                      the configuration's JSON Schema
 
 Options:

@@ -113,12 +113,19 @@ mod tests {
     #[test]
     fn an_unchanged_answer_waits_for_the_deploy_in_progress_of_that_image() {
         let answer = json!({"results": [{"app": "orders", "outcome": "unchanged", "image": "r/orders@sha256:1"}]});
-        assert_eq!(unchanged_images(&answer), [("orders".to_owned(), "r/orders@sha256:1".to_owned())]);
-        let deploying = |image: &str| {
-            json!({"results": [{"status": {"in_progress": {"id": "push-1", "outcome": "in_progress", "image": image}}}]})
-        };
-        assert_eq!(in_progress_with(&deploying("r/orders@sha256:1"), "r/orders@sha256:1"), Some("push-1".into()));
-        assert_eq!(in_progress_with(&deploying("r/orders@sha256:2"), "r/orders@sha256:1"), None);
+        assert_eq!(
+            unchanged_images(&answer),
+            [("orders".to_owned(), "r/orders@sha256:1".to_owned())]
+        );
+        let deploying = |image: &str| json!({"results": [{"status": {"in_progress": {"id": "push-1", "outcome": "in_progress", "image": image}}}]});
+        assert_eq!(
+            in_progress_with(&deploying("r/orders@sha256:1"), "r/orders@sha256:1"),
+            Some("push-1".into())
+        );
+        assert_eq!(
+            in_progress_with(&deploying("r/orders@sha256:2"), "r/orders@sha256:1"),
+            None
+        );
     }
 
     #[test]

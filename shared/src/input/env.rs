@@ -66,6 +66,23 @@ pub fn deploy_max_receives_from_env() -> u32 {
     number_in(ENV_DEPLOY_MAX_RECEIVES, 1..=1000, DEFAULT_DEPLOY_MAX_RECEIVES)
 }
 
+/// The repositories the stack's push rules watch (its `WatchedRepositories`, comma-separated).
+pub const ENV_WATCHED_REPOSITORIES: &str = "DEPLOYER_WATCHED_REPOSITORIES";
+
+/// The clusters the stack's IAM grants (its `ClusterNames`, comma-separated).
+pub const ENV_GRANTED_CLUSTERS: &str = "DEPLOYER_GRANTED_CLUSTERS";
+
+/// The entries of a comma-separated list variable; none when unset or blank.
+pub fn list_from_env(name: &str) -> Option<Vec<String>> {
+    non_empty_var(name).map(|v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
 /// The whole number a variable names when it lies in `range`; `default` otherwise.
 fn number_in(name: &str, range: std::ops::RangeInclusive<u32>, default: u32) -> u32 {
     non_empty_var(name)

@@ -11,6 +11,7 @@ mod answer;
 pub mod apply;
 pub mod cleanup;
 mod clients;
+pub mod grants;
 pub mod observe;
 pub mod orphans;
 pub mod plan;
@@ -248,6 +249,10 @@ pub async fn handle(
     );
     if let (true, Some(store)) = (full, settings.owned.as_ref()) {
         results.extend(orphan_reports(clients, config, store, dry_run).await);
+    }
+    // What the stack does not grant fails the scheduled run, every time, until it does.
+    if let (ServiceSyncRequest::Scheduled, Some(grants)) = (request, &settings.stack_grants) {
+        results.extend(grants::ungranted_reports(config, grants));
     }
     if config.retention_on_schedule && matches!(request, ServiceSyncRequest::Scheduled) {
         let all: Vec<&AppConfig> = config.apps.iter().collect();

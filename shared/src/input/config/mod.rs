@@ -52,7 +52,7 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nlb: Option<NlbConfig>,
     /// Minutes a deploy may stay in progress with no word from ECS before the settle run asks
-    /// ECS about it (0-1440, default 30; see README, "Knowing what happened").
+    /// ECS about it (0-1440, default 30; see docs/knowing-what-happened.md).
     #[serde(default = "default_settle_after_minutes")]
     pub settle_after_minutes: u32,
     /// Remove what the deployer made for applications no longer in this document (their HTTP
