@@ -323,12 +323,17 @@ fn keep_running(emulator: &Emulator, watch: &LambdaWatch) {
     println!("    export {}", exports.join(" "));
     println!("    ./target/debug/ecs-deployer --endpoint-url {url} --function image-push status");
     println!("    ./target/debug/ecs-deployer --endpoint-url {url} --function image-push history orders-prod");
-    println!("    ./target/debug/ecs-deployer --endpoint-url {url} --function image-push deploy orders-staging --tag latest --dry-run");
-    println!(
-        "    cargo lambda invoke image-push -A 127.0.0.1 -P {} --data-file events/manual-promote-dry-run.json",
-        watch.port
-    );
-    println!("    (the other payloads of events/ name `orders`: this image-push knows orders-staging and orders-prod)");
+    println!("    ./target/debug/ecs-deployer --endpoint-url {url} --function image-push deploy orders --tag latest --dry-run");
+    for file in [
+        "manual-status.json",
+        "manual-deploy-dry-run.json",
+        "manual-promote-dry-run.json",
+    ] {
+        println!(
+            "    cargo lambda invoke image-push -A 127.0.0.1 -P {} --data-file events/{file}",
+            watch.port
+        );
+    }
     println!(
         "    aws --endpoint-url {} ecs list-services --cluster sss",
         emulator.endpoint()
