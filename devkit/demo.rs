@@ -320,7 +320,7 @@ fn keep_running(emulator: &Emulator, watch: &LambdaWatch) {
     step("KEEP=1: the emulator and image-push keep running; try, from the repository's root:");
     let exports: Vec<String> = emulator.env().iter().map(|(k, v)| format!("{k}={v}")).collect();
     let url = format!("http://127.0.0.1:{}", watch.port);
-    println!("    export {}", exports.join(" "));
+    println!("    export PATH=\"$PWD/.venv/bin:$PATH\" {}", exports.join(" "));
     println!("    ./target/debug/ecs-deployer --endpoint-url {url} --function image-push status");
     println!("    ./target/debug/ecs-deployer --endpoint-url {url} --function image-push history orders-prod");
     println!("    ./target/debug/ecs-deployer --endpoint-url {url} --function image-push deploy orders --tag latest --dry-run");
