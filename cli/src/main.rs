@@ -163,7 +163,7 @@ fn failed(error: &Value) -> Invoked {
 }
 
 /// Prints `invoked` for `command` and says which exit code it stands for.
-fn show(command: &Command, options: &Options, invoked: &Invoked) -> u8 {
+fn show(command: &Command, options: &Options, payload: &Value, invoked: &Invoked) -> u8 {
     if let Some(answer) = &invoked.answer {
         match options.output {
             Output::Json => println!("{answer}"),
@@ -173,6 +173,9 @@ fn show(command: &Command, options: &Options, invoked: &Invoked) -> u8 {
     if let Some((error_type, message)) = &invoked.error {
         let shown = message.split("; answer: ").next().unwrap_or(message);
         eprintln!("ecs-deployer: {error_type}: {shown}");
+        if let Some(hint) = cli::approval_hint(message, payload) {
+            eprintln!("{hint}");
+        }
     }
     cli::exit_code(invoked.error.as_ref().map(|(t, _)| t.as_str())) as u8
 }
@@ -194,7 +197,7 @@ async fn remote(command: &Command, options: &Options) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let code = show(command, options, &invoked);
+    let code = show(command, options, &payload, &invoked);
     if code != 0 || !options.wait || options.dry_run {
         return ExitCode::from(code);
     }

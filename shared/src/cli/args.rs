@@ -211,7 +211,6 @@ pub fn parse_args(args: &[String]) -> Result<(Command, Options), String> {
     let most_words = match &command {
         Command::Status(None) | Command::Help | Command::Version => 1,
         Command::Approve { .. } | Command::ValidateConfig(_) | Command::Params(_) => 3,
-        Command::Schema => 2,
         _ => 2,
     };
     if let Some(extra) = words.get(most_words) {

@@ -11,7 +11,9 @@ pub mod wait;
 
 pub use args::{parse_args, Command, Options, Output};
 pub use params::{parameters_text, stack_parameters, Parameter};
-pub use render::{ago, answer_in_failure, exit_code, history_table, render, results_lines, status_table};
+pub use render::{
+    ago, answer_in_failure, approval_hint, exit_code, history_table, render, results_lines, status_table,
+};
 
 /// `ecs-deployer help`.
 pub const USAGE: &str = "\

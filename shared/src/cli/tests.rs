@@ -123,3 +123,15 @@ fn other_answers_are_a_line_per_application_and_failures_carry_their_answer() {
         [0, 1, 3, 2]
     );
 }
+
+#[test]
+fn an_approval_refused_for_coming_unsigned_says_how_to_sign_it() {
+    let payload = json!({"approve": {"app": "orders-prod", "digest": "sha256:1"}, "by": "alice"});
+    let refused = "1 of 1 failed: orders-prod: expected an approval through the approve function's URL (AWS_IAM), which names who signs it";
+    let hint = approval_hint(refused, &payload).expect("a hint");
+    assert!(
+        hint.contains("ApprovalUrl") && hint.contains("--aws-sigv4") && hint.contains(&payload.to_string()),
+        "{hint}"
+    );
+    assert_eq!(approval_hint("tag `v9` not found", &payload), None);
+}
