@@ -162,6 +162,12 @@ fn failed(error: &Value) -> Invoked {
     }
 }
 
+/// `status` of one application.
+async fn status_of(client: &aws_sdk_lambda::Client, options: &Options, app: &str) -> Result<Invoked, String> {
+    let payload = Command::Status(Some(app.to_owned())).payload(options)?;
+    invoke(client, options, &payload.expect("status is sent to the function")).await
+}
+
 /// Prints `invoked` for `command` and says which exit code it stands for.
 fn show(command: &Command, options: &Options, payload: &Value, invoked: &Invoked) -> u8 {
     if let Some(answer) = &invoked.answer {
@@ -207,10 +213,9 @@ async fn remote(command: &Command, options: &Options) -> ExitCode {
     let mut waiting = wait::started_deploys(answer);
     // Already running or deploying the image: the deploy that brings it (a push's) is followed.
     for (app, image) in wait::unchanged_images(answer) {
-        let status = serde_json::json!({"status": {"app": app}});
         if let Ok(Invoked {
             answer: Some(status), ..
-        }) = invoke(&client, options, &status).await
+        }) = status_of(&client, options, &app).await
         {
             waiting.extend(wait::in_progress_with(&status, &image).map(|id| (app, id)));
         }
@@ -237,8 +242,7 @@ async fn follow(client: &aws_sdk_lambda::Client, options: &Options, mut waiting:
         tokio::time::sleep(Duration::from_secs(options.interval_seconds)).await;
         let mut still = Vec::new();
         for (app, id) in waiting {
-            let status = serde_json::json!({"status": {"app": app}});
-            let answer = match invoke(client, options, &status).await {
+            let answer = match status_of(client, options, &app).await {
                 Ok(Invoked {
                     answer: Some(answer),
                     error: None,

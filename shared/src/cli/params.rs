@@ -20,8 +20,7 @@ pub fn stack_parameters(config: &Config) -> Vec<Parameter> {
     let (mut rules, mut schedules) = (BTreeSet::new(), BTreeSet::new());
     for app in &config.apps {
         clusters.insert(short_name(&app.cluster).to_owned());
-        repositories.insert(app.repository.clone());
-        repositories.extend(app.containers.iter().filter_map(|c| c.repository.clone()));
+        repositories.extend(app.followed_repositories().into_iter().map(str::to_owned));
         apis.extend(app.api.as_ref().map(|api| api.api_id.clone()));
         workload_roles.extend(app.role_arn.iter().chain(&app.registry_role_arn).cloned());
         registries.extend(app.registry_id.clone());

@@ -13,9 +13,6 @@ pub fn plan_app(app: &AppConfig, goal: &Goal, obs: &Observation, region: &str) -
         Goal::Rollback { revision, force } => plan_rollback(app, *revision, *force, obs),
         Goal::Push { .. } | Goal::Manual(_) => plan_deploy(app, goal, obs, region),
     };
-    if app.is_schedule_only() {
-        plan = super::schedule_only::point_instead_of_update(app, plan);
-    }
     if let Some(service) = &obs.service {
         plan.observed_task_definition = Some(service.task_definition.clone());
         plan.observed_deployment = service

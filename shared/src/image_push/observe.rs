@@ -65,7 +65,7 @@ pub async fn observe_services(
 ) -> Vec<Result<Option<ServiceState>, AwsError>> {
     let with_service = apps.iter().filter(|app| !app.is_schedule_only());
     let scheduled = apps.iter().filter(|app| app.is_schedule_only());
-    let (services, mut scheduled) = tokio::join!(
+    let (services, scheduled) = tokio::join!(
         ecs::describe_services_in_clusters(
             &clients.ecs,
             with_service.map(|app| (app.cluster.as_str(), app.service.as_str())),
@@ -73,10 +73,10 @@ pub async fn observe_services(
         ),
         futures::future::join_all(scheduled.map(|app| super::schedule_only::observe_as_service(clients, app)))
     );
-    scheduled.reverse();
+    let mut scheduled = scheduled.into_iter();
     apps.iter()
         .map(|app| match &services.get(app.cluster.as_str()) {
-            _ if app.is_schedule_only() => scheduled.pop().expect("one read per application without a service"),
+            _ if app.is_schedule_only() => scheduled.next().expect("one read per application without a service"),
             Some(Ok(found)) => Ok(found.iter().find(|s| s.is(&app.service)).cloned()),
             Some(Err(e)) => Err(e.clone()),
             None => unreachable!("every cluster of a service is described"),

@@ -321,12 +321,7 @@ pub(super) fn plan_deploy(app: &AppConfig, goal: &Goal, obs: &Observation, regio
         TaskDefinitionChoice::Existing(arn) => Some(arn.clone()),
         TaskDefinitionChoice::JustRegistered => None,
     };
-    steps.push(Step::UpdateService {
-        cluster: app.cluster.clone(),
-        service: app.service.clone(),
-        task_definition: choice,
-        deployment_configuration,
-    });
+    steps.push(update_step(app, choice, deployment_configuration));
     Plan {
         report: Report {
             app: Some(app.name.clone()),
@@ -383,6 +378,25 @@ pub(super) fn service_and_current<'a>(
     Ok((service, current))
 }
 
+/// The step that moves what runs to `choice`: the service's update or, for an application
+/// that is only scheduled tasks, its schedules' move (see [`super::schedule_only`]).
+pub(super) fn update_step(
+    app: &AppConfig,
+    choice: TaskDefinitionChoice,
+    deployment_configuration: Option<DeploymentConfiguration>,
+) -> Step {
+    if app.is_schedule_only() {
+        return Step::PointSchedules(choice);
+    }
+    Step::UpdateService {
+        cluster: app.cluster.clone(),
+        service: app.service.clone(),
+        task_definition: choice,
+        deployment_configuration,
+    }
+}
+
+/// The plan's line of [`update_step`].
 pub(super) fn update_action_text(
     app: &AppConfig,
     current: &Revision,
@@ -393,11 +407,11 @@ pub(super) fn update_action_text(
         TaskDefinitionChoice::JustRegistered => "the new revision".to_owned(),
         TaskDefinitionChoice::Existing(arn) => arn.clone(),
     };
-    let mut text = format!(
-        "~ service {}: task definition {} -> {to}",
-        app.service_label(),
-        current.label()
-    );
+    let what = match app.is_schedule_only() {
+        true => format!("scheduled tasks {}:", app.schedules.join(", ")),
+        false => format!("service {}: task definition", app.service_label()),
+    };
+    let mut text = format!("~ {what} {} -> {to}", current.label());
     if breaker {
         text.push_str(", circuit breaker on with rollback");
     }

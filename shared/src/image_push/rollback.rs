@@ -2,8 +2,8 @@
 //! the last good one (the newest completed deploy's, else the ACTIVE revision before the
 //! current); never to a revision that names its image by tag unless forced.
 
-use super::plan::{circuit_breaker_change, service_and_current, update_action_text};
-use super::{Observation, Outcome, Plan, Report, Step, TaskDefinitionChoice};
+use super::plan::{circuit_breaker_change, service_and_current, update_action_text, update_step};
+use super::{Observation, Outcome, Plan, Report, TaskDefinitionChoice};
 use crate::aws::ecr::ImageRef;
 use crate::aws::revision::Revision;
 use crate::input::config::AppConfig;
@@ -147,12 +147,7 @@ pub fn plan_rollback(app: &AppConfig, revision: Option<i32>, force: bool, obs: &
             actions,
             ..Report::skipped(app, Outcome::Planned, "")
         },
-        steps: vec![Step::UpdateService {
-            cluster: app.cluster.clone(),
-            service: app.service.clone(),
-            task_definition: choice,
-            deployment_configuration,
-        }],
+        steps: vec![update_step(app, choice, deployment_configuration)],
         observed_task_definition: None,
         observed_deployment: None,
         rolls_back_on_failure: false,

@@ -2,11 +2,11 @@
 //! What such an application "runs" is what its schedules' ECS targets run, read as if it were a
 //! service ([`observe_as_service`]), so a push observes, plans and replays like any deploy. The
 //! plan registers the revision and, instead of updating a service, names it
-//! ([`point_instead_of_update`]); there is no rollout, so the deploy is recorded completed at
+//! ([`super::plan::update_step`]); there is no rollout, so the deploy is recorded completed at
 //! once, and the targets follow the completed deploy ([`super::schedules::follow`]) right after.
 
-use super::{Clients, Plan, Step, TaskDefinitionChoice};
-use crate::aws::arn::{family_and_revision, short_name};
+use super::Clients;
+use crate::aws::arn::family_and_revision;
 use crate::aws::ecs::ServiceState;
 use crate::aws::schedules::{self, ScheduledTarget};
 use crate::aws::AwsError;
@@ -56,30 +56,6 @@ pub(crate) async fn observe_as_service(clients: &Clients, app: &AppConfig) -> Re
     }))
 }
 
-/// `plan` for an application without a service: the service update becomes the scheduled
-/// tasks' move (no AWS call of its own; the targets follow once the deploy is recorded), and
-/// its line says so.
-pub(crate) fn point_instead_of_update(app: &AppConfig, mut plan: Plan) -> Plan {
-    for step in &mut plan.steps {
-        if let Step::UpdateService { task_definition, .. } = step {
-            *step = Step::PointSchedules(task_definition.clone());
-        }
-    }
-    let to = plan.steps.iter().find_map(|step| match step {
-        Step::PointSchedules(TaskDefinitionChoice::Existing(arn)) => Some(short_name(arn).to_owned()),
-        Step::PointSchedules(TaskDefinitionChoice::JustRegistered) => Some("the new revision".to_owned()),
-        _ => None,
-    });
-    if let Some(to) = to {
-        let line = format!("~ scheduled tasks {}: -> {to}", app.schedules.join(", "));
-        match plan.report.actions.iter_mut().find(|a| a.starts_with("~ service ")) {
-            Some(update) => *update = line,
-            None => plan.report.actions.push(line),
-        }
-    }
-    plan
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,25 +89,20 @@ mod tests {
 
     #[test]
     fn the_service_update_becomes_the_schedules_move() {
+        use super::super::plan::{update_action_text, update_step};
+        use super::super::{Step, TaskDefinitionChoice};
         let mut app = crate::testing::app();
         app.service = String::new();
         app.family = Some("report".into());
         app.schedules = vec!["nightly".into()];
-        let mut plan = Plan::nothing(super::super::Report::skipped(&app, super::super::Outcome::Planned, ""));
-        plan.report.actions = vec!["+ register report revision".into(), "~ service c/s: a -> b".into()];
-        plan.steps = vec![Step::UpdateService {
-            cluster: "c".into(),
-            service: String::new(),
-            task_definition: TaskDefinitionChoice::Existing(format!("{TD}/report:4")),
-            deployment_configuration: None,
-        }];
-        let plan = point_instead_of_update(&app, plan);
+        let choice = TaskDefinitionChoice::Existing(format!("{TD}/report:4"));
         assert_eq!(
-            plan.steps,
-            [Step::PointSchedules(TaskDefinitionChoice::Existing(format!(
-                "{TD}/report:4"
-            )))]
+            update_step(&app, choice.clone(), None),
+            Step::PointSchedules(choice.clone())
         );
-        assert_eq!(plan.report.actions[1], "~ scheduled tasks nightly: -> report:4");
+        let current = crate::testing::full_revision("report", 3, "r/orders:latest");
+        let line = update_action_text(&app, &current, &choice, false);
+        assert!(line.starts_with("~ scheduled tasks nightly: report:3 -> "), "{line}");
+        assert!(line.ends_with("report:4"), "{line}");
     }
 }

@@ -13,10 +13,8 @@ use crate::job::StackGrants;
 pub fn ungranted(config: &Config, grants: &StackGrants) -> Vec<(String, String)> {
     let mut found = Vec::new();
     for app in &config.apps {
-        let repositories =
-            std::iter::once(&app.repository).chain(app.containers.iter().filter_map(|c| c.repository.as_ref()));
-        for repository in repositories {
-            if !grants.repositories.contains(repository) {
+        for repository in app.followed_repositories() {
+            if !grants.repositories.iter().any(|watched| watched == repository) {
                 found.push((
                     app.name.clone(),
                     format!("repository `{repository}` is not in the stack's WatchedRepositories: its pushes never reach image-push; add it to the parameter and deploy the stack"),

@@ -154,6 +154,19 @@ impl AppConfig {
         self.containers.iter().map(|c| c.name.as_str()).collect()
     }
 
+    /// Every repository the application follows, once each: `repository`, then the others its
+    /// `containers` name.
+    pub fn followed_repositories(&self) -> Vec<&str> {
+        let mut repositories = vec![self.repository.as_str()];
+        for entry in &self.containers {
+            let repository = self.repository_of(entry);
+            if !repositories.contains(&repository) {
+                repositories.push(repository);
+            }
+        }
+        repositories
+    }
+
     /// True when some listed container follows another repository than `repository`.
     pub fn follows_several_repositories(&self) -> bool {
         !self.kept_containers().is_empty()
@@ -177,15 +190,9 @@ impl AppConfig {
     /// and its tags, its first container following it as `container`, every entry naming its
     /// repository; deploys, records and leases stay the application's (same name, service).
     pub(super) fn facets(&self) -> Vec<AppConfig> {
-        let mut repositories: Vec<&str> = Vec::new();
-        for entry in &self.containers {
-            let repository = self.repository_of(entry);
-            if repository != self.repository && !repositories.contains(&repository) {
-                repositories.push(repository);
-            }
-        }
-        repositories
+        self.followed_repositories()
             .into_iter()
+            .skip(1)
             .map(|repository| {
                 let first = self
                     .containers
