@@ -416,7 +416,7 @@ fn reset(client: TcpStream) {
 }
 
 /// The request head (up to the blank line) and its body (by Content-Length or chunked).
-async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<(String, Vec<u8>)>> {
+pub(crate) async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<(String, Vec<u8>)>> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     let head_end = loop {
@@ -483,7 +483,7 @@ fn signer_of(head: &str) -> (String, String) {
     )
 }
 
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.lines().find_map(|line| {
         let (k, v) = line.split_once(':')?;
         k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
@@ -491,7 +491,7 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Sends the request to the emulator on a connection of its own and returns the whole answer.
-async fn forward(head: &str, body: &[u8], upstream: u16) -> std::io::Result<Vec<u8>> {
+pub(crate) async fn forward(head: &str, body: &[u8], upstream: u16) -> std::io::Result<Vec<u8>> {
     let mut server = TcpStream::connect(("127.0.0.1", upstream)).await?;
     // One request per connection: ask the emulator to close, so the answer ends at EOF.
     let mut lines: Vec<&str> = head
@@ -630,11 +630,13 @@ impl Protocol {
     }
 }
 
-fn response(status: u16, content_type: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+pub(crate) fn response(status: u16, content_type: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     let reason = match status {
         400 => "Bad Request",
         200 => "OK",
         403 => "Forbidden",
+        404 => "Not Found",
+        502 => "Bad Gateway",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         _ => "Service Unavailable",

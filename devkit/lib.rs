@@ -13,6 +13,7 @@ pub mod faults;
 pub mod host;
 pub mod iam;
 pub mod lambda;
+pub mod lambda_front;
 pub mod latency;
 pub mod lifecycle;
 pub mod runtime_api;

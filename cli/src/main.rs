@@ -11,6 +11,8 @@ use aws_config::BehaviorVersion;
 use deployer::cli::{self, wait, Command, Options, Output};
 use serde_json::Value;
 
+mod approval_url;
+
 /// Exit code of a deploy still rolling out when `--timeout` ran out.
 const STILL_RUNNING: u8 = 4;
 
@@ -83,7 +85,8 @@ struct Invoked {
     error: Option<(String, String)>,
 }
 
-async fn lambda_client(options: &Options) -> aws_sdk_lambda::Client {
+/// The caller's AWS configuration (profile, region, credentials) for the Lambda calls.
+async fn sdk_config(options: &Options) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(deployer::aws::https_client())
         // A deploy answers within the function's timeout (at most 15 minutes).
@@ -111,7 +114,7 @@ async fn lambda_client(options: &Options) -> aws_sdk_lambda::Client {
     if let Some(url) = &options.endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    aws_sdk_lambda::Client::new(&loader.load().await)
+    loader.load().await
 }
 
 async fn invoke(client: &aws_sdk_lambda::Client, options: &Options, payload: &Value) -> Result<Invoked, String> {
@@ -154,8 +157,15 @@ async fn invoke(client: &aws_sdk_lambda::Client, options: &Options, payload: &Va
 
 /// An invocation that failed, from its error document (`errorType`, `errorMessage`).
 fn failed(error: &Value) -> Invoked {
-    let error_type = error["errorType"].as_str().unwrap_or("Unhandled").to_owned();
-    let message = error["errorMessage"].as_str().unwrap_or_default().to_owned();
+    let error_type = error["errorType"].as_str().unwrap_or("Unhandled");
+    failed_with(
+        error_type.to_owned(),
+        error["errorMessage"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// An invocation that failed with `error_type` and `message` (which may hold the answer).
+fn failed_with(error_type: String, message: String) -> Invoked {
     Invoked {
         answer: cli::answer_in_failure(&message),
         error: Some((error_type, message)),
@@ -169,7 +179,7 @@ async fn status_of(client: &aws_sdk_lambda::Client, options: &Options, app: &str
 }
 
 /// Prints `invoked` for `command` and says which exit code it stands for.
-fn show(command: &Command, options: &Options, payload: &Value, invoked: &Invoked) -> u8 {
+fn show(command: &Command, options: &Options, invoked: &Invoked) -> u8 {
     if let Some(answer) = &invoked.answer {
         match options.output {
             Output::Json => println!("{answer}"),
@@ -179,9 +189,6 @@ fn show(command: &Command, options: &Options, payload: &Value, invoked: &Invoked
     if let Some((error_type, message)) = &invoked.error {
         let shown = message.split("; answer: ").next().unwrap_or(message);
         eprintln!("ecs-deployer: {error_type}: {shown}");
-        if let Some(hint) = cli::approval_hint(message, payload) {
-            eprintln!("{hint}");
-        }
     }
     cli::exit_code(invoked.error.as_ref().map(|(t, _)| t.as_str())) as u8
 }
@@ -195,15 +202,16 @@ async fn remote(command: &Command, options: &Options) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let client = lambda_client(options).await;
-    let invoked = match invoke(&client, options, &payload).await {
+    let sdk = sdk_config(options).await;
+    let client = aws_sdk_lambda::Client::new(&sdk);
+    let invoked = match send(&client, &sdk, command, options, &payload).await {
         Ok(invoked) => invoked,
         Err(err) => {
             eprintln!("ecs-deployer: {err}");
             return ExitCode::from(2);
         }
     };
-    let code = show(command, options, &payload, &invoked);
+    let code = show(command, options, &invoked);
     if code != 0 || !options.wait || options.dry_run {
         return ExitCode::from(code);
     }
@@ -221,6 +229,38 @@ async fn remote(command: &Command, options: &Options) -> ExitCode {
         }
     }
     ExitCode::from(follow(&client, options, waiting).await)
+}
+
+/// Sends `payload` for `command`: by invoking image-push, except an approval that must be signed
+/// (`--approval-url` given, or image-push refused it unsigned because `approvers` is set), which
+/// goes to the approve function's URL signed with the caller's credentials.
+async fn send(
+    client: &aws_sdk_lambda::Client,
+    sdk: &aws_config::SdkConfig,
+    command: &Command,
+    options: &Options,
+    payload: &Value,
+) -> Result<Invoked, String> {
+    let approval = matches!(command, Command::Approve { .. });
+    if !(approval && options.approval_url.is_some()) {
+        let invoked = invoke(client, options, payload).await?;
+        let unsigned = invoked.error.as_ref().is_some_and(|(_, m)| cli::is_unsigned_refusal(m));
+        if !(approval && unsigned) {
+            return Ok(invoked);
+        }
+    }
+    let url = match approval_url::approval_url(client, options).await {
+        Ok(url) => url,
+        Err(err) => {
+            eprintln!("ecs-deployer: {err}\n{}", cli::approval_hint(payload));
+            return Ok(failed_with(
+                "ApprovalNotSigned".into(),
+                "the approval must be signed through the approve function's URL, which could not be read".into(),
+            ));
+        }
+    };
+    eprintln!("ecs-deployer: approvals are signed here: sending it signed to {url}");
+    approval_url::send_signed(sdk, &url, payload).await
 }
 
 /// `--wait`: asks `status` of each started deploy's application every `--interval` until each

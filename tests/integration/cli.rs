@@ -16,7 +16,7 @@ use deployer_devkit::Emulator;
 const BUCKET: &str = "deployer-state";
 
 /// The command line pointed at the local function, with the emulator's credentials.
-fn cli(watch_port: u16, env: &[(String, String)], args: &[&str]) -> Command {
+pub(crate) fn cli(watch_port: u16, env: &[(String, String)], args: &[&str]) -> Command {
     let mut command = Command::new(function_binary("ecs-deployer"));
     command
         .args([
@@ -33,7 +33,7 @@ fn cli(watch_port: u16, env: &[(String, String)], args: &[&str]) -> Command {
     command
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -9,6 +9,7 @@
 mod accounts;
 mod approvals;
 mod cli;
+mod cli_approval;
 mod containers;
 mod deploy_truth;
 mod dns;

@@ -19,7 +19,7 @@ const PROD_ROLE: &str = "arn:aws:iam::222222222222:role/deployer";
 /// account 222222222222 through its role, promoted from staging with `promotion`), records and
 /// events on.
 pub(crate) struct Promotion {
-    _emulator: Emulator,
+    pub emulator: Emulator,
     pub kit: World,
     prod: World,
     tap: EventTap,
@@ -54,7 +54,7 @@ pub(crate) async fn promotion_world(promotion: Value) -> Promotion {
         ..Settings::default()
     };
     Promotion {
-        _emulator: emulator,
+        emulator,
         kit,
         prod,
         tap,

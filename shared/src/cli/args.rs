@@ -96,6 +96,8 @@ pub struct Options {
     pub by: Option<String>,
     /// Colour in text output.
     pub color: bool,
+    /// The approve function's URL signed approvals go to (default: read from the function).
+    pub approval_url: Option<String>,
 }
 
 impl Default for Options {
@@ -113,6 +115,7 @@ impl Default for Options {
             timeout_minutes: 60,
             by: None,
             color: false,
+            approval_url: None,
         }
     }
 }
@@ -142,6 +145,11 @@ pub fn parse_args(args: &[String]) -> Result<(Command, Options), String> {
             "--profile" => options.profile = Some(value(arg)?),
             "--endpoint-url" => options.endpoint_url = Some(value(arg)?),
             "--by" => options.by = Some(value(arg)?),
+            "--approval-url" => {
+                let url = value(arg)?;
+                super::check_approval_url(&url)?;
+                options.approval_url = Some(url);
+            }
             "--output" | "-o" => {
                 options.output = match value(arg)?.as_str() {
                     "json" => Output::Json,

@@ -2,6 +2,7 @@
 //! to image-push, what it prints and how it waits (all pure; the binary in `cli/` invokes the
 //! function and reads files).
 
+mod approval;
 mod args;
 mod params;
 mod render;
@@ -9,11 +10,10 @@ mod render;
 mod tests;
 pub mod wait;
 
+pub use approval::{approval_hint, check_approval_url, is_unsigned_refusal, signed_headers, url_answer};
 pub use args::{parse_args, Command, Options, Output};
 pub use params::{parameters_text, stack_parameters, Parameter};
-pub use render::{
-    ago, answer_in_failure, approval_hint, exit_code, history_table, render, results_lines, status_table,
-};
+pub use render::{ago, answer_in_failure, exit_code, history_table, render, results_lines, status_table};
 
 /// `ecs-deployer help`.
 pub const USAGE: &str = "\
@@ -27,7 +27,9 @@ Commands:
   deploy APP --tag T | --digest D | --revision N [--digest D] [--override]
   rollback APP [--revision N] [--force]
   promote APP [--digest D]
-  approve APP DIGEST
+  approve APP DIGEST [--approval-url URL]
+                                     with `approvers` set, signed (SigV4) to the approve
+                                     function's URL, read from <stack>-approve unless given
   continue APP | abort APP           answer a deploy paused at a lifecycle hook
   config validate FILE               offline: the functions' own validation of a configuration
   config params FILE                 offline: the stack parameters the configuration needs

@@ -218,17 +218,6 @@ pub fn answer_in_failure(message: &str) -> Option<Value> {
     serde_json::from_str(answer).ok()
 }
 
-/// What to do when image-push refused an approval for coming by a plain invoke (`approvers` is
-/// set: an approval must name its signer, which only the approve function's URL does): the same
-/// payload, signed, to the stack's `ApprovalUrl`.
-pub fn approval_hint(message: &str, payload: &Value) -> Option<String> {
-    message.contains("approve function's URL").then(|| {
-        format!(
-            "approvals from `approvers` are signed: send the same payload to the stack's ApprovalUrl output (EnableApprovalUrl \"true\"):\n  curl --aws-sigv4 \"aws:amz:$AWS_REGION:lambda\" --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\" -H \"x-amz-security-token: $AWS_SESSION_TOKEN\" -H 'content-type: application/json' -d '{payload}' \"$APPROVAL_URL\""
-        )
-    })
-}
-
 /// The exit code for an invocation's `errorType` (none: it answered): 0 when it went through,
 /// 1 when an application failed (`DeployFailed`), 3 when it was put off (`Deferred`: the same
 /// command again does it), 2 for anything refused (a payload or configuration).

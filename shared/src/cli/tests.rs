@@ -128,10 +128,24 @@ fn other_answers_are_a_line_per_application_and_failures_carry_their_answer() {
 fn an_approval_refused_for_coming_unsigned_says_how_to_sign_it() {
     let payload = json!({"approve": {"app": "orders-prod", "digest": "sha256:1"}, "by": "alice"});
     let refused = "1 of 1 failed: orders-prod: expected an approval through the approve function's URL (AWS_IAM), which names who signs it";
-    let hint = approval_hint(refused, &payload).expect("a hint");
+    assert!(is_unsigned_refusal(refused));
+    assert!(!is_unsigned_refusal("tag `v9` not found"));
+    let hint = approval_hint(&payload);
     assert!(
-        hint.contains("ApprovalUrl") && hint.contains("--aws-sigv4") && hint.contains(&payload.to_string()),
+        hint.contains("--approval-url") && hint.contains("--aws-sigv4") && hint.contains(&payload.to_string()),
         "{hint}"
     );
-    assert_eq!(approval_hint("tag `v9` not found", &payload), None);
+}
+
+#[test]
+fn an_approval_url_is_read_and_checked() {
+    let (_, options) =
+        args("approve orders-prod sha256:1 --approval-url https://abc.lambda-url.eu-west-1.on.aws/").unwrap();
+    assert_eq!(
+        options.approval_url.as_deref(),
+        Some("https://abc.lambda-url.eu-west-1.on.aws/")
+    );
+    let refused =
+        args("approve orders-prod sha256:1 --approval-url http://abc.lambda-url.eu-west-1.on.aws/").unwrap_err();
+    assert!(refused.contains("https://"), "{refused}");
 }
