@@ -8,11 +8,17 @@ export CARGO_TERM_COLOR ?= never
 PROGRESS := awk '/^ *Compiling/ { n++; if (n % 25 == 0) { print "  ... " n " crates compiled"; fflush() } next } { print; fflush() }'
 # The Lambda functions: every folder under functions/ (a new one needs no line here).
 FUNCTIONS := $(notdir $(wildcard functions/*))
+# The functions the demo runs under cargo-lambda (the others run in-process or not at all).
+DEMO_FUNCTIONS := image-push service-sync nlb-sync
 
-.PHONY: setup setup-sam demo test test-fast lint bench package fuzz clean schema params
+.PHONY: setup setup-tools setup-sam demo test test-fast lint bench package fuzz clean schema params
 
 setup:
 	@bash scripts/setup.sh
+
+## .venv only (moto, cargo-lambda): what the demo runs, without the template scanners.
+setup-tools:
+	@bash scripts/setup.sh tools
 
 ## The SAM CLI, for `sam build` and `sam deploy` (no test needs it).
 setup-sam:
@@ -20,10 +26,10 @@ setup-sam:
 
 ## Runs image-push against the local AWS emulator and shows what it did (KEEP=1: leaves the
 ## emulator and image-push running and prints the commands to try against them).
-demo: setup
-	@echo "demo: building the functions ($(FUNCTIONS)) and the demo: about 8 minutes on a new two-core machine, seconds after that"
+demo: setup-tools
+	@echo "demo: building the functions it runs ($(DEMO_FUNCTIONS)), the command line and the demo: about 7 minutes on a new two-core machine, seconds after that"
 	@start=$$SECONDS; set -o pipefail; \
-	  { cargo build --locked $(addprefix -p ,$(FUNCTIONS)) -p ecs-deployer && cargo build --locked --bin demo; } 2>&1 | $(PROGRESS) && \
+	  { cargo build --locked $(addprefix -p ,$(DEMO_FUNCTIONS)) -p ecs-deployer && cargo build --locked --bin demo; } 2>&1 | $(PROGRESS) && \
 	  echo "demo: built in $$((SECONDS - start)) s"
 	KEEP=$(KEEP) cargo run --locked --quiet --bin demo
 

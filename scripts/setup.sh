@@ -3,7 +3,8 @@
 # zig, for local runs and arm64 builds) and cfn-lint (for template.yaml). `setup.sh sam` also
 # installs the SAM CLI (`sam build`, `sam deploy`) into .venv-sam, since it pins its own boto3;
 # no test needs it (`sam validate --lint` only runs cfn-lint, which `make lint` runs itself).
-# Idempotent: a second run with the same pins does nothing.
+# `setup.sh tools` installs .venv only (no scanners: the demo needs none). Idempotent: a second
+# run with the same pins does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,9 +42,9 @@ if [ "${1:-}" = "sam" ]; then
 fi
 
 # The template scanners (`make lint`) in a venv of their own: checkov pins libraries moto's
-# server needs in other versions.
+# server needs in other versions. `setup.sh tools` (what `make demo` runs) leaves them out.
 LINT_STAMP=".venv-lint/.installed-lock-$(lock_sum)"
-if [ ! -f "$LINT_STAMP" ]; then
+if [ "${1:-}" != "tools" ] && [ ! -f "$LINT_STAMP" ]; then
   echo "setup: installing $(pins lint) into .venv-lint (first time only, about 1-2 minutes)"
   lint_start=$SECONDS
   rm -rf .venv-lint
