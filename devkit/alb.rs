@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use deployer::aws::ec2::{xml, Ec2Client};
 use deployer::AwsClients;
 
 /// The tag the emulator launcher (`devkit/moto_server.py`) turns into a requester-managed
@@ -17,7 +17,7 @@ pub const REQUESTER_TAG: &str = "devkit:requester-id";
 pub struct AlbWorld {
     /// The ALB's ARN.
     pub arn: String,
-    ec2: aws_sdk_ec2::Client,
+    ec2: Ec2Client,
     subnets: Vec<(String, String)>,
     interfaces: BTreeMap<Ipv4Addr, String>,
 }
@@ -26,18 +26,13 @@ impl AlbWorld {
     /// Creates an internal ALB `name` over every subnet the test world made in `clients'`
     /// account and region (not the emulator's default VPC).
     pub async fn create(clients: &AwsClients, name: &str) -> AlbWorld {
-        let ec2 = aws_sdk_ec2::Client::new(&clients.sdk_config);
-        let found = ec2.describe_subnets().send().await.expect("DescribeSubnets");
-        let subnets: Vec<(String, String)> = found
-            .subnets()
-            .iter()
-            .filter(|s| s.default_for_az() != Some(true))
-            .map(|s| {
-                (
-                    s.subnet_id().expect("subnet ID").to_owned(),
-                    s.cidr_block().expect("CIDR").to_owned(),
-                )
-            })
+        let ec2 = Ec2Client::new(&clients.sdk_config);
+        let found = ec2.call("DescribeSubnets", &[], "all").await.expect("DescribeSubnets");
+        let subnets: Vec<(String, String)> = xml::subnets(&found)
+            .expect("DescribeSubnets answers XML")
+            .into_iter()
+            .filter(|s| !s.default_for_az)
+            .map(|s| (s.id, s.cidr))
             .collect();
         let created = clients
             .elb
@@ -78,10 +73,9 @@ impl AlbWorld {
     /// Removes the interface with `ip` (the ALB scaled in).
     pub async fn remove(&mut self, ip: Ipv4Addr) {
         let id = self.interfaces.remove(&ip).expect("an interface of the ALB");
+        let params = [("NetworkInterfaceId".to_owned(), id.clone())];
         self.ec2
-            .delete_network_interface()
-            .network_interface_id(id)
-            .send()
+            .call("DeleteNetworkInterface", &params, &id)
             .await
             .expect("DeleteNetworkInterface");
     }
@@ -99,26 +93,26 @@ impl AlbWorld {
 
     async fn interface(&self, subnet: &str, ip: Ipv4Addr, requester: Option<&str>) -> String {
         let description = deployer::aws::ec2::alb_interface_description(&self.arn).expect("an ALB ARN");
-        let tags = requester.map(|requester| {
-            TagSpecification::builder()
-                .resource_type(ResourceType::NetworkInterface)
-                .tags(Tag::builder().key(REQUESTER_TAG).value(requester).build())
-                .build()
-        });
+        let mut params = vec![
+            ("SubnetId".to_owned(), subnet.to_owned()),
+            ("PrivateIpAddress".to_owned(), ip.to_string()),
+            ("Description".to_owned(), description),
+        ];
+        if let Some(requester) = requester {
+            params.extend([
+                (
+                    "TagSpecification.1.ResourceType".to_owned(),
+                    "network-interface".to_owned(),
+                ),
+                ("TagSpecification.1.Tag.1.Key".to_owned(), REQUESTER_TAG.to_owned()),
+                ("TagSpecification.1.Tag.1.Value".to_owned(), requester.to_owned()),
+            ]);
+        }
         let created = self
             .ec2
-            .create_network_interface()
-            .subnet_id(subnet)
-            .private_ip_address(ip.to_string())
-            .description(description)
-            .set_tag_specifications(tags.map(|t| vec![t]))
-            .send()
+            .call("CreateNetworkInterface", &params, subnet)
             .await
             .expect("CreateNetworkInterface");
-        created
-            .network_interface()
-            .and_then(|n| n.network_interface_id())
-            .expect("ENI ID")
-            .to_owned()
+        xml::first_value(&created, "networkInterfaceId").expect("ENI ID")
     }
 }

@@ -294,7 +294,10 @@ mod tests {
     /// A request as the command line sends it: signed by the library's signer.
     fn signed_request(secret: &str, region: &str, body: &str, at: SystemTime) -> String {
         let credentials = aws_credential_types::Credentials::new("AKID", secret, None, None, "test");
-        let headers = deployer::cli::signed_headers("http://127.0.0.1:9000/", body, &credentials, region, at).unwrap();
+        let json = ("content-type", deployer::cli::JSON);
+        let url = "http://127.0.0.1:9000/";
+        let headers =
+            deployer::aws::signed_post::signed_headers("lambda", url, json, body, &credentials, region, at).unwrap();
         let mut head = "POST / HTTP/1.1\r\nhost: 127.0.0.1:9000\r\n".to_owned();
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));

@@ -11,6 +11,7 @@ use aws_sdk_ecs::types::{
     ProxyConfigurationType, RuntimePlatform, Secret, Tag, TaskDefinitionPlacementConstraint,
     TaskDefinitionPlacementConstraintType, TransportProtocol, Ulimit, UlimitName, Volume,
 };
+use deployer::aws::ec2::{xml, Ec2Client};
 use deployer::input::config::ConfigSource;
 use deployer::job::{Answer, Invocation, Job, Settings};
 use deployer::{image_push, nlb_sync, service_sync, AwsClients, InvokeError};
@@ -144,21 +145,14 @@ impl World {
     }
 
     async fn with_config(sdk_config: aws_config::SdkConfig) -> World {
-        let ec2 = aws_sdk_ec2::Client::new(&sdk_config);
+        let ec2 = Ec2Client::new(&sdk_config);
         let (vpc, subnets) = vpc_with_subnets(&ec2, 0).await;
-        let group = ec2
-            .create_security_group()
-            .group_name("services")
-            .description("ECS services")
-            .vpc_id(&vpc)
-            .send()
-            .await
-            .expect("CreateSecurityGroup");
+        let security_group = create_security_group(&ec2, &vpc).await;
         World {
             clients: AwsClients::from_sdk_config(&sdk_config),
             vpc,
             subnets,
-            security_group: group.group_id().expect("group ID").to_owned(),
+            security_group,
         }
     }
 
@@ -399,7 +393,7 @@ pub async fn clients_as(clients: &AwsClients, role_arn: &str) -> AwsClients {
     let config = clients
         .sdk_config
         .to_builder()
-        .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(provider))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
         .build();
     AwsClients::from_sdk_config(&config)
 }
@@ -407,37 +401,48 @@ pub async fn clients_as(clients: &AwsClients, role_arn: &str) -> AwsClients {
 /// A VPC with subnets 10.1.1.0/24 and 10.1.2.0/24 in `clients`' account and region (another
 /// account's or region's world): its ID and the subnets' IDs.
 pub async fn create_vpc(clients: &AwsClients) -> (String, Vec<String>) {
-    vpc_with_subnets(&aws_sdk_ec2::Client::new(&clients.sdk_config), 1).await
+    vpc_with_subnets(&Ec2Client::new(&clients.sdk_config), 1).await
+}
+
+/// A security group `services` in `vpc`: its ID.
+pub async fn create_security_group(ec2: &Ec2Client, vpc: &str) -> String {
+    let params = [
+        ("GroupName".to_owned(), "services".to_owned()),
+        ("GroupDescription".to_owned(), "ECS services".to_owned()),
+        ("VpcId".to_owned(), vpc.to_owned()),
+    ];
+    let created = ec2
+        .call("CreateSecurityGroup", &params, vpc)
+        .await
+        .expect("CreateSecurityGroup");
+    xml::first_value(&created, "groupId").expect("group ID")
+}
+
+/// A subnet of `vpc` with `cidr` (in `zone`, when given): its ID.
+pub async fn create_subnet(ec2: &Ec2Client, vpc: &str, cidr: &str, zone: Option<&str>) -> String {
+    let mut params = vec![
+        ("VpcId".to_owned(), vpc.to_owned()),
+        ("CidrBlock".to_owned(), cidr.to_owned()),
+    ];
+    params.extend(zone.map(|zone| ("AvailabilityZone".to_owned(), zone.to_owned())));
+    let created = ec2.call("CreateSubnet", &params, vpc).await.expect("CreateSubnet");
+    xml::first_value(&created, "subnetId").expect("subnet ID")
 }
 
 /// A VPC 10.`second`.0.0/16 with subnets 10.`second`.1.0/24 (zone a) and .2.0/24 (zone c): its ID
 /// and the subnets' IDs.
-async fn vpc_with_subnets(ec2: &aws_sdk_ec2::Client, second: u8) -> (String, Vec<String>) {
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block(format!("10.{second}.0.0/16"))
-        .send()
-        .await
-        .expect("CreateVpc");
-    let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("VPC ID").to_owned();
-    let region = ec2.config().region().map_or(REGION.to_owned(), |r| r.to_string());
+async fn vpc_with_subnets(ec2: &Ec2Client, second: u8) -> (String, Vec<String>) {
+    let params = [("CidrBlock".to_owned(), format!("10.{second}.0.0/16"))];
+    let vpc = ec2.call("CreateVpc", &params, "vpc").await.expect("CreateVpc");
+    let vpc = xml::first_value(&vpc, "vpcId").expect("VPC ID");
+    let region = match ec2.region() {
+        "" => REGION.to_owned(),
+        region => region.to_owned(),
+    };
     let mut subnets = Vec::new();
     for (zone, third) in [("a", 1), ("c", 2)] {
-        let subnet = ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(format!("10.{second}.{third}.0/24"))
-            .availability_zone(format!("{region}{zone}"))
-            .send()
-            .await
-            .expect("CreateSubnet");
-        subnets.push(
-            subnet
-                .subnet()
-                .and_then(|s| s.subnet_id())
-                .expect("subnet ID")
-                .to_owned(),
-        );
+        let zone = format!("{region}{zone}");
+        subnets.push(create_subnet(ec2, &vpc, &format!("10.{second}.{third}.0/24"), Some(&zone)).await);
     }
     (vpc, subnets)
 }

@@ -3,13 +3,11 @@
 //! signed with the caller's credentials (`deployer::cli::signed_headers`), so the record names
 //! who approved.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_credential_types::provider::ProvideCredentials;
+use deployer::aws::signed_post::{hyper_client, post, SignedPost};
 use deployer::cli::{self, Options};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 use crate::{failed_with, Invoked};
@@ -50,33 +48,19 @@ pub async fn send_signed(sdk: &aws_config::SdkConfig, url: &str, payload: &Value
         .await
         .map_err(|err| format!("no AWS credentials to sign the approval with: {err}"))?;
     let body = payload.to_string();
-    let headers = cli::signed_headers(url, &body, &credentials, &region, SystemTime::now())?;
-    let mut request = http::Request::post(url);
-    for (name, value) in &headers {
-        request = request.header(name, value);
-    }
-    let request = request
-        .body(Full::new(bytes::Bytes::from(body)))
-        .map_err(|err| format!("the approval request for `{url}`: {err}"))?;
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-        .map_err(|err| format!("no trusted root certificates: {err}"))?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let sent = Client::builder(TokioExecutor::new()).build(connector).request(request);
+    let request = SignedPost {
+        service: "lambda",
+        region: &region,
+        url,
+        content_type: cli::JSON,
+        body: &body,
+        user_agent: Some(concat!("ecs-deployer/", env!("CARGO_PKG_VERSION"))),
+    };
+    let client = hyper_client(Some(Duration::from_secs(10)));
     // The approval deploys: it answers within the function's timeout (at most 15 minutes).
-    let response = tokio::time::timeout(Duration::from_secs(900), sent)
+    let (status, body) = tokio::time::timeout(Duration::from_secs(900), post(&client, request, &credentials))
         .await
-        .map_err(|_| format!("{url} did not answer within 15 minutes"))?
-        .map_err(|err| format!("sending the approval to {url} failed: {err}"))?;
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|err| format!("reading the answer of {url} failed: {err}"))?
-        .to_bytes();
+        .map_err(|_| format!("{url} did not answer within 15 minutes"))??;
     Ok(match cli::url_answer(status, &body) {
         Ok(answer) => Invoked {
             answer: Some(answer),

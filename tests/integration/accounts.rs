@@ -21,23 +21,9 @@ async fn remote_service(clients: &AwsClients, cluster: &str) {
     )
     .await;
     let (vpc, subnets) = world::create_vpc(clients).await;
-    let group = aws_sdk_ec2::Client::new(&clients.sdk_config)
-        .create_security_group()
-        .group_name("services")
-        .description("ECS services")
-        .vpc_id(vpc)
-        .send()
-        .await
-        .unwrap();
-    world::create_service(
-        clients,
-        cluster,
-        "orders",
-        &task_definition,
-        &subnets,
-        group.group_id().unwrap(),
-    )
-    .await;
+    let ec2 = deployer::aws::ec2::Ec2Client::new(&clients.sdk_config);
+    let group = world::create_security_group(&ec2, &vpc).await;
+    world::create_service(clients, cluster, "orders", &task_definition, &subnets, &group).await;
 }
 
 /// The same emulator as `clients`, in `region`.

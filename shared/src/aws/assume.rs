@@ -78,6 +78,49 @@ impl ProvideCredentials for AssumeWithSourceIdentity {
     }
 }
 
+/// A provider that asks `inner` once and keeps the credentials until 5 minutes before they
+/// expire. Every client made from one configuration shares it: the SDK's clients (each behind
+/// the configuration's identity cache) and [`super::ec2::Ec2Client`] (which signs its own
+/// requests), so a role is assumed once, not once a client.
+#[derive(Debug)]
+pub struct Kept {
+    inner: provider::SharedCredentialsProvider,
+    kept: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+impl Kept {
+    /// Keeps what `inner` provides.
+    pub fn new(inner: provider::SharedCredentialsProvider) -> Self {
+        Kept {
+            inner,
+            kept: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn get(&self) -> provider::Result {
+        let mut kept = self.kept.lock().await;
+        let fresh = |c: &Credentials| {
+            c.expiry()
+                .is_none_or(|expiry| expiry > SystemTime::now() + std::time::Duration::from_secs(300))
+        };
+        if let Some(credentials) = kept.as_ref().filter(|c| fresh(c)) {
+            return Ok(credentials.clone());
+        }
+        let credentials = self.inner.provide_credentials().await?;
+        *kept = Some(credentials.clone());
+        Ok(credentials)
+    }
+}
+
+impl ProvideCredentials for Kept {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.get())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
-//! Adapters, one file per AWS service (and DNS), over the SDK: each turns SDK types into the
-//! few fields the deployer needs and every failure into an [`AwsError`] naming the service, the
-//! operation and the resource. Nothing here knows of jobs or configuration.
+//! Adapters, one file per AWS service (and DNS), over the SDK (EC2 over its Query API, see
+//! [`ec2`]): each turns SDK types into the few fields the deployer needs and every failure into
+//! an [`AwsError`] naming the service, the operation and the resource. Nothing here knows of
+//! jobs or configuration.
 //!
 //! This file holds what every adapter shares: the SDK configuration, retries and the
 //! at-most-once rule for calls that create something.
@@ -20,6 +21,7 @@ pub mod pace;
 pub mod revision;
 pub mod s3;
 pub mod schedules;
+pub mod signed_post;
 pub mod sqs;
 
 pub use error::AwsError;
@@ -167,7 +169,8 @@ pub async fn reach_config(
         }
     };
     if let Some(provider) = provider {
-        config = config.credentials_provider(provider);
+        let kept = assume::Kept::new(provider);
+        config = config.credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(kept));
     }
     config.build()
 }

@@ -4,11 +4,6 @@
 //! it before the function runs. What is signed, how the URL is read, and what its HTTP answer
 //! means are here (pure); the binary sends the request.
 
-use std::time::SystemTime;
-
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
 use serde_json::Value;
 
 use super::Options;
@@ -49,42 +44,8 @@ pub fn check_approval_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// The headers that sign a POST of `body` (JSON) to the function URL `url` for `region` at
-/// `now`: `authorization`, `x-amz-date` and, for temporary credentials, `x-amz-security-token`,
-/// plus the `content-type` they sign. The request must carry exactly this body and these headers.
-pub fn signed_headers(
-    url: &str,
-    body: &str,
-    credentials: &Credentials,
-    region: &str,
-    now: SystemTime,
-) -> Result<Vec<(String, String)>, String> {
-    let content_type = ("content-type", "application/json");
-    let identity = credentials.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("lambda")
-        .time(now)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|err| format!("signing the approval: {err}"))?
-        .into();
-    let request = SignableRequest::new(
-        "POST",
-        url,
-        std::iter::once(content_type),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .map_err(|err| format!("signing the approval for `{url}`: {err}"))?;
-    let (instructions, _) = sign(request, &params)
-        .map_err(|err| format!("signing the approval: {err}"))?
-        .into_parts();
-    let (headers, _) = instructions.into_parts();
-    let mut all = vec![(content_type.0.to_owned(), content_type.1.to_owned())];
-    all.extend(headers.into_iter().map(|h| (h.name().to_owned(), h.value().to_owned())));
-    Ok(all)
-}
+/// The content type of an approval.
+pub const JSON: &str = "application/json";
 
 /// What a function URL's HTTP answer means: the function's answer (200), or its error
 /// (`errorType`, `errorMessage`) as image-push reports it (400, 500, 503), or Lambda's own
@@ -123,44 +84,9 @@ pub fn approval_hint(payload: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
     use serde_json::json;
 
     use super::*;
-
-    fn credentials(token: Option<&str>) -> Credentials {
-        Credentials::new("AKIDEXAMPLE", "secret", token.map(str::to_owned), None, "test")
-    }
-
-    #[test]
-    fn the_request_is_signed_for_lambda_in_the_region_at_the_time() {
-        // 2026-12-07T10:00:00Z
-        let now = UNIX_EPOCH + Duration::from_secs(1_796_637_600);
-        let url = "https://abc.lambda-url.eu-west-1.on.aws/";
-        let body = r#"{"approve":{"app":"orders","digest":"sha256:1"}}"#;
-        let headers = signed_headers(url, body, &credentials(Some("TOKEN")), "eu-west-1", now).unwrap();
-        let get = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-        assert_eq!(get("content-type").as_deref(), Some("application/json"));
-        assert_eq!(get("x-amz-date").as_deref(), Some("20261207T100000Z"));
-        assert_eq!(get("x-amz-security-token").as_deref(), Some("TOKEN"));
-        let authorization = get("authorization").unwrap();
-        assert!(
-            authorization.starts_with(
-                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261207/eu-west-1/lambda/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature="
-            ),
-            "{authorization}"
-        );
-        let signature = authorization.rsplit('=').next().unwrap();
-        assert_eq!(signature.len(), 64);
-        // The body is signed: another body, another signature.
-        let other = signed_headers(url, "{}", &credentials(Some("TOKEN")), "eu-west-1", now).unwrap();
-        let other_authorization = other.iter().find(|(n, _)| n == "authorization").unwrap();
-        assert_ne!(other_authorization.1, authorization);
-        // Long-term keys carry no token.
-        let plain = signed_headers(url, body, &credentials(None), "eu-west-1", now).unwrap();
-        assert!(plain.iter().all(|(n, _)| n != "x-amz-security-token"), "{plain:?}");
-    }
 
     #[test]
     fn only_https_or_loopback_urls_take_a_signed_approval() {

@@ -10,7 +10,7 @@ mod render;
 mod tests;
 pub mod wait;
 
-pub use approval::{approval_hint, check_approval_url, is_unsigned_refusal, signed_headers, url_answer};
+pub use approval::{approval_hint, check_approval_url, is_unsigned_refusal, url_answer, JSON};
 pub use args::{parse_args, Command, Options, Output};
 pub use params::{parameters_text, stack_parameters, Parameter};
 pub use render::{ago, answer_in_failure, exit_code, history_table, render, results_lines, status_table};

@@ -36,7 +36,7 @@ pub struct AlbAddresses {
 #[derive(Debug, Clone)]
 pub struct AlbClients {
     /// Network interfaces and subnets.
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: crate::aws::ec2::Ec2Client,
     /// The ALB's placement.
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
 }
@@ -155,7 +155,7 @@ async fn alb_clients_as(clients: &Clients, role: Option<&str>, region: &str, sou
                 let identity = source_identity.then_some(SOURCE_IDENTITY);
                 let config = aws::reach_config(&clients.sdk_config, role, None, Some(region), NAME, identity).await;
                 AlbClients {
-                    ec2: aws_sdk_ec2::Client::new(&config),
+                    ec2: crate::aws::ec2::Ec2Client::new(&config),
                     elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
                 }
             },

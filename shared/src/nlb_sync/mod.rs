@@ -46,7 +46,7 @@ pub struct Clients {
     /// Elastic Load Balancing: target groups and their targets.
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// EC2: the ALBs' network interfaces (`eni` discovery) in the function's own account.
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: crate::aws::ec2::Ec2Client,
     /// EC2 and ELB clients through assumed roles (`role_arn`) or in the region of an ALB of
     /// another region, one set per [`interfaces::ReachKey`], made on first use and kept for the
     /// cold start: the role's credentials are cached and refreshed, not asked for on every call.
@@ -80,7 +80,7 @@ impl Job for NlbSync {
     fn clients(config: &SdkConfig) -> Clients {
         Clients {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
-            ec2: aws_sdk_ec2::Client::new(config),
+            ec2: crate::aws::ec2::Ec2Client::new(config),
             assumed: Arc::default(),
             sdk_config: config.clone(),
             s3: aws::s3::client(config),

@@ -89,11 +89,9 @@ async fn a_throttled_denied_or_empty_describe_changes_nothing_and_fails_the_run(
 
     for fault in [Fault::Throttle, Fault::Denied] {
         let proxy = FaultProxy::start_with(s.emulator.port, FaultPlan::always(fault)).await;
-        let ec2_config = aws_sdk_ec2::config::Builder::from(&clients.sdk_config)
-            .endpoint_url(proxy.endpoint())
-            .build();
+        let ec2_config = clients.sdk_config.to_builder().endpoint_url(proxy.endpoint()).build();
         let faulty = deployer::nlb_sync::Clients {
-            ec2: aws_sdk_ec2::Client::from_conf(ec2_config),
+            ec2: deployer::aws::ec2::Ec2Client::new(&ec2_config),
             ..clients.clone()
         };
         s.emulator.start_recording();
@@ -128,15 +126,8 @@ async fn interfaces_elb_did_not_make_for_the_alb_are_reported_and_never_register
     let anyones = alb.forge(None, Ipv4Addr::new(10, 0, 1, 66), None).await;
     let rds = alb.forge(None, Ipv4Addr::new(10, 0, 2, 67), Some("amazon-rds")).await;
     // A subnet of the VPC the ALB is not in.
-    let ec2 = aws_sdk_ec2::Client::new(&s.kit.clients.sdk_config);
-    let late = ec2
-        .create_subnet()
-        .vpc_id(&s.kit.vpc)
-        .cidr_block("10.0.3.0/24")
-        .send()
-        .await
-        .unwrap();
-    let late = late.subnet().and_then(|s| s.subnet_id()).unwrap().to_owned();
+    let ec2 = deployer::aws::ec2::Ec2Client::new(&s.kit.clients.sdk_config);
+    let late = world::create_subnet(&ec2, &s.kit.vpc, "10.0.3.0/24", None).await;
     let elsewhere = alb
         .forge(
             Some(&late),
@@ -182,7 +173,7 @@ async fn an_alb_of_another_region_is_described_in_its_own_region() {
             .clients
             .sdk_config
             .to_builder()
-            .region(aws_sdk_ec2::config::Region::new("eu-west-1"))
+            .region(aws_config::Region::new("eu-west-1"))
             .build(),
     );
     world::create_vpc(&europe).await;

@@ -1,13 +1,17 @@
 //! EC2: the network interfaces of an application load balancer, which list its private
 //! addresses in every subnet at once (the exact source nlb-sync prefers to DNS), and the
-//! address ranges of the ALB's subnets they must lie in.
+//! address ranges of the ALB's subnets they must lie in. Spoken through EC2's Query API
+//! ([`Ec2Client`]), not the SDK's EC2 crate.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use aws_sdk_ec2::types::Filter;
-
 use crate::aws::AwsError;
+
+mod query;
+pub mod xml;
+
+pub use query::{filter_params, list_params, Ec2Client, API_VERSION};
 
 /// The `RequesterId` AWS gives the network interfaces Elastic Load Balancing makes for a load
 /// balancer (they are also `RequesterManaged`): nobody else can make an interface with both.
@@ -67,61 +71,54 @@ impl Ipv4Range {
     }
 }
 
-/// Every network interface of the VPC `vpc_id` described as `description`, all pages, in one
-/// filtered `DescribeNetworkInterfaces`.
+/// Every network interface of the VPC `vpc_id` described as `description`, all pages (1,000 an
+/// answer, as AWS recommends paginating), through a filtered `DescribeNetworkInterfaces`.
 pub async fn interfaces_described_as(
-    client: &aws_sdk_ec2::Client,
+    client: &Ec2Client,
     description: &str,
     vpc_id: &str,
 ) -> Result<Vec<Interface>, AwsError> {
-    let mut pages = client
-        .describe_network_interfaces()
-        .filters(Filter::builder().name("description").values(description).build())
-        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-        .into_paginator()
-        .send();
+    const OPERATION: &str = "DescribeNetworkInterfaces";
     let mut interfaces = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("EC2", "DescribeNetworkInterfaces", description, e))?;
-        for interface in page.network_interfaces() {
-            let mut addresses: Vec<Ipv4Addr> = interface
-                .private_ip_addresses()
-                .iter()
-                .filter_map(|p| p.private_ip_address())
-                .chain(interface.private_ip_address())
-                .filter_map(|ip| ip.parse().ok())
-                .collect();
-            addresses.sort();
-            addresses.dedup();
-            interfaces.push(Interface {
-                id: interface.network_interface_id().unwrap_or_default().to_owned(),
-                requester_managed: interface.requester_managed().unwrap_or(false),
-                requester_id: interface.requester_id().unwrap_or_default().to_owned(),
-                vpc_id: interface.vpc_id().unwrap_or_default().to_owned(),
-                subnet_id: interface.subnet_id().unwrap_or_default().to_owned(),
-                addresses,
-            });
+    let mut next: Option<String> = None;
+    loop {
+        let mut params = query::filter_params(&[("description", description), ("vpc-id", vpc_id)]);
+        params.push(("MaxResults".into(), "1000".into()));
+        params.extend(next.take().map(|token| ("NextToken".to_owned(), token)));
+        let body = client.call(OPERATION, &params, description).await?;
+        let (page, token) = xml::interfaces_page(&body).map_err(|e| unreadable(OPERATION, description, e))?;
+        interfaces.extend(page);
+        match token {
+            Some(token) => next = Some(token),
+            None => return Ok(interfaces),
         }
     }
-    Ok(interfaces)
 }
 
 /// The IPv4 range of each of `subnet_ids`, in one `DescribeSubnets`.
-pub async fn subnet_ranges(
-    client: &aws_sdk_ec2::Client,
-    subnet_ids: &[String],
-) -> Result<BTreeMap<String, Ipv4Range>, AwsError> {
-    let output = client
-        .describe_subnets()
-        .set_subnet_ids(Some(subnet_ids.to_vec()))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("EC2", "DescribeSubnets", subnet_ids.join(","), e))?;
-    Ok(output
-        .subnets()
-        .iter()
-        .filter_map(|s| Some((s.subnet_id()?.to_owned(), Ipv4Range::parse(s.cidr_block()?)?)))
+pub async fn subnet_ranges(client: &Ec2Client, subnet_ids: &[String]) -> Result<BTreeMap<String, Ipv4Range>, AwsError> {
+    const OPERATION: &str = "DescribeSubnets";
+    let resource = subnet_ids.join(",");
+    let body = client
+        .call(OPERATION, &query::list_params("SubnetId", subnet_ids), &resource)
+        .await?;
+    let subnets = xml::subnets(&body).map_err(|e| unreadable(OPERATION, &resource, e))?;
+    Ok(subnets
+        .into_iter()
+        .filter_map(|subnet| Some((subnet.id, Ipv4Range::parse(&subnet.cidr)?)))
         .collect())
+}
+
+/// An answer that is not the XML EC2 sends.
+fn unreadable(operation: &'static str, resource: &str, reason: String) -> AwsError {
+    AwsError {
+        service: "EC2",
+        operation,
+        resource: resource.to_owned(),
+        code: None,
+        message: format!("the answer could not be read: {reason}"),
+        transient: false,
+    }
 }
 
 #[cfg(test)]
