@@ -1,6 +1,7 @@
 //! EC2's Query API (version 2016-11-15), spoken directly: a form-encoded POST signed with SigV4
 //! (service `ec2`) as the SDK signs it, over the same HTTPS stack (rustls on ring), with the
-//! SDK configuration's credentials, Region, endpoint override, app name, retries and timeouts.
+//! SDK configuration's credentials, Region, endpoint override, app name, retries and timeouts
+//! (each attempt, and the whole call with its retries).
 //!
 //! Why not the SDK's EC2 client: its generated crate was the longest single step of every build
 //! (about 7 of the 10 minutes a new two-core machine took for `make demo`), for the two read-only
@@ -9,7 +10,7 @@
 //! standard backoff (a random share of 2^attempt seconds, at most 20 s).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
@@ -36,6 +37,8 @@ pub struct Ec2Client {
     user_agent: String,
     attempts: u32,
     attempt_timeout: Duration,
+    /// The whole call, every retry and backoff included (none: unbounded).
+    operation_timeout: Option<Duration>,
 }
 
 impl Ec2Client {
@@ -58,6 +61,7 @@ impl Ec2Client {
             attempt_timeout: timeouts
                 .and_then(|t| t.operation_attempt_timeout())
                 .unwrap_or(Duration::from_secs(10)),
+            operation_timeout: timeouts.and_then(|t| t.operation_timeout()),
         }
     }
 
@@ -83,10 +87,13 @@ impl Ec2Client {
             transient,
         };
         let body = form_body(action, params);
+        let deadline = self.operation_timeout.map(|bound| Instant::now() + bound);
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let mut attempt = 1;
         loop {
             let credentials = self.credentials().await.map_err(|message| fail(None, message, false))?;
-            let outcome = tokio::time::timeout(self.attempt_timeout, self.send(&body, &credentials)).await;
+            let bound = left().map_or(self.attempt_timeout, |left| left.min(self.attempt_timeout));
+            let outcome = tokio::time::timeout(bound, self.send(&body, &credentials)).await;
             let error = match outcome {
                 Ok(Ok((200, answer))) => return Ok(answer),
                 Ok(Ok((status, answer))) => {
@@ -94,12 +101,14 @@ impl Ec2Client {
                     fail(code, message.unwrap_or_else(|| format!("HTTP {status}")), status >= 500)
                 }
                 Ok(Err(err)) => fail(None, err, true),
-                Err(_) => fail(None, format!("no answer within {:?}", self.attempt_timeout), true),
+                Err(_) => fail(None, format!("no answer within {bound:?}"), true),
             };
-            if attempt >= self.attempts || !error.is_transient() {
+            let pause = backoff(attempt);
+            let out_of_time = left().is_some_and(|left| left <= pause);
+            if attempt >= self.attempts || !error.is_transient() || out_of_time {
                 return Err(error);
             }
-            tokio::time::sleep(backoff(attempt)).await;
+            tokio::time::sleep(pause).await;
             attempt += 1;
         }
     }
