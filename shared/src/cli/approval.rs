@@ -1,8 +1,8 @@
 //! Approvals that must name their signer (`approvers` set): image-push refuses them by plain
 //! invoke, so `ecs-deployer approve` sends the same payload to the approve function's URL
 //! (`AuthType: AWS_IAM`) as a SigV4-signed POST, signed for the `lambda` service as Lambda checks
-//! it before the function runs. What is signed, how the URL is read, and what its HTTP answer
-//! means are here (pure); the binary sends the request.
+//! it before the function runs. Which URL takes it and what its HTTP answer means are here
+//! (pure); the binary signs and sends it through [`crate::aws::signed_post`].
 
 use serde_json::Value;
 
