@@ -152,15 +152,25 @@ impl Emulator {
     }
 
     fn recorded(&self) -> Vec<Call> {
-        let (_, body) = self
-            .http("GET", "/moto-api/recorder/download-recording", "")
-            .expect("recording downloads");
-        // moto appends entries from its request threads; under load two may share a line, so the
-        // body is read as a stream of JSON values, not one value per line.
-        serde_json::Deserializer::from_str(&body)
-            .into_iter::<serde_json::Value>()
-            .map(|entry| Call::from_recorded(entry.expect("recorder writes JSON values")))
-            .collect()
+        // Under load the download can fail (an error page instead of the recording) or meet an
+        // entry still being written: asked again, a few times, before the test fails.
+        let mut last = String::new();
+        for _ in 0..5 {
+            let (status, body) = self
+                .http("GET", "/moto-api/recorder/download-recording", "")
+                .expect("recording downloads");
+            // moto appends entries from its request threads; under load two may share a line, so
+            // the body is read as a stream of JSON values, not one value per line.
+            let entries: Result<Vec<serde_json::Value>, _> = serde_json::Deserializer::from_str(&body)
+                .into_iter::<serde_json::Value>()
+                .collect();
+            match entries {
+                Ok(entries) if status == 200 => return entries.into_iter().map(Call::from_recorded).collect(),
+                _ => last = format!("HTTP {status}: {}", body.chars().take(200).collect::<String>()),
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("the emulator's recording did not download as JSON values: {last}");
     }
 
     /// Adds the calls the deployer's functions made (their user agent names them) to the ledger
