@@ -11,7 +11,7 @@ use crate::aws::AwsError;
 mod query;
 pub mod xml;
 
-pub use query::{filter_params, list_params, Ec2Client, API_VERSION};
+pub use query::Ec2Client;
 
 /// The `RequesterId` AWS gives the network interfaces Elastic Load Balancing makes for a load
 /// balancer (they are also `RequesterManaged`): nobody else can make an interface with both.

@@ -9,7 +9,7 @@
 //! and the other throttling codes), a 5xx or a lost connection is sent again after the SDK's
 //! standard backoff (a random share of 2^attempt seconds, at most 20 s).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
@@ -22,13 +22,16 @@ use crate::aws::signed_post::{self, HyperClient, SignedPost};
 use crate::aws::{AwsError, MAX_ATTEMPTS};
 
 /// The EC2 API version the calls are made in.
-pub const API_VERSION: &str = "2016-11-15";
+const API_VERSION: &str = "2016-11-15";
 
 /// An EC2 client for one account and Region (the credentials of `SdkConfig`); its clones share
 /// the connections and the credentials.
 #[derive(Debug, Clone)]
 pub struct Ec2Client {
-    http: HyperClient,
+    /// Made on the first call (reading the system's root certificates), not when the client is:
+    /// nlb-sync makes one at each cold start and calls EC2 only in `eni` mode.
+    http: Arc<OnceLock<HyperClient>>,
+    connect_timeout: Option<Duration>,
     /// The configuration's credentials, kept until 5 minutes before they expire (not asked for
     /// again each call).
     credentials: Option<Arc<Kept>>,
@@ -52,7 +55,8 @@ impl Ec2Client {
         let app = config.app_name().map(|a| format!(" app/{a}")).unwrap_or_default();
         let timeouts = config.timeout_config();
         Ec2Client {
-            http: signed_post::hyper_client(timeouts.and_then(|t| t.connect_timeout())),
+            http: Arc::new(OnceLock::new()),
+            connect_timeout: timeouts.and_then(|t| t.connect_timeout()),
             credentials: config.credentials_provider().map(|p| Arc::new(Kept::new(p))),
             region,
             endpoint,
@@ -123,8 +127,13 @@ impl Ec2Client {
             body,
             user_agent: Some(&self.user_agent),
         };
-        let (status, answer) = signed_post::post(&self.http, post, credentials).await?;
+        let (status, answer) = signed_post::post(self.http(), post, credentials).await?;
         Ok((status, String::from_utf8_lossy(&answer).into_owned()))
+    }
+
+    fn http(&self) -> &HyperClient {
+        self.http
+            .get_or_init(|| signed_post::hyper_client(self.connect_timeout))
     }
 
     /// The credentials to sign with.
@@ -184,7 +193,7 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// `Name.1=a&Name.2=b`: a list parameter.
-pub fn list_params(name: &str, values: &[String]) -> Vec<(String, String)> {
+pub(super) fn list_params(name: &str, values: &[String]) -> Vec<(String, String)> {
     values
         .iter()
         .enumerate()
@@ -193,7 +202,7 @@ pub fn list_params(name: &str, values: &[String]) -> Vec<(String, String)> {
 }
 
 /// `Filter.N.Name` and `Filter.N.Value.1`: one filter of one value each.
-pub fn filter_params(filters: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn filter_params(filters: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut params = Vec::new();
     for (i, (name, value)) in filters.iter().enumerate() {
         params.push((format!("Filter.{}.Name", i + 1), (*name).to_owned()));

@@ -103,32 +103,25 @@ pub fn subnets(body: &str) -> Result<Vec<Subnet>, String> {
     Ok(subnets)
 }
 
-/// The text of the first element named `name`, at any depth.
+/// The text of the first element named `name`, at any depth, in document order.
 pub fn first_value(body: &str, name: &str) -> Option<String> {
-    values(body, name).into_iter().next()
-}
-
-/// The text of every element named `name`, at any depth, in document order.
-pub fn values(body: &str, name: &str) -> Vec<String> {
     let mut doc = Document::new(body);
-    let mut found = Vec::new();
-    let Ok(mut root) = doc.root_element() else {
-        return found;
-    };
-    collect(&mut root, name, &mut found);
-    found
+    let mut root = doc.root_element().ok()?;
+    find(&mut root, name)
 }
 
-fn collect(scope: &mut ScopedDecoder, name: &str, found: &mut Vec<String>) {
+fn find(scope: &mut ScopedDecoder, name: &str) -> Option<String> {
     while let Some(mut tag) = scope.next_tag() {
-        if tag.start_el().local() == name {
-            if let Ok(value) = text(&mut tag) {
-                found.push(value);
-            }
+        let found = if tag.start_el().local() == name {
+            text(&mut tag).ok()
         } else {
-            collect(&mut tag, name, found);
+            find(&mut tag, name)
+        };
+        if found.is_some() {
+            return found;
         }
     }
+    None
 }
 
 /// An error answer's code and message (`<Response><Errors><Error><Code>`, or the query
