@@ -5,13 +5,14 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use base64::Engine;
 use deployer::AwsClients;
 
-use crate::host::log_file;
+use crate::host::{log_file, owns_listener};
 
 mod calls;
 pub use crate::host::{free_port, repo_root};
@@ -34,6 +35,8 @@ pub struct Emulator {
     /// Loopback port it listens on.
     pub port: u16,
     recording: PathBuf,
+    /// It answered on `port` as itself (else there is nothing of its own to harvest).
+    serving: bool,
 }
 
 /// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.
@@ -51,6 +54,17 @@ impl Emulator {
     /// loopback port and waits until it answers. It runs through `devkit/moto_server.py`, which
     /// takes out moto's quadratic cost of sending to a long SQS queue (see there).
     pub fn start() -> Emulator {
+        for _attempt in 0..5 {
+            if let Some(emulator) = Emulator::start_on(free_port()) {
+                return emulator;
+            }
+        }
+        panic!("moto_server did not start on loopback");
+    }
+
+    /// Starts moto's server on `port`: `None` when it did not come to listen there itself
+    /// (the port was taken, by another test's emulator say, which this never takes for its own).
+    pub fn start_on(port: u16) -> Option<Emulator> {
         let binary = repo_root().join(".venv/bin/python");
         let launcher = repo_root().join("devkit/moto_server.py");
         assert!(
@@ -58,31 +72,32 @@ impl Emulator {
             "{} is missing: run scripts/setup.sh (make setup) first",
             binary.display()
         );
-        let recording = std::env::temp_dir().join(format!("moto-recording-{}-{}", std::process::id(), free_port()));
+        // Named by this process and a count, never by a port another emulator may hold.
+        static STARTED: AtomicU32 = AtomicU32::new(0);
+        let name = format!("{}-{}", std::process::id(), STARTED.fetch_add(1, Ordering::Relaxed));
+        let recording = std::env::temp_dir().join(format!("moto-recording-{name}"));
         let _ = std::fs::remove_file(&recording);
-        for _attempt in 0..5 {
-            let port = free_port();
-            let child = Command::new(&binary)
-                .arg(&launcher)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .env("MOTO_RECORDER_FILEPATH", &recording)
-                .stdout(Stdio::null())
-                .stderr(log_file(&format!("moto-{port}.log")))
-                .spawn()
-                .expect("moto_server starts");
-            let mut emulator = Emulator {
-                child,
-                port,
-                recording: recording.clone(),
-            };
-            if emulator.wait_ready(Duration::from_secs(30)) {
-                // Always on: every function call is kept for the IAM check (see `harvest`).
-                emulator.post("/moto-api/recorder/start-recording");
-                return emulator;
-            }
-            let _ = emulator.child.kill();
+        let child = Command::new(&binary)
+            .arg(&launcher)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_RECORDER_FILEPATH", &recording)
+            .stdout(Stdio::null())
+            .stderr(log_file(&format!("moto-{port}-{name}.log")))
+            .spawn()
+            .expect("moto_server starts");
+        let mut emulator = Emulator {
+            child,
+            port,
+            recording,
+            serving: false,
+        };
+        emulator.serving = emulator.wait_ready(Duration::from_secs(30));
+        if !emulator.serving {
+            return None; // dropped: stopped, with nothing to harvest
         }
-        panic!("moto_server did not start on loopback");
+        // Always on: every function call is kept for the IAM check (see `harvest`).
+        emulator.post("/moto-api/recorder/start-recording");
+        Some(emulator)
     }
 
     fn wait_ready(&mut self, limit: Duration) -> bool {
@@ -91,9 +106,12 @@ impl Emulator {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false; // exited: the port was taken, say
             }
+            // Answering is not enough: until our child fails to bind a port another test's
+            // emulator took, that emulator answers (see `owns_listener`).
             if self
                 .http("GET", "/moto-api/data.json", "")
                 .is_ok_and(|(status, _)| status == 200)
+                && owns_listener(self.child.id(), self.port)
             {
                 return true;
             }
@@ -256,7 +274,7 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
+        if self.serving && !std::thread::panicking() {
             self.harvest();
         }
         let _ = self.child.kill();

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::host::{free_port, log_file, path_with_venv, repo_root};
+use crate::host::{free_port, log_file, owns_listener, path_with_venv, repo_root};
 
 /// A `cargo lambda watch` server for one function package; stopped (with the function
 /// process it started) on drop.
@@ -16,9 +16,19 @@ pub struct LambdaWatch {
 }
 
 impl LambdaWatch {
-    /// Starts the runtime emulator for `package` with `env` set for the function.
+    /// Starts the runtime emulator for `package` with `env` set for the function, on another
+    /// port when the one found free was taken before it could listen.
     pub fn start(package: &str, env: &[(String, String)]) -> LambdaWatch {
-        let port = free_port();
+        for _attempt in 0..5 {
+            let mut watch = LambdaWatch::spawn(package, env, free_port());
+            if watch.wait_listening(Duration::from_secs(60)) {
+                return watch;
+            }
+        }
+        panic!("cargo lambda watch for {package} did not listen on loopback");
+    }
+
+    fn spawn(package: &str, env: &[(String, String)], port: u16) -> LambdaWatch {
         let mut command = cargo();
         command
             .current_dir(repo_root())
@@ -44,16 +54,25 @@ impl LambdaWatch {
         let child = command
             .spawn()
             .expect("cargo lambda watch starts (is .venv/bin on PATH?)");
-        let watch = LambdaWatch { child, port };
+        LambdaWatch { child, port }
+    }
+
+    /// Waits until a process of this watch's group listens on its port (not merely until the
+    /// port answers: see `owns_listener`); false when it exited or the limit passed.
+    fn wait_listening(&mut self, limit: Duration) -> bool {
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "cargo lambda watch did not listen on {port}"
-            );
+        while start.elapsed() < limit {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && owns_listener(self.child.id(), self.port)
+            {
+                return true;
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
-        watch
+        false
     }
 
     /// `cargo lambda invoke FUNCTION --data-file FILE`: the function's JSON answer, or the error

@@ -23,6 +23,7 @@ mod hardening;
 mod iam_policy;
 mod image_push;
 mod image_tags;
+mod isolation;
 mod lambda_runtime;
 mod lifecycle;
 mod native;
