@@ -1,7 +1,7 @@
 //! Bad input, fuzzed: every input parser (image-push, service-sync and nlb-sync invocations, the
 //! configuration document) gets random JSON and mutations of valid documents. None may panic;
 //! every refusal must name a field that is in the input (or the field missing from it) and say
-//! what was expected. `FUZZ_CASES` sets the cases per property (10,000 in `make test`; `make
+//! what was expected. `FUZZ_CASES` sets the cases per property (4,000 in `make test`; `make
 //! fuzz` runs a million). Hand-written nasty cases live in `shared/tests/corpus/nasty.jsonl`.
 
 use deployer::input::config::Config;
@@ -152,7 +152,7 @@ fn cases() -> u32 {
     std::env::var("FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+        .unwrap_or(4_000)
 }
 
 fn runner() -> TestRunner {
