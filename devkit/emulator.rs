@@ -1,10 +1,11 @@
-//! The moto server as a child process, and its request recorder.
+//! The moto server, one per test, forked from a zygote that imported moto once, and its
+//! request recorder.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -12,9 +13,10 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use base64::Engine;
 use deployer::AwsClients;
 
-use crate::host::{log_file, owns_listener};
+use crate::host::{log_path, owns_listener};
 
 mod calls;
+mod zygote;
 pub use crate::host::{free_port, repo_root};
 pub use calls::*;
 
@@ -31,7 +33,8 @@ pub fn calls_dir() -> PathBuf {
 
 /// A running moto server; stopped on drop.
 pub struct Emulator {
-    child: Child,
+    /// The server's process (a child of the zygote, not of this process).
+    pid: u32,
     /// Loopback port it listens on.
     pub port: u16,
     recording: PathBuf,
@@ -65,28 +68,15 @@ impl Emulator {
     /// Starts moto's server on `port`: `None` when it did not come to listen there itself
     /// (the port was taken, by another test's emulator say, which this never takes for its own).
     pub fn start_on(port: u16) -> Option<Emulator> {
-        let binary = repo_root().join(".venv/bin/python");
-        let launcher = repo_root().join("devkit/moto_server.py");
-        assert!(
-            binary.exists(),
-            "{} is missing: run scripts/setup.sh (make setup) first",
-            binary.display()
-        );
         // Named by this process and a count, never by a port another emulator may hold.
         static STARTED: AtomicU32 = AtomicU32::new(0);
         let name = format!("{}-{}", std::process::id(), STARTED.fetch_add(1, Ordering::Relaxed));
         let recording = std::env::temp_dir().join(format!("moto-recording-{name}"));
         let _ = std::fs::remove_file(&recording);
-        let child = Command::new(&binary)
-            .arg(&launcher)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_RECORDER_FILEPATH", &recording)
-            .stdout(Stdio::null())
-            .stderr(log_file(&format!("moto-{port}-{name}.log")))
-            .spawn()
-            .expect("moto_server starts");
+        let log = log_path(&format!("moto-{port}-{name}.log"));
+        let pid = zygote::fork_server(port, &recording, &log);
         let mut emulator = Emulator {
-            child,
+            pid,
             port,
             recording,
             serving: false,
@@ -100,10 +90,23 @@ impl Emulator {
         Some(emulator)
     }
 
+    /// Kills the server and waits (a few seconds at most) until it is gone: the zygote reaps it.
+    fn stop(&self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.pid.to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let proc_entry = format!("/proc/{}", self.pid);
+        let start = Instant::now();
+        while Path::new(&proc_entry).exists() && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn wait_ready(&mut self, limit: Duration) -> bool {
         let start = Instant::now();
         while start.elapsed() < limit {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if !Path::new(&format!("/proc/{}", self.pid)).exists() {
                 return false; // exited: the port was taken, say
             }
             // Answering is not enough: until our child fails to bind a port another test's
@@ -111,7 +114,7 @@ impl Emulator {
             if self
                 .http("GET", "/moto-api/data.json", "")
                 .is_ok_and(|(status, _)| status == 200)
-                && owns_listener(self.child.id(), self.port)
+                && owns_listener(self.pid, self.port)
             {
                 return true;
             }
@@ -122,7 +125,7 @@ impl Emulator {
 
     /// CPU time the emulator process has used so far.
     pub fn cpu_time(&self) -> Duration {
-        cpu_time(self.child.id())
+        cpu_time(self.pid)
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -277,8 +280,7 @@ impl Drop for Emulator {
         if self.serving && !std::thread::panicking() {
             self.harvest();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         let _ = std::fs::remove_file(&self.recording);
     }
 }

@@ -69,11 +69,16 @@ fn holds_any_socket(pid: u32, inodes: &[String]) -> bool {
 
 /// A log file under `target/test-logs/` for a child's output, kept for post-mortems.
 pub fn log_file(name: &str) -> Stdio {
-    let dir = repo_root().join("target/test-logs");
-    let _ = std::fs::create_dir_all(&dir);
-    std::fs::File::create(dir.join(name))
+    std::fs::File::create(log_path(name))
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null())
+}
+
+/// The path of `target/test-logs/<name>` (the folder made if missing).
+pub fn log_path(name: &str) -> PathBuf {
+    let dir = repo_root().join("target/test-logs");
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join(name)
 }
 
 /// `PATH` with the project's `.venv/bin` (cargo-lambda, zig) first.

@@ -1,4 +1,5 @@
-"""Starts the emulator (moto's server) with five changes: large queues, service-made interfaces
+"""Starts the emulator (moto's server), or with `--zygote` forks one for each line it reads (see
+`zygote`), with five changes: large queues, service-made interfaces
 (each with a private DNS name, which moto's RunTask reads),
 stand-ins for ECS's service deployments API and Express Mode services, and CloudWatch over CBOR.
 
@@ -9,8 +10,11 @@ length), which AWS does not. Here the current time is read from the clock direct
 computed for a given datetime is left as moto computes it. Arguments are moto_server's.
 """
 
+import os
+import signal
 import sys
 import time
+import traceback
 
 import moto.sqs.models as sqs_models
 
@@ -59,5 +63,73 @@ import cloudwatch_cbor  # noqa: E402,F401
 
 from moto.server import main  # noqa: E402  (after the change, as moto's modules read it)
 
+# The services the tests call: loaded once in the zygote, so that no forked server loads them again.
+PRELOADED = ["apigatewayv2", "cloudwatch", "ec2", "ecr", "ecs", "elbv2", "events", "s3", "scheduler",
+             "servicediscovery", "sqs", "sts"]
+
+
+def _preload():
+    import importlib
+
+    from moto.backends import get_backend
+
+    for service in PRELOADED:
+        get_backend(service)
+        importlib.import_module(f"moto.{service}.urls")
+
+
+def _serve(port, recording, log):
+    """A forked server: its own recording and log, then moto's server on `port`; never returns."""
+    import random
+
+    from moto.moto_api import recorder
+    from moto.moto_api._internal import mock_random
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    random.seed()  # each server its own ids, not the zygote's sequence
+    mock_random.seed()
+    code = 1
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 2)
+        os.environ["MOTO_RECORDER_FILEPATH"] = recording
+        recorder._location = recording  # read from the variable when moto was imported
+        main(["-H", "127.0.0.1", "-p", port])
+        code = 0
+    except BaseException:  # noqa: B036  (a port already taken ends here: the test kit tries another)
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def zygote():
+    """Imports moto, the changes above and the services the tests call once (about 2 s of CPU a
+    server otherwise), then forks a server for each line `PORT<TAB>RECORDING<TAB>LOG` read on
+    stdin, answering the server's process id on a line. The kernel reaps the servers that end.
+    When stdin closes (the test process ended, however it ended), every server it forked is
+    stopped."""
+    _preload()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    forked = []
+    for line in sys.stdin:
+        port, recording, log = line.rstrip("\n").split("\t")
+        pid = os.fork()
+        if pid == 0:
+            _serve(port, recording, log)
+        forked.append(pid)
+        print(pid, flush=True)
+    for pid in forked:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:] == ["--zygote"]:
+        zygote()
+    else:
+        sys.exit(main())

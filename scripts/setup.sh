@@ -45,7 +45,7 @@ fi
 
 # The template scanners (`make lint`) in a venv of their own: checkov pins libraries moto's
 # server needs in other versions. `setup.sh tools` (what `make demo` runs) leaves them out.
-# It installs beside .venv, in the background: two installs at once took 75 s on a new two-core
+# It installs beside .venv, in the background: two installs at once took 67 s on a new two-core
 # machine, one after the other 159 s.
 LINT_STAMP=".venv-lint/.installed-lock-$(lock_sum)"
 lint_pid=""
