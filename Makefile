@@ -46,13 +46,21 @@ demo: setup-tools
 
 ## Every test: formatting, clippy, template lint, unit tests, emulator and Lambda-runtime
 ## integration tests; then the IAM check against the AWS calls those tests recorded.
-test: setup lint-static
+test:
 	rm -rf target/aws-calls
 	bash scripts/check_clippy_wrapper.sh $(CLIPPY_DRIVER) $(CLIPPY_LINT_ARGS)
 	@# The function binaries, the CLI and the tools first: the Lambda-runtime tests run the
 	@# functions through cargo-lambda, which would otherwise build them itself while the other
 	@# tests run. Built through clippy (see LINTED_BUILD): this is also `make lint`'s clippy.
-	$(LINTED_BUILD) cargo build --locked --workspace --bins
+	@# The set-up and the static checks (Python, one core mostly) run beside it, in the time
+	@# the build leaves a core idle, and are shown once both end; either failing fails the run.
+	@mkdir -p target; \
+	  { $(MAKE) --no-print-directory lint-static > target/lint-static.log 2>&1; echo $$? > target/lint-static.rc; } & \
+	  echo "$(LINTED_BUILD) cargo build --locked --workspace --bins  (set-up and lint-static beside it)"; \
+	  $(LINTED_BUILD) cargo build --locked --workspace --bins; built=$$?; \
+	  wait; cat target/lint-static.log; \
+	  test "$$(cat target/lint-static.rc)" = 0 || { echo "make test: lint-static failed (above)"; exit 1; }; \
+	  test $$built = 0
 	@# Four test threads on two cores: the integration tests mostly wait for their own emulator
 	@# (72 s with two threads, 52 s with four, no faster with six).
 	$(LINTED_BUILD) cargo test --locked --workspace --tests -- --test-threads 4
