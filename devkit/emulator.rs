@@ -109,7 +109,7 @@ impl Emulator {
             if !Path::new(&format!("/proc/{}", self.pid)).exists() {
                 return false; // exited: the port was taken, say
             }
-            // Answering is not enough: until our child fails to bind a port another test's
+            // Answering is not enough: until this server fails to bind a port another test's
             // emulator took, that emulator answers (see `owns_listener`).
             if self
                 .http("GET", "/moto-api/data.json", "")
