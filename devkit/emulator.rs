@@ -13,7 +13,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use base64::Engine;
 use deployer::AwsClients;
 
-use crate::host::{log_path, owns_listener};
+use crate::host::{log_path, owns_listener, stat_fields};
 
 mod calls;
 mod zygote;
@@ -44,9 +44,7 @@ pub struct Emulator {
 
 /// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.
 pub fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let fields = stat_fields(pid);
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; 100 ticks a second.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
@@ -96,17 +94,21 @@ impl Emulator {
             .args(["-KILL", &self.pid.to_string()])
             .stderr(Stdio::null())
             .status();
-        let proc_entry = format!("/proc/{}", self.pid);
         let start = Instant::now();
-        while Path::new(&proc_entry).exists() && start.elapsed() < Duration::from_secs(5) {
+        while self.alive() && start.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Whether the server's process still exists (the zygote reaps it as it ends: no zombie).
+    fn alive(&self) -> bool {
+        Path::new(&format!("/proc/{}", self.pid)).exists()
     }
 
     fn wait_ready(&mut self, limit: Duration) -> bool {
         let start = Instant::now();
         while start.elapsed() < limit {
-            if !Path::new(&format!("/proc/{}", self.pid)).exists() {
+            if !self.alive() {
                 return false; // exited: the port was taken, say
             }
             // Answering is not enough: until this server fails to bind a port another test's

@@ -53,9 +53,18 @@ fn listening_inodes(port: u16) -> Vec<String> {
 
 /// The process group of `pid` (field 5 of `/proc/PID/stat`, the third after the name).
 fn process_group(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(2)?.parse().ok()
+    stat_fields(pid).get(2)?.parse().ok()
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which may hold spaces and
+/// parentheses, so they start after the last `)`): field 3 of the line is the first. Empty when
+/// the process is gone.
+pub fn stat_fields(pid: u32) -> Vec<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Some((_, after_name)) = stat.rsplit_once(')') else {
+        return Vec::new();
+    };
+    after_name.split_whitespace().map(str::to_owned).collect()
 }
 
 fn holds_any_socket(pid: u32, inodes: &[String]) -> bool {
